@@ -1,0 +1,371 @@
+package xmldoc
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// Limits bounds what Parse accepts. A zero field means "use the default";
+// there is no way to switch a limit off, because every document scproxy parses
+// comes from a peer it does not control.
+type Limits struct {
+	// MaxBytes caps the size of the whole document.
+	MaxBytes int
+	// MaxDepth caps element nesting; the root element is at depth 1.
+	MaxDepth int
+	// MaxElements caps the number of elements in the document.
+	MaxElements int
+	// MaxAttributes caps the attributes on one element, namespace
+	// declarations included.
+	MaxAttributes int
+	// MaxNamespaceDecls caps the namespace declarations on one element.
+	MaxNamespaceDecls int
+}
+
+// DefaultLimits are generous for SOAP traffic (a WCF message rarely nests
+// deeper than 20 or carries more than a handful of attributes) and small
+// enough that a hostile document costs little to reject.
+var DefaultLimits = Limits{
+	MaxBytes:          4 << 20,
+	MaxDepth:          128,
+	MaxElements:       100_000,
+	MaxAttributes:     64,
+	MaxNamespaceDecls: 32,
+}
+
+func (l Limits) withDefaults() Limits {
+	pick := func(v, d int) int {
+		if v > 0 {
+			return v
+		}
+		return d
+	}
+	return Limits{
+		MaxBytes:          pick(l.MaxBytes, DefaultLimits.MaxBytes),
+		MaxDepth:          pick(l.MaxDepth, DefaultLimits.MaxDepth),
+		MaxElements:       pick(l.MaxElements, DefaultLimits.MaxElements),
+		MaxAttributes:     pick(l.MaxAttributes, DefaultLimits.MaxAttributes),
+		MaxNamespaceDecls: pick(l.MaxNamespaceDecls, DefaultLimits.MaxNamespaceDecls),
+	}
+}
+
+// LimitError reports a document that exceeds one of the parse limits.
+type LimitError struct {
+	Limit string // name of the Limits field that was exceeded
+	Max   int    // the configured maximum
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("xml: document exceeds %s (%d)", e.Limit, e.Max)
+}
+
+// ErrDTD is returned for any document type declaration. SOAP forbids them
+// (SOAP 1.1 §3, SOAP 1.2 part 1 §5) and they are the vehicle of entity
+// expansion and external entity attacks.
+var ErrDTD = errors.New("xml: document type declarations are not allowed")
+
+// SyntaxError reports malformed XML or a namespace well-formedness error.
+type SyntaxError struct {
+	Offset int64
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("xml: malformed at byte %d: %s", e.Offset, e.Msg)
+}
+
+// Options tunes Parse beyond the limits.
+type Options struct {
+	Limits Limits
+	// KeepSpans records the byte range of every element so that Raw can
+	// return an element exactly as received.
+	KeepSpans bool
+}
+
+// Doc is a parsed document: an etree tree plus, when asked for, the byte
+// range each element occupied in the input.
+type Doc struct {
+	*etree.Document
+	src   []byte
+	spans map[*etree.Element][2]int64
+}
+
+// Raw returns the bytes el occupied in the parsed input, exactly as received.
+// It reports false when the document was parsed without KeepSpans or el does
+// not belong to it.
+func (d *Doc) Raw(el *etree.Element) ([]byte, bool) {
+	sp, ok := d.spans[el]
+	if !ok {
+		return nil, false
+	}
+	return d.src[sp[0]:sp[1]], true
+}
+
+// Parse parses an XML document under limits, building an etree tree.
+//
+// It checks what etree alone does not: every prefix bound, start and end
+// tags matched, no duplicate attributes, one root element, no DTD. Character
+// data inside the root is kept exactly (whitespace included) so signatures
+// over pretty-printed documents still verify; comments and processing
+// instructions inside the root are kept, those outside are dropped.
+func Parse(src []byte, opts Options) (*Doc, error) {
+	lim := opts.Limits.withDefaults()
+	if len(src) > lim.MaxBytes {
+		return nil, &LimitError{Limit: "MaxBytes", Max: lim.MaxBytes}
+	}
+	p := parser{
+		lim: lim,
+		dec: xml.NewDecoder(bytes.NewReader(src)),
+		doc: &Doc{Document: etree.NewDocument(), src: src},
+	}
+	if opts.KeepSpans {
+		p.doc.spans = make(map[*etree.Element][2]int64)
+	}
+	p.dec.Strict = true
+	if err := p.run(); err != nil {
+		return nil, err
+	}
+	return p.doc, nil
+}
+
+type frame struct {
+	el    *etree.Element
+	ns    map[string]string // declarations made on this element only
+	start int64
+}
+
+type parser struct {
+	lim      Limits
+	dec      *xml.Decoder
+	doc      *Doc
+	stack    []frame
+	elements int
+	sawRoot  bool
+}
+
+func (p *parser) fail(format string, args ...any) error {
+	return &SyntaxError{Offset: p.dec.InputOffset(), Msg: fmt.Sprintf(format, args...)}
+}
+
+func (p *parser) run() error {
+	for {
+		off := p.dec.InputOffset()
+		tok, err := p.dec.RawToken()
+		if err == io.EOF {
+			if len(p.stack) > 0 {
+				return p.fail("unexpected end of document inside <%s>", p.stack[len(p.stack)-1].el.FullTag())
+			}
+			if !p.sawRoot {
+				return p.fail("no root element")
+			}
+			return nil
+		}
+		if err != nil {
+			var se *xml.SyntaxError
+			if errors.As(err, &se) {
+				return p.fail("%s", se.Msg)
+			}
+			return p.fail("%v", err)
+		}
+		if err := p.token(tok, off); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *parser) token(tok xml.Token, off int64) error {
+	switch t := tok.(type) {
+	case xml.StartElement:
+		return p.start(t, off)
+	case xml.EndElement:
+		return p.end(t)
+	case xml.CharData:
+		if len(p.stack) == 0 {
+			if len(bytes.TrimLeft(t, " \t\r\n")) > 0 {
+				return p.fail("text outside the root element")
+			}
+			return nil
+		}
+		p.top().CreateCharData(string(t))
+	case xml.Comment:
+		if len(p.stack) > 0 {
+			p.top().CreateComment(string(t))
+		}
+	case xml.ProcInst:
+		if len(p.stack) > 0 {
+			p.top().CreateProcInst(t.Target, string(t.Inst))
+		} else if t.Target == "xml" {
+			return checkDeclaration(string(t.Inst), p)
+		}
+	case xml.Directive:
+		return ErrDTD
+	}
+	return nil
+}
+
+// checkDeclaration refuses encodings other than UTF-8: SOAP stacks send
+// UTF-8 (or UTF-16, which no peer of ours uses) and a transcoding reader
+// would be one more parser on the attack surface.
+func checkDeclaration(inst string, p *parser) error {
+	i := strings.Index(inst, "encoding=")
+	if i < 0 {
+		return nil
+	}
+	v := strings.Trim(strings.Fields(inst[i+len("encoding="):] + " ")[0], `"'`)
+	if !strings.EqualFold(v, "utf-8") {
+		return p.fail("unsupported encoding %q (only UTF-8 is accepted)", v)
+	}
+	return nil
+}
+
+func (p *parser) top() *etree.Element { return p.stack[len(p.stack)-1].el }
+
+func (p *parser) start(t xml.StartElement, off int64) error {
+	if len(p.stack) == 0 && p.sawRoot {
+		return p.fail("more than one root element")
+	}
+	if len(p.stack)+1 > p.lim.MaxDepth {
+		return &LimitError{Limit: "MaxDepth", Max: p.lim.MaxDepth}
+	}
+	p.elements++
+	if p.elements > p.lim.MaxElements {
+		return &LimitError{Limit: "MaxElements", Max: p.lim.MaxElements}
+	}
+	if len(t.Attr) > p.lim.MaxAttributes {
+		return &LimitError{Limit: "MaxAttributes", Max: p.lim.MaxAttributes}
+	}
+	f := frame{start: off}
+	decls := 0
+	for _, a := range t.Attr {
+		prefix, ok := declaredPrefix(a.Name)
+		if !ok {
+			continue
+		}
+		decls++
+		if decls > p.lim.MaxNamespaceDecls {
+			return &LimitError{Limit: "MaxNamespaceDecls", Max: p.lim.MaxNamespaceDecls}
+		}
+		if err := p.checkDecl(prefix, a.Value); err != nil {
+			return err
+		}
+		if f.ns == nil {
+			f.ns = make(map[string]string, 2)
+		}
+		f.ns[prefix] = a.Value
+	}
+	p.stack = append(p.stack, f)
+	if err := p.checkNames(t); err != nil {
+		return err
+	}
+
+	var el *etree.Element
+	if len(p.stack) == 1 {
+		el = p.doc.CreateElement(qname(t.Name))
+		p.sawRoot = true
+	} else {
+		el = p.stack[len(p.stack)-2].el.CreateElement(qname(t.Name))
+	}
+	el.Attr = make([]etree.Attr, 0, len(t.Attr))
+	for _, a := range t.Attr {
+		el.CreateAttr(qname(a.Name), a.Value)
+	}
+	p.stack[len(p.stack)-1].el = el
+	return nil
+}
+
+func (p *parser) end(t xml.EndElement) error {
+	if len(p.stack) == 0 {
+		return p.fail("unexpected end tag </%s>", qname(t.Name))
+	}
+	f := p.stack[len(p.stack)-1]
+	if f.el.Space != t.Name.Space || f.el.Tag != t.Name.Local {
+		return p.fail("end tag </%s> does not match <%s>", qname(t.Name), f.el.FullTag())
+	}
+	p.stack = p.stack[:len(p.stack)-1]
+	if p.doc.spans != nil {
+		p.doc.spans[f.el] = [2]int64{f.start, p.dec.InputOffset()}
+	}
+	return nil
+}
+
+// declaredPrefix reports whether n is a namespace declaration and, if so,
+// the prefix it declares ("" for the default namespace).
+func declaredPrefix(n xml.Name) (string, bool) {
+	switch {
+	case n.Space == "" && n.Local == "xmlns":
+		return "", true
+	case n.Space == "xmlns":
+		return n.Local, true
+	}
+	return "", false
+}
+
+func (p *parser) checkDecl(prefix, uri string) error {
+	switch {
+	case prefix == "xmlns":
+		return p.fail("the xmlns prefix cannot be declared")
+	case prefix == "xml" && uri != NSXML:
+		return p.fail("the xml prefix cannot be rebound")
+	case prefix != "xml" && uri == NSXML:
+		return p.fail("the XML namespace cannot be bound to %q", prefix)
+	case uri == NSXMLNS:
+		return p.fail("the xmlns namespace cannot be bound")
+	case prefix != "" && uri == "":
+		return p.fail("prefix %q cannot be undeclared in XML 1.0", prefix)
+	}
+	return nil
+}
+
+// checkNames verifies that every prefix on the element and its attributes is
+// bound, and that no two attributes share an expanded name.
+func (p *parser) checkNames(t xml.StartElement) error {
+	if _, ok := p.lookup(t.Name.Space); !ok {
+		return p.fail("undeclared namespace prefix %q on <%s>", t.Name.Space, qname(t.Name))
+	}
+	type expanded struct{ uri, local string }
+	seen := make(map[expanded]struct{}, len(t.Attr))
+	for _, a := range t.Attr {
+		key := expanded{local: a.Name.Local}
+		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+			key.uri = NSXMLNS
+		} else if a.Name.Space != "" {
+			uri, ok := p.lookup(a.Name.Space)
+			if !ok {
+				return p.fail("undeclared namespace prefix %q on attribute %s", a.Name.Space, qname(a.Name))
+			}
+			key.uri = uri
+		}
+		if _, dup := seen[key]; dup {
+			return p.fail("duplicate attribute %s on <%s>", qname(a.Name), qname(t.Name))
+		}
+		seen[key] = struct{}{}
+	}
+	return nil
+}
+
+// lookup resolves a prefix against the declarations on the stack, the
+// current element's included.
+func (p *parser) lookup(prefix string) (string, bool) {
+	if prefix == "xml" {
+		return NSXML, true
+	}
+	for i := len(p.stack) - 1; i >= 0; i-- {
+		if uri, ok := p.stack[i].ns[prefix]; ok {
+			return uri, prefix == "" || uri != ""
+		}
+	}
+	return "", prefix == ""
+}
+
+func qname(n xml.Name) string {
+	if n.Space == "" {
+		return n.Local
+	}
+	return n.Space + ":" + n.Local
+}
