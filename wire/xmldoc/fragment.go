@@ -1,0 +1,180 @@
+package xmldoc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/beevik/etree"
+)
+
+// Fragment is an element kept exactly as a peer sent it, so that it can be
+// sent back byte for byte (a security context token is opaque to the client:
+// servers such as WCF keep session state inside it and some compare it
+// bytewise). Bindings records the namespace declarations the element used but
+// inherited from its ancestors; they are the only bytes added when the
+// fragment is written somewhere those bindings are not already in scope.
+type Fragment struct {
+	Bytes    []byte
+	Bindings map[string]string // prefix ("" for default) to namespace URI
+}
+
+// Fragment returns el exactly as received. The document must have been
+// parsed with KeepSpans.
+func (d *Doc) Fragment(el *etree.Element) (Fragment, error) {
+	raw, ok := d.Raw(el)
+	if !ok {
+		return Fragment{}, errors.New("xml: element bytes not recorded (parse with KeepSpans)")
+	}
+	inherited := map[string]string{}
+	if p := el.Parent(); p != nil {
+		inherited = InScope(p)
+	}
+	needed := map[string]string{}
+	collectBorrowed(el, map[string]bool{}, inherited, needed)
+	return Fragment{Bytes: slices.Clone(raw), Bindings: needed}, nil
+}
+
+// collectBorrowed records in needed every prefix the subtree uses without
+// declaring it on the path from the fragment's root.
+func collectBorrowed(el *etree.Element, declared map[string]bool, inherited, needed map[string]string) {
+	local := declared
+	cloned := false
+	for _, a := range el.Attr {
+		if p, ok := declPrefix(a); ok {
+			if !cloned {
+				local, cloned = maps.Clone(declared), true
+			}
+			local[p] = true
+		}
+	}
+	use := func(p string) {
+		if p == "xml" || p == "xmlns" || local[p] {
+			return
+		}
+		if uri, ok := inherited[p]; ok {
+			needed[p] = uri
+		}
+	}
+	use(el.Space)
+	for _, a := range el.Attr {
+		if _, ok := declPrefix(a); !ok && a.Space != "" {
+			use(a.Space)
+		}
+	}
+	for _, c := range el.ChildElements() {
+		collectBorrowed(c, local, inherited, needed)
+	}
+}
+
+func declPrefix(a etree.Attr) (string, bool) {
+	switch {
+	case a.Space == "xmlns":
+		return a.Key, true
+	case a.Space == "" && a.Key == "xmlns":
+		return "", true
+	}
+	return "", false
+}
+
+// Element parses the fragment into a standalone element, its borrowed
+// bindings declared on it, for inspection and canonicalization.
+func (f Fragment) Element() (*etree.Element, error) {
+	d, err := Parse(f.with(f.Bindings), Options{})
+	if err != nil {
+		return nil, fmt.Errorf("fragment: %w", err)
+	}
+	root := d.Root()
+	d.RemoveChild(root)
+	return root, nil
+}
+
+// with returns the fragment's bytes with declarations for bindings added to
+// its start tag, right after the element name, in sorted prefix order.
+func (f Fragment) with(bindings map[string]string) []byte {
+	if len(bindings) == 0 {
+		return f.Bytes
+	}
+	i := 1
+	for i < len(f.Bytes) && !bytes.ContainsRune([]byte(" \t\r\n/>"), rune(f.Bytes[i])) {
+		i++
+	}
+	var b bytes.Buffer
+	b.Write(f.Bytes[:i])
+	for _, p := range slices.Sorted(maps.Keys(bindings)) {
+		a := etree.Attr{Space: "xmlns", Key: p, Value: bindings[p]}
+		if p == "" {
+			a = etree.Attr{Key: "xmlns", Value: bindings[p]}
+		}
+		b.WriteByte(' ')
+		a.WriteTo(&b, &writeSettings)
+	}
+	b.Write(f.Bytes[i:])
+	return b.Bytes()
+}
+
+// SerializeWith writes el like Serialize, except that each element found in
+// frags is replaced by that fragment's bytes. A fragment borrows only the
+// bindings that are not already in scope at its new position, so a token
+// placed under ancestors that declare the same prefixes comes out exactly
+// as it was received.
+func SerializeWith(el *etree.Element, frags map[*etree.Element]Fragment) []byte {
+	if len(frags) == 0 {
+		return Serialize(el)
+	}
+	var buf bytes.Buffer
+	writeWith(&buf, el, frags)
+	return buf.Bytes()
+}
+
+func writeWith(w *bytes.Buffer, el *etree.Element, frags map[*etree.Element]Fragment) {
+	if f, ok := frags[el]; ok {
+		scope := map[string]string{}
+		if p := el.Parent(); p != nil {
+			scope = InScope(p)
+		}
+		missing := map[string]string{}
+		for p, uri := range f.Bindings {
+			if scope[p] != uri {
+				missing[p] = uri
+			}
+		}
+		w.Write(f.with(missing))
+		return
+	}
+	if !containsAny(el, frags) {
+		el.WriteTo(w, &writeSettings)
+		return
+	}
+	w.WriteByte('<')
+	w.WriteString(el.FullTag())
+	for _, a := range el.Attr {
+		w.WriteByte(' ')
+		a.WriteTo(w, &writeSettings)
+	}
+	w.WriteByte('>')
+	for _, c := range el.Child {
+		if ce, ok := c.(*etree.Element); ok {
+			writeWith(w, ce, frags)
+			continue
+		}
+		c.WriteTo(w, &writeSettings)
+	}
+	w.WriteString("</")
+	w.WriteString(el.FullTag())
+	w.WriteByte('>')
+}
+
+// containsAny reports whether a fragment placeholder sits at or below el.
+func containsAny(el *etree.Element, frags map[*etree.Element]Fragment) bool {
+	for f := range frags {
+		for e := f; e != nil; e = e.Parent() {
+			if e == el {
+				return true
+			}
+		}
+	}
+	return false
+}
