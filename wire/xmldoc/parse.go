@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/beevik/etree"
 )
@@ -128,10 +127,17 @@ func Parse(src []byte, opts Options) (*Doc, error) {
 		p.doc.spans = make(map[*etree.Element][2]int64)
 	}
 	p.dec.Strict = true
+	p.dec.CharsetReader = refuseCharset
 	if err := p.run(); err != nil {
 		return nil, err
 	}
 	return p.doc, nil
+}
+
+// refuseCharset refuses encodings other than UTF-8: SOAP stacks send UTF-8,
+// and a transcoding reader would be one more parser on the attack surface.
+func refuseCharset(label string, _ io.Reader) (io.Reader, error) {
+	return nil, fmt.Errorf("unsupported encoding %q (only UTF-8 is accepted)", label)
 }
 
 type frame struct {
@@ -200,26 +206,9 @@ func (p *parser) token(tok xml.Token, off int64) error {
 	case xml.ProcInst:
 		if len(p.stack) > 0 {
 			p.top().CreateProcInst(t.Target, string(t.Inst))
-		} else if t.Target == "xml" {
-			return checkDeclaration(string(t.Inst), p)
 		}
 	case xml.Directive:
 		return ErrDTD
-	}
-	return nil
-}
-
-// checkDeclaration refuses encodings other than UTF-8: SOAP stacks send
-// UTF-8 (or UTF-16, which no peer of ours uses) and a transcoding reader
-// would be one more parser on the attack surface.
-func checkDeclaration(inst string, p *parser) error {
-	i := strings.Index(inst, "encoding=")
-	if i < 0 {
-		return nil
-	}
-	v := strings.Trim(strings.Fields(inst[i+len("encoding="):] + " ")[0], `"'`)
-	if !strings.EqualFold(v, "utf-8") {
-		return p.fail("unsupported encoding %q (only UTF-8 is accepted)", v)
 	}
 	return nil
 }
