@@ -229,6 +229,7 @@ func (p *parser) start(t xml.StartElement, off int64) error {
 	if len(t.Attr) > p.lim.MaxAttributes {
 		return &LimitError{Limit: "MaxAttributes", Max: p.lim.MaxAttributes}
 	}
+	normalizeAttrs(p.doc.src[off:p.dec.InputOffset()], t.Attr)
 	f := frame{start: off}
 	decls := 0
 	for _, a := range t.Attr {
