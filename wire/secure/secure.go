@@ -1,0 +1,312 @@
+package secure
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/scproxy/scproxy/wire/dsig"
+	"github.com/scproxy/scproxy/wire/keys"
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wss"
+	"github.com/scproxy/scproxy/wire/wssc"
+	"github.com/scproxy/scproxy/wire/xmldoc"
+)
+
+// Options are the settings shared by every way of securing a message.
+type Options struct {
+	// Now is the clock for the Timestamp; required, so output is
+	// reproducible in tests.
+	Now func() time.Time
+	// TTL is the Timestamp's validity; zero means 5 minutes, the value
+	// every WS-Security stack uses.
+	TTL time.Duration
+	// Rand supplies nonces (derived keys, password digests).
+	Rand io.Reader
+	// Digest is the reference digest URI; empty means SHA-1.
+	Digest string
+	// SignBody adds the Body to the signed parts.
+	SignBody bool
+}
+
+// DefaultTTL is the Timestamp validity used when Options.TTL is zero.
+const DefaultTTL = 5 * time.Minute
+
+// ErrAlreadySecured is returned for an envelope that already has a
+// wsse:Security header.
+var ErrAlreadySecured = errors.New("secure: the message already carries a WS-Security header")
+
+// Context is an established security context as its client holds it.
+type Context struct {
+	Version wssc.Version
+	Token   *wssc.SCT
+	Key     []byte
+}
+
+// ContextOptions add the choices specific to signing with a context.
+type ContextOptions struct {
+	Options
+	// SignatureMethod is dsig.HMACSHA1 (the default, what WS-SecurityPolicy,
+	// WSS4J and WWSAPI use) or dsig.HMACSHA256 (WCF's Basic256Sha256).
+	SignatureMethod string
+	// Derive signs with a DerivedKeyToken from the context key instead of
+	// the key itself; DerivedLength is its length in bytes (0: 24, WCF's
+	// signing length).
+	Derive        bool
+	DerivedLength int
+}
+
+// header is a Security header being built into an envelope.
+type header struct {
+	env   *soap.Envelope
+	sec   *etree.Element
+	frags map[*etree.Element]xmldoc.Fragment
+	ids   map[string]bool
+	ts    *etree.Element
+}
+
+func begin(env *soap.Envelope, o Options) (*header, error) {
+	if o.Now == nil {
+		return nil, errors.New("secure: no clock")
+	}
+	h := env.EnsureHeader()
+	if len(xmldoc.Children(h, wss.NameSecurity)) > 0 {
+		return nil, ErrAlreadySecured
+	}
+	b := &header{env: env, sec: wss.NewSecurityHeader(env.Version.Namespace()), frags: map[*etree.Element]xmldoc.Fragment{}, ids: existingIDs(env.Root)}
+	h.AddChild(b.sec)
+	ttl := o.TTL
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	b.ts = wss.NewTimestamp(b.newID("_0"), o.Now(), ttl).Element()
+	b.sec.AddChild(b.ts)
+	return b, nil
+}
+
+// existingIDs collects the Ids already in the envelope so that the ones
+// added here cannot collide with the application's.
+func existingIDs(root *etree.Element) map[string]bool {
+	ids := map[string]bool{}
+	xmldoc.Walk(root, func(e *etree.Element) {
+		for _, n := range dsig.IDAttributes {
+			if v, ok := xmldoc.Attr(e, n); ok {
+				ids[v] = true
+			}
+		}
+	})
+	return ids
+}
+
+// newID returns want, or want with a numeric suffix, whichever is unused.
+func (b *header) newID(want string) string {
+	id := want
+	for i := 1; b.ids[id]; i++ {
+		id = want + "-" + strconv.Itoa(i)
+	}
+	b.ids[id] = true
+	return id
+}
+
+// refs returns the parts to sign: the Timestamp, extra, and the Body when
+// asked for.
+func (b *header) refs(o Options, extra ...*etree.Element) []dsig.Reference {
+	refs := []dsig.Reference{{Element: b.ts}}
+	for _, e := range extra {
+		refs = append(refs, dsig.Reference{Element: e})
+	}
+	if o.SignBody {
+		if _, ok := wss.ID(b.env.Body); !ok {
+			wss.SetID(b.env.Body, b.newID("_1"))
+		}
+		refs = append(refs, dsig.Reference{Element: b.env.Body})
+	}
+	return refs
+}
+
+// addFragment places a token received from a server, to be written back
+// exactly as received. Its borrowed namespace bindings are declared on the
+// Security header when that does not shadow a binding the header uses, so
+// the token's own bytes need no change.
+func (b *header) addFragment(f xmldoc.Fragment) error {
+	el, err := f.Element()
+	if err != nil {
+		return err
+	}
+	scope := xmldoc.InScope(b.sec)
+	for p, uri := range f.Bindings {
+		if cur, ok := scope[p]; p != "" && (!ok || cur == uri) {
+			if !ok {
+				b.sec.CreateAttr("xmlns:"+p, uri)
+			}
+		}
+	}
+	b.sec.AddChild(el)
+	b.frags[el] = f
+	return nil
+}
+
+func (b *header) bytes() []byte { return xmldoc.SerializeWith(b.env.Root, b.frags) }
+
+// WithContext secures env with a security context: Timestamp, the SCT as
+// the server issued it, optionally a DerivedKeyToken, and an HMAC
+// signature whose KeyInfo references the SCT (or the DerivedKeyToken).
+// It returns the serialized envelope.
+func WithContext(env *soap.Envelope, c Context, o ContextOptions) ([]byte, error) {
+	if c.Token == nil || len(c.Key) == 0 {
+		return nil, errors.New("secure: context has no token or key")
+	}
+	b, err := begin(env, o.Options)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.addFragment(c.Token.Fragment); err != nil {
+		return nil, fmt.Errorf("secure: security context token: %w", err)
+	}
+	method := o.SignatureMethod
+	if method == "" {
+		method = dsig.HMACSHA1
+	}
+	key, keyInfo := c.Key, contextSTR(c)
+	if o.Derive {
+		if key, keyInfo, err = b.derive(c, o); err != nil {
+			return nil, err
+		}
+	}
+	signer, err := dsig.HMACKey(method, key)
+	if err != nil {
+		return nil, err
+	}
+	s := dsig.Signer{Key: signer, Digest: o.Digest, KeyInfo: keyInfo}
+	if _, err := s.Sign(b.sec, b.refs(o.Options)...); err != nil {
+		return nil, err
+	}
+	return b.bytes(), nil
+}
+
+// contextSTR references the SCT the way WCF does: by its wsu:Id, with the
+// SCT ValueType in February 2005; by Identifier when the server gave the
+// token no wsu:Id.
+func contextSTR(c Context) *etree.Element {
+	if c.Token.ID == "" {
+		return c.Version.ContextSTR(c.Token.Ref())
+	}
+	r := wss.Reference{URI: "#" + c.Token.ID}
+	if c.Version == wssc.Feb2005 {
+		r.ValueType = c.Version.TokenType()
+	}
+	return wss.ReferenceSTR(r)
+}
+
+// derive adds a DerivedKeyToken over the context key and returns the
+// derived key and a KeyInfo referencing the token.
+func (b *header) derive(c Context, o ContextOptions) ([]byte, *etree.Element, error) {
+	if o.Rand == nil {
+		return nil, nil, errors.New("secure: derived keys need a nonce source")
+	}
+	length := o.DerivedLength
+	if length == 0 {
+		length = 24
+	}
+	base := wss.Reference{URI: "#" + c.Token.ID}
+	if c.Token.ID == "" {
+		base = wss.Reference{URI: c.Token.Identifier, ValueType: c.Version.TokenType()}
+	}
+	dkt, err := wssc.NewDKT(b.newID("_2"), base, keys.Derivation{Length: length}, o.Rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	el, err := dkt.Element(c.Version)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.sec.AddChild(el)
+	key, err := dkt.Key(c.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, wss.ReferenceSTR(wss.Reference{URI: "#" + dkt.ID, ValueType: c.Version.DKValueType()}), nil
+}
+
+// Certificate is an X.509 credential: the certificate sent as a
+// BinarySecurityToken and the RSA key that signs.
+type Certificate struct {
+	Cert   *x509.Certificate
+	Key    crypto.Signer
+	Method string // dsig.RSASHA1 (default, WCF's) or dsig.RSASHA256
+}
+
+// WithCertificate secures env with an X.509 certificate: Timestamp,
+// BinarySecurityToken and an RSA signature over the Timestamp and, when
+// present, the WS-Addressing To header, as WCF's certificate-over-transport
+// RST does. It returns the serialized envelope.
+func WithCertificate(env *soap.Envelope, cred Certificate, o Options) ([]byte, error) {
+	if cred.Cert == nil || cred.Key == nil {
+		return nil, errors.New("secure: certificate credential incomplete")
+	}
+	b, err := begin(env, o)
+	if err != nil {
+		return nil, err
+	}
+	bstID := b.newID("uuid-bst-1")
+	b.sec.AddChild(wss.X509Token(bstID, cred.Cert.Raw))
+	method := cred.Method
+	if method == "" {
+		method = dsig.RSASHA1
+	}
+	signer, err := dsig.RSASigningKey(method, cred.Key)
+	if err != nil {
+		return nil, err
+	}
+	var extra []*etree.Element
+	if to := addressingTo(env.Header); to != nil {
+		if _, ok := wss.ID(to); !ok {
+			wss.SetID(to, b.newID("_1"))
+		}
+		extra = append(extra, to)
+	}
+	s := dsig.Signer{Key: signer, Digest: o.Digest, KeyInfo: wss.ReferenceSTR(wss.Reference{URI: "#" + bstID, ValueType: wss.ValueTypeX509v3})}
+	if _, err := s.Sign(b.sec, b.refs(o, extra...)...); err != nil {
+		return nil, err
+	}
+	return b.bytes(), nil
+}
+
+// addressingTo returns the single WS-Addressing To header of either
+// version, or nil.
+func addressingTo(header *etree.Element) *etree.Element {
+	for _, v := range []wsa.Version{wsa.V10, wsa.V200408} {
+		if to, err := xmldoc.Optional(header, v.Name("To")); err == nil && to != nil {
+			return to
+		}
+	}
+	return nil
+}
+
+// WithUsername secures env with a Timestamp and a UsernameToken
+// (PasswordText, or PasswordDigest when digest is set). Over TLS this is
+// WCF's UserNameOverTransport bootstrap. It returns the serialized
+// envelope; the password is in it, never in an error.
+func WithUsername(env *soap.Envelope, username, password string, digest bool, o Options) ([]byte, error) {
+	b, err := begin(env, o)
+	if err != nil {
+		return nil, err
+	}
+	kind := wss.PasswordText
+	if digest {
+		kind = wss.PasswordDigest
+	}
+	ut, err := wss.NewUsernameToken(b.newID("uuid-ut-1"), username, password, kind, o.Now(), o.Rand)
+	if err != nil {
+		return nil, err
+	}
+	b.sec.AddChild(ut.Element())
+	return b.bytes(), nil
+}
