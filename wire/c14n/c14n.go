@@ -47,7 +47,7 @@ var canonicalWrite = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: 
 // made here, because goxmldsig's own detach (NSDetatch) refuses subtrees of
 // more than 1000 elements and a 100 KB SOAP body easily has more.
 func Exclusive(el *etree.Element, inclusive []string) ([]byte, error) {
-	apex, defaults := detach(el)
+	apex, defaults := detach(el, inclusive)
 	includeDefault := false
 	prefixes := make([]string, 0, len(inclusive))
 	for _, p := range inclusive {
@@ -66,9 +66,12 @@ func Exclusive(el *etree.Element, inclusive []string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// detach copies el, declares on the copy every binding in scope at el, and
-// returns the in-scope default namespace of every element of the copy.
-func detach(el *etree.Element) (*etree.Element, map[*etree.Element]string) {
+// detach copies el, declares on the copy the bindings in scope at el that
+// canonicalization can render (prefixes the subtree uses and those in the
+// PrefixList; the others would only make the transform's per-element
+// namespace maps larger), and returns the in-scope default namespace of
+// every element of the copy.
+func detach(el *etree.Element, inclusive []string) (*etree.Element, map[*etree.Element]string) {
 	apex := el.Copy()
 	own := map[string]bool{}
 	for _, a := range apex.Attr {
@@ -76,10 +79,18 @@ func detach(el *etree.Element) (*etree.Element, map[*etree.Element]string) {
 			own[p] = true
 		}
 	}
+	keep := map[string]bool{}
+	for _, p := range inclusive {
+		keep[p] = true
+	}
+	wanted := prune(apex, keep)
+	for p := range keep {
+		wanted[p] = true
+	}
 	if parent := el.Parent(); parent != nil {
 		inherited := xmldoc.InScope(parent)
 		for _, p := range slices.Sorted(maps.Keys(inherited)) {
-			if own[p] {
+			if own[p] || (p != "" && !wanted[p]) {
 				continue
 			}
 			if p == "" {
@@ -104,6 +115,30 @@ func detach(el *etree.Element) (*etree.Element, map[*etree.Element]string) {
 	}
 	walk(apex, "")
 	return apex, defaults
+}
+
+// prune removes from the subtree rooted at el the prefixed namespace
+// declarations that no element or attribute below them uses and the
+// PrefixList does not name. Exclusive c14n never renders those, but
+// goxmldsig's transform copies every binding in scope for every element, so
+// a document declaring hundreds of prefixes would cost memory in proportion
+// to elements times bindings. It returns the prefixes the subtree uses.
+func prune(el *etree.Element, keep map[string]bool) map[string]bool {
+	used := map[string]bool{el.Space: true}
+	for _, a := range el.Attr {
+		if _, decl := declared(a); !decl && a.Space != "" {
+			used[a.Space] = true
+		}
+	}
+	for _, c := range el.ChildElements() {
+		for p := range prune(c, keep) {
+			used[p] = true
+		}
+	}
+	el.Attr = slices.DeleteFunc(el.Attr, func(a etree.Attr) bool {
+		return a.Space == "xmlns" && !used[a.Key] && !keep[a.Key]
+	})
+	return used
 }
 
 // fix applies the corrections described on Exclusive to the transformed

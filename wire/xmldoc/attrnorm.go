@@ -3,6 +3,7 @@ package xmldoc
 import (
 	"bytes"
 	"encoding/xml"
+	"strconv"
 	"strings"
 )
 
@@ -65,19 +66,48 @@ func rawAttrValues(tag []byte) [][]byte {
 	return out
 }
 
-// unescape resolves the references left in a normalized value by having
-// the decoder read it as character data, which is exactly how it treated
-// the attribute the first time.
+// unescape resolves the references left in a normalized value: the five
+// predefined entities and character references, the only ones a document
+// without a DTD can contain (the decoder has already accepted them).
 func unescape(v []byte) string {
-	d := xml.NewDecoder(bytes.NewReader(append(append([]byte("<v>"), v...), "</v>"...)))
 	var b strings.Builder
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return b.String()
+	for len(v) > 0 {
+		i := bytes.IndexByte(v, '&')
+		if i < 0 {
+			b.Write(v)
+			break
 		}
-		if cd, ok := tok.(xml.CharData); ok {
-			b.Write(cd)
+		b.Write(v[:i])
+		v = v[i:]
+		j := bytes.IndexByte(v, ';')
+		if j < 0 {
+			b.Write(v)
+			break
 		}
+		b.WriteString(resolveRef(string(v[1:j])))
+		v = v[j+1:]
 	}
+	return b.String()
+}
+
+var entities = map[string]string{"lt": "<", "gt": ">", "amp": "&", "quot": `"`, "apos": "'"}
+
+func resolveRef(name string) string {
+	if e, ok := entities[name]; ok {
+		return e
+	}
+	var n uint64
+	var err error
+	switch {
+	case strings.HasPrefix(name, "#x"):
+		n, err = strconv.ParseUint(name[2:], 16, 32)
+	case strings.HasPrefix(name, "#"):
+		n, err = strconv.ParseUint(name[1:], 10, 32)
+	default:
+		err = strconv.ErrSyntax
+	}
+	if err != nil {
+		return "&" + name + ";"
+	}
+	return string(rune(n))
 }

@@ -54,7 +54,9 @@ func collectBorrowed(el *etree.Element, declared map[string]bool, inherited, nee
 		if p == "xml" || p == "xmlns" || local[p] {
 			return
 		}
-		if uri, ok := inherited[p]; ok {
+		// An unprefixed element with no default namespace in scope borrows
+		// "no namespace": placed under a default namespace it needs xmlns="".
+		if uri, ok := inherited[p]; ok || p == "" {
 			needed[p] = uri
 		}
 	}

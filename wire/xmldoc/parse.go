@@ -115,13 +115,15 @@ func (d *Doc) Raw(el *etree.Element) ([]byte, bool) {
 // instructions inside the root are kept, those outside are dropped.
 func Parse(src []byte, opts Options) (*Doc, error) {
 	lim := opts.Limits.withDefaults()
+	src = bytes.TrimPrefix(src, utf8BOM)
 	if len(src) > lim.MaxBytes {
 		return nil, &LimitError{Limit: "MaxBytes", Max: lim.MaxBytes}
 	}
 	p := parser{
-		lim: lim,
-		dec: xml.NewDecoder(bytes.NewReader(src)),
-		doc: &Doc{Document: etree.NewDocument(), src: src},
+		scope: map[string]string{"xml": NSXML},
+		lim:   lim,
+		dec:   xml.NewDecoder(bytes.NewReader(src)),
+		doc:   &Doc{Document: etree.NewDocument(), src: src},
 	}
 	if opts.KeepSpans {
 		p.doc.spans = make(map[*etree.Element][2]int64)
@@ -140,13 +142,24 @@ func refuseCharset(label string, _ io.Reader) (io.Reader, error) {
 	return nil, fmt.Errorf("unsupported encoding %q (only UTF-8 is accepted)", label)
 }
 
+// utf8BOM may precede a UTF-8 document (XML 1.0 §4.3.3); .NET writes it.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// frame is an open element. undo restores the bindings its declarations
+// shadowed when it closes, so that prefix lookups stay O(1) at any depth.
 type frame struct {
 	el    *etree.Element
-	ns    map[string]string // declarations made on this element only
+	undo  []binding
 	start int64
 }
 
+type binding struct {
+	prefix, uri string
+	bound       bool
+}
+
 type parser struct {
+	scope    map[string]string // bindings in scope at the current element
 	lim      Limits
 	dec      *xml.Decoder
 	doc      *Doc
@@ -204,6 +217,9 @@ func (p *parser) token(tok xml.Token, off int64) error {
 			p.top().CreateComment(string(t))
 		}
 	case xml.ProcInst:
+		if err := p.checkProcInst(t, off); err != nil {
+			return err
+		}
 		if len(p.stack) > 0 {
 			p.top().CreateProcInst(t.Target, string(t.Inst))
 		}
@@ -244,14 +260,16 @@ func (p *parser) start(t xml.StartElement, off int64) error {
 		if err := p.checkDecl(prefix, a.Value); err != nil {
 			return err
 		}
-		if f.ns == nil {
-			f.ns = make(map[string]string, 2)
-		}
-		f.ns[prefix] = a.Value
+		old, bound := p.scope[prefix]
+		f.undo = append(f.undo, binding{prefix: prefix, uri: old, bound: bound})
+		p.scope[prefix] = a.Value
 	}
 	p.stack = append(p.stack, f)
 	if err := p.checkNames(t); err != nil {
 		return err
+	}
+	if err := checkTagSpacing(p.doc.src[off:p.dec.InputOffset()]); err != nil {
+		return p.fail("%v", err)
 	}
 
 	var el *etree.Element
@@ -278,6 +296,13 @@ func (p *parser) end(t xml.EndElement) error {
 		return p.fail("end tag </%s> does not match <%s>", qname(t.Name), f.el.FullTag())
 	}
 	p.stack = p.stack[:len(p.stack)-1]
+	for i := len(f.undo) - 1; i >= 0; i-- {
+		if b := f.undo[i]; b.bound {
+			p.scope[b.prefix] = b.uri
+		} else {
+			delete(p.scope, b.prefix)
+		}
+	}
 	if p.doc.spans != nil {
 		p.doc.spans[f.el] = [2]int64{f.start, p.dec.InputOffset()}
 	}
@@ -315,6 +340,14 @@ func (p *parser) checkDecl(prefix, uri string) error {
 // checkNames verifies that every prefix on the element and its attributes is
 // bound, and that no two attributes share an expanded name.
 func (p *parser) checkNames(t xml.StartElement) error {
+	if !validQName(t.Name) {
+		return p.fail("invalid element name %q", qname(t.Name))
+	}
+	for _, a := range t.Attr {
+		if !validQName(a.Name) {
+			return p.fail("invalid attribute name %q on <%s>", qname(a.Name), qname(t.Name))
+		}
+	}
 	if _, ok := p.lookup(t.Name.Space); !ok {
 		return p.fail("undeclared namespace prefix %q on <%s>", t.Name.Space, qname(t.Name))
 	}
@@ -339,18 +372,14 @@ func (p *parser) checkNames(t xml.StartElement) error {
 	return nil
 }
 
-// lookup resolves a prefix against the declarations on the stack, the
-// current element's included.
+// lookup resolves a prefix against the bindings in scope, the current
+// element's declarations included.
 func (p *parser) lookup(prefix string) (string, bool) {
-	if prefix == "xml" {
-		return NSXML, true
+	uri, ok := p.scope[prefix]
+	if prefix == "" {
+		return uri, true
 	}
-	for i := len(p.stack) - 1; i >= 0; i-- {
-		if uri, ok := p.stack[i].ns[prefix]; ok {
-			return uri, prefix == "" || uri != ""
-		}
-	}
-	return "", prefix == ""
+	return uri, ok && uri != ""
 }
 
 func qname(n xml.Name) string {
