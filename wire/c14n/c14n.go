@@ -3,6 +3,7 @@ package c14n
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -48,6 +49,9 @@ var canonicalWrite = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: 
 // more than 1000 elements and a 100 KB SOAP body easily has more.
 func Exclusive(el *etree.Element, inclusive []string) ([]byte, error) {
 	apex, defaults := detach(el, inclusive)
+	if err := checkBudget(apex); err != nil {
+		return nil, err
+	}
 	includeDefault := false
 	prefixes := make([]string, 0, len(inclusive))
 	for _, p := range inclusive {
@@ -64,6 +68,53 @@ func Exclusive(el *etree.Element, inclusive []string) ([]byte, error) {
 	var buf bytes.Buffer
 	apex.WriteTo(&buf, &canonicalWrite)
 	return buf.Bytes(), nil
+}
+
+// MaxBindingCopies bounds the work goxmldsig's transform may do on one
+// subtree: it copies every namespace binding in scope for every element, so
+// its cost is the sum, over the elements, of the bindings in scope at each
+// (after unused declarations are pruned). Real SOAP messages have a handful
+// of bindings in scope (a 4,000-element body with 5 costs 20,000); a
+// hostile document within the parse limits can declare 4,064 prefixes,
+// use them all, and put 100,000 elements under them (about 400 million
+// copies, tens of gigabytes). The limit allows 64 bindings in scope over a
+// 4,000-element body and keeps the worst case near 20 MB.
+const MaxBindingCopies = 1 << 18
+
+// BudgetError reports a subtree whose canonicalization would exceed
+// MaxBindingCopies.
+type BudgetError struct{ Limit int }
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("c14n: too many namespace bindings in scope across the signed part (limit %d binding copies)", e.Limit)
+}
+
+// checkBudget refuses a pruned subtree whose transform would cost more than
+// MaxBindingCopies. A binding count is an upper bound: a redeclared prefix
+// counts twice.
+func checkBudget(apex *etree.Element) error {
+	total := 0
+	var walk func(e *etree.Element, inScope int) bool
+	walk = func(e *etree.Element, inScope int) bool {
+		for _, a := range e.Attr {
+			if _, ok := declared(a); ok {
+				inScope++
+			}
+		}
+		if total += inScope; total > MaxBindingCopies {
+			return false
+		}
+		for _, c := range e.ChildElements() {
+			if !walk(c, inScope) {
+				return false
+			}
+		}
+		return true
+	}
+	if !walk(apex, 0) {
+		return &BudgetError{Limit: MaxBindingCopies}
+	}
+	return nil
 }
 
 // detach copies el, declares on the copy the bindings in scope at el that
@@ -118,27 +169,64 @@ func detach(el *etree.Element, inclusive []string) (*etree.Element, map[*etree.E
 }
 
 // prune removes from the subtree rooted at el the prefixed namespace
-// declarations that no element or attribute below them uses and the
+// declarations that no element or attribute in their scope uses and the
 // PrefixList does not name. Exclusive c14n never renders those, but
-// goxmldsig's transform copies every binding in scope for every element, so
-// a document declaring hundreds of prefixes would cost memory in proportion
-// to elements times bindings. It returns the prefixes the subtree uses.
+// goxmldsig's transform copies every binding in scope for every element,
+// so unused declarations would only add cost (see MaxBindingCopies). It
+// returns the prefixes used but not declared inside the subtree, which the
+// apex must inherit. One pass: each prefix's innermost declaration is
+// tracked with an undo log, so the cost is linear in the subtree.
 func prune(el *etree.Element, keep map[string]bool) map[string]bool {
-	used := map[string]bool{el.Space: true}
-	for _, a := range el.Attr {
-		if _, decl := declared(a); !decl && a.Space != "" {
-			used[a.Space] = true
+	type decl struct{ used bool }
+	scope := map[string]*decl{}
+	inherited := map[string]bool{}
+	var walk func(e *etree.Element)
+	walk = func(e *etree.Element) {
+		type saved struct {
+			prefix string
+			prev   *decl
+		}
+		var undo []saved
+		var mine map[string]*decl
+		for _, a := range e.Attr {
+			if a.Space == "xmlns" {
+				if mine == nil {
+					mine = map[string]*decl{}
+				}
+				undo = append(undo, saved{a.Key, scope[a.Key]})
+				d := &decl{used: keep[a.Key]}
+				scope[a.Key], mine[a.Key] = d, d
+			}
+		}
+		use := func(p string) {
+			if d := scope[p]; d != nil {
+				d.used = true
+			} else {
+				inherited[p] = true
+			}
+		}
+		use(e.Space)
+		for _, a := range e.Attr {
+			if _, isDecl := declared(a); !isDecl && a.Space != "" {
+				use(a.Space)
+			}
+		}
+		for _, c := range e.ChildElements() {
+			walk(c)
+		}
+		e.Attr = slices.DeleteFunc(e.Attr, func(a etree.Attr) bool {
+			return a.Space == "xmlns" && !mine[a.Key].used
+		})
+		for i := len(undo) - 1; i >= 0; i-- {
+			if undo[i].prev == nil {
+				delete(scope, undo[i].prefix)
+			} else {
+				scope[undo[i].prefix] = undo[i].prev
+			}
 		}
 	}
-	for _, c := range el.ChildElements() {
-		for p := range prune(c, keep) {
-			used[p] = true
-		}
-	}
-	el.Attr = slices.DeleteFunc(el.Attr, func(a etree.Attr) bool {
-		return a.Space == "xmlns" && !used[a.Key] && !keep[a.Key]
-	})
-	return used
+	walk(el)
+	return inherited
 }
 
 // fix applies the corrections described on Exclusive to the transformed
