@@ -1,8 +1,10 @@
 package xmldoc
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -65,15 +67,46 @@ func (p *parser) checkProcInst(t xml.ProcInst, off int64) error {
 	if strings.EqualFold(t.Target, "xml") && (t.Target != "xml" || off != 0) {
 		return p.fail("XML declaration only allowed at the start of the document")
 	}
+	if t.Target == "xml" && !strings.HasPrefix(strings.TrimLeft(string(t.Inst), " \t\r\n"), "version") {
+		return p.fail("XML declaration without a version")
+	}
 	if !validNCName(t.Target) {
 		return p.fail("invalid processing instruction target %q", t.Target)
 	}
 	raw := p.doc.src[off:]
 	after := 2 + len(t.Target)
 	if after < len(raw) {
-		if r, _ := utf8.DecodeRune(raw[after:]); r != ' ' && r != '\t' && r != '\r' && r != '\n' && r != '?' {
+		r, _ := utf8.DecodeRune(raw[after:])
+		if r != ' ' && r != '\t' && r != '\r' && r != '\n' && !bytes.HasPrefix(raw[after:], []byte("?>")) {
 			return p.fail("processing instruction target must be followed by white space")
 		}
 	}
 	return nil
+}
+
+// checkCharRefs verifies that every character reference in raw names a
+// character XML allows (XML 1.0 §4.1, §2.2); encoding/xml turns a
+// reference to a surrogate into U+FFFD instead of refusing it, so the
+// document would be read differently by its signer.
+func checkCharRefs(raw []byte) error {
+	for {
+		i := bytes.Index(raw, []byte("&#"))
+		if i < 0 {
+			return nil
+		}
+		raw = raw[i+2:]
+		j := bytes.IndexByte(raw, ';')
+		if j < 0 {
+			return nil // the decoder reports the malformed reference
+		}
+		r := []rune(resolveRef("#" + string(raw[:j])))
+		if len(r) != 1 || !isXMLChar(r[0]) || r[0] == utf8.RuneError {
+			return fmt.Errorf("character reference &#%s; is not an XML character", raw[:j])
+		}
+		raw = raw[j+1:]
+	}
+}
+
+func isXMLChar(r rune) bool {
+	return r == 0x9 || r == 0xA || r == 0xD || (r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/beevik/etree"
 )
@@ -205,23 +206,29 @@ func (p *parser) token(tok xml.Token, off int64) error {
 	case xml.EndElement:
 		return p.end(t)
 	case xml.CharData:
+		raw := p.doc.src[off:p.dec.InputOffset()]
 		if len(p.stack) == 0 {
-			if len(bytes.TrimLeft(t, " \t\r\n")) > 0 {
+			// Only literal white space may surround the root: not a
+			// reference to one, nor an empty CDATA section.
+			if len(bytes.Trim(raw, " \t\r\n")) > 0 {
 				return p.fail("text outside the root element")
 			}
 			return nil
 		}
+		if err := checkCharRefs(raw); err != nil {
+			return p.fail("%v", err)
+		}
 		p.top().CreateCharData(string(t))
 	case xml.Comment:
 		if len(p.stack) > 0 {
-			p.top().CreateComment(string(t))
+			p.top().CreateComment(normalizeLineEnds(string(t)))
 		}
 	case xml.ProcInst:
 		if err := p.checkProcInst(t, off); err != nil {
 			return err
 		}
 		if len(p.stack) > 0 {
-			p.top().CreateProcInst(t.Target, string(t.Inst))
+			p.top().CreateProcInst(t.Target, normalizeLineEnds(string(t.Inst)))
 		}
 	case xml.Directive:
 		return ErrDTD
@@ -268,7 +275,11 @@ func (p *parser) start(t xml.StartElement, off int64) error {
 	if err := p.checkNames(t); err != nil {
 		return err
 	}
-	if err := checkTagSpacing(p.doc.src[off:p.dec.InputOffset()]); err != nil {
+	tag := p.doc.src[off:p.dec.InputOffset()]
+	if err := checkTagSpacing(tag); err != nil {
+		return p.fail("%v", err)
+	}
+	if err := checkCharRefs(tag); err != nil {
 		return p.fail("%v", err)
 	}
 
@@ -387,4 +398,14 @@ func qname(n xml.Name) string {
 		return n.Local
 	}
 	return n.Space + ":" + n.Local
+}
+
+// normalizeLineEnds applies XML 1.0 §2.11 to comments and processing
+// instructions, which encoding/xml passes through unnormalized (it does
+// normalize character data).
+func normalizeLineEnds(s string) string {
+	if !strings.Contains(s, "\r") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
