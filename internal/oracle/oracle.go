@@ -5,6 +5,7 @@ package oracle
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,5 +89,28 @@ func write(t testing.TB, path string, b []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// PythonJSON runs a Python oracle script (one that drives libxml2, the
+// library xmlsec1 and xmllint are built on): in is sent as JSON on stdin
+// and the script's JSON output is decoded into out.
+func PythonJSON(t testing.TB, script string, in, out any) {
+	t.Helper()
+	py := Require(t, "python3")
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, script)
+	cmd.Stdin = bytes.NewReader(b)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	res, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("oracle %s: %v\n%s", filepath.Base(script), err, stderr.String())
+	}
+	if err := json.Unmarshal(res, out); err != nil {
+		t.Fatalf("oracle %s output: %v", filepath.Base(script), err)
 	}
 }

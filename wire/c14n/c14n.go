@@ -97,7 +97,7 @@ func checkBudget(apex *etree.Element) error {
 	var walk func(e *etree.Element, inScope int) bool
 	walk = func(e *etree.Element, inScope int) bool {
 		for _, a := range e.Attr {
-			if _, ok := declared(a); ok {
+			if _, ok := xmldoc.DeclaredPrefix(a); ok {
 				inScope++
 			}
 		}
@@ -126,7 +126,7 @@ func detach(el *etree.Element, inclusive []string) (*etree.Element, map[*etree.E
 	apex := el.Copy()
 	own := map[string]bool{}
 	for _, a := range apex.Attr {
-		if p, ok := declared(a); ok {
+		if p, ok := xmldoc.DeclaredPrefix(a); ok {
 			own[p] = true
 		}
 	}
@@ -155,7 +155,7 @@ func detach(el *etree.Element, inclusive []string) (*etree.Element, map[*etree.E
 	var walk func(e *etree.Element, def string)
 	walk = func(e *etree.Element, def string) {
 		for _, a := range e.Attr {
-			if p, ok := declared(a); ok && p == "" {
+			if p, ok := xmldoc.DeclaredPrefix(a); ok && p == "" {
 				def = a.Value
 			}
 		}
@@ -207,7 +207,7 @@ func prune(el *etree.Element, keep map[string]bool) map[string]bool {
 		}
 		use(e.Space)
 		for _, a := range e.Attr {
-			if _, isDecl := declared(a); !isDecl && a.Space != "" {
+			if _, isDecl := xmldoc.DeclaredPrefix(a); !isDecl && a.Space != "" {
 				use(a.Space)
 			}
 		}
@@ -285,14 +285,4 @@ func compareAttrs(a, b etree.Attr, scope map[string]string) int {
 		return c
 	}
 	return cmp.Compare(a.Key, b.Key)
-}
-
-func declared(a etree.Attr) (string, bool) {
-	switch {
-	case a.Space == "xmlns":
-		return a.Key, true
-	case a.Space == "" && a.Key == "xmlns":
-		return "", true
-	}
-	return "", false
 }

@@ -6,12 +6,10 @@ package c14n
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,23 +42,8 @@ type oracleAnswer struct {
 // Like the other oracles it skips outside CI when python3 is missing.
 func libxml2Subset(t *testing.T, reqs []oracleRequest) []oracleAnswer {
 	t.Helper()
-	py := oracle.Require(t, "python3")
-	in, err := json.Marshal(reqs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, subsetScript)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("libxml2 oracle: %v\n%s", err, stderr.String())
-	}
 	var answers []oracleAnswer
-	if err := json.Unmarshal(out, &answers); err != nil {
-		t.Fatalf("libxml2 oracle output: %v", err)
-	}
+	oracle.PythonJSON(t, subsetScript, reqs, &answers)
 	if len(answers) != len(reqs) {
 		t.Fatalf("libxml2 oracle answered %d of %d requests", len(answers), len(reqs))
 	}

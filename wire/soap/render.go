@@ -152,7 +152,7 @@ func detach(el *etree.Element) *etree.Element {
 	c := clone(el)
 	own := map[string]bool{}
 	for _, a := range c.Attr {
-		if p, ok := declared(a); ok {
+		if p, ok := xmldoc.DeclaredPrefix(a); ok {
 			own[p] = true
 		}
 	}
@@ -265,24 +265,14 @@ func cloneToken(t etree.Token) etree.Token {
 	return nil // comments carry nothing a fault reader needs
 }
 
-func declared(a etree.Attr) (string, bool) {
-	switch {
-	case a.Space == "xmlns":
-		return a.Key, true
-	case a.Space == "" && a.Key == "xmlns":
-		return "", true
-	}
-	return "", false
-}
-
 func isDecl(a etree.Attr) bool {
-	_, ok := declared(a)
+	_, ok := xmldoc.DeclaredPrefix(a)
 	return ok
 }
 
 func declaresDefault(el *etree.Element) bool {
 	for _, a := range el.Attr {
-		if p, ok := declared(a); ok && p == "" {
+		if p, ok := xmldoc.DeclaredPrefix(a); ok && p == "" {
 			return true
 		}
 	}

@@ -1,14 +1,11 @@
 package xmldoc_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,23 +33,8 @@ type acceptVerdict struct {
 // skipping outside CI when python3 is missing.
 func libxml2Accepts(t *testing.T, docs []string) []acceptVerdict {
 	t.Helper()
-	py := oracle.Require(t, "python3")
-	in, err := json.Marshal(docs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, acceptScript)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("libxml2 oracle: %v\n%s", err, stderr.String())
-	}
 	var verdicts []acceptVerdict
-	if err := json.Unmarshal(out, &verdicts); err != nil {
-		t.Fatalf("libxml2 oracle output: %v", err)
-	}
+	oracle.PythonJSON(t, acceptScript, docs, &verdicts)
 	if len(verdicts) != len(docs) {
 		t.Fatalf("libxml2 oracle answered %d of %d documents", len(verdicts), len(docs))
 	}

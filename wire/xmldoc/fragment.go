@@ -43,7 +43,7 @@ func collectBorrowed(el *etree.Element, declared map[string]bool, inherited, nee
 	local := declared
 	cloned := false
 	for _, a := range el.Attr {
-		if p, ok := declPrefix(a); ok {
+		if p, ok := DeclaredPrefix(a); ok {
 			if !cloned {
 				local, cloned = maps.Clone(declared), true
 			}
@@ -62,23 +62,13 @@ func collectBorrowed(el *etree.Element, declared map[string]bool, inherited, nee
 	}
 	use(el.Space)
 	for _, a := range el.Attr {
-		if _, ok := declPrefix(a); !ok && a.Space != "" {
+		if _, ok := DeclaredPrefix(a); !ok && a.Space != "" {
 			use(a.Space)
 		}
 	}
 	for _, c := range el.ChildElements() {
 		collectBorrowed(c, local, inherited, needed)
 	}
-}
-
-func declPrefix(a etree.Attr) (string, bool) {
-	switch {
-	case a.Space == "xmlns":
-		return a.Key, true
-	case a.Space == "" && a.Key == "xmlns":
-		return "", true
-	}
-	return "", false
 }
 
 // Element parses the fragment into a standalone element, its borrowed

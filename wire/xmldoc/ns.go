@@ -205,3 +205,15 @@ func Serialize(el *etree.Element) []byte {
 func SerializeDoc(d *etree.Document) []byte {
 	return Serialize(d.Root())
 }
+
+// DeclaredPrefix reports whether a is a namespace declaration and, if so,
+// the prefix it binds ("" for the default namespace).
+func DeclaredPrefix(a etree.Attr) (string, bool) {
+	switch {
+	case a.Space == "xmlns":
+		return a.Key, true
+	case a.Space == "" && a.Key == "xmlns":
+		return "", true
+	}
+	return "", false
+}
