@@ -136,3 +136,32 @@ func TestParseNormalizesLineEndsEverywhere(t *testing.T) {
 		})
 	}
 }
+
+// TestParseAcceptsLegalReferenceLookalikes: the non-character check of
+// 2f5d257 must not reach into CDATA sections, where "&#xD800;" is seven
+// literal characters, nor refuse U+FFFD, which is an XML character (a
+// reference to it is how a peer writes a replacement character). libxml2
+// accepts all of these with the values given.
+func TestParseAcceptsLegalReferenceLookalikes(t *testing.T) {
+	cases := []struct{ name, src, attr, text string }{
+		{"surrogate reference inside CDATA", `<r><![CDATA[&#xD800;]]></r>`, "", "&#xD800;"},
+		{"empty reference inside CDATA", `<r><![CDATA[a &#; b]]></r>`, "", "a &#; b"},
+		{"replacement character in text", `<r>&#xFFFD;</r>`, "", "\uFFFD"},
+		{"replacement character in an attribute", `<r a="&#xFFFD;"/>`, "\uFFFD", ""},
+		{"replacement character in a normalized attribute", "<r a=\"&#65533;\t\"/>", "\uFFFD ", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := xmldoc.Parse([]byte(tc.src), xmldoc.Options{})
+			if err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			if a, _ := xmldoc.Attr(d.Root(), xmldoc.Name{Local: "a"}); a != tc.attr {
+				t.Errorf("attribute %q, want %q", a, tc.attr)
+			}
+			if got := d.Root().Text(); got != tc.text {
+				t.Errorf("text %q, want %q", got, tc.text)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -99,8 +100,12 @@ func checkCharRefs(raw []byte) error {
 		if j < 0 {
 			return nil // the decoder reports the malformed reference
 		}
-		r := []rune(resolveRef("#" + string(raw[:j])))
-		if len(r) != 1 || !isXMLChar(r[0]) || r[0] == utf8.RuneError {
+		digits, base := raw[:j], 10
+		if len(digits) > 0 && digits[0] == 'x' {
+			digits, base = digits[1:], 16
+		}
+		n, err := strconv.ParseUint(string(digits), base, 32)
+		if err != nil || !isXMLChar(rune(n)) {
 			return fmt.Errorf("character reference &#%s; is not an XML character", raw[:j])
 		}
 		raw = raw[j+1:]

@@ -215,8 +215,10 @@ func (p *parser) token(tok xml.Token, off int64) error {
 			}
 			return nil
 		}
-		if err := checkCharRefs(raw); err != nil {
-			return p.fail("%v", err)
+		if !bytes.HasPrefix(raw, []byte("<![CDATA[")) { // no references inside CDATA
+			if err := checkCharRefs(raw); err != nil {
+				return p.fail("%v", err)
+			}
 		}
 		p.top().CreateCharData(string(t))
 	case xml.Comment:
