@@ -1,0 +1,83 @@
+// Package cli turns scproxy's command line into validated configurations
+// and hands them to the packages that do the work. Each command is built
+// by a NewCmdX function taking the function that runs it, so that flag
+// parsing is tested apart from running; errors become exit codes in one
+// place, Main.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Streams are where a command reads and writes.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// Exit codes of Main.
+const (
+	ExitOK    = 0
+	ExitError = 1 // the command failed
+	ExitUsage = 2 // the command line is wrong
+)
+
+// UsageError marks an error in the command line, as opposed to a failure
+// while running.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usageErrorf(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// NewRootCmd returns the scproxy command with its subcommands.
+func NewRootCmd(s Streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "scproxy",
+		Short:         "Add WS-SecureConversation to outbound SOAP calls",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
+	root.AddCommand(NewCmdDemoServer(s, nil))
+	return root
+}
+
+// Main runs the command line args and returns the process exit code.
+func Main(ctx context.Context, args []string, s Streams) int {
+	root := NewRootCmd(s)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(s.Err, "scproxy:", err)
+	var ue *UsageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// isCobraUsage recognises the argument errors cobra makes itself (unknown
+// command, wrong number of arguments), which carry no type.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires ", "unknown flag", "unknown shorthand flag"} {
+		if len(msg) >= len(p) && msg[:len(p)] == p {
+			return true
+		}
+	}
+	return false
+}

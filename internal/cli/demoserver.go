@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/wire/wssc"
+	"github.com/scproxy/scproxy/wire/xmldoc"
+)
+
+// DemoServerOptions are the flags of `scproxy demo-server`.
+type DemoServerOptions struct {
+	Listen      string
+	PlainHTTP   bool
+	CertDir     string
+	Versions    []string
+	Users       []string // name:password
+	ClientCA    string   // PEM file enabling the X.509 bootstrap
+	Entropy     string
+	Lifetime    time.Duration
+	Rollover    time.Duration
+	Skew        time.Duration
+	Cookie      bool
+	EchoActions []string
+	MaxBytes    int
+	LogFormat   string
+
+	RenewAfterMessages int
+	RenewAfterKeyAge   time.Duration
+	Delay              time.Duration
+	FailFirst          int
+	FailStatus         int
+	RecycleEvery       time.Duration
+}
+
+// demoUser is the user the server gets when none is given; its password
+// is made up at start and printed.
+const demoUser = "demo"
+
+// NewCmdDemoServer returns `scproxy demo-server`. runF runs the parsed
+// options; nil means RunDemoServer.
+func NewCmdDemoServer(s Streams, runF func(context.Context, *DemoServerOptions) error) *cobra.Command {
+	o := &DemoServerOptions{}
+	if runF == nil {
+		runF = func(ctx context.Context, o *DemoServerOptions) error { return RunDemoServer(ctx, o, s) }
+	}
+	cmd := &cobra.Command{
+		Use:   "demo-server",
+		Short: "Run the built-in WS-SecureConversation test service",
+		Long: `Run the built-in WS-SecureConversation service: a security token service
+that issues, renews and cancels security context tokens, and an echo service
+that checks the security of every message. Point a legacy application and
+scproxy at it before touching production.
+
+It prints its URL, the CA certificate file a client must trust, and the
+credentials of the demo user.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runF(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", scserver.DefaultAddr, "address to listen on")
+	f.BoolVar(&o.PlainHTTP, "plain-http", false, "serve plain HTTP instead of HTTPS")
+	f.StringVar(&o.CertDir, "cert-dir", "", "directory for the generated CA certificate (default: a temporary one)")
+	f.StringSliceVar(&o.Versions, "versions", []string{"feb2005", "1.3"}, "WS-SecureConversation versions accepted: feb2005, 1.3")
+	f.StringArrayVar(&o.Users, "user", nil, "a user as name:password (repeatable; default: user demo with a random password)")
+	f.StringVar(&o.ClientCA, "client-ca", "", "PEM file of CAs trusted for the X.509 bootstrap (default: X.509 disabled)")
+	f.StringVar(&o.Entropy, "entropy", "auto", "key entropy: auto, combined, client or server")
+	f.DurationVar(&o.Lifetime, "lifetime", scserver.DefaultLifetime, "lifetime of an issued context")
+	f.DurationVar(&o.Rollover, "rollover", scserver.DefaultRollover, "how long the previous key is accepted after a renewal")
+	f.DurationVar(&o.Skew, "skew", scserver.DefaultSkew, "clock skew tolerated on timestamps")
+	f.BoolVar(&o.Cookie, "cookie", false, "put a WCF-style stateful cookie in issued tokens")
+	f.StringArrayVar(&o.EchoActions, "echo-action", nil, "an application action to echo (repeatable; default: any)")
+	f.IntVar(&o.MaxBytes, "max-bytes", xmldoc.DefaultLimits.MaxBytes, "largest request accepted, in bytes")
+	f.StringVar(&o.LogFormat, "log-format", "text", "request log format: text, json or none")
+	f.IntVar(&o.RenewAfterMessages, "renew-after-messages", 0, "answer RenewNeeded once a key has protected this many messages (0: never)")
+	f.DurationVar(&o.RenewAfterKeyAge, "renew-after-key-age", 0, "answer RenewNeeded once a key is this old (0: never)")
+	f.DurationVar(&o.Delay, "delay", 0, "hold every response back this long")
+	f.IntVar(&o.FailFirst, "fail-first", 0, "fail the first N requests with --fail-status")
+	f.IntVar(&o.FailStatus, "fail-status", http.StatusServiceUnavailable, "HTTP status of scripted failures")
+	f.DurationVar(&o.RecycleEvery, "recycle-every", 0, "forget every context at this interval, as an IIS recycle does (0: never)")
+	return cmd
+}
+
+// Config validates the options and returns the server configuration. With
+// no --user, it makes the demo user a password from rnd.
+func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
+	cfg := scserver.Config{
+		Addr: o.Listen, PlainHTTP: o.PlainHTTP, CertDir: o.CertDir,
+		Lifetime: o.Lifetime, Rollover: o.Rollover, Skew: o.Skew,
+		Cookie: o.Cookie, EchoActions: o.EchoActions,
+		Limits: xmldoc.Limits{MaxBytes: o.MaxBytes},
+		Script: scserver.Script{RenewAfterMessages: o.RenewAfterMessages, RenewAfterKeyAge: o.RenewAfterKeyAge, Delay: o.Delay},
+	}
+	var err error
+	if cfg.Versions, err = parseVersions(o.Versions); err != nil {
+		return cfg, err
+	}
+	if cfg.Entropy, err = scserver.ParseEntropy(o.Entropy); err != nil {
+		return cfg, &UsageError{Err: err}
+	}
+	if cfg.Users, err = parseUsers(o.Users, rnd); err != nil {
+		return cfg, err
+	}
+	if o.ClientCA != "" {
+		pemBytes, err := os.ReadFile(o.ClientCA)
+		if err != nil {
+			return cfg, fmt.Errorf("--client-ca: %w", err)
+		}
+		cfg.TrustedCAs = x509.NewCertPool()
+		if !cfg.TrustedCAs.AppendCertsFromPEM(pemBytes) {
+			return cfg, usageErrorf("--client-ca %s holds no PEM certificate", o.ClientCA)
+		}
+	}
+	switch {
+	case o.MaxBytes <= 0:
+		return cfg, usageErrorf("--max-bytes must be positive")
+	case o.Lifetime <= 0 || o.Skew <= 0:
+		return cfg, usageErrorf("--lifetime and --skew must be positive")
+	case o.RenewAfterMessages < 0 || o.RenewAfterKeyAge < 0 || o.Delay < 0 || o.FailFirst < 0 || o.RecycleEvery < 0:
+		return cfg, usageErrorf("scripted faults take no negative values")
+	case o.FailStatus < 100 || o.FailStatus > 599:
+		return cfg, usageErrorf("--fail-status %d is not an HTTP status", o.FailStatus)
+	case o.LogFormat != "text" && o.LogFormat != "json" && o.LogFormat != "none":
+		return cfg, usageErrorf("--log-format %q: use text, json or none", o.LogFormat)
+	}
+	return cfg, nil
+}
+
+func parseVersions(names []string) ([]wssc.Version, error) {
+	var out []wssc.Version
+	for _, n := range names {
+		switch strings.ToLower(strings.TrimSpace(n)) {
+		case "feb2005", "2005-02", "2005/02":
+			out = append(out, wssc.Feb2005)
+		case "1.3", "1.4", "200512":
+			out = append(out, wssc.V1_3)
+		default:
+			return nil, usageErrorf("--versions: unknown WS-SecureConversation version %q (feb2005 or 1.3)", n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usageErrorf("--versions: at least one version is needed")
+	}
+	return out, nil
+}
+
+// parseUsers reads name:password pairs; with none, it makes the demo user
+// with a random password.
+func parseUsers(pairs []string, rnd io.Reader) (map[string]string, error) {
+	users := map[string]string{}
+	for _, p := range pairs {
+		name, password, ok := strings.Cut(p, ":")
+		if !ok || name == "" || password == "" {
+			return nil, usageErrorf("--user wants name:password")
+		}
+		users[name] = password
+	}
+	if len(users) == 0 {
+		b := make([]byte, 12)
+		if _, err := io.ReadFull(rnd, b); err != nil {
+			return nil, fmt.Errorf("demo password: %w", err)
+		}
+		users[demoUser] = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return users, nil
+}
+
+// RunDemoServer runs the service until ctx ends, printing where it is
+// and how to log in.
+func RunDemoServer(ctx context.Context, o *DemoServerOptions, s Streams) error {
+	cfg, err := o.Config(rand.Reader)
+	if err != nil {
+		return err
+	}
+	switch o.LogFormat {
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(s.Err, nil))
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(s.Err, nil))
+	}
+	srv, err := scserver.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if o.FailFirst > 0 {
+		if err := srv.FailNext(o.FailFirst, o.FailStatus); err != nil {
+			return err
+		}
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	printBanner(s.Out, srv, cfg)
+	if o.RecycleEvery > 0 {
+		go recycle(ctx, srv, o.RecycleEvery)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// recycle forgets every context at each tick until ctx ends.
+func recycle(ctx context.Context, srv *scserver.Server, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			srv.ForgetAll()
+		}
+	}
+}
+
+// printBanner writes one "key: value" line per fact, for people and for
+// scripts that start the server and read where it is.
+func printBanner(w io.Writer, srv *scserver.Server, cfg scserver.Config) {
+	fmt.Fprintln(w, "scproxy demo server")
+	fmt.Fprintf(w, "url: %s\n", srv.URL())
+	if !cfg.PlainHTTP {
+		fmt.Fprintf(w, "ca-file: %s\n", srv.CAFile())
+	}
+	var versions []string
+	for _, v := range cfg.Versions {
+		versions = append(versions, v.String())
+	}
+	fmt.Fprintf(w, "versions: %s\n", strings.Join(versions, ", "))
+	for _, name := range slices.Sorted(maps.Keys(cfg.Users)) {
+		fmt.Fprintf(w, "user: %s\npassword: %s\n", name, cfg.Users[name])
+	}
+	if cfg.TrustedCAs != nil {
+		fmt.Fprintln(w, "x509: enabled")
+	}
+}

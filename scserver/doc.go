@@ -1,0 +1,39 @@
+// Package scserver is a WS-SecureConversation service: a security token
+// service that issues, renews and cancels security context tokens, and an
+// echo service that checks the security of every application message. It
+// backs `scproxy demo`, the project's end-to-end tests and
+// `scproxy demo-server`, so that a user can try scproxy without a WCF
+// service at hand.
+//
+// It is written from the service's side of the specifications and of WCF's
+// observable behaviour (the CoreWCF capture in testdata/vectors), not from
+// scproxy's client code, so that a misunderstanding shared by both sides
+// cannot hide:
+//
+//   - WS-Trust 1.3 §4.1 Issue, §5 Renew, §6 Cancel, and the February 2005
+//     drafts WCF's wsHttpBinding speaks; §4.4 entropy (combined, client
+//     only, server only) and KeySize; replies shaped like WCF's (attached
+//     and unattached references, the 1.3 collection, Instance on renewal,
+//     an optional dnse:Cookie holding the sealed session state).
+//   - WS-SecureConversation 1.3 §3 (SecurityContextToken), §7 (signatures
+//     through a DerivedKeyToken, as WSS4J makes them, or with the context
+//     key directly, as WCF's SecureConversation over TLS does) and §8
+//     (BadContextToken, RenewNeeded, UnsupportedContextToken).
+//   - WS-Security 1.1 §§5-10 and §12: one Security header, a fresh
+//     Timestamp covered by the signature, and the fault codes
+//     InvalidSecurity, FailedCheck, FailedAuthentication,
+//     InvalidSecurityToken, UnsupportedAlgorithm and MessageExpired, each
+//     with a reason naming what failed; the UsernameToken Profile 1.1 and
+//     X.509 Token Profile 1.1 for the bootstrap.
+//   - SOAP 1.1 and 1.2 and WS-Addressing 2004/08 and 1.0: dispatch on the
+//     WS-Addressing Action, else the SOAPAction header or the action
+//     parameter of the content type; replies in the request's versions,
+//     with RelatesTo naming the request's MessageID.
+//
+// Beyond the specifications it offers what a test or a demo needs: a
+// Script that makes the service ask for renewal after N messages or a key
+// age, forget every context (what an IIS recycle does), fail requests with
+// an HTTP status or answer slowly; counters read with Stats; and one
+// structured log line per request, which never carries key material or
+// passwords.
+package scserver

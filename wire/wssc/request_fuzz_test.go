@@ -1,0 +1,50 @@
+package wssc
+
+import (
+	"testing"
+
+	"github.com/scproxy/scproxy/wire/keys"
+	"github.com/scproxy/scproxy/wire/xmldoc"
+)
+
+// FuzzParseRequest feeds arbitrary RequestSecurityTokens to ParseRequest,
+// as an issuer receives them from anyone. Whatever it accepts must be
+// internally consistent: a known operation with the target it needs, and
+// sizes within the bounds of wire/keys.
+func FuzzParseRequest(f *testing.F) {
+	for _, path := range []string{"corewcf/issue-request.pretty.xml", "corewcf/cancel-request.xml"} {
+		d, err := xmldoc.Parse(readFile(f, vectors+path), xmldoc.Options{})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(xmldoc.Serialize(payload(f, d)))
+	}
+	for _, v := range Versions {
+		r, err := BuildRenew(Params{Version: v, Rand: zeros{}}, ContextRef{Identifier: "urn:uuid:x", Instance: "urn:uuid:i"})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(xmldoc.Serialize(r.Element))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		d, err := xmldoc.Parse(src, xmldoc.Options{})
+		if err != nil {
+			return
+		}
+		for _, v := range Versions {
+			r, err := ParseRequest(d.Root(), v)
+			if err != nil {
+				continue
+			}
+			if r.Version != v || (r.Operation != Issue) == (r.Target.Identifier == "") {
+				t.Fatalf("inconsistent request %+v", r)
+			}
+			if r.KeySize != 0 && keys.CheckKeyBits(r.KeySize) != nil {
+				t.Fatalf("KeySize %d out of bounds", r.KeySize)
+			}
+			if n := len(r.ClientEntropy) * 8; r.ClientEntropy != nil && (n < keys.MinKeyBits || n > keys.MaxKeyBits) {
+				t.Fatalf("client entropy of %d bits", n)
+			}
+		}
+	})
+}
