@@ -1,7 +1,10 @@
 // Package wssc builds and parses the WS-Trust and WS-SecureConversation
 // messages scproxy exchanges to establish, renew and cancel a security
 // context: RequestSecurityToken bodies, RequestSecurityTokenResponse(
-// Collection) payloads, SecurityContextTokens and DerivedKeyTokens.
+// Collection) payloads, SecurityContextTokens and DerivedKeyTokens. Both
+// sides are here: the client's builders and response parser, and the
+// issuer's request parser and WCF-shaped response builders used by the
+// built-in server (scserver).
 //
 // It implements WS-Trust 1.3 §4 (RequestSecurityToken and
 // RequestSecurityTokenResponse: the Issue binding, §4.1, the response
