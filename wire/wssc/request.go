@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -145,15 +144,8 @@ func (r *Request) parseEntropy(rst *etree.Element) error {
 }
 
 func (r *Request) parseKeySize(rst *etree.Element) error {
-	text, ok, err := r.Version.text(rst, "KeySize")
-	if err != nil || !ok {
-		return err
-	}
-	n, err := strconv.Atoi(text)
-	if err != nil || strings.HasPrefix(text, "+") {
-		return fmt.Errorf("wssc: KeySize %q is not a number", text)
-	}
-	if err := keys.CheckKeyBits(n); err != nil {
+	n, err := r.Version.keySize(rst)
+	if err != nil {
 		return fmt.Errorf("wssc: request: %w", err)
 	}
 	r.KeySize = n

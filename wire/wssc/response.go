@@ -362,20 +362,29 @@ func (r *Response) parseLifetime(_ *xmldoc.Doc, rstr *etree.Element) error {
 }
 
 func (r *Response) parseKeySize(_ *xmldoc.Doc, rstr *etree.Element) error {
-	ks, err := r.Version.optional(rstr, "KeySize")
-	if err != nil || ks == nil {
-		return err
-	}
-	text := xmldoc.Text(ks)
-	n, err := strconv.Atoi(text)
-	if err != nil || strings.HasPrefix(text, "+") {
-		return fmt.Errorf("wssc: KeySize %q is not a number", text)
-	}
-	if err := keys.CheckKeyBits(n); err != nil {
+	n, err := r.Version.keySize(rstr)
+	if err != nil {
 		return fmt.Errorf("wssc: response: %w", err)
 	}
 	r.KeySize = n
 	return nil
+}
+
+// keySize reads the optional KeySize child of el: bits, 0 when absent,
+// bounded by keys.CheckKeyBits since the value comes from the peer.
+func (v Version) keySize(el *etree.Element) (int, error) {
+	text, ok, err := v.text(el, "KeySize")
+	if err != nil || !ok {
+		return 0, err
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil || strings.HasPrefix(text, "+") {
+		return 0, fmt.Errorf("KeySize %q is not a number", text)
+	}
+	if err := keys.CheckKeyBits(n); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 func (r *Response) parseCancelled(_ *xmldoc.Doc, rstr *etree.Element) error {
