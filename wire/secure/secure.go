@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -141,11 +143,9 @@ func (b *header) addFragment(f xmldoc.Fragment) error {
 		return err
 	}
 	scope := xmldoc.InScope(b.sec)
-	for p, uri := range f.Bindings {
-		if cur, ok := scope[p]; p != "" && (!ok || cur == uri) {
-			if !ok {
-				b.sec.CreateAttr("xmlns:"+p, uri)
-			}
+	for _, p := range slices.Sorted(maps.Keys(f.Bindings)) {
+		if _, bound := scope[p]; p != "" && !bound {
+			b.sec.CreateAttr("xmlns:"+p, f.Bindings[p])
 		}
 	}
 	b.sec.AddChild(el)
