@@ -36,6 +36,10 @@ type Options struct {
 	Digest string
 	// SignBody adds the Body to the signed parts.
 	SignBody bool
+	// IDPrefix starts every wsu:Id added to the message. A proxy that does
+	// not read the Body cannot see its Ids; an unpredictable prefix keeps
+	// the ones added here distinct from them.
+	IDPrefix string
 }
 
 // DefaultTTL is the Timestamp validity used when Options.TTL is zero.
@@ -72,6 +76,8 @@ type header struct {
 	frags map[*etree.Element]xmldoc.Fragment
 	ids   map[string]bool
 	ts    *etree.Element
+	// idPrefix is Options.IDPrefix.
+	idPrefix string
 }
 
 func begin(env *soap.Envelope, o Options) (*header, error) {
@@ -82,7 +88,7 @@ func begin(env *soap.Envelope, o Options) (*header, error) {
 	if len(xmldoc.Children(h, wss.NameSecurity)) > 0 {
 		return nil, ErrAlreadySecured
 	}
-	b := &header{env: env, sec: wss.NewSecurityHeader(env.Version.Namespace()), frags: map[*etree.Element]xmldoc.Fragment{}, ids: existingIDs(env.Root)}
+	b := &header{env: env, sec: wss.NewSecurityHeader(env.Version.Namespace()), frags: map[*etree.Element]xmldoc.Fragment{}, ids: existingIDs(env.Root), idPrefix: o.IDPrefix}
 	h.AddChild(b.sec)
 	ttl := o.TTL
 	if ttl == 0 {
@@ -109,6 +115,7 @@ func existingIDs(root *etree.Element) map[string]bool {
 
 // newID returns want, or want with a numeric suffix, whichever is unused.
 func (b *header) newID(want string) string {
+	want = b.idPrefix + want
 	id := want
 	for i := 1; b.ids[id]; i++ {
 		id = want + "-" + strconv.Itoa(i)
@@ -160,6 +167,21 @@ func (b *header) bytes() []byte { return xmldoc.SerializeWith(b.env.Root, b.frag
 // signature whose KeyInfo references the SCT (or the DerivedKeyToken).
 // It returns the serialized envelope.
 func WithContext(env *soap.Envelope, c Context, o ContextOptions) ([]byte, error) {
+	tokens, err := AddContext(env, c, o)
+	if err != nil {
+		return nil, err
+	}
+	return xmldoc.SerializeWith(env.Root, tokens), nil
+}
+
+// Tokens maps the elements placed in a message from tokens a server issued
+// to their fragments; xmldoc.SerializeWith writes them exactly as received.
+type Tokens = map[*etree.Element]xmldoc.Fragment
+
+// AddContext is WithContext for a caller that serialises the envelope
+// itself: it adds the Security header to env and returns the tokens to
+// serialise with it.
+func AddContext(env *soap.Envelope, c Context, o ContextOptions) (Tokens, error) {
 	if c.Token == nil || len(c.Key) == 0 {
 		return nil, errors.New("secure: context has no token or key")
 	}
@@ -188,7 +210,7 @@ func WithContext(env *soap.Envelope, c Context, o ContextOptions) ([]byte, error
 	if _, err := s.Sign(b.sec, b.refs(o.Options)...); err != nil {
 		return nil, err
 	}
-	return b.bytes(), nil
+	return b.frags, nil
 }
 
 // contextSTR references the SCT the way WCF does: by its wsu:Id, with the

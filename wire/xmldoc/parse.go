@@ -86,14 +86,28 @@ type Options struct {
 	// KeepSpans records the byte range of every element so that Raw can
 	// return an element exactly as received.
 	KeepSpans bool
+	// Stop, when set, is asked after each start tag with the new element,
+	// its depth (the root is 1) and the byte range of the tag; when it
+	// returns true parsing ends there, the tree holds everything read so
+	// far, and StoppedAt reports the range. The rest of the input is not
+	// read.
+	Stop func(el *etree.Element, depth, start, end int) bool
 }
 
 // Doc is a parsed document: an etree tree plus, when asked for, the byte
 // range each element occupied in the input.
 type Doc struct {
 	*etree.Document
-	src   []byte
-	spans map[*etree.Element][2]int64
+	src     []byte
+	spans   map[*etree.Element][2]int64
+	stopped [2]int64
+	stop    bool
+}
+
+// StoppedAt reports the byte range of the start tag at which Options.Stop
+// ended parsing, and false when the whole document was read.
+func (d *Doc) StoppedAt() (start, end int, ok bool) {
+	return int(d.stopped[0]), int(d.stopped[1]), d.stop
 }
 
 // Raw returns the bytes el occupied in the parsed input, exactly as received.
@@ -125,6 +139,7 @@ func Parse(src []byte, opts Options) (*Doc, error) {
 		lim:   lim,
 		dec:   xml.NewDecoder(bytes.NewReader(src)),
 		doc:   &Doc{Document: etree.NewDocument(), src: src},
+		stop:  opts.Stop,
 	}
 	if opts.KeepSpans {
 		p.doc.spans = make(map[*etree.Element][2]int64)
@@ -167,7 +182,11 @@ type parser struct {
 	stack    []frame
 	elements int
 	sawRoot  bool
+	stop     func(*etree.Element, int, int, int) bool
 }
+
+// errStopped ends the token loop when Options.Stop asks for it.
+var errStopped = errors.New("stopped")
 
 func (p *parser) fail(format string, args ...any) error {
 	return &SyntaxError{Offset: p.dec.InputOffset(), Msg: fmt.Sprintf(format, args...)}
@@ -193,7 +212,9 @@ func (p *parser) run() error {
 			}
 			return p.fail("%v", err)
 		}
-		if err := p.token(tok, off); err != nil {
+		if err := p.token(tok, off); err == errStopped {
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}
@@ -297,6 +318,11 @@ func (p *parser) start(t xml.StartElement, off int64) error {
 		el.CreateAttr(qname(a.Name), a.Value)
 	}
 	p.stack[len(p.stack)-1].el = el
+	if p.stop != nil && p.stop(el, len(p.stack), int(off), int(p.dec.InputOffset())) {
+		p.doc.stop = true
+		p.doc.stopped = [2]int64{off, p.dec.InputOffset()}
+		return errStopped
+	}
 	return nil
 }
 

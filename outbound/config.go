@@ -1,0 +1,208 @@
+package outbound
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/wire/dsig"
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wssc"
+)
+
+// Defaults of the settings a zero Config leaves open.
+const (
+	DefaultListen  = "127.0.0.1:8780"
+	DefaultMaxBody = 4 << 20
+	// DefaultEstablishTimeout bounds one establishment of a context, shared
+	// by every request waiting for it.
+	DefaultEstablishTimeout = 30 * time.Second
+	// DefaultUpstreamTimeout bounds one forwarded call from dial to the last
+	// byte of the response.
+	DefaultUpstreamTimeout = 2 * time.Minute
+)
+
+// Security is what the proxy does to a message before forwarding it.
+type Security int
+
+const (
+	// SecurityContext secures every message with the endpoint's security
+	// context, SC-over-TLS profile. The default.
+	SecurityContext Security = iota
+	// SecurityNone forwards messages unchanged apart from envelope
+	// bridging: plain forwarding, the baseline of the performance harness.
+	SecurityNone
+)
+
+func (s Security) String() string {
+	switch s {
+	case SecurityContext:
+		return "context"
+	case SecurityNone:
+		return "none"
+	}
+	return fmt.Sprintf("Security(%d)", int(s))
+}
+
+// ParseSecurity reads a Security from its String form.
+func ParseSecurity(s string) (Security, error) {
+	for _, v := range []Security{SecurityContext, SecurityNone} {
+		if s == v.String() {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown security %q (context or none)", s)
+}
+
+// Addressing is the WS-Addressing the upstream receives.
+type Addressing struct {
+	// Auto keeps what the application sent (none, or its version).
+	Auto bool
+	// Version applies when Auto is false; wsa.None strips addressing.
+	Version wsa.Version
+}
+
+// Route sends requests whose path starts with Prefix to Upstream.
+type Route struct {
+	Prefix   string
+	Upstream *url.URL
+}
+
+// Config configures a Proxy. The CLI builds it from flags; nothing here
+// reads flags or the environment.
+type Config struct {
+	// Listen is the local address; DefaultListen when empty. A
+	// non-loopback address is refused unless AllowRemote is set.
+	Listen      string
+	AllowRemote bool
+	// Routes map local path prefixes to upstream endpoints, longest prefix
+	// first when several match. Each upstream gets one security context.
+	Routes []Route
+
+	// Security chooses between securing and plain forwarding.
+	Security Security
+	// SC is the WS-SecureConversation version of the upstream.
+	SC wssc.Version
+	// Bootstrap authenticates the Issue request.
+	Bootstrap session.Bootstrap
+	// Entropy and KeySize (bits; 0 = 256) shape the Issue request.
+	Entropy wssc.EntropyMode
+	KeySize int
+	// SignatureMethod is dsig.HMACSHA1 (default) or dsig.HMACSHA256.
+	SignatureMethod string
+
+	// SOAP is the upstream's SOAP version; zero keeps the application's.
+	SOAP soap.Version
+	// Addressing is the upstream's WS-Addressing.
+	Addressing Addressing
+
+	// RootCAs verifies upstream certificates; nil means the system roots.
+	// The CLI adds --ca-file to the system roots.
+	RootCAs *x509.CertPool
+
+	// MaxBody caps request and response bodies; DefaultMaxBody when zero.
+	MaxBody int64
+	// EstablishTimeout and UpstreamTimeout: defaults above when zero.
+	EstablishTimeout time.Duration
+	UpstreamTimeout  time.Duration
+
+	Logger *slog.Logger
+}
+
+// Validate reports the first setting that cannot work, naming it.
+func (c *Config) Validate() error {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %v", c.Listen, err)
+	}
+	if !c.AllowRemote && !isLoopbackHost(host) {
+		return fmt.Errorf("listen address %q is not loopback; scproxy holds credentials for every caller, so listening beyond this host needs AllowRemote", c.Listen)
+	}
+	if len(c.Routes) == 0 {
+		return errors.New("no upstream configured")
+	}
+	seen := map[string]bool{}
+	for _, r := range c.Routes {
+		if !strings.HasPrefix(r.Prefix, "/") {
+			return fmt.Errorf("route %q: the path must start with /", r.Prefix)
+		}
+		if seen[r.Prefix] {
+			return fmt.Errorf("route %q given twice", r.Prefix)
+		}
+		seen[r.Prefix] = true
+		if err := checkUpstream(r.Upstream); err != nil {
+			return fmt.Errorf("route %q: %w", r.Prefix, err)
+		}
+	}
+	if c.Security == SecurityContext {
+		if c.Bootstrap == nil {
+			return errors.New("no bootstrap credential for establishing security contexts")
+		}
+		if c.SC == (wssc.Version{}) {
+			c.SC = wssc.Feb2005
+		}
+	}
+	switch c.SignatureMethod {
+	case "":
+		c.SignatureMethod = dsig.HMACSHA1
+	case dsig.HMACSHA1, dsig.HMACSHA256:
+	default:
+		return fmt.Errorf("signature method %q: want HMAC-SHA1 or HMAC-SHA256", c.SignatureMethod)
+	}
+	if c.KeySize != 0 && (c.KeySize < 128 || c.KeySize > 512 || c.KeySize%8 != 0) {
+		return fmt.Errorf("key size %d: want a multiple of 8 between 128 and 512 bits", c.KeySize)
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if c.MaxBody < 1024 {
+		return fmt.Errorf("max body %d: must be at least 1024 bytes", c.MaxBody)
+	}
+	if c.EstablishTimeout == 0 {
+		c.EstablishTimeout = DefaultEstablishTimeout
+	}
+	if c.UpstreamTimeout == 0 {
+		c.UpstreamTimeout = DefaultUpstreamTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// checkUpstream accepts absolute http and https URLs without credentials,
+// query or fragment.
+func checkUpstream(u *url.URL) error {
+	switch {
+	case u == nil:
+		return errors.New("no upstream URL")
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("upstream %q: want an https:// URL", u.Redacted())
+	case u.Host == "":
+		return fmt.Errorf("upstream %q: no host", u.Redacted())
+	case u.User != nil:
+		return fmt.Errorf("upstream %q: credentials do not belong in the URL", u.Redacted())
+	case u.Fragment != "":
+		return fmt.Errorf("upstream %q: a fragment has no meaning here", u.Redacted())
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether host (no port) names this machine only.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

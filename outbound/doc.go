@@ -1,0 +1,14 @@
+// Package outbound is scproxy's local hop: the loopback listener legacy
+// applications send plain SOAP to, the routing that is the only way from it
+// to an upstream (no open proxy), the bridging of SOAP and WS-Addressing
+// versions between what the application speaks and what the service wants,
+// and the securing of each message with its endpoint's security context in
+// the SC-over-TLS profile (WS-SecureConversation 1.3 §3 with the SCT as an
+// endorsing token: a Timestamp signed with the context key, as WCF's
+// TransportWithMessageCredential and WWSAPI send it).
+//
+// Only the part of a message before its Body is parsed; the Body travels as
+// the application sent it, so securing costs the same at any message size.
+// Every failure reaches the application as a SOAP fault in its own version
+// whose reason names the endpoint and the cause.
+package outbound

@@ -1,0 +1,271 @@
+package outbound
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/upstream"
+	"github.com/scproxy/scproxy/wire/secure"
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/splice"
+	"github.com/scproxy/scproxy/wire/wsa"
+)
+
+// exchange is one application request on its way through the proxy.
+type exchange struct {
+	p      *Proxy
+	r      *http.Request
+	target *url.URL
+	app    appMessage
+	// sent is what the upstream receives: its SOAP version, addressing and
+	// action.
+	sent   session.Wire
+	action string
+	ctx    *session.Context // nil when not securing
+	ep     *session.Endpoint
+}
+
+// appMessage is what the application sent.
+type appMessage struct {
+	soap       soap.Version
+	addressing wsa.Version
+	headers    wsa.Headers
+}
+
+// ServeHTTP handles one application request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{p: p, r: r}
+	x.app.soap = versionHint(r)
+	if err := x.serve(w); err != nil {
+		var pe *proxyError
+		if !errors.As(err, &pe) {
+			pe = upstreamError(http.StatusInternalServerError, CodeInternal, "%v", err)
+		}
+		p.cfg.Logger.Warn("request failed", "path", r.URL.Path, "status", pe.status, "reason", pe.reason)
+		pe.write(w, x.app.soap)
+	}
+}
+
+// versionHint guesses the application's SOAP version from the request's
+// media type, for faults written before the envelope is read.
+func versionHint(r *http.Request) soap.Version {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == soap.MediaType12 {
+		return soap.V12
+	}
+	return soap.V11
+}
+
+func (x *exchange) serve(w http.ResponseWriter) error {
+	p, r := x.p, x.r
+	if r.Method == http.MethodConnect {
+		return appError(http.StatusMethodNotAllowed, CodeMethodNotAllow, "CONNECT is not supported: scproxy must see the SOAP message to secure it; send plain HTTP to the proxy")
+	}
+	if r.Header.Get("Origin") != "" {
+		return appError(http.StatusForbidden, CodeForbidden, "requests from web pages (Origin %q) are refused", r.Header.Get("Origin"))
+	}
+	if !p.router.hostAllowed(r) {
+		return appError(http.StatusForbidden, CodeForbidden, "Host %q is not this proxy's loopback address", r.Host)
+	}
+	target, ok := p.router.target(r)
+	if !ok {
+		return appError(http.StatusNotFound, CodeNoRoute, "no route for %s; configured routes: %s", describeRequest(r), p.routeList())
+	}
+	x.target = target
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return appError(http.StatusMethodNotAllowed, CodeMethodNotAllow, "method %s: SOAP requests are POSTed", r.Method)
+	}
+	body, err := readBody(w, r, p.cfg.MaxBody)
+	if err != nil {
+		return err
+	}
+	m, err := x.readRequest(body)
+	if err != nil {
+		return err
+	}
+	out, err := x.prepare(m)
+	if err != nil {
+		return err
+	}
+	resp, err := x.forward(out)
+	if err != nil {
+		return err
+	}
+	return x.answer(w, resp)
+}
+
+func describeRequest(r *http.Request) string {
+	if r.URL.IsAbs() {
+		return upstream.Redact(r.URL)
+	}
+	return r.URL.Path
+}
+
+func (p *Proxy) routeList() string {
+	s := ""
+	for i, rt := range p.router.routes {
+		if i > 0 {
+			s += ", "
+		}
+		s += rt.Prefix
+	}
+	return s
+}
+
+// readBody reads the request body under the cap; a larger body is 413.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	if r.ContentLength > max {
+		return nil, appError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body of %d bytes is over the limit of %d (--max-body)", r.ContentLength, max)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, appError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body is over the limit of %d bytes (--max-body)", max)
+	case err != nil:
+		return nil, appError(http.StatusBadRequest, CodeBadRequest, "reading the request body: %v", err)
+	}
+	return body, nil
+}
+
+// readRequest reads the application's envelope up to its Body and checks
+// it against the HTTP headers.
+func (x *exchange) readRequest(body []byte) (*splice.Message, error) {
+	v, action, err := soap.ActionFromHTTP(x.r.Header.Get("Content-Type"), x.r.Header.Get("SOAPAction"))
+	if err != nil {
+		return nil, appError(http.StatusUnsupportedMediaType, CodeBadRequest, "%v; SOAP 1.1 is sent as text/xml, SOAP 1.2 as application/soap+xml", err)
+	}
+	x.app.soap = v
+	m, err := splice.Read(body, splice.Options{Limits: x.p.limits})
+	if err != nil {
+		return nil, appError(http.StatusBadRequest, CodeBadRequest, "malformed SOAP request: %v", err)
+	}
+	if m.Env.Version != v {
+		return nil, appError(http.StatusBadRequest, CodeBadRequest, "the Content-Type announces %s but the envelope is %s", v, m.Env.Version)
+	}
+	h, av, err := wsa.Read(m.Env.Header)
+	if err != nil {
+		return nil, appError(http.StatusBadRequest, CodeBadRequest, "malformed WS-Addressing headers: %v", err)
+	}
+	x.app.addressing, x.app.headers = av, h
+	x.action = action
+	if h.Action != "" {
+		if action != "" && action != h.Action {
+			return nil, appError(http.StatusBadRequest, CodeBadRequest, "the HTTP action %q differs from wsa:Action %q", action, h.Action)
+		}
+		x.action = h.Action
+	}
+	return m, nil
+}
+
+// prepare bridges the envelope to the upstream's versions and secures it.
+func (x *exchange) prepare(m *splice.Message) ([]byte, error) {
+	cfg := &x.p.cfg
+	x.sent.SOAP = x.app.soap
+	if cfg.SOAP != 0 {
+		x.sent.SOAP = cfg.SOAP
+	}
+	x.sent.Addressing = x.app.addressing
+	if !cfg.Addressing.Auto {
+		x.sent.Addressing = cfg.Addressing.Version
+	}
+	if err := x.bridgeRequest(m); err != nil {
+		return nil, err
+	}
+	if cfg.Security == SecurityNone {
+		return m.Bytes(nil), nil
+	}
+	ep, err := x.p.Endpoint(x.target)
+	if err != nil {
+		return nil, upstreamError(http.StatusServiceUnavailable, CodeNoContext, "%v", err)
+	}
+	x.ep = ep
+	c, err := ep.Context(x.r.Context(), x.sent)
+	if err != nil {
+		return nil, fromUpstream(ep.URL(), err)
+	}
+	x.ctx = c
+	tokens, err := secure.AddContext(m.Env, c.Secure(), secure.ContextOptions{
+		Options:         secure.Options{Now: x.p.now, Rand: x.p.rand, IDPrefix: x.p.idPrefix},
+		SignatureMethod: ep.SignatureMethod(),
+	})
+	if errors.Is(err, secure.ErrAlreadySecured) {
+		return nil, appError(http.StatusBadRequest, CodeBadRequest, "the request already carries a WS-Security header; scproxy adds its own and does not forward the application's")
+	}
+	if err != nil {
+		return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
+	}
+	return m.Bytes(tokens), nil
+}
+
+// forward posts the prepared message to the upstream.
+func (x *exchange) forward(body []byte) (*upstream.Response, error) {
+	ct, soapAction, err := x.sent.SOAP.ContentType(x.action)
+	if err != nil {
+		return nil, appError(http.StatusBadRequest, CodeBadRequest, "action: %v", err)
+	}
+	resp, err := x.p.client.Post(x.r.Context(), upstream.Request{URL: x.target, ContentType: ct, SOAPAction: soapAction, Body: body})
+	if err != nil {
+		return nil, fromUpstream(upstream.Redact(x.target), err)
+	}
+	return resp, nil
+}
+
+// answer returns the upstream's response to the application in its own
+// SOAP version.
+func (x *exchange) answer(w http.ResponseWriter, resp *upstream.Response) error {
+	endpoint := upstream.Redact(x.target)
+	mt, _, _ := mime.ParseMediaType(resp.ContentType)
+	if len(resp.Body) == 0 && resp.Status >= 200 && resp.Status < 300 {
+		w.WriteHeader(resp.Status) // one-way operation
+		return nil
+	}
+	if mt != soap.MediaType11 && mt != soap.MediaType12 {
+		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered HTTP %d with %q, not SOAP", endpoint, resp.Status, resp.ContentType)
+	}
+	m, err := splice.Read(resp.Body, splice.Options{Limits: x.p.limits, Payload: true})
+	if err != nil {
+		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed message: %v", endpoint, err)
+	}
+	if name, ok := m.PayloadName(); ok && name == m.Env.Version.Name("Fault") {
+		return x.answerFault(w, resp)
+	}
+	if err := x.bridgeResponse(m); err != nil {
+		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s: translating the response: %v", endpoint, err)
+	}
+	ct, _, _ := x.app.soap.ContentType("")
+	w.Header().Set("Content-Type", ct)
+	w.WriteHeader(resp.Status)
+	_, _ = w.Write(m.Bytes(nil))
+	return nil
+}
+
+// answerFault passes a service fault to the application in its version.
+// A fault saying the context is unknown drops it, so that the next request
+// establishes a new one.
+func (x *exchange) answerFault(w http.ResponseWriter, resp *upstream.Response) error {
+	env, err := soap.Parse(resp.Body, x.p.limits)
+	if err != nil {
+		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed fault: %v", upstream.Redact(x.target), err)
+	}
+	f, err := env.Fault()
+	if err != nil || f == nil {
+		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed fault: %v", upstream.Redact(x.target), err)
+	}
+	if x.ctx != nil && contextRejected(f) {
+		if x.ep.Invalidate(x.ctx) {
+			x.p.cfg.Logger.Info("security context rejected by the service; the next request establishes a new one",
+				"endpoint", x.ep.URL(), "identifier", x.ctx.Identifier(), "fault", f.Error())
+		}
+	}
+	status := resp.Status
+	if status < 400 {
+		status = http.StatusInternalServerError
+	}
+	writeFault(w, x.app.soap, status, f)
+	return nil
+}

@@ -1,0 +1,154 @@
+package outbound
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/upstream"
+	"github.com/scproxy/scproxy/wire/xmldoc"
+)
+
+// MaxEndpoints bounds the upstream endpoints one proxy holds contexts
+// for; paths under a route are endpoints of their own.
+const MaxEndpoints = 1024
+
+// Proxy is the local listener's handler and the endpoints it secures.
+type Proxy struct {
+	cfg    Config
+	router *router
+	client *upstream.Client
+	limits xmldoc.Limits
+	// idPrefix starts the wsu:Ids scproxy adds, unpredictable so that the
+	// unread Body cannot hold the same ones.
+	idPrefix string
+	now      func() time.Time
+	rand     io.Reader
+
+	mu        sync.Mutex
+	endpoints map[string]*session.Endpoint
+}
+
+// New validates cfg and returns a Proxy.
+func New(cfg Config) (*Proxy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	return &Proxy{
+		cfg:    cfg,
+		router: newRouter(&cfg),
+		client: upstream.New(upstream.Config{
+			RootCAs: cfg.RootCAs, Timeout: cfg.UpstreamTimeout, MaxBody: cfg.MaxBody,
+		}),
+		limits:    xmldoc.Limits{MaxBytes: int(cfg.MaxBody)},
+		idPrefix:  "_sc" + hex.EncodeToString(b[:]),
+		now:       time.Now,
+		rand:      rand.Reader,
+		endpoints: map[string]*session.Endpoint{},
+	}, nil
+}
+
+// Endpoint returns the session of the upstream endpoint u, creating it on
+// first use.
+func (p *Proxy) Endpoint(u *url.URL) (*session.Endpoint, error) {
+	key := u.String()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ep, ok := p.endpoints[key]; ok {
+		return ep, nil
+	}
+	if len(p.endpoints) >= MaxEndpoints {
+		return nil, fmt.Errorf("more than %d upstream endpoints in use", MaxEndpoints)
+	}
+	ep, err := session.New(session.Config{
+		URL: u, Version: p.cfg.SC, Entropy: p.cfg.Entropy, KeySize: p.cfg.KeySize,
+		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.cfg.Bootstrap, Client: p.client,
+		Timeout: p.cfg.EstablishTimeout, Limits: p.limits, Logger: p.cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.endpoints[key] = ep
+	return ep, nil
+}
+
+// Endpoints returns the endpoints in use.
+func (p *Proxy) Endpoints() []*session.Endpoint {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*session.Endpoint, 0, len(p.endpoints))
+	for _, ep := range p.endpoints {
+		out = append(out, ep)
+	}
+	return out
+}
+
+// Listen opens the configured listen address.
+func (p *Proxy) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", p.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", p.cfg.Listen, err)
+	}
+	return ln, nil
+}
+
+// Timeouts of the local listener. The application is on this host, so a
+// client slower than this is stuck or hostile.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 60 * time.Second
+	idleTimeout       = 2 * time.Minute
+	shutdownTimeout   = 30 * time.Second
+)
+
+// Run listens on the configured address and serves until ctx ends.
+func (p *Proxy) Run(ctx context.Context) error {
+	ln, err := p.Listen()
+	if err != nil {
+		return err
+	}
+	return p.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then stops accepting and lets the
+// requests in flight finish.
+func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(p.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	p.cfg.Logger.Info("scproxy listening", "addr", ln.Addr().String(), "routes", len(p.cfg.Routes), "security", p.cfg.Security.String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	p.client.CloseIdle()
+	return err
+}

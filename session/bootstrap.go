@@ -1,0 +1,40 @@
+package session
+
+import (
+	"fmt"
+
+	"github.com/scproxy/scproxy/wire/secure"
+	"github.com/scproxy/scproxy/wire/soap"
+)
+
+// Bootstrap authenticates the request that establishes a context: it adds
+// its credential to the Issue envelope and returns the bytes to send.
+// Implementations must keep their secrets out of String and errors.
+type Bootstrap interface {
+	// Secure adds the credential to env's Header.
+	Secure(env *soap.Envelope, o secure.Options) ([]byte, error)
+	// Kind names the bootstrap for logs and status ("username").
+	Kind() string
+}
+
+// Username bootstraps with a WS-Security UsernameToken over TLS.
+type Username struct {
+	User     string
+	Password string
+	// Digest sends PasswordDigest instead of PasswordText.
+	Digest bool
+}
+
+// Secure adds the UsernameToken and a Timestamp.
+func (u Username) Secure(env *soap.Envelope, o secure.Options) ([]byte, error) {
+	return secure.WithUsername(env, u.User, u.Password, u.Digest, o)
+}
+
+// Kind returns "username".
+func (u Username) Kind() string { return "username" }
+
+// String names the user, never the password.
+func (u Username) String() string { return fmt.Sprintf("username %q", u.User) }
+
+// GoString is String, so %#v cannot print the password either.
+func (u Username) GoString() string { return u.String() }

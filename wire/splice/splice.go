@@ -1,0 +1,281 @@
+package splice
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/beevik/etree"
+
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/xmldoc"
+)
+
+// Options tune Read.
+type Options struct {
+	Limits xmldoc.Limits
+	// Payload reads on to the start tag of the Body's first element, so
+	// that PayloadName can tell a Fault from an answer.
+	Payload bool
+}
+
+// Message is a SOAP envelope read up to its Body. Env.Root and Env.Header
+// are complete trees the caller may change; Env.Body holds the Body's
+// start tag only (and, with Options.Payload, its first child's start tag).
+type Message struct {
+	Env *soap.Envelope
+
+	src []byte
+	// content is the Body's content in src; empty for a self-closed Body.
+	content [2]int
+	payload *etree.Element
+	// complete: the whole document was read (a Body without element
+	// children), so the tree alone can be written back.
+	complete bool
+}
+
+// Errors of Read.
+var (
+	// ErrTail: the document does not end with the Body and Envelope end
+	// tags (trailing content or a malformed end).
+	ErrTail = errors.New("splice: the envelope does not end with </Body></Envelope>")
+)
+
+// Read parses src up to the start of its Body (or its first payload
+// element) and locates the Body's content by the end tags.
+func Read(src []byte, o Options) (*Message, error) {
+	var bodyTag [2]int
+	var sawBody bool
+	var payload *etree.Element
+	stop := func(el *etree.Element, depth, start, end int) bool {
+		switch {
+		case depth == 2 && el.Tag == "Body":
+			if v, ok := soap.VersionOf(el.NamespaceURI()); ok && v.Namespace() == el.Parent().NamespaceURI() {
+				bodyTag, sawBody = [2]int{start, end}, true
+				return !o.Payload
+			}
+		case depth == 3 && sawBody && el.Parent() != nil && el.Parent().Tag == "Body":
+			payload = el
+			return true
+		}
+		return false
+	}
+	env, err := soap.ParseWith(src, xmldoc.Options{Limits: o.Limits, Stop: stop})
+	if err != nil {
+		return nil, err
+	}
+	m := &Message{Env: env, src: src, payload: payload}
+	if _, _, stopped := env.Doc.StoppedAt(); !stopped {
+		m.complete = true
+		return m, nil
+	}
+	if !sawBody {
+		return nil, errors.New("splice: no Body") // unreachable: stop fires only past the Body
+	}
+	m.content[0] = bodyTag[1]
+	if selfClosed(src[bodyTag[0]:bodyTag[1]]) {
+		m.content[1] = bodyTag[1]
+		if err := expectTail(src, bodyTag[1], env.Root.FullTag(), ""); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	end, err := bodyEnd(src, bodyTag[1], env.Root.FullTag(), env.Body.FullTag())
+	if err != nil {
+		return nil, err
+	}
+	m.content[1] = end
+	return m, nil
+}
+
+// PayloadName returns the name of the Body's first element, when Read was
+// asked for it and there is one.
+func (m *Message) PayloadName() (xmldoc.Name, bool) {
+	if m.payload == nil {
+		return xmldoc.Name{}, false
+	}
+	return xmldoc.NameOf(m.payload), true
+}
+
+// Complete reports whether the whole document was read: the Body holds no
+// element, so Env describes the message entirely.
+func (m *Message) Complete() bool { return m.complete }
+
+// BodySize is the length of the Body's content as received.
+func (m *Message) BodySize() int { return m.content[1] - m.content[0] }
+
+// marker stands for the Body's content while the envelope is serialised;
+// the last occurrence in the output is the one written into the Body.
+const marker = "<!--scproxy:body-->"
+
+// Bytes writes the envelope: the current Envelope start tag and Header,
+// then the Body with its content exactly as received. tokens are elements
+// placed from received tokens (see xmldoc.SerializeWith); nil when none.
+func (m *Message) Bytes(tokens map[*etree.Element]xmldoc.Fragment) []byte {
+	if m.complete {
+		return xmldoc.SerializeWith(m.Env.Root, tokens)
+	}
+	body := m.Env.Body
+	saved := body.Child
+	body.Child = []etree.Token{&etree.Comment{Data: marker[4 : len(marker)-3]}}
+	head := xmldoc.SerializeWith(m.Env.Root, tokens)
+	body.Child = saved
+	i := bytes.LastIndex(head, []byte(marker))
+	content := m.src[m.content[0]:m.content[1]]
+	out := make([]byte, 0, len(head)-len(marker)+len(content))
+	out = append(out, head[:i]...)
+	out = append(out, content...)
+	return append(out, head[i+len(marker):]...)
+}
+
+func selfClosed(tag []byte) bool { return bytes.HasSuffix(tag, []byte("/>")) }
+
+// bodyEnd returns the offset of the Body's end tag, reading backwards:
+// optional white space, </envelope>, optional white space, </body>.
+func bodyEnd(src []byte, from int, envTag, bodyTag string) (int, error) {
+	i, err := endTag(src, len(src), from, envTag)
+	if err != nil {
+		return 0, err
+	}
+	return endTag(src, i, from, bodyTag)
+}
+
+// expectTail checks that only white space and </envelope> follow from.
+func expectTail(src []byte, from int, envTag, _ string) error {
+	i, err := endTag(src, len(src), from, envTag)
+	if err != nil {
+		return err
+	}
+	if len(bytes.Trim(src[from:i], " \t\r\n")) != 0 {
+		return fmt.Errorf("%w: content after a self-closed Body", ErrTail)
+	}
+	return nil
+}
+
+// endTag finds the end tag </name> (with optional white space before its
+// '>') that ends src[:limit] apart from trailing white space, not before
+// from, and returns its offset.
+func endTag(src []byte, limit, from int, name string) (int, error) {
+	i := limit
+	for i > from && isSpace(src[i-1]) {
+		i--
+	}
+	if i == from || src[i-1] != '>' {
+		return 0, fmt.Errorf("%w: expected </%s> at byte %d", ErrTail, name, i)
+	}
+	j := i - 1
+	for j > from && isSpace(src[j-1]) {
+		j--
+	}
+	start := j - len(name) - 2
+	if start < from || string(src[start:j]) != "</"+name {
+		return 0, fmt.Errorf("%w: expected </%s> at byte %d", ErrTail, name, i)
+	}
+	return start, nil
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// Convert rewrites the envelope for SOAP version to: the Envelope, Header
+// and Body take a fresh prefix bound to the new namespace (the old binding
+// stays, for the Body's content), and the mustUnderstand, actor/role and
+// relay attributes of header blocks are translated.
+func (m *Message) Convert(to soap.Version) error {
+	from := m.Env.Version
+	if from == to {
+		return nil
+	}
+	if to.Namespace() == "" {
+		return fmt.Errorf("splice: unknown SOAP version %v", to)
+	}
+	p := freePrefix(m.Env.Root, m.Env.Header)
+	if m.Env.Header != nil {
+		for _, block := range m.Env.Header.ChildElements() {
+			if err := convertBlock(block, from, to, p); err != nil {
+				return err
+			}
+		}
+	}
+	m.Env.Root.CreateAttr("xmlns:"+p, to.Namespace())
+	for _, el := range []*etree.Element{m.Env.Root, m.Env.Header, m.Env.Body} {
+		if el != nil {
+			el.Space = p
+		}
+	}
+	m.Env.Version = to
+	return nil
+}
+
+// Actor and role URIs that have a counterpart in the other version.
+const (
+	actorNext11 = "http://schemas.xmlsoap.org/soap/actor/next"
+	roleNext12  = "http://www.w3.org/2003/05/soap-envelope/role/next"
+	roleNone12  = "http://www.w3.org/2003/05/soap-envelope/role/none"
+	roleUltim12 = "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
+)
+
+func convertBlock(block *etree.Element, from, to soap.Version, p string) error {
+	kept := block.Attr[:0:0]
+	for _, a := range block.Attr {
+		if a.NamespaceURI() != from.Namespace() || a.Space == "" {
+			kept = append(kept, a)
+			continue
+		}
+		v := a.Value
+		local := a.Key
+		switch a.Key {
+		case "mustUnderstand":
+			mu, err := from.ParseMustUnderstand(v)
+			if err != nil {
+				return fmt.Errorf("splice: header %s: %w", xmldoc.NameOf(block), err)
+			}
+			if !mu {
+				continue
+			}
+			v = map[soap.Version]string{soap.V11: "1", soap.V12: "true"}[to]
+		case "actor", "role":
+			switch v {
+			case actorNext11:
+				v = roleNext12
+			case roleNext12:
+				v = actorNext11
+			case roleUltim12:
+				continue
+			case roleNone12:
+				return fmt.Errorf("splice: header %s targets role none, which SOAP 1.1 cannot express", xmldoc.NameOf(block))
+			}
+			local = map[soap.Version]string{soap.V11: "actor", soap.V12: "role"}[to]
+		case "relay":
+			if to == soap.V11 {
+				continue
+			}
+		}
+		kept = append(kept, etree.Attr{Space: p, Key: local, Value: v})
+	}
+	block.Attr = kept
+	return nil
+}
+
+// freePrefix returns a prefix declared nowhere in the envelope's head, "s"
+// when possible.
+func freePrefix(root, header *etree.Element) string {
+	used := map[string]bool{}
+	note := func(el *etree.Element) {
+		for _, a := range el.Attr {
+			if p, ok := xmldoc.DeclaredPrefix(a); ok {
+				used[p] = true
+			}
+		}
+		used[el.Space] = true
+	}
+	note(root)
+	if header != nil {
+		xmldoc.Walk(header, note)
+	}
+	p := "s"
+	for i := 1; used[p]; i++ {
+		p = "s" + strconv.Itoa(i)
+	}
+	return p
+}
