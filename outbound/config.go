@@ -27,6 +27,11 @@ const (
 	// DefaultUpstreamTimeout bounds one forwarded call from dial to the last
 	// byte of the response.
 	DefaultUpstreamTimeout = 2 * time.Minute
+	// MinKeySize and MaxKeySize bound KeySize (bits, multiples of 8).
+	MinKeySize = 128
+	MaxKeySize = 512
+	// MinMaxBody is the smallest MaxBody accepted.
+	MinMaxBody = 1024
 )
 
 // Security is what the proxy does to a message before forwarding it.
@@ -159,14 +164,14 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("signature method %q: want HMAC-SHA1 or HMAC-SHA256", c.SignatureMethod)
 	}
-	if c.KeySize != 0 && (c.KeySize < 128 || c.KeySize > 512 || c.KeySize%8 != 0) {
-		return fmt.Errorf("key size %d: want a multiple of 8 between 128 and 512 bits", c.KeySize)
+	if c.KeySize != 0 && (c.KeySize < MinKeySize || c.KeySize > MaxKeySize || c.KeySize%8 != 0) {
+		return fmt.Errorf("key size %d: want a multiple of 8 between %d and %d bits", c.KeySize, MinKeySize, MaxKeySize)
 	}
 	if c.MaxBody == 0 {
 		c.MaxBody = DefaultMaxBody
 	}
-	if c.MaxBody < 1024 {
-		return fmt.Errorf("max body %d: must be at least 1024 bytes", c.MaxBody)
+	if c.MaxBody < MinMaxBody {
+		return fmt.Errorf("max body %d: must be at least %d bytes", c.MaxBody, MinMaxBody)
 	}
 	if c.EstablishTimeout == 0 {
 		c.EstablishTimeout = DefaultEstablishTimeout

@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -38,3 +39,7 @@ func (u Username) String() string { return fmt.Sprintf("username %q", u.User) }
 
 // GoString is String, so %#v cannot print the password either.
 func (u Username) GoString() string { return u.String() }
+
+// LogValue is String, so that a structured logger (JSON included, which
+// ignores String) cannot print the password either.
+func (u Username) LogValue() slog.Value { return slog.StringValue(u.String()) }

@@ -18,6 +18,9 @@ import (
 type Streams struct {
 	In       io.Reader
 	Out, Err io.Writer
+	// Getenv looks up an environment variable; nil means an empty
+	// environment. Commands reach the environment only through it.
+	Getenv func(string) string
 }
 
 // Exit codes of Main.
@@ -51,6 +54,8 @@ func NewRootCmd(s Streams) *cobra.Command {
 	root.SetErr(s.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	root.AddCommand(NewCmdDemoServer(s, nil))
+	root.AddCommand(NewCmdRun(s, nil))
+	root.AddCommand(NewCmdVersion(s, nil))
 	return root
 }
 

@@ -1,0 +1,497 @@
+package cli
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scproxy/scproxy/outbound"
+	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/wire/dsig"
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wssc"
+)
+
+// RunOptions are the flags of `scproxy run`, as given: Config checks and
+// converts them.
+type RunOptions struct {
+	Listen      string
+	AllowRemote bool
+	Upstream    string   // URL of route /
+	Routes      []string // /path=URL
+
+	Security  string
+	SCVersion string
+	Bootstrap string
+
+	Username       string
+	PasswordEnv    string // name of the variable holding the password
+	PasswordFile   string
+	PasswordDigest bool
+
+	CAFile string
+
+	SOAPVersion        string
+	Addressing         string
+	Entropy            string
+	KeySize            int
+	SignatureAlgorithm string
+
+	MaxBody          byteSize
+	EstablishTimeout time.Duration
+	UpstreamTimeout  time.Duration
+
+	LogLevel  string
+	LogFormat string
+}
+
+// NewCmdRun returns `scproxy run`. runF runs the validated configuration;
+// nil means runProxy.
+func NewCmdRun(s Streams, runF func(context.Context, *outbound.Config) error) *cobra.Command {
+	o := &RunOptions{MaxBody: outbound.DefaultMaxBody}
+	if runF == nil {
+		runF = runProxy
+	}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the proxy: plain SOAP in, secured SOAP out",
+		Long: `Run the proxy. Legacy applications send plain SOAP to the local listener;
+scproxy establishes a WS-SecureConversation security context with each
+upstream endpoint and secures every message with it.
+
+Every flag can also be set through the environment variable named after
+it: SCPROXY_ followed by the flag name in upper case with - turned into _,
+e.g. SCPROXY_SC_VERSION for --sc-version. A flag on the command line beats
+the environment, which beats the default. A repeatable flag takes a
+comma-separated list from the environment.
+
+The password never appears on the command line: --password-env names the
+variable holding it, or --password-file a file only its owner can read.`,
+		Example: `  scproxy run --upstream https://svc.example.com/Service.svc \
+    --username alice --password-env SVC_PASSWORD
+  scproxy run --route /orders=https://a.example.com/Orders.svc \
+    --route /stock=https://b.example.com/Stock.svc --security none`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			getenv := s.environ()
+			if err := bindEnv(cmd.Flags(), envPrefix, getenv); err != nil {
+				return err
+			}
+			cfg, err := o.Config(getenv, s)
+			if err != nil {
+				return err
+			}
+			return runF(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", outbound.DefaultListen, "local address the applications call")
+	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a --listen address beyond this host (every caller then uses the credential)")
+	f.StringVar(&o.Upstream, "upstream", "", "upstream endpoint URL for route /")
+	f.StringArrayVar(&o.Routes, "route", nil, "a route as /path=URL (repeatable)")
+	f.StringVar(&o.Security, "security", "context", "context (secure every message) or none (plain forwarding)")
+	f.StringVar(&o.SCVersion, "sc-version", "2005-02", "WS-SecureConversation version of the upstream: 2005-02 or 1.3")
+	f.StringVar(&o.Bootstrap, "bootstrap", "username", "how to authenticate the establishment of a context: username")
+	f.StringVar(&o.Username, "username", "", "user name of the bootstrap")
+	f.StringVar(&o.PasswordEnv, "password-env", "", "name of the environment variable holding the password")
+	f.StringVar(&o.PasswordFile, "password-file", "", "file holding the password, readable by its owner only")
+	f.BoolVar(&o.PasswordDigest, "password-digest", false, "send PasswordDigest instead of PasswordText")
+	f.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates trusted in addition to the system roots")
+	f.StringVar(&o.SOAPVersion, "soap-version", "auto", "SOAP version of the upstream: auto (the application's), 1.1 or 1.2")
+	f.StringVar(&o.Addressing, "addressing", "auto", "WS-Addressing of the upstream: auto (the application's), none, 2004-08 or 1.0")
+	f.StringVar(&o.Entropy, "entropy", "combined", "key entropy: combined, client or server")
+	f.IntVar(&o.KeySize, "key-size", wssc.DefaultKeySize, "size of the context key in bits")
+	f.StringVar(&o.SignatureAlgorithm, "signature-algorithm", "hmac-sha1", "message signature: hmac-sha1 or hmac-sha256")
+	f.Var(&o.MaxBody, "max-body", "largest request or response body, in bytes (suffixes KiB and MiB allowed)")
+	f.DurationVar(&o.EstablishTimeout, "establish-timeout", outbound.DefaultEstablishTimeout, "time allowed to establish a context")
+	f.DurationVar(&o.UpstreamTimeout, "upstream-timeout", outbound.DefaultUpstreamTimeout, "time allowed for one upstream call")
+	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.LogFormat, "log-format", "text", "text or json")
+	annotateEnv(f, envPrefix)
+	return cmd
+}
+
+// runProxy runs the proxy until ctx ends.
+func runProxy(ctx context.Context, cfg *outbound.Config) error {
+	p, err := outbound.New(*cfg)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx)
+}
+
+// Config validates the options and returns the proxy configuration.
+// getenv reads the variable named by --password-env; the logger writes to
+// s.Err. Every error is a *UsageError naming the flag at fault, and none
+// contains the password.
+func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Config, error) {
+	cfg := &outbound.Config{
+		Listen:           o.Listen,
+		AllowRemote:      o.AllowRemote,
+		KeySize:          o.KeySize,
+		MaxBody:          int64(o.MaxBody),
+		EstablishTimeout: o.EstablishTimeout,
+		UpstreamTimeout:  o.UpstreamTimeout,
+	}
+	steps := []func() error{
+		func() error { return checkListen(o.Listen, o.AllowRemote) },
+		func() (err error) { cfg.Routes, err = o.routes(); return err },
+		func() (err error) { cfg.Security, err = pick("--security", o.Security, securities); return err },
+		func() (err error) { cfg.SC, err = pick("--sc-version", o.SCVersion, scVersions); return err },
+		func() (err error) { cfg.SOAP, err = pick("--soap-version", o.SOAPVersion, soapVersions); return err },
+		func() (err error) { cfg.Addressing, err = pick("--addressing", o.Addressing, addressings); return err },
+		func() (err error) { cfg.Entropy, err = pick("--entropy", o.Entropy, entropies); return err },
+		func() (err error) {
+			cfg.SignatureMethod, err = pick("--signature-algorithm", o.SignatureAlgorithm, signatureMethods)
+			return err
+		},
+		o.checkSizes,
+		func() (err error) { cfg.RootCAs, err = rootCAs(o.CAFile); return err },
+		func() (err error) { cfg.Logger, err = o.logger(s.Err); return err },
+		func() (err error) {
+			if cfg.Security == outbound.SecurityContext {
+				cfg.Bootstrap, err = o.bootstrap(getenv)
+			}
+			return err
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, asUsage(err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, asUsage(err)
+	}
+	return cfg, nil
+}
+
+// asUsage marks err as an error in the command line.
+func asUsage(err error) error {
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	return &UsageError{Err: err}
+}
+
+// choice is one accepted value of a flag.
+type choice[T any] struct {
+	name  string
+	value T
+}
+
+// pick returns the value of the choice named v, or an error naming the
+// flag and listing the choices.
+func pick[T any](flag, v string, choices []choice[T]) (T, error) {
+	names := make([]string, len(choices))
+	for i, c := range choices {
+		if c.name == v {
+			return c.value, nil
+		}
+		names[i] = c.name
+	}
+	var zero T
+	return zero, usageErrorf("%s %q: want %s", flag, v, orList(names))
+}
+
+// orList joins names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+var (
+	securities = []choice[outbound.Security]{
+		{"context", outbound.SecurityContext},
+		{"none", outbound.SecurityNone},
+	}
+	scVersions = []choice[wssc.Version]{
+		{"2005-02", wssc.Feb2005},
+		{"1.3", wssc.V1_3},
+	}
+	soapVersions = []choice[soap.Version]{
+		{"auto", 0},
+		{"1.1", soap.V11},
+		{"1.2", soap.V12},
+	}
+	addressings = []choice[outbound.Addressing]{
+		{"auto", outbound.Addressing{Auto: true}},
+		{"none", outbound.Addressing{Version: wsa.None}},
+		{"2004-08", outbound.Addressing{Version: wsa.V200408}},
+		{"1.0", outbound.Addressing{Version: wsa.V10}},
+	}
+	entropies = []choice[wssc.EntropyMode]{
+		{"combined", wssc.CombinedEntropy},
+		{"client", wssc.ClientEntropy},
+		{"server", wssc.ServerEntropy},
+	}
+	signatureMethods = []choice[string]{
+		{"hmac-sha1", dsig.HMACSHA1},
+		{"hmac-sha256", dsig.HMACSHA256},
+	}
+	logLevels = []choice[slog.Level]{
+		{"debug", slog.LevelDebug},
+		{"info", slog.LevelInfo},
+		{"warn", slog.LevelWarn},
+		{"error", slog.LevelError},
+	}
+	logFormats = []choice[func(io.Writer, *slog.HandlerOptions) slog.Handler]{
+		{"text", func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewTextHandler(w, o) }},
+		{"json", func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) }},
+	}
+)
+
+// checkListen refuses an address that is not host:port, and one beyond
+// this host without --allow-remote. outbound.Config.Validate checks the
+// same; here the message can name the flags.
+func checkListen(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("--listen %q: want host:port, e.g. %s", addr, outbound.DefaultListen)
+	}
+	if ip := net.ParseIP(host); !allowRemote && !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+		return usageErrorf("--listen %q is not a loopback address: add --allow-remote to serve other hosts (they all use the credential)", addr)
+	}
+	return nil
+}
+
+// routes returns --upstream as route / followed by every --route.
+func (o *RunOptions) routes() ([]outbound.Route, error) {
+	var out []outbound.Route
+	if o.Upstream != "" {
+		u, err := upstreamURL("--upstream", o.Upstream)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, outbound.Route{Prefix: "/", Upstream: u})
+	}
+	seen := map[string]bool{}
+	for _, r := range o.Routes {
+		prefix, raw, ok := strings.Cut(r, "=")
+		switch {
+		// Until the path is known to be one, the text may be a URL with
+		// credentials in it, and is not repeated.
+		case !ok || raw == "":
+			return nil, usageErrorf("--route: want /path=URL")
+		case !strings.HasPrefix(prefix, "/"):
+			return nil, usageErrorf("--route: the path must start with / (want /path=URL)")
+		case prefix == "/" && o.Upstream != "":
+			return nil, usageErrorf("--route / and --upstream both give route /: keep one")
+		case seen[prefix]:
+			return nil, usageErrorf("--route %q given twice: keep one", prefix)
+		}
+		seen[prefix] = true
+		u, err := upstreamURL("--route "+prefix, raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, outbound.Route{Prefix: prefix, Upstream: u})
+	}
+	if len(out) == 0 {
+		return nil, usageErrorf("no upstream: give --upstream URL or --route /path=URL")
+	}
+	return out, nil
+}
+
+// upstreamURL parses an absolute http or https URL. Its messages show the
+// URL redacted, since a mistaken user:password in it is a secret.
+func upstreamURL(flag, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the raw URL
+		}
+		return nil, usageErrorf("%s: not a URL: %v", flag, err)
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		return nil, usageErrorf("%s %q: want an absolute https:// or http:// URL", flag, u.Redacted())
+	case u.Host == "":
+		return nil, usageErrorf("%s %q: the URL has no host", flag, u.Redacted())
+	case u.User != nil:
+		return nil, usageErrorf("%s %q: credentials do not belong in the URL; use --username and --password-env", flag, u.Redacted())
+	case u.Fragment != "":
+		return nil, usageErrorf("%s %q: remove the #fragment", flag, u.Redacted())
+	}
+	return u, nil
+}
+
+// Bounds outbound.Config.Validate enforces, checked here to name the flag.
+const (
+	minKeySize = outbound.MinKeySize
+	maxKeySize = outbound.MaxKeySize
+	minMaxBody = outbound.MinMaxBody
+)
+
+func (o *RunOptions) checkSizes() error {
+	if o.KeySize < minKeySize || o.KeySize > maxKeySize || o.KeySize%8 != 0 {
+		return usageErrorf("--key-size %d: want a multiple of 8 from %d to %d", o.KeySize, minKeySize, maxKeySize)
+	}
+	if o.MaxBody < minMaxBody {
+		return usageErrorf("--max-body %d: want at least %d bytes", o.MaxBody, minMaxBody)
+	}
+	if o.EstablishTimeout <= 0 {
+		return usageErrorf("--establish-timeout %v: want a positive duration, e.g. 30s", o.EstablishTimeout)
+	}
+	if o.UpstreamTimeout <= 0 {
+		return usageErrorf("--upstream-timeout %v: want a positive duration, e.g. 2m", o.UpstreamTimeout)
+	}
+	return nil
+}
+
+// rootCAs returns the system roots plus the certificates of file, or nil
+// (the system roots) when file is empty.
+func rootCAs(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pemBytes, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usageErrorf("--ca-file: %v", err) // names the file
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return nil, usageErrorf("--ca-file %s: no PEM certificate in it", file)
+	}
+	return pool, nil
+}
+
+// logger returns the logger of --log-level and --log-format writing to w.
+func (o *RunOptions) logger(w io.Writer) (*slog.Logger, error) {
+	level, err := pick("--log-level", o.LogLevel, logLevels)
+	if err != nil {
+		return nil, err
+	}
+	handler, err := pick("--log-format", o.LogFormat, logFormats)
+	if err != nil {
+		return nil, err
+	}
+	if w == nil {
+		w = io.Discard
+	}
+	return slog.New(handler(w, &slog.HandlerOptions{Level: level})), nil
+}
+
+// bootstrap returns the credential that establishes contexts.
+func (o *RunOptions) bootstrap(getenv func(string) string) (session.Bootstrap, error) {
+	if o.Bootstrap != "username" {
+		return nil, usageErrorf("--bootstrap %q: not available yet; use username", o.Bootstrap)
+	}
+	if o.Username == "" {
+		return nil, usageErrorf("--username: required to establish security contexts (or --security none)")
+	}
+	password, err := o.password(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return session.Username{User: o.Username, Password: password, Digest: o.PasswordDigest}, nil
+}
+
+// envVarName is what a variable name looks like; a --password-env value
+// that is not one may be the password itself, and is not repeated.
+var envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// password reads the password from its one source. No message carries
+// the password.
+func (o *RunOptions) password(getenv func(string) string) (string, error) {
+	var password string
+	switch {
+	case o.PasswordEnv != "" && o.PasswordFile != "":
+		return "", usageErrorf("--password-env and --password-file: give only one")
+	case o.PasswordEnv != "":
+		if !envVarName.MatchString(o.PasswordEnv) {
+			return "", usageErrorf("--password-env: want the name of an environment variable (letters, digits, _), not the password")
+		}
+		password = getenv(o.PasswordEnv)
+		if password == "" {
+			return "", usageErrorf("--password-env: environment variable %s is not set or empty", o.PasswordEnv)
+		}
+	case o.PasswordFile != "":
+		var err error
+		if password, err = readPasswordFile(o.PasswordFile); err != nil {
+			return "", err
+		}
+	default:
+		return "", usageErrorf("no password: give --password-env VAR or --password-file FILE")
+	}
+	return password, nil
+}
+
+// readPasswordFile reads a password file only its owner can read, without
+// one trailing line ending.
+func readPasswordFile(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", usageErrorf("--password-file: %v", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", usageErrorf("--password-file: %v", err)
+	}
+	// Windows has no permission bits to check.
+	if mode := fi.Mode().Perm(); mode&0o077 != 0 && runtime.GOOS != "windows" {
+		return "", usageErrorf("--password-file %s: open to group or others (mode %04o); run chmod 600 %s", name, mode, name)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return "", usageErrorf("--password-file %s: cannot read it", name)
+	}
+	password, ok := strings.CutSuffix(string(b), "\r\n")
+	if !ok {
+		password = strings.TrimSuffix(password, "\n")
+	}
+	if password == "" {
+		return "", usageErrorf("--password-file %s: the password is empty", name)
+	}
+	return password, nil
+}
+
+// byteSize is a flag of bytes, written as an integer with an optional
+// binary suffix.
+type byteSize int64
+
+var byteSuffixes = []struct {
+	suffix string
+	factor int64
+}{{"KiB", 1 << 10}, {"MiB", 1 << 20}}
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Type() string { return "bytes" }
+
+func (b *byteSize) Set(s string) error {
+	num, factor := s, int64(1)
+	for _, x := range byteSuffixes {
+		if n, ok := strings.CutSuffix(s, x.suffix); ok {
+			num, factor = strings.TrimSpace(n), x.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/factor {
+		return errors.New("want a number of bytes, optionally with KiB or MiB, e.g. 4MiB")
+	}
+	*b = byteSize(n * factor)
+	return nil
+}
