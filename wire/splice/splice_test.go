@@ -40,11 +40,11 @@ func bodyOf(t *testing.T, doc []byte) []byte {
 
 func TestUnchangedRoundTripKeepsBody(t *testing.T) {
 	cases := map[string]string{
-		"soap11 no header": `<soap:Envelope xmlns:soap="` + ns11 + `"><soap:Body><m:Op xmlns:m="urn:m"><a>1</a></m:Op></soap:Body></soap:Envelope>`,
-		"soap12 header":    `<e:Envelope xmlns:e="` + ns12 + `"><e:Header><h:X xmlns:h="urn:h">v</h:X></e:Header><e:Body>` + "\n  <m:Op xmlns:m='urn:m' a=\"&lt;&#x41;\"><![CDATA[<not/> & raw]]><!-- c --></m:Op>\n" + `</e:Body></e:Envelope>`,
-		"spaces in tails":  `<s:Envelope xmlns:s="` + ns11 + `"><s:Body><x/></s:Body  >` + "\n" + `</s:Envelope >` + "\r\n\t ",
-		"self-closed body": `<s:Envelope xmlns:s="` + ns12 + `"><s:Header/><s:Body/></s:Envelope>`,
-		"default ns":       `<Envelope xmlns="` + ns11 + `"><Body><Op xmlns="urn:m">&amp;</Op></Body></Envelope>`,
+		"soap11 no header":    `<soap:Envelope xmlns:soap="` + ns11 + `"><soap:Body><m:Op xmlns:m="urn:m"><a>1</a></m:Op></soap:Body></soap:Envelope>`,
+		"soap12 header":       `<e:Envelope xmlns:e="` + ns12 + `"><e:Header><h:X xmlns:h="urn:h">v</h:X></e:Header><e:Body>` + "\n  <m:Op xmlns:m='urn:m' a=\"&lt;&#x41;\"><![CDATA[<not/> & raw]]><!-- c --></m:Op>\n" + `</e:Body></e:Envelope>`,
+		"spaces in tails":     `<s:Envelope xmlns:s="` + ns11 + `"><s:Body><x/></s:Body  >` + "\n" + `</s:Envelope >` + "\r\n\t ",
+		"self-closed body":    `<s:Envelope xmlns:s="` + ns12 + `"><s:Header/><s:Body/></s:Envelope>`,
+		"default ns":          `<Envelope xmlns="` + ns11 + `"><Body><Op xmlns="urn:m">&amp;</Op></Body></Envelope>`,
 		"body ends lookalike": `<s:Envelope xmlns:s="` + ns11 + `"><s:Body><x><![CDATA[</s:Body></s:Envelope>]]></x></s:Body></s:Envelope>`,
 	}
 	for name, in := range cases {
