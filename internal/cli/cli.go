@@ -54,6 +54,7 @@ func NewRootCmd(s Streams) *cobra.Command {
 	root.SetErr(s.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	root.AddCommand(NewCmdDemoServer(s, nil))
+	root.AddCommand(NewCmdDemo(s, nil))
 	root.AddCommand(NewCmdRun(s, nil))
 	root.AddCommand(NewCmdVersion(s, nil))
 	return root

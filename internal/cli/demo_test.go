@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The demo runs the whole path against the built-in service and its trace
+// shows one establishment and every call verified and answered.
+func TestDemoRuns(t *testing.T) {
+	for _, v := range []string{"2005-02", "1.3"} {
+		t.Run(v, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := Main(context.Background(), []string{"demo", "--calls", "4", "--sc-version", v}, Streams{Out: &out, Err: &errb})
+			if code != ExitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+			}
+			trace := out.String()
+			if n := strings.Count(trace, "security context established: urn:uuid:"); n != 1 {
+				t.Errorf("%d establishments in the trace, want 1:\n%s", n, trace)
+			}
+			if n := strings.Count(trace, "signature verified with context"); n != 4 {
+				t.Errorf("%d verified calls, want 4:\n%s", n, trace)
+			}
+			if n := strings.Count(trace, "<- SOAP 1.1 EchoStringResponse"); n != 4 {
+				t.Errorf("%d answers, want 4:\n%s", n, trace)
+			}
+			if !regexp.MustCompile(`issued 1 security context\(s\) and verified 4 signed message\(s\), rejected 0`).MatchString(trace) {
+				t.Errorf("summary missing:\n%s", trace)
+			}
+			if strings.Contains(trace, "fault") {
+				t.Errorf("a fault in the trace:\n%s", trace)
+			}
+		})
+	}
+}
+
+func TestDemoFlags(t *testing.T) {
+	for _, args := range [][]string{{"demo", "--calls", "0"}, {"demo", "--sc-version", "1.2"}, {"demo", "extra"}} {
+		var out, errb bytes.Buffer
+		if code := Main(context.Background(), args, Streams{Out: &out, Err: &errb}); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", args, code, ExitUsage, errb.String())
+		}
+		if lines := strings.Count(strings.TrimSpace(errb.String()), "\n"); lines != 0 {
+			t.Errorf("%v: %d-line error: %s", args, lines+1, errb.String())
+		}
+	}
+}
