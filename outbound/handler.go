@@ -13,6 +13,8 @@ import (
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
 	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wss"
+	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
 // exchange is one application request on its way through the proxy.
@@ -173,6 +175,9 @@ func (x *exchange) prepare(m *splice.Message) ([]byte, error) {
 	if !cfg.Addressing.Auto {
 		x.sent.Addressing = cfg.Addressing.Version
 	}
+	if m.Env.Header != nil && len(xmldoc.Children(m.Env.Header, wss.NameSecurity)) > 0 {
+		return nil, appError(http.StatusBadRequest, CodeBadRequest, "the request already carries a WS-Security header; scproxy adds its own and does not forward the application's")
+	}
 	if err := x.bridgeRequest(m); err != nil {
 		return nil, err
 	}
@@ -189,17 +194,32 @@ func (x *exchange) prepare(m *splice.Message) ([]byte, error) {
 		return nil, fromUpstream(ep.URL(), err)
 	}
 	x.ctx = c
-	tokens, err := secure.AddContext(m.Env, c.Secure(), secure.ContextOptions{
-		Options:         secure.Options{Now: x.p.now, Rand: x.p.rand, IDPrefix: x.p.idPrefix},
-		SignatureMethod: ep.SignatureMethod(),
+	h, err := c.Memo(headerKey{x.sent.SOAP}, func() (any, error) {
+		return secure.NewContextHeader(x.sent.SOAP, c.Secure(), x.p.contextOptions(ep))
 	})
-	if errors.Is(err, secure.ErrAlreadySecured) {
-		return nil, appError(http.StatusBadRequest, CodeBadRequest, "the request already carries a WS-Security header; scproxy adds its own and does not forward the application's")
+	if err != nil {
+		// A token whose bytes defeat the template: sign it the long way.
+		tokens, err := secure.AddContext(m.Env, c.Secure(), x.p.contextOptions(ep))
+		if err != nil {
+			return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
+		}
+		return m.Bytes(tokens), nil
 	}
+	block, err := h.(*secure.ContextHeader).AppendTo(make([]byte, 0, 2048), x.p.now())
 	if err != nil {
 		return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
 	}
-	return m.Bytes(tokens), nil
+	return m.BytesWith(nil, block), nil
+}
+
+// headerKey names a context's precomputed header for one SOAP version.
+type headerKey struct{ soap soap.Version }
+
+func (p *Proxy) contextOptions(ep *session.Endpoint) secure.ContextOptions {
+	return secure.ContextOptions{
+		Options:         secure.Options{Now: p.now, Rand: p.rand, IDPrefix: p.idPrefix},
+		SignatureMethod: ep.SignatureMethod(),
+	}
 }
 
 // forward posts the prepared message to the upstream.

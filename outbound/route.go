@@ -36,6 +36,9 @@ func (rt *router) target(r *http.Request) (*url.URL, bool) {
 		return rt.absolute(r.URL)
 	}
 	p := r.URL.EscapedPath()
+	if hasDotSegment(p) {
+		return nil, false
+	}
 	for _, route := range rt.routes {
 		rest, ok := underPrefix(p, route.Prefix)
 		if !ok {
@@ -43,8 +46,12 @@ func (rt *router) target(r *http.Request) (*url.URL, bool) {
 		}
 		u := *route.Upstream
 		if rest != "" {
-			u.Path = strings.TrimSuffix(u.Path, "/") + rest
-			u.RawPath = ""
+			raw := strings.TrimSuffix(u.EscapedPath(), "/") + rest
+			path, err := url.PathUnescape(raw)
+			if err != nil {
+				return nil, false
+			}
+			u.Path, u.RawPath = path, raw
 		}
 		if r.URL.RawQuery != "" {
 			u.RawQuery = joinQuery(u.RawQuery, r.URL.RawQuery)
@@ -52,6 +59,25 @@ func (rt *router) target(r *http.Request) (*url.URL, bool) {
 		return &u, true
 	}
 	return nil, false
+}
+
+// hasDotSegment reports a "." or ".." segment, escaped or not, or a
+// backslash, which some servers take for a slash: a path that could climb
+// out of its route is refused rather than normalised.
+func hasDotSegment(escaped string) bool {
+	unescaped, err := url.PathUnescape(escaped)
+	if err != nil {
+		return true
+	}
+	if strings.ContainsRune(unescaped, '\\') {
+		return true
+	}
+	for _, seg := range strings.Split(unescaped, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // underPrefix reports whether path lies under prefix at a segment boundary

@@ -71,7 +71,24 @@ type Context struct {
 	// end of the token's lifetime (zero when the server stated none).
 	Established, Expires time.Time
 
-	key []byte
+	key  []byte
+	memo sync.Map
+}
+
+// Memo returns the value stored under key for this context, computing it
+// with build on first use: what its users derive from the context once
+// (such as a precomputed header) lives and dies with it. Concurrent first
+// calls may each build; one value is kept.
+func (c *Context) Memo(key any, build func() (any, error)) (any, error) {
+	if v, ok := c.memo.Load(key); ok {
+		return v, nil
+	}
+	v, err := build()
+	if err != nil {
+		return nil, err
+	}
+	v, _ = c.memo.LoadOrStore(key, v)
+	return v, nil
 }
 
 // Identifier returns the context's identifier URI.

@@ -37,6 +37,9 @@ func (e *AlgorithmError) Error() string {
 
 var digests = map[string]func() hash.Hash{SHA1: sha1.New, SHA256: sha256.New}
 
+// NewDigest returns a hash for the DigestMethod uri.
+func NewDigest(uri string) (hash.Hash, error) { return newDigest(uri) }
+
 func newDigest(uri string) (hash.Hash, error) {
 	if f, ok := digests[uri]; ok {
 		return f(), nil

@@ -105,28 +105,70 @@ func (m *Message) Complete() bool { return m.complete }
 // BodySize is the length of the Body's content as received.
 func (m *Message) BodySize() int { return m.content[1] - m.content[0] }
 
-// marker stands for the Body's content while the envelope is serialised;
-// the last occurrence in the output is the one written into the Body.
-const marker = "<!--scproxy:body-->"
+// Markers stand for the Body's content and for a header block given as
+// bytes while the envelope is serialised. Serialisation escapes "<" in
+// attribute values, so the last body marker is the one in the Body, and the
+// last header marker before it is the one in the Header.
+const (
+	bodyMarker   = "<!--scproxy:body-->"
+	headerMarker = "<!--scproxy:header-->"
+)
+
+func comment(marker string) *etree.Comment {
+	return &etree.Comment{Data: marker[4 : len(marker)-3]}
+}
 
 // Bytes writes the envelope: the current Envelope start tag and Header,
 // then the Body with its content exactly as received. tokens are elements
 // placed from received tokens (see xmldoc.SerializeWith); nil when none.
 func (m *Message) Bytes(tokens map[*etree.Element]xmldoc.Fragment) []byte {
-	if m.complete {
-		return xmldoc.SerializeWith(m.Env.Root, tokens)
-	}
+	return m.BytesWith(tokens, nil)
+}
+
+// BytesWith is Bytes with block, the bytes of a header block that declares
+// every prefix it uses, written as the Header's last child (a Header is
+// added when there is none).
+func (m *Message) BytesWith(tokens map[*etree.Element]xmldoc.Fragment, block []byte) []byte {
 	body := m.Env.Body
 	saved := body.Child
-	body.Child = []etree.Token{&etree.Comment{Data: marker[4 : len(marker)-3]}}
+	content := m.src[m.content[0]:m.content[1]]
+	if m.complete {
+		// Only white space, comments and the like: write them as parsed.
+		var b bytes.Buffer
+		for _, t := range saved {
+			t.WriteTo(&b, &etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true})
+		}
+		content = b.Bytes()
+	}
+	body.Child = []etree.Token{comment(bodyMarker)}
+	var hdr *etree.Element
+	addedHeader := false
+	if block != nil {
+		addedHeader = m.Env.Header == nil
+		hdr = m.Env.EnsureHeader()
+		hdr.AddChild(comment(headerMarker))
+	}
 	head := xmldoc.SerializeWith(m.Env.Root, tokens)
 	body.Child = saved
-	i := bytes.LastIndex(head, []byte(marker))
-	content := m.src[m.content[0]:m.content[1]]
-	out := make([]byte, 0, len(head)-len(marker)+len(content))
-	out = append(out, head[:i]...)
+	if hdr != nil {
+		hdr.RemoveChildAt(len(hdr.Child) - 1)
+		if addedHeader {
+			m.Env.Root.RemoveChild(hdr)
+			m.Env.Header = nil
+		}
+	}
+	bi := bytes.LastIndex(head, []byte(bodyMarker))
+	out := make([]byte, 0, len(head)+len(block)+len(content))
+	if block != nil {
+		hi := bytes.LastIndex(head[:bi], []byte(headerMarker))
+		out = append(out, head[:hi]...)
+		out = append(out, block...)
+		out = append(out, head[hi+len(headerMarker):bi]...)
+	} else {
+		out = append(out, head[:bi]...)
+	}
 	out = append(out, content...)
-	return append(out, head[i+len(marker):]...)
+	return append(out, head[bi+len(bodyMarker):]...)
 }
 
 func selfClosed(tag []byte) bool { return bytes.HasSuffix(tag, []byte("/>")) }

@@ -1,0 +1,173 @@
+package secure
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/scproxy/scproxy/wire/c14n"
+	"github.com/scproxy/scproxy/wire/dsig"
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wss"
+	"github.com/scproxy/scproxy/wire/xmldoc"
+)
+
+// ContextHeader is the Security header of the SC-over-TLS profile for one
+// context, precomputed: a Timestamp signed with the context key, the SCT
+// and a signature referencing it (what AddContext writes when neither the
+// Body nor a derived key is signed). Between two messages only the
+// Timestamp's times, the digest and the signature value change, so the
+// header is built once by AddContext, cut at those four values, and each
+// message costs two hashes and a copy.
+//
+// Its bytes declare every prefix they use, so they can be placed as the
+// last child of the Header of any envelope of the SOAP version they were
+// built for.
+type ContextHeader struct {
+	header    [5][]byte // the header around created, expires, digest, signature
+	timestamp [3][]byte // the canonical Timestamp around created, expires
+	signed    [2][]byte // the canonical SignedInfo around the digest
+	ttl       time.Duration
+	digest    func() hash.Hash
+	signer    dsig.SigningKey
+}
+
+// sentinel is the time the template is built at; its text must occur once
+// in each piece it is cut from.
+var sentinel = time.Date(2001, 2, 3, 4, 5, 6, 789e6, time.UTC)
+
+// NewContextHeader builds the header for messages of SOAP version v. It
+// refuses options that sign more than the Timestamp.
+func NewContextHeader(v soap.Version, c Context, o ContextOptions) (*ContextHeader, error) {
+	if o.SignBody || o.Derive {
+		return nil, errors.New("secure: a precomputed header signs the Timestamp only")
+	}
+	o.Now = func() time.Time { return sentinel }
+	env := soap.NewEnvelope(v)
+	tokens, err := AddContext(env, c, o)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := wss.FindSecurity(env.Header)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := xmldoc.One(sec, wss.NameTimestamp)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := xmldoc.One(sec, xmldoc.Name{Space: dsig.NS, Local: "Signature"})
+	if err != nil {
+		return nil, err
+	}
+	si, err := xmldoc.One(sig, xmldoc.Name{Space: dsig.NS, Local: "SignedInfo"})
+	if err != nil {
+		return nil, err
+	}
+	canonTS, err := c14n.Exclusive(ts, nil)
+	if err != nil {
+		return nil, err
+	}
+	canonSI, err := c14n.Exclusive(si, nil)
+	if err != nil {
+		return nil, err
+	}
+	digestEl := si.FindElement(".//DigestValue")
+	valueEl := sig.FindElement("./SignatureValue")
+	if digestEl == nil || valueEl == nil {
+		return nil, errors.New("secure: signature without DigestValue or SignatureValue")
+	}
+	ttl := o.TTL
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	created, expires := wss.FormatTime(sentinel), wss.FormatTime(sentinel.Add(ttl))
+	h := &ContextHeader{ttl: ttl}
+	raw := standalone(sec, tokens)
+	if err := cut(h.header[:], raw, created, expires, digestEl.Text(), valueEl.Text()); err != nil {
+		return nil, fmt.Errorf("secure: header template: %w", err)
+	}
+	if err := cut(h.timestamp[:], canonTS, created, expires); err != nil {
+		return nil, fmt.Errorf("secure: timestamp template: %w", err)
+	}
+	if err := cut(h.signed[:], canonSI, digestEl.Text()); err != nil {
+		return nil, fmt.Errorf("secure: signed info template: %w", err)
+	}
+	digest := o.Digest
+	if digest == "" {
+		digest = dsig.SHA1
+	}
+	if _, err := dsig.NewDigest(digest); err != nil {
+		return nil, err
+	}
+	h.digest = func() hash.Hash { d, _ := dsig.NewDigest(digest); return d }
+	method := o.SignatureMethod
+	if method == "" {
+		method = dsig.HMACSHA1
+	}
+	if h.signer, err = dsig.HMACKey(method, c.Key); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// standalone serialises the Security element on its own. Everything it
+// needs is declared on it or inside it: the envelope it was built in
+// declares only the SOAP prefix, which the Security element redeclares.
+func standalone(sec *etree.Element, tokens Tokens) []byte {
+	return xmldoc.SerializeWith(sec, tokens)
+}
+
+// cut splits b around each of vals in order, each occurring exactly once.
+func cut(dst [][]byte, b []byte, vals ...string) error {
+	rest := b
+	for i, v := range vals {
+		if bytes.Count(b, []byte(v)) != 1 {
+			return fmt.Errorf("value %q occurs %d times", v, bytes.Count(b, []byte(v)))
+		}
+		j := bytes.Index(rest, []byte(v))
+		if j < 0 {
+			return fmt.Errorf("value %q out of order", v)
+		}
+		dst[i] = rest[:j]
+		rest = rest[j+len(v):]
+	}
+	dst[len(vals)] = rest
+	return nil
+}
+
+// AppendTo appends the header for a message sent at now to dst.
+func (h *ContextHeader) AppendTo(dst []byte, now time.Time) ([]byte, error) {
+	var tbuf [2][len(wss.TimeLayout)]byte
+	created := now.UTC().AppendFormat(tbuf[0][:0], wss.TimeLayout)
+	expires := now.Add(h.ttl).UTC().AppendFormat(tbuf[1][:0], wss.TimeLayout)
+
+	d := h.digest()
+	d.Write(h.timestamp[0])
+	d.Write(created)
+	d.Write(h.timestamp[1])
+	d.Write(expires)
+	d.Write(h.timestamp[2])
+	var sum [64]byte
+	var dbuf [88]byte
+	digest := base64.StdEncoding.AppendEncode(dbuf[:0], d.Sum(sum[:0]))
+
+	si := make([]byte, 0, len(h.signed[0])+len(digest)+len(h.signed[1]))
+	si = append(append(append(si, h.signed[0]...), digest...), h.signed[1]...)
+	value, err := h.signer.Sign(si)
+	if err != nil {
+		return nil, err
+	}
+	var vbuf [88]byte
+	sv := base64.StdEncoding.AppendEncode(vbuf[:0], value)
+
+	for i, part := range [][]byte{created, expires, digest, sv} {
+		dst = append(append(dst, h.header[i]...), part...)
+	}
+	return append(dst, h.header[4]...), nil
+}
