@@ -64,6 +64,7 @@ func versionHint(r *http.Request) soap.Version {
 func (x *exchange) serve(w http.ResponseWriter) error {
 	p, r := x.p, x.r
 	if r.Method == http.MethodConnect {
+		w.Header().Set("Allow", http.MethodPost)
 		return appError(http.StatusMethodNotAllowed, CodeMethodNotAllow, "CONNECT is not supported: scproxy must see the SOAP message to secure it; send plain HTTP to the proxy")
 	}
 	if r.Header.Get("Origin") != "" {
