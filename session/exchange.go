@@ -34,6 +34,47 @@ func (e *Endpoint) issue(ctx context.Context, w Wire) (*Context, error) {
 	return &Context{Version: e.cfg.Version, Token: resp.Token, Wire: w, Established: e.cfg.Now(), Expires: resp.Lifetime.Expires, key: key}, nil
 }
 
+// renew asks the STS for a new key for old (WS-Trust Renew), proving
+// possession of the current key: the request is signed with it. The
+// signature covers the Timestamp only; .NET Framework servers refuse a
+// Renew whose wsa:To is signed.
+func (e *Endpoint) renew(ctx context.Context, old *Context) (*Context, error) {
+	rst, err := wssc.BuildRenew(wssc.Params{Version: old.Version, Mode: e.cfg.Entropy, KeySize: e.cfg.KeySize, Rand: e.cfg.Rand}, old.Token.Ref())
+	if err != nil {
+		return nil, e.fail(wssc.Renew, err)
+	}
+	resp, err := e.exchange(ctx, wssc.Renew, old.Wire, rst.Element, e.signedWith(old))
+	if err != nil {
+		return nil, err
+	}
+	if resp.Token.Identifier != old.Token.Identifier {
+		return nil, e.fail(wssc.Renew, fmt.Errorf("the renewal answered for context %q, not %q", resp.Token.Identifier, old.Token.Identifier))
+	}
+	key, err := resp.Key(rst.ClientEntropy)
+	if err != nil {
+		return nil, e.fail(wssc.Renew, err)
+	}
+	return &Context{Version: old.Version, Token: resp.Token, Wire: old.Wire, Established: e.cfg.Now(), Expires: resp.Lifetime.Expires, key: key}, nil
+}
+
+// cancelExchange ends c at the STS (WS-Trust Cancel), signed with its key.
+func (e *Endpoint) cancelExchange(ctx context.Context, c *Context) error {
+	el, err := wssc.BuildCancel(c.Version, c.Token.Ref())
+	if err != nil {
+		return e.fail(wssc.Cancel, err)
+	}
+	_, err = e.exchange(ctx, wssc.Cancel, c.Wire, el, e.signedWith(c))
+	return err
+}
+
+// signedWith secures an STS request with context c: Timestamp, SCT and an
+// HMAC signature over the Timestamp.
+func (e *Endpoint) signedWith(c *Context) secureFunc {
+	return func(env *soap.Envelope, o secure.Options) ([]byte, error) {
+		return secure.WithContext(env, c.Secure(), secure.ContextOptions{Options: o, SignatureMethod: e.cfg.SignatureMethod})
+	}
+}
+
 // secureFunc adds a credential to an STS request and serialises it.
 type secureFunc func(*soap.Envelope, secure.Options) ([]byte, error)
 

@@ -1,19 +1,13 @@
 package session
 
 import (
-	"context"
-	"crypto/rand"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/scproxy/scproxy/upstream"
-	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
@@ -21,8 +15,32 @@ import (
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
-// DefaultEstablishTimeout bounds one establishment when Config leaves it open.
-const DefaultEstablishTimeout = 30 * time.Second
+// Defaults of the settings a zero Config leaves open.
+const (
+	// DefaultEstablishTimeout bounds one exchange with the STS.
+	DefaultEstablishTimeout = 30 * time.Second
+	// DefaultRollover is how long a replaced context stays usable, as in
+	// WCF and WWSAPI.
+	DefaultRollover = 5 * time.Minute
+)
+
+// RenewMode is how a context is renewed.
+type RenewMode int
+
+const (
+	// RenewInPlace sends WS-Trust Renew: a new key for the same context.
+	// When the server refuses, a new context is issued instead.
+	RenewInPlace RenewMode = iota
+	// Reissue establishes a new context instead of renewing.
+	Reissue
+)
+
+func (m RenewMode) String() string {
+	if m == Reissue {
+		return "reissue"
+	}
+	return "renew"
+}
 
 // Wire is how the STS messages of a context are enveloped: the SOAP and
 // WS-Addressing versions the upstream speaks.
@@ -48,8 +66,23 @@ type Config struct {
 	Bootstrap Bootstrap
 	// Client posts to the upstream.
 	Client *upstream.Client
-	// Timeout bounds one establishment.
+	// Timeout bounds one establishment, renewal or cancellation.
 	Timeout time.Duration
+	// RenewMode: RenewInPlace (WS-Trust Renew, falling back to a new Issue
+	// when the server cannot renew) or Reissue (always a new Issue).
+	RenewMode RenewMode
+	// Rollover is how long a context replaced by a new Issue is kept
+	// before it is cancelled, for the requests still using it; 0 means
+	// DefaultRollover, negative cancels at once.
+	Rollover time.Duration
+	// CancelReplaced cancels contexts replaced by a new Issue once the
+	// rollover has passed (servers with stateful cookies need no cancel).
+	CancelReplaced bool
+	// RetryAt says when to try again after the n-th consecutive failure,
+	// the first of which happened at first (see renewal.Policy.RetryAt).
+	// Until then requests without a usable context fail at once instead
+	// of queueing. Nil retries at the next request.
+	RetryAt func(first time.Time, n int) time.Time
 	// Limits bound parsing of STS responses.
 	Limits xmldoc.Limits
 	// Now and Rand default to the system clock and crypto/rand.
@@ -108,137 +141,4 @@ func (c *Context) Secure() secure.Context {
 // Expired reports whether the token's lifetime has ended at now.
 func (c *Context) Expired(now time.Time) bool {
 	return !c.Expires.IsZero() && !now.Before(c.Expires)
-}
-
-// Endpoint holds the security context of one upstream endpoint.
-type Endpoint struct {
-	cfg Config
-	url string // redacted, for messages
-
-	cur atomic.Pointer[Context]
-
-	mu       sync.Mutex
-	inflight *call
-
-	stats Stats
-}
-
-// call is one establishment that requests wait for.
-type call struct {
-	done chan struct{}
-	ctx  *Context
-	err  error
-}
-
-// Stats count an endpoint's activity.
-type Stats struct {
-	Establishes, EstablishFailures, Invalidations atomic.Int64
-}
-
-// New returns an Endpoint for cfg; no context is established until the
-// first request asks for one.
-func New(cfg Config) (*Endpoint, error) {
-	switch {
-	case cfg.URL == nil:
-		return nil, errors.New("session: no endpoint URL")
-	case cfg.Bootstrap == nil:
-		return nil, errors.New("session: no bootstrap credential")
-	case cfg.Client == nil:
-		return nil, errors.New("session: no upstream client")
-	case cfg.Version == (wssc.Version{}):
-		return nil, errors.New("session: no WS-SecureConversation version")
-	}
-	if cfg.SignatureMethod == "" {
-		cfg.SignatureMethod = dsig.HMACSHA1
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultEstablishTimeout
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.Reader
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Endpoint{cfg: cfg, url: upstream.Redact(cfg.URL)}, nil
-}
-
-// URL returns the endpoint's address, redacted for display.
-func (e *Endpoint) URL() string { return e.url }
-
-// Stats returns the endpoint's counters.
-func (e *Endpoint) Stats() *Stats { return &e.stats }
-
-// SignatureMethod is the HMAC algorithm messages are signed with.
-func (e *Endpoint) SignatureMethod() string { return e.cfg.SignatureMethod }
-
-// Current returns the context in use, or nil.
-func (e *Endpoint) Current() *Context { return e.cur.Load() }
-
-// Context returns a usable context, establishing one when there is none or
-// it has expired. Concurrent callers share one establishment, enveloped as
-// w says (the caller that starts it decides). The establishment runs on
-// its own deadline, detached from ctx: a caller that gives up stops
-// waiting but the others still get the context.
-func (e *Endpoint) Context(ctx context.Context, w Wire) (*Context, error) {
-	if c := e.cur.Load(); c != nil && !c.Expired(e.cfg.Now()) {
-		return c, nil
-	}
-	e.mu.Lock()
-	if c := e.cur.Load(); c != nil && !c.Expired(e.cfg.Now()) {
-		e.mu.Unlock()
-		return c, nil
-	}
-	cl := e.inflight
-	if cl == nil {
-		cl = &call{done: make(chan struct{})}
-		e.inflight = cl
-		go e.establish(context.WithoutCancel(ctx), w, cl)
-	}
-	e.mu.Unlock()
-	select {
-	case <-cl.done:
-		return cl.ctx, cl.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("session: waiting for a security context with %s: %w", e.url, ctx.Err())
-	}
-}
-
-func (e *Endpoint) establish(ctx context.Context, w Wire, cl *call) {
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
-	defer cancel()
-	start := e.cfg.Now()
-	c, err := e.issue(ctx, w)
-	e.mu.Lock()
-	if err == nil {
-		e.cur.Store(c)
-		e.stats.Establishes.Add(1)
-	} else {
-		e.stats.EstablishFailures.Add(1)
-	}
-	e.inflight = nil
-	cl.ctx, cl.err = c, err
-	e.mu.Unlock()
-	close(cl.done)
-	if err != nil {
-		e.cfg.Logger.Warn("security context not established", "endpoint", e.url, "error", err)
-		return
-	}
-	e.cfg.Logger.Info("security context established", "endpoint", e.url, "identifier", c.Token.Identifier,
-		"expires", c.Expires, "bootstrap", e.cfg.Bootstrap.Kind(), "took", e.cfg.Now().Sub(start))
-}
-
-// Invalidate drops c if it is still the current context, so that the
-// next request establishes a new one; a context already replaced is left
-// alone, so that many requests failing with the same context cause one
-// establishment. It reports whether c was dropped.
-func (e *Endpoint) Invalidate(c *Context) bool {
-	ok := e.cur.CompareAndSwap(c, nil)
-	if ok {
-		e.stats.Invalidations.Add(1)
-	}
-	return ok
 }
