@@ -126,13 +126,23 @@ func (x *exchange) bridgeResponse(m *splice.Message) error {
 	return m.Convert(x.app.soap)
 }
 
-// contextRejected reports whether a service fault says the context it was
-// sent with is no longer usable: WS-SecureConversation's BadContextToken
-// and RenewNeeded (either version), WCF's SecuritySessionAborted, and the
+// renewNeeded reports WS-SecureConversation's RenewNeeded, either version.
+func renewNeeded(f *soap.Fault) bool {
+	for _, v := range wssc.Versions {
+		if f.Has(v.Fault(wssc.RenewNeeded)) {
+			return true
+		}
+	}
+	return false
+}
+
+// contextRejected reports whether a service fault says the server does not
+// know the context it was sent with: WS-SecureConversation's
+// BadContextToken (either version), WCF's SecuritySessionAborted, and the
 // unsecured fault WCF sends for an unknown token.
 func contextRejected(f *soap.Fault) bool {
 	for _, v := range wssc.Versions {
-		if f.Has(v.Fault(wssc.BadContextToken)) || f.Has(v.Fault(wssc.RenewNeeded)) {
+		if f.Has(v.Fault(wssc.BadContextToken)) {
 			return true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -115,11 +116,30 @@ type Config struct {
 	// MaxBody caps request and response bodies; DefaultMaxBody when zero.
 	MaxBody int64
 	// EstablishTimeout and UpstreamTimeout: defaults above when zero.
+	// EstablishTimeout bounds each Issue, Renew and Cancel exchange.
 	EstablishTimeout time.Duration
 	UpstreamTimeout  time.Duration
 
+	// Renewal says when contexts are renewed (renewal.Policy; Interval is
+	// --renew-interval). RenewMode chooses Renew or a new Issue.
+	Renewal   renewal.Policy
+	RenewMode session.RenewMode
+	// Rollover is how long a context replaced by a new Issue stays usable
+	// before it is cancelled; zero means session.DefaultRollover.
+	Rollover time.Duration
+	// ShutdownTimeout bounds the wait for requests in flight at shutdown;
+	// zero means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// KeepContexts leaves contexts alive at shutdown and after
+	// replacement (--cancel-on-shutdown=false), for servers that keep
+	// context state in a stateful cookie and need no cancel.
+	KeepContexts bool
+
 	Logger *slog.Logger
 }
+
+// DefaultShutdownTimeout bounds the wait for requests in flight at shutdown.
+const DefaultShutdownTimeout = 30 * time.Second
 
 // Validate reports the first setting that cannot work, naming it.
 func (c *Config) Validate() error {
@@ -178,6 +198,12 @@ func (c *Config) Validate() error {
 	}
 	if c.UpstreamTimeout == 0 {
 		c.UpstreamTimeout = DefaultUpstreamTimeout
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.ShutdownTimeout < 0 || c.Rollover < 0 || c.Renewal.Interval < 0 {
+		return errors.New("shutdown timeout, rollover and renew interval must not be negative")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

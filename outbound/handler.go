@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -29,6 +30,7 @@ type exchange struct {
 	action string
 	ctx    *session.Context // nil when not securing
 	ep     *session.Endpoint
+	m      *splice.Message // the bridged request, kept to resend it
 }
 
 // appMessage is what the application sent.
@@ -97,6 +99,15 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 	resp, err := x.forward(out)
 	if err != nil {
 		return err
+	}
+	again, err := x.recover(resp)
+	if err != nil {
+		return err
+	}
+	if again != nil {
+		if resp, err = x.forward(again); err != nil {
+			return err
+		}
 	}
 	return x.answer(w, resp)
 }
@@ -189,18 +200,30 @@ func (x *exchange) prepare(m *splice.Message) ([]byte, error) {
 	if err != nil {
 		return nil, upstreamError(http.StatusServiceUnavailable, CodeNoContext, "%v", err)
 	}
-	x.ep = ep
+	x.ep, x.m = ep, m
+	ep.Stats().Requests.Add(1)
 	c, err := ep.Context(x.r.Context(), x.sent)
 	if err != nil {
 		return nil, fromUpstream(ep.URL(), err)
 	}
+	return x.secure(c)
+}
+
+// secure signs the bridged request with context c. The bridged envelope
+// itself is left unchanged, so that it can be signed again for a resend.
+func (x *exchange) secure(c *session.Context) ([]byte, error) {
 	x.ctx = c
+	opts := x.p.contextOptions(x.ep)
 	h, err := c.Memo(headerKey{x.sent.SOAP}, func() (any, error) {
-		return secure.NewContextHeader(x.sent.SOAP, c.Secure(), x.p.contextOptions(ep))
+		return secure.NewContextHeader(x.sent.SOAP, c.Secure(), opts)
 	})
 	if err != nil {
-		// A token whose bytes defeat the template: sign it the long way.
-		tokens, err := secure.AddContext(m.Env, c.Secure(), x.p.contextOptions(ep))
+		// A token whose bytes defeat the template: sign a copy the long way.
+		m, err := splice.Read(x.m.Bytes(nil), splice.Options{Limits: x.p.limits})
+		if err != nil {
+			return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
+		}
+		tokens, err := secure.AddContext(m.Env, c.Secure(), opts)
 		if err != nil {
 			return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
 		}
@@ -210,7 +233,70 @@ func (x *exchange) prepare(m *splice.Message) ([]byte, error) {
 	if err != nil {
 		return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
 	}
-	return m.BytesWith(nil, block), nil
+	return x.m.BytesWith(nil, block), nil
+}
+
+// recover answers the faults that say the context must change, for the
+// application: RenewNeeded renews the context, BadContextToken and its
+// WCF variants establish a new one, and the request is signed again and
+// resent, once. However many requests hit the fault together, one
+// exchange with the STS is made for them (the endpoint replaces only the
+// context the server rejected). Any other answer is left for answer, and
+// never resent: operations are not known to be idempotent.
+func (x *exchange) recover(resp *upstream.Response) ([]byte, error) {
+	if x.ctx == nil {
+		return nil, nil
+	}
+	f := serviceFault(resp, x.p.limits)
+	if f == nil {
+		return nil, nil
+	}
+	var (
+		c   *session.Context
+		err error
+		how string
+	)
+	switch {
+	case renewNeeded(f):
+		how = "renewed"
+		c, err = x.ep.Renew(x.r.Context(), x.ctx)
+	case contextRejected(f):
+		how = "re-established"
+		c, err = x.ep.Reissue(x.r.Context(), x.ctx)
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fromUpstream(x.ep.URL(), fmt.Errorf("after the service answered %s: %w", f.Error(), err))
+	}
+	out, err := x.secure(c)
+	if err != nil {
+		return nil, err
+	}
+	x.ep.Stats().Resends.Add(1)
+	x.p.cfg.Logger.Info("request resent with the context "+how, "endpoint", x.ep.URL(), "fault", f.Error(), "identifier", c.Identifier())
+	return out, nil
+}
+
+// serviceFault returns the SOAP fault in resp, or nil when resp is not one.
+func serviceFault(resp *upstream.Response, lim xmldoc.Limits) *soap.Fault {
+	mt, _, _ := mime.ParseMediaType(resp.ContentType)
+	if mt != soap.MediaType11 && mt != soap.MediaType12 {
+		return nil
+	}
+	m, err := splice.Read(resp.Body, splice.Options{Limits: lim, Payload: true})
+	if err != nil {
+		return nil
+	}
+	if name, ok := m.PayloadName(); !ok || name != m.Env.Version.Name("Fault") {
+		return nil
+	}
+	env, err := soap.Parse(resp.Body, lim)
+	if err != nil {
+		return nil
+	}
+	f, _ := env.Fault()
+	return f
 }
 
 // headerKey names a context's precomputed header for one SOAP version.
@@ -277,7 +363,7 @@ func (x *exchange) answerFault(w http.ResponseWriter, resp *upstream.Response) e
 	if err != nil || f == nil {
 		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed fault: %v", upstream.Redact(x.target), err)
 	}
-	if x.ctx != nil && contextRejected(f) {
+	if x.ctx != nil && (contextRejected(f) || renewNeeded(f)) {
 		if x.ep.Invalidate(x.ctx) {
 			x.p.cfg.Logger.Info("security context rejected by the service; the next request establishes a new one",
 				"endpoint", x.ep.URL(), "identifier", x.ctx.Identifier(), "fault", f.Error())

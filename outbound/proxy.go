@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,8 +13,12 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	mrand "math/rand/v2"
+
+	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/xmldoc"
@@ -37,6 +42,11 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	endpoints map[string]*session.Endpoint
+	// stop ends the renewal loops; loops counts them.
+	stop     chan struct{}
+	stopOnce sync.Once
+	loops    sync.WaitGroup
+	seed     atomic.Uint64
 }
 
 // New validates cfg and returns a Proxy.
@@ -59,7 +69,16 @@ func New(cfg Config) (*Proxy, error) {
 		now:       time.Now,
 		rand:      rand.Reader,
 		endpoints: map[string]*session.Endpoint{},
+		stop:      make(chan struct{}),
 	}, nil
+}
+
+// jitter returns a random source for one endpoint: timing jitter needs no
+// cryptographic randomness, only independence between endpoints and runs.
+func (p *Proxy) jitter() *mrand.Rand {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(b[:]), p.seed.Add(1)))
 }
 
 // Endpoint returns the session of the upstream endpoint u, creating it on
@@ -74,16 +93,43 @@ func (p *Proxy) Endpoint(u *url.URL) (*session.Endpoint, error) {
 	if len(p.endpoints) >= MaxEndpoints {
 		return nil, fmt.Errorf("more than %d upstream endpoints in use", MaxEndpoints)
 	}
+	select {
+	case <-p.stop:
+		return nil, errors.New("the proxy is shutting down")
+	default:
+	}
+	retryRand := p.jitter() // used under the endpoint's lock only
 	ep, err := session.New(session.Config{
 		URL: u, Version: p.cfg.SC, Entropy: p.cfg.Entropy, KeySize: p.cfg.KeySize,
 		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.cfg.Bootstrap, Client: p.client,
 		Timeout: p.cfg.EstablishTimeout, Limits: p.limits, Logger: p.cfg.Logger,
+		RenewMode: p.cfg.RenewMode, Rollover: p.cfg.Rollover, CancelReplaced: !p.cfg.KeepContexts,
+		RetryAt: func(first time.Time, n int) time.Time {
+			return p.cfg.Renewal.RetryAt(first, n, retryRand.Float64)
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	p.endpoints[key] = ep
+	p.loops.Add(1)
+	go p.keepAlive(ep)
 	return ep, nil
+}
+
+// keepAlive runs the endpoint's renewal loop until the proxy stops.
+func (p *Proxy) keepAlive(ep *session.Endpoint) {
+	defer p.loops.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-p.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	renewal.Run(ctx, ep, p.cfg.Renewal, p.jitter().Float64)
 }
 
 // Endpoints returns the endpoints in use.
@@ -112,7 +158,6 @@ const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 60 * time.Second
 	idleTimeout       = 2 * time.Minute
-	shutdownTimeout   = 30 * time.Second
 )
 
 // Run listens on the configured address and serves until ctx ends.
@@ -124,8 +169,11 @@ func (p *Proxy) Run(ctx context.Context) error {
 	return p.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx ends, then stops accepting and lets the
-// requests in flight finish.
+// Serve serves on ln until ctx ends, then shuts down: it stops accepting,
+// lets the requests in flight finish (up to ShutdownTimeout), stops the
+// renewal loops and cancels every live context, all endpoints in
+// parallel, each call under the establish timeout. A failed cancel is
+// logged and does not hold up the others.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           p,
@@ -143,12 +191,38 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	p.cfg.Logger.Info("shutting down: waiting for requests in flight", "timeout", p.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = e
 	}
+	if err != nil {
+		p.cfg.Logger.Warn("requests still in flight at the shutdown timeout", "error", err)
+	}
+	p.Shutdown(context.WithoutCancel(ctx))
 	p.client.CloseIdle()
 	return err
+}
+
+// Shutdown stops the renewal loops and cancels every live context (unless
+// KeepContexts), endpoints in parallel. It is idempotent; Serve calls it.
+func (p *Proxy) Shutdown(ctx context.Context) {
+	first := false
+	p.stopOnce.Do(func() {
+		p.mu.Lock() // no endpoint (and loop) is added after this
+		close(p.stop)
+		p.mu.Unlock()
+		first = true
+	})
+	if !first {
+		return
+	}
+	p.loops.Wait()
+	var wg sync.WaitGroup
+	for _, ep := range p.Endpoints() {
+		wg.Go(func() { _ = ep.Shutdown(ctx, !p.cfg.KeepContexts) })
+	}
+	wg.Wait()
 }

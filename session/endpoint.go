@@ -205,7 +205,10 @@ func (e *Endpoint) replace(ctx context.Context, old *Context, w Wire, renew bool
 	}
 	cl := e.inflight
 	if cl == nil {
-		if f := e.failing; !renew && f.err != nil && e.cfg.Now().Before(f.retryAt) {
+		// An expired context whose renewal keeps failing: the loop retries
+		// on its schedule; requests fail at once meanwhile. Without any
+		// context, each request may try (concurrent ones together).
+		if f := e.failing; !renew && cur != nil && f.err != nil && e.cfg.Now().Before(f.retryAt) {
 			e.mu.Unlock()
 			return nil, e.fail(wssc.Issue, &HeldError{Failures: f.n, RetryAt: f.retryAt, Err: f.err})
 		}
