@@ -125,7 +125,8 @@ type Config struct {
 	Renewal   renewal.Policy
 	RenewMode session.RenewMode
 	// Rollover is how long a context replaced by a new Issue stays usable
-	// before it is cancelled; zero means session.DefaultRollover.
+	// before it is cancelled; zero means session.DefaultRollover, negative
+	// cancels it at once.
 	Rollover time.Duration
 	// ShutdownTimeout bounds the wait for requests in flight at shutdown;
 	// zero means DefaultShutdownTimeout.
@@ -202,8 +203,8 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
-	if c.ShutdownTimeout < 0 || c.Rollover < 0 || c.Renewal.Interval < 0 {
-		return errors.New("shutdown timeout, rollover and renew interval must not be negative")
+	if c.ShutdownTimeout < 0 || c.Renewal.Interval < 0 {
+		return errors.New("shutdown timeout and renew interval must not be negative")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -75,6 +75,9 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 	if !p.router.hostAllowed(r) {
 		return appError(http.StatusForbidden, CodeForbidden, "Host %q is not this proxy's loopback address", r.Host)
 	}
+	if !r.URL.IsAbs() && r.URL.Path == StatusPath {
+		return p.serveStatus(w, r)
+	}
 	target, ok := p.router.target(r)
 	if !ok {
 		return appError(http.StatusNotFound, CodeNoRoute, "no route for %s; configured routes: %s", describeRequest(r), p.routeList())

@@ -57,6 +57,7 @@ func NewRootCmd(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdDemo(s, nil))
 	root.AddCommand(NewCmdRun(s, nil))
 	root.AddCommand(NewCmdVersion(s, nil))
+	root.AddCommand(NewCmdStatus(s, nil))
 	return root
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -89,10 +88,13 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 	if err != nil {
 		return err
 	}
+	// The service asks for a renewal once a key has protected two
+	// messages, as a WCF service does when a key's time is up.
 	srv, err := scserver.New(scserver.Config{
 		Versions: []wssc.Version{v},
 		Users:    map[string]string{demoUser: password},
 		Logger:   slog.New(tr.handler("service")),
+		Script:   scserver.Script{RenewAfterMessages: 2},
 	})
 	if err != nil {
 		return err
@@ -125,7 +127,16 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 	pctx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() { served <- p.Serve(pctx, ln) }()
-	defer func() { stop(); <-served }()
+	stopped := false
+	shutdown := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		stop()
+		return <-served
+	}
+	defer shutdown()
 
 	proxyURL := "http://" + ln.Addr().String() + "/"
 	tr.printf("scproxy demo: a legacy SOAP 1.1 client calls a WS-SecureConversation service through scproxy\n\n")
@@ -148,11 +159,20 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 			return fmt.Errorf("call %d: the service echoed %q, want %q", i, got, text)
 		}
 	}
+	tr.printf("shutdown: the proxy cancels its context\n")
+	tr.live(true)
+	err = shutdown()
+	tr.live(false)
+	if err != nil {
+		return err
+	}
 	st := srv.Stats()
-	tr.printf("summary: %d calls answered; the service issued %d security context(s) and verified %d signed message(s), rejected %d\n",
-		o.Calls, st.Issued, st.Verified, st.Rejected)
-	if st.Issued != 1 || st.Verified != o.Calls {
-		return errors.New("the service's counters do not match the calls made")
+	renewals := (o.Calls - 1) / 2 // the key's third message meets RenewNeeded
+	tr.printf("\nsummary: %d calls answered, none failed; the service issued %d context, renewed it %d time(s) when it asked to, "+
+		"verified %d signed message(s), answered %d RenewNeeded fault(s) the application never saw, and cancelled %d context at shutdown\n",
+		o.Calls, st.Issued, st.Renewed, st.Verified, st.Faults["RenewNeeded"], st.Cancelled)
+	if st.Issued != 1 || st.Verified != o.Calls || st.Renewed != renewals || st.Faults["RenewNeeded"] != renewals || st.Cancelled != 1 {
+		return fmt.Errorf("the service's counters (%+v) do not match the calls made", st)
 	}
 	return nil
 }
@@ -298,12 +318,18 @@ func traceLine(who, msg string, a map[string]string) string {
 			s += ", context " + a["context"]
 		}
 		if a["fault"] != "" {
-			return fmt.Sprintf("%s -> fault %s: %s", s, a["fault"], a["reason"])
+			return fmt.Sprintf("%s -> fault %s (%s)", s, a["fault"], a["reason"])
 		}
 		return fmt.Sprintf("%s -> HTTP %s", s, a["status"])
 	case who == "proxy" && msg == "security context established":
 		return fmt.Sprintf("security context established: %s, expires %s (bootstrap %s, took %s)", a["identifier"], a["expires"], a["bootstrap"], a["took"])
-	case who == "proxy" && msg == "scproxy listening":
+	case who == "proxy" && msg == "security context renewed":
+		return fmt.Sprintf("security context renewed: %s has a new key, expires %s (took %s)", a["identifier"], a["expires"], a["took"])
+	case who == "proxy" && msg == "request resent with the context renewed", who == "proxy" && msg == "request resent with the context re-established":
+		return "the request is signed again with the new key and resent; the application sees no fault"
+	case who == "proxy" && msg == "security context cancelled":
+		return "security context cancelled: " + a["identifier"]
+	case who == "proxy" && (msg == "scproxy listening" || strings.HasPrefix(msg, "shutting down")):
 		return ""
 	}
 	return msg + " " + fmt.Sprint(a)

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scproxy/scproxy/outbound"
+	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -53,6 +54,12 @@ type RunOptions struct {
 	MaxBody          byteSize
 	EstablishTimeout time.Duration
 	UpstreamTimeout  time.Duration
+
+	RenewInterval    time.Duration
+	RenewMode        string
+	Rollover         time.Duration
+	ShutdownTimeout  time.Duration
+	CancelOnShutdown bool
 
 	LogLevel  string
 	LogFormat string
@@ -118,10 +125,24 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.Var(&o.MaxBody, "max-body", "largest request or response body, in bytes (suffixes KiB and MiB allowed)")
 	f.DurationVar(&o.EstablishTimeout, "establish-timeout", outbound.DefaultEstablishTimeout, "time allowed to establish a context")
 	f.DurationVar(&o.UpstreamTimeout, "upstream-timeout", outbound.DefaultUpstreamTimeout, "time allowed for one upstream call")
+	f.DurationVar(&o.RenewInterval, "renew-interval", renewal.DefaultInterval, "renew a context after at most this long (also at 60% of its lifetime)")
+	f.StringVar(&o.RenewMode, "renew-mode", "renew", "renew (WS-Trust Renew, a new Issue when refused) or reissue (always a new Issue)")
+	f.DurationVar(&o.Rollover, "rollover", session.DefaultRollover, "how long a context replaced by a new Issue stays usable before it is cancelled")
+	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", outbound.DefaultShutdownTimeout, "time allowed for requests in flight at shutdown")
+	f.BoolVar(&o.CancelOnShutdown, "cancel-on-shutdown", true, "cancel every context at shutdown (false for servers with stateful cookie contexts)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.LogFormat, "log-format", "text", "text or json")
 	annotateEnv(f, envPrefix)
 	return cmd
+}
+
+// rollover maps --rollover to the configuration, where zero means the
+// default: on the command line, 0 means no rollover at all.
+func rollover(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // runProxy runs the proxy until ctx ends.
@@ -145,8 +166,13 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		MaxBody:          int64(o.MaxBody),
 		EstablishTimeout: o.EstablishTimeout,
 		UpstreamTimeout:  o.UpstreamTimeout,
+		Renewal:          renewal.Policy{Interval: o.RenewInterval},
+		Rollover:         rollover(o.Rollover),
+		ShutdownTimeout:  o.ShutdownTimeout,
+		KeepContexts:     !o.CancelOnShutdown,
 	}
 	steps := []func() error{
+		func() (err error) { cfg.RenewMode, err = pick("--renew-mode", o.RenewMode, renewModes); return err },
 		func() error { return checkListen(o.Listen, o.AllowRemote) },
 		func() (err error) { cfg.Routes, err = o.routes(); return err },
 		func() (err error) { cfg.Security, err = pick("--security", o.Security, securities); return err },
@@ -217,6 +243,10 @@ func orList(names []string) string {
 }
 
 var (
+	renewModes = []choice[session.RenewMode]{
+		{"renew", session.RenewInPlace},
+		{"reissue", session.Reissue},
+	}
 	securities = []choice[outbound.Security]{
 		{"context", outbound.SecurityContext},
 		{"none", outbound.SecurityNone},
@@ -352,6 +382,15 @@ func (o *RunOptions) checkSizes() error {
 	}
 	if o.UpstreamTimeout <= 0 {
 		return usageErrorf("--upstream-timeout %v: want a positive duration, e.g. 2m", o.UpstreamTimeout)
+	}
+	if o.RenewInterval < time.Minute {
+		return usageErrorf("--renew-interval %v: want at least 1m, e.g. 10h", o.RenewInterval)
+	}
+	if o.Rollover < 0 {
+		return usageErrorf("--rollover %v: want zero or a positive duration, e.g. 5m", o.Rollover)
+	}
+	if o.ShutdownTimeout <= 0 {
+		return usageErrorf("--shutdown-timeout %v: want a positive duration, e.g. 30s", o.ShutdownTimeout)
 	}
 	return nil
 }

@@ -151,6 +151,20 @@ func TestRunDefaults(t *testing.T) {
 	}
 }
 
+func TestRunLifecycleFlags(t *testing.T) {
+	cfg, _ := mustConfig(t, baseEnv, cmdline(upstream, creds)...)
+	if cfg.Renewal.Interval != 10*time.Hour || cfg.RenewMode != session.RenewInPlace || cfg.Rollover != 5*time.Minute ||
+		cfg.ShutdownTimeout != 30*time.Second || cfg.KeepContexts {
+		t.Errorf("defaults: interval %v mode %v rollover %v shutdown %v keep %v", cfg.Renewal.Interval, cfg.RenewMode, cfg.Rollover, cfg.ShutdownTimeout, cfg.KeepContexts)
+	}
+	cfg, _ = mustConfig(t, baseEnv, cmdline(upstream, creds, []string{"--renew-interval", "2h", "--renew-mode", "reissue",
+		"--rollover", "0", "--shutdown-timeout", "5s", "--cancel-on-shutdown=false"})...)
+	if cfg.Renewal.Interval != 2*time.Hour || cfg.RenewMode != session.Reissue || cfg.Rollover >= 0 ||
+		cfg.ShutdownTimeout != 5*time.Second || !cfg.KeepContexts {
+		t.Errorf("set: interval %v mode %v rollover %v shutdown %v keep %v", cfg.Renewal.Interval, cfg.RenewMode, cfg.Rollover, cfg.ShutdownTimeout, cfg.KeepContexts)
+	}
+}
+
 func TestRunFlags(t *testing.T) {
 	dir := t.TempDir()
 	caCert, caPEM := newCA(t)
@@ -358,6 +372,10 @@ func TestRunInvalid(t *testing.T) {
 		{"establish-timeout zero", baseEnv, cmdline(upstream, creds, []string{"--establish-timeout", "0s"}), []string{"--establish-timeout"}},
 		{"upstream-timeout not a duration", baseEnv, cmdline(upstream, creds, []string{"--upstream-timeout", "soon"}), []string{"--upstream-timeout"}},
 		{"log-level", baseEnv, cmdline(upstream, creds, []string{"--log-level", "trace"}), []string{"--log-level", "debug, info, warn or error"}},
+		{"renew-mode", baseEnv, cmdline(upstream, creds, []string{"--renew-mode", "amend"}), []string{"--renew-mode", "renew or reissue"}},
+		{"renew-interval short", baseEnv, cmdline(upstream, creds, []string{"--renew-interval", "10s"}), []string{"--renew-interval 10s", "at least 1m"}},
+		{"rollover negative", baseEnv, cmdline(upstream, creds, []string{"--rollover=-1m"}), []string{"--rollover"}},
+		{"shutdown-timeout zero", baseEnv, cmdline(upstream, creds, []string{"--shutdown-timeout", "0s"}), []string{"--shutdown-timeout"}},
 		{"log-format", baseEnv, cmdline(upstream, creds, []string{"--log-format", "xml"}), []string{"--log-format", "text or json"}},
 		{"no upstream", baseEnv, creds, []string{"--upstream", "--route"}},
 		{"upstream scheme", baseEnv, cmdline(creds, []string{"--upstream", "ftp://svc.example/"}), []string{"--upstream", "https://"}},

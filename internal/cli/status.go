@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scproxy/scproxy/outbound"
+)
+
+// StatusOptions are the flags of `scproxy status`.
+type StatusOptions struct {
+	Listen string
+	JSON   bool
+}
+
+// NewCmdStatus returns `scproxy status`. runF runs the parsed options; nil
+// means RunStatus.
+func NewCmdStatus(s Streams, runF func(context.Context, *StatusOptions) error) *cobra.Command {
+	o := &StatusOptions{}
+	if runF == nil {
+		runF = func(ctx context.Context, o *StatusOptions) error { return RunStatus(ctx, o, s) }
+	}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the security context of every endpoint of a running proxy",
+		Long: `Ask a running proxy (scproxy run) for the state of each upstream endpoint:
+its security context, when it expires and is next renewed, counts of
+requests, establishments, renewals, resends and cancels, and the last error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd.Flags(), envPrefix, s.environ()); err != nil {
+				return err
+			}
+			return runF(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Listen, "listen", outbound.DefaultListen, "listen address of the running proxy")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the status as JSON")
+	annotateEnv(cmd.Flags(), envPrefix)
+	return cmd
+}
+
+// RunStatus fetches and prints the status.
+func RunStatus(ctx context.Context, o *StatusOptions, s Streams) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+o.Listen+outbound.StatusPath, nil)
+	if err != nil {
+		return usageErrorf("--listen %q: %v", o.Listen, err)
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		return fmt.Errorf("no proxy answers on %s (is scproxy run running there? --listen): %w", o.Listen, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered HTTP %d", o.Listen, resp.StatusCode)
+	}
+	if o.JSON {
+		_, err := s.Out.Write(body)
+		return err
+	}
+	var st outbound.Status
+	if err := json.Unmarshal(body, &st); err != nil {
+		return fmt.Errorf("%s is not a scproxy status: %w", o.Listen, err)
+	}
+	return printStatus(s.Out, st, time.Now())
+}
+
+func printStatus(w io.Writer, st outbound.Status, now time.Time) error {
+	if len(st.Endpoints) == 0 {
+		_, err := fmt.Fprintf(w, "no endpoint has been used yet (security %s)\n", st.Security)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENDPOINT\tSTATE\tCONTEXT\tEXPIRES\tNEXT RENEWAL\tREQUESTS\tESTABLISHED\tRENEWED\tRESENT\tCANCELLED\tLAST ERROR")
+	for _, e := range st.Endpoints {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", e.Endpoint, e.State, dash(e.Identifier),
+			relative(e.Expires, now), relative(e.NextRenewal, now), e.Requests, e.Establishes, e.Renewals, e.Resends, e.Cancels, dash(e.LastError))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// relative shows a time as "in 5h0m" or "3m ago".
+func relative(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := t.Sub(now).Round(time.Second)
+	if d < 0 {
+		return (-d).String() + " ago"
+	}
+	return "in " + d.String()
+}
