@@ -351,6 +351,17 @@ func (e *Endpoint) dropRetired(r *retired) {
 func (e *Endpoint) Shutdown(ctx context.Context, cancel bool) error {
 	e.mu.Lock()
 	e.closed = true
+	cl := e.inflight
+	e.mu.Unlock()
+	if cl != nil {
+		// An exchange under way may yet replace the context: let it finish,
+		// so that what it makes is cancelled too.
+		select {
+		case <-cl.done:
+		case <-ctx.Done():
+		}
+	}
+	e.mu.Lock()
 	var live []*Context
 	for _, r := range e.retired {
 		if !r.done {
