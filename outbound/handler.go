@@ -99,20 +99,57 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 	if err != nil {
 		return err
 	}
-	resp, err := x.forward(out)
+	a, err := x.call(out)
 	if err != nil {
 		return err
 	}
-	again, err := x.recover(resp)
+	again, err := x.recover(a.fault)
 	if err != nil {
 		return err
 	}
 	if again != nil {
-		if resp, err = x.forward(again); err != nil {
+		if a, err = x.call(again); err != nil {
 			return err
 		}
 	}
-	return x.answer(w, resp)
+	return x.answer(w, a)
+}
+
+// reply is an upstream answer, read: a SOAP message up to its payload, and
+// the fault when it is one.
+type reply struct {
+	resp  *upstream.Response
+	m     *splice.Message // nil for an empty one-way answer
+	fault *soap.Fault
+}
+
+// call forwards a prepared message and reads the answer.
+func (x *exchange) call(body []byte) (*reply, error) {
+	resp, err := x.forward(body)
+	if err != nil {
+		return nil, err
+	}
+	a := &reply{resp: resp}
+	endpoint := upstream.Redact(x.target)
+	if len(resp.Body) == 0 && resp.Status >= 200 && resp.Status < 300 {
+		return a, nil // one-way operation
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.ContentType); mt != soap.MediaType11 && mt != soap.MediaType12 {
+		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered HTTP %d with %q, not SOAP", endpoint, resp.Status, resp.ContentType)
+	}
+	if a.m, err = splice.Read(resp.Body, splice.Options{Limits: x.p.limits, Payload: true}); err != nil {
+		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed message: %v", endpoint, err)
+	}
+	if name, ok := a.m.PayloadName(); ok && name == a.m.Env.Version.Name("Fault") {
+		env, err := soap.Parse(resp.Body, x.p.limits)
+		if err == nil {
+			a.fault, err = env.Fault()
+		}
+		if err != nil || a.fault == nil {
+			return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed fault: %v", endpoint, err)
+		}
+	}
+	return a, nil
 }
 
 func describeRequest(r *http.Request) string {
@@ -246,12 +283,8 @@ func (x *exchange) secure(c *session.Context) ([]byte, error) {
 // exchange with the STS is made for them (the endpoint replaces only the
 // context the server rejected). Any other answer is left for answer, and
 // never resent: operations are not known to be idempotent.
-func (x *exchange) recover(resp *upstream.Response) ([]byte, error) {
-	if x.ctx == nil {
-		return nil, nil
-	}
-	f := serviceFault(resp, x.p.limits)
-	if f == nil {
+func (x *exchange) recover(f *soap.Fault) ([]byte, error) {
+	if x.ctx == nil || f == nil {
 		return nil, nil
 	}
 	var (
@@ -281,27 +314,6 @@ func (x *exchange) recover(resp *upstream.Response) ([]byte, error) {
 	return out, nil
 }
 
-// serviceFault returns the SOAP fault in resp, or nil when resp is not one.
-func serviceFault(resp *upstream.Response, lim xmldoc.Limits) *soap.Fault {
-	mt, _, _ := mime.ParseMediaType(resp.ContentType)
-	if mt != soap.MediaType11 && mt != soap.MediaType12 {
-		return nil
-	}
-	m, err := splice.Read(resp.Body, splice.Options{Limits: lim, Payload: true})
-	if err != nil {
-		return nil
-	}
-	if name, ok := m.PayloadName(); !ok || name != m.Env.Version.Name("Fault") {
-		return nil
-	}
-	env, err := soap.Parse(resp.Body, lim)
-	if err != nil {
-		return nil
-	}
-	f, _ := env.Fault()
-	return f
-}
-
 // headerKey names a context's precomputed header for one SOAP version.
 type headerKey struct{ soap soap.Version }
 
@@ -325,54 +337,38 @@ func (x *exchange) forward(body []byte) (*upstream.Response, error) {
 	return resp, nil
 }
 
-// answer returns the upstream's response to the application in its own
+// answer returns the upstream's answer to the application in its own
 // SOAP version.
-func (x *exchange) answer(w http.ResponseWriter, resp *upstream.Response) error {
-	endpoint := upstream.Redact(x.target)
-	mt, _, _ := mime.ParseMediaType(resp.ContentType)
-	if len(resp.Body) == 0 && resp.Status >= 200 && resp.Status < 300 {
-		w.WriteHeader(resp.Status) // one-way operation
+func (x *exchange) answer(w http.ResponseWriter, a *reply) error {
+	if a.m == nil {
+		w.WriteHeader(a.resp.Status) // one-way operation
 		return nil
 	}
-	if mt != soap.MediaType11 && mt != soap.MediaType12 {
-		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered HTTP %d with %q, not SOAP", endpoint, resp.Status, resp.ContentType)
+	if a.fault != nil {
+		return x.answerFault(w, a)
 	}
-	m, err := splice.Read(resp.Body, splice.Options{Limits: x.p.limits, Payload: true})
-	if err != nil {
-		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed message: %v", endpoint, err)
-	}
-	if name, ok := m.PayloadName(); ok && name == m.Env.Version.Name("Fault") {
-		return x.answerFault(w, resp)
-	}
-	if err := x.bridgeResponse(m); err != nil {
-		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s: translating the response: %v", endpoint, err)
+	if err := x.bridgeResponse(a.m); err != nil {
+		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s: translating the response: %v", upstream.Redact(x.target), err)
 	}
 	ct, _, _ := x.app.soap.ContentType("")
 	w.Header().Set("Content-Type", ct)
-	w.WriteHeader(resp.Status)
-	_, _ = w.Write(m.Bytes(nil))
+	w.WriteHeader(a.resp.Status)
+	_, _ = w.Write(a.m.Bytes(nil))
 	return nil
 }
 
 // answerFault passes a service fault to the application in its version.
-// A fault saying the context is unknown drops it, so that the next request
-// establishes a new one.
-func (x *exchange) answerFault(w http.ResponseWriter, resp *upstream.Response) error {
-	env, err := soap.Parse(resp.Body, x.p.limits)
-	if err != nil {
-		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed fault: %v", upstream.Redact(x.target), err)
-	}
-	f, err := env.Fault()
-	if err != nil || f == nil {
-		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed fault: %v", upstream.Redact(x.target), err)
-	}
+// A fault saying the context is unusable (met again after a resend) drops
+// it, so that the next request establishes a new one.
+func (x *exchange) answerFault(w http.ResponseWriter, a *reply) error {
+	f := a.fault
 	if x.ctx != nil && (contextRejected(f) || renewNeeded(f)) {
 		if x.ep.Invalidate(x.ctx) {
 			x.p.cfg.Logger.Info("security context rejected by the service; the next request establishes a new one",
 				"endpoint", x.ep.URL(), "identifier", x.ctx.Identifier(), "fault", f.Error())
 		}
 	}
-	status := resp.Status
+	status := a.resp.Status
 	if status < 400 {
 		status = http.StatusInternalServerError
 	}
