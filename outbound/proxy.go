@@ -198,6 +198,9 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = e
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("requests were still in flight when the shutdown timeout (%s) passed", p.cfg.ShutdownTimeout)
+	}
 	if err != nil {
 		p.cfg.Logger.Warn("requests still in flight at the shutdown timeout", "error", err)
 	}

@@ -13,15 +13,17 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	// One channel for both signals, registered before anything runs, so
+	// that a second signal cannot be lost however soon it follows the
+	// first: the first starts a graceful shutdown, the second ends the
+	// process at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ctx.Done()
-		// The first signal starts a graceful shutdown; a second one ends
-		// the process at once.
-		stop()
-		again := make(chan os.Signal, 1)
-		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-		<-again
+		<-sigs
+		cancel()
+		<-sigs
 		fmt.Fprintln(os.Stderr, "scproxy: second signal, exiting at once")
 		os.Exit(130)
 	}()

@@ -67,13 +67,13 @@ func RunStatus(ctx context.Context, o *StatusOptions, s Streams) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s answered HTTP %d", o.Listen, resp.StatusCode)
 	}
-	if o.JSON {
-		_, err := s.Out.Write(body)
-		return err
-	}
 	var st outbound.Status
 	if err := json.Unmarshal(body, &st); err != nil {
 		return fmt.Errorf("%s is not a scproxy status: %w", o.Listen, err)
+	}
+	if o.JSON {
+		_, err := s.Out.Write(body)
+		return err
 	}
 	return printStatus(s.Out, st, time.Now())
 }
@@ -99,7 +99,7 @@ func dash(s string) string {
 	return s
 }
 
-// relative shows a time as "in 5h0m" or "3m ago".
+// relative shows a time as "in 5h0m0s" or "3m0s ago".
 func relative(t, now time.Time) string {
 	if t.IsZero() {
 		return "-"
