@@ -49,6 +49,9 @@ type upstreamRig struct {
 	mu         sync.Mutex
 	received   []captured
 	wcfAnswers bool
+	// intercept, when set, may answer a request instead of the built-in
+	// server (it returns false to let the server answer).
+	intercept func(w http.ResponseWriter, r *http.Request, body []byte) bool
 }
 
 type captured struct {
@@ -60,6 +63,8 @@ type captured struct {
 	// been written.
 	status int
 	resp   []byte
+	// at is when the request arrived, done when its answer was ready.
+	at, done time.Time
 }
 
 func newUpstream(t *testing.T, cfg scserver.Config) *upstreamRig {
@@ -91,17 +96,20 @@ func newUpstreamWithCert(t *testing.T, cfg scserver.Config, cert *tls.Certificat
 		body, _ := io.ReadAll(r.Body)
 		rig.mu.Lock()
 		i := len(rig.received)
-		rig.received = append(rig.received, captured{contentType: r.Header.Get("Content-Type"), soapAction: r.Header.Get("SOAPAction"), body: body, uri: r.RequestURI})
+		rig.received = append(rig.received, captured{contentType: r.Header.Get("Content-Type"), soapAction: r.Header.Get("SOAPAction"), body: body, uri: r.RequestURI, at: time.Now()})
+		intercept := rig.intercept
 		rig.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, r)
+		if intercept == nil || !intercept(rec, r, body) {
+			srv.ServeHTTP(rec, r)
+		}
 		resp := rec.Body.Bytes()
 		rig.mu.Lock()
 		if rig.wcfAnswers && rec.Code == http.StatusOK {
 			resp = withResponseSecurity(resp)
 		}
-		rig.received[i].status, rig.received[i].resp = rec.Code, resp
+		rig.received[i].status, rig.received[i].resp, rig.received[i].done = rec.Code, resp, time.Now()
 		rig.mu.Unlock()
 		maps.Copy(w.Header(), rec.Header())
 		w.Header().Del("Content-Length")
@@ -585,4 +593,52 @@ func isIssue(m captured) bool {
 	}
 	p, err := env.Payload()
 	return err == nil && p.Tag == "RequestSecurityToken"
+}
+
+// setIntercept makes f see every later request first; f answers one by
+// writing to w and returning true, or leaves it to the built-in server.
+// Nil removes it.
+func (u *upstreamRig) setIntercept(f func(w http.ResponseWriter, r *http.Request, body []byte) bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.intercept = f
+}
+
+// trustOp tells a WS-Trust request (Issue, Renew, Cancel) by its action.
+func trustOp(contentType, soapAction string) (wssc.Operation, bool) {
+	_, action, err := soap.ActionFromHTTP(contentType, soapAction)
+	if err != nil {
+		return 0, false
+	}
+	for _, v := range wssc.Versions {
+		for _, op := range []wssc.Operation{wssc.Issue, wssc.Renew, wssc.Cancel} {
+			if action == v.Action(op) {
+				return op, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// ops returns the captured WS-Trust requests of operation op.
+func (u *upstreamRig) ops(op wssc.Operation) []captured {
+	var out []captured
+	for _, m := range u.messages() {
+		if o, ok := trustOp(m.contentType, m.soapAction); ok && o == op {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// appOnly returns the captured requests that are not WS-Trust ones: the
+// application messages the upstream received, resends included.
+func (u *upstreamRig) appOnly() []captured {
+	var out []captured
+	for _, m := range u.messages() {
+		if _, ok := trustOp(m.contentType, m.soapAction); !ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }

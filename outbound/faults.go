@@ -9,6 +9,7 @@ import (
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
@@ -55,11 +56,14 @@ func fromUpstream(endpoint string, err error) *proxyError {
 	var ue *upstream.Error
 	var se *session.Error
 	var f *soap.Fault
+	var held *session.HeldError
 	what := "the call to " + endpoint
 	if errors.As(err, &se) {
-		what = fmt.Sprintf("establishing a security context with %s", endpoint)
+		what = fmt.Sprintf("%s a security context with %s", opGerund[se.Op], endpoint)
 	}
 	switch {
+	case errors.As(err, &held):
+		return upstreamError(http.StatusServiceUnavailable, CodeNoContext, "%s: %v", what, held)
 	case errors.As(err, &f):
 		return upstreamError(http.StatusBadGateway, CodeNoContext, "%s: the STS refused: %s", what, f.Error())
 	case errors.As(err, &ue):
@@ -83,6 +87,8 @@ func fromUpstream(endpoint string, err error) *proxyError {
 	}
 	return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s failed: %v", what, err)
 }
+
+var opGerund = map[wssc.Operation]string{wssc.Issue: "establishing", wssc.Renew: "renewing", wssc.Cancel: "cancelling"}
 
 // writeFault answers with fault f in SOAP version v.
 func writeFault(w http.ResponseWriter, v soap.Version, status int, f *soap.Fault) {

@@ -30,7 +30,8 @@ type Endpoint struct {
 	wire     Wire // envelope of the latest exchange, for renewals without a context
 	failing  failure
 	retired  []*retired
-	closed   bool
+	closing  bool // Shutdown has begun: no new exchange starts
+	closed   bool // Shutdown has collected the contexts to cancel
 
 	stats Stats
 }
@@ -132,12 +133,16 @@ func (e *Endpoint) usable(c *Context) bool { return c != nil && !c.Expired(e.cfg
 type HeldError struct {
 	Failures int
 	RetryAt  time.Time
+	Underway bool // an attempt is under way now
 	Err      error
 }
 
 func (e *HeldError) Error() string {
-	return fmt.Sprintf("no usable security context; %d attempt(s) failed, the next is at %s; last failure: %v",
-		e.Failures, e.RetryAt.UTC().Format(time.RFC3339), e.Err)
+	next := "the next is at " + e.RetryAt.UTC().Format(time.RFC3339)
+	if e.Underway {
+		next = "another is under way"
+	}
+	return fmt.Sprintf("no usable security context; %d attempt(s) failed, %s; last failure: %v", e.Failures, next, e.Err)
 }
 
 func (e *HeldError) Unwrap() error { return e.Err }
@@ -193,7 +198,7 @@ func (e *Endpoint) replace(ctx context.Context, old *Context, w Wire, renew bool
 	e.mu.Lock()
 	cur := e.cur.Load()
 	switch {
-	case e.closed:
+	case e.closing:
 		e.mu.Unlock()
 		return nil, e.fail(wssc.Issue, errors.New("the proxy is shutting down"))
 	case renew && cur != old && e.usable(cur):
@@ -204,14 +209,19 @@ func (e *Endpoint) replace(ctx context.Context, old *Context, w Wire, renew bool
 		return cur, nil
 	}
 	cl := e.inflight
-	if cl == nil {
-		// An expired context whose renewal keeps failing: the loop retries
-		// on its schedule; requests fail at once meanwhile. Without any
-		// context, each request may try (concurrent ones together).
-		if f := e.failing; !renew && cur != nil && f.err != nil && e.cfg.Now().Before(f.retryAt) {
-			e.mu.Unlock()
-			return nil, e.fail(wssc.Issue, &HeldError{Failures: f.n, RetryAt: f.retryAt, Err: f.err})
+	// After failures, the next attempt is the renewal loop's, at its time.
+	// Meanwhile a request that needs a renewal, or finds the context
+	// expired, fails at once instead of queueing (behind a hung STS, say).
+	// Without any context, each request may try (concurrent ones together).
+	if f := e.failing; f.err != nil && cur != nil && (cl != nil || e.cfg.Now().Before(f.retryAt)) {
+		e.mu.Unlock()
+		op := wssc.Issue
+		if renew {
+			op = wssc.Renew
 		}
+		return nil, e.fail(op, &HeldError{Failures: f.n, RetryAt: f.retryAt, Err: f.err, Underway: cl != nil})
+	}
+	if cl == nil {
 		if w == (Wire{}) {
 			w = e.wire
 			if old != nil {
@@ -350,7 +360,7 @@ func (e *Endpoint) dropRetired(r *retired) {
 // failure; a failed cancel is logged and does not stop the others.
 func (e *Endpoint) Shutdown(ctx context.Context, cancel bool) error {
 	e.mu.Lock()
-	e.closed = true
+	e.closing = true
 	cl := e.inflight
 	e.mu.Unlock()
 	if cl != nil {
@@ -362,6 +372,7 @@ func (e *Endpoint) Shutdown(ctx context.Context, cancel bool) error {
 		}
 	}
 	e.mu.Lock()
+	e.closed = true
 	var live []*Context
 	for _, r := range e.retired {
 		if !r.done {
@@ -464,7 +475,7 @@ func (e *Endpoint) Status() Status {
 		st.LastError, st.LastErrorAt, st.RetryAt = e.failing.err.Error(), e.failing.last, e.failing.retryAt
 	}
 	switch {
-	case e.closed:
+	case e.closing:
 		st.State = StateClosed
 	case e.inflight != nil:
 		st.State = StateRenewing
@@ -487,7 +498,7 @@ func (e *Endpoint) Schedule() (established, expires, retryAt time.Time, ok bool)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c := e.cur.Load()
-	if c == nil || e.closed {
+	if c == nil || e.closing {
 		return time.Time{}, time.Time{}, time.Time{}, false
 	}
 	if e.failing.err != nil {
