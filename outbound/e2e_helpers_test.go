@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"log"
 	"maps"
@@ -218,17 +219,24 @@ func (u *upstreamRig) messages() []captured {
 	return append([]captured(nil), u.received...)
 }
 
-// proxyRig is a running proxy on a loopback port.
-type proxyRig struct {
+// servingProxy is a proxy serving on a loopback port whose shutdown the
+// test starts and times.
+type servingProxy struct {
 	p    *outbound.Proxy
 	base string
+
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+	took   time.Duration
 }
 
-func startProxy(t *testing.T, cfg outbound.Config) *proxyRig {
+// serveProxy starts a proxy on a loopback port; the test may stop it and
+// time the shutdown, the cleanup stops it otherwise.
+func serveProxy(t *testing.T, cfg outbound.Config) *servingProxy {
 	t.Helper()
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:0"
-	}
+	cfg.Listen = "127.0.0.1:0"
 	if cfg.Bootstrap == nil && cfg.Security == outbound.SecurityContext {
 		cfg.Bootstrap = session.Username{User: testUser, Password: testPassword}
 	}
@@ -241,21 +249,36 @@ func startProxy(t *testing.T, cfg outbound.Config) *proxyRig {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx, ln) }()
+	sp := &servingProxy{p: p, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	go func() { sp.done <- p.Serve(ctx, ln) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("proxy did not stop")
+		if _, err := sp.stop(); err != nil {
+			t.Errorf("serve: %v", err)
 		}
 	})
-	return &proxyRig{p: p, base: "http://" + ln.Addr().String()}
+	return sp
 }
+
+// stop cancels the context Serve runs under and returns what Serve
+// returned and how long it took to.
+func (sp *servingProxy) stop() (time.Duration, error) {
+	sp.once.Do(func() {
+		start := time.Now()
+		sp.cancel()
+		select {
+		case sp.err = <-sp.done:
+		case <-time.After(20 * time.Second):
+			sp.err = fmt.Errorf("Serve did not return within 20s of the cancel")
+		}
+		sp.took = time.Since(start)
+	})
+	return sp.took, sp.err
+}
+
+// proxyRig is a running proxy stopped by the test's cleanup.
+type proxyRig = servingProxy
+
+func startProxy(t *testing.T, cfg outbound.Config) *proxyRig { return serveProxy(t, cfg) }
 
 // call posts a SOAP message as a legacy client would.
 func call(t *testing.T, url, contentType, soapAction, body string) (int, http.Header, string) {

@@ -9,7 +9,6 @@ import (
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/soap"
-	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
@@ -59,7 +58,7 @@ func fromUpstream(endpoint string, err error) *proxyError {
 	var held *session.HeldError
 	what := "the call to " + endpoint
 	if errors.As(err, &se) {
-		what = fmt.Sprintf("%s a security context with %s", opGerund[se.Op], endpoint)
+		what = fmt.Sprintf("%s a security context with %s", se.Doing(), endpoint)
 	}
 	switch {
 	case errors.As(err, &held):
@@ -75,20 +74,18 @@ func fromUpstream(endpoint string, err error) *proxyError {
 		case upstream.TooLarge:
 			return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s: the response is larger than the limit (--max-body)", what)
 		case upstream.Canceled:
-			return upstreamError(499, CodeTimeout, "%s was canceled by the caller", what)
+			return upstreamError(http.StatusServiceUnavailable, CodeTimeout, "%s was canceled by the caller", what)
 		}
 		return upstreamError(http.StatusBadGateway, CodeUnreachable, "%s failed: %s: %v", what, ue.Kind, ue.Err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return upstreamError(http.StatusGatewayTimeout, CodeTimeout, "%s timed out", what)
 	case errors.Is(err, context.Canceled):
-		return upstreamError(499, CodeTimeout, "%s was canceled by the caller", what)
+		return upstreamError(http.StatusServiceUnavailable, CodeTimeout, "%s was canceled by the caller", what)
 	case se != nil:
 		return upstreamError(http.StatusBadGateway, CodeNoContext, "%s failed: %v", what, se.Err)
 	}
 	return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s failed: %v", what, err)
 }
-
-var opGerund = map[wssc.Operation]string{wssc.Issue: "establishing", wssc.Renew: "renewing", wssc.Cancel: "cancelling"}
 
 // writeFault answers with fault f in SOAP version v.
 func writeFault(w http.ResponseWriter, v soap.Version, status int, f *soap.Fault) {
@@ -107,10 +104,5 @@ func writeFault(w http.ResponseWriter, v soap.Version, status int, f *soap.Fault
 }
 
 func (e *proxyError) write(w http.ResponseWriter, v soap.Version) {
-	f := soap.NewFault(e.class, "scproxy: "+e.reason, e.code)
-	status := e.status
-	if status == 499 { // the caller has gone; nobody reads this
-		status = http.StatusServiceUnavailable
-	}
-	writeFault(w, v, status, f)
+	writeFault(w, v, e.status, soap.NewFault(e.class, "scproxy: "+e.reason, e.code))
 }

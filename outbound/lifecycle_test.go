@@ -2,11 +2,9 @@ package outbound_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -24,62 +22,6 @@ import (
 // These tests drive the context lifecycle (renewal, recovery from the
 // service's security faults, rollover, shutdown, status) through the real
 // listener against the built-in server behind a real TLS listener.
-
-// servingProxy is a proxy serving on a loopback port whose shutdown the
-// test starts and times.
-type servingProxy struct {
-	p    *outbound.Proxy
-	base string
-
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
-	err    error
-	took   time.Duration
-}
-
-// serveProxy starts a proxy like startProxy, but leaves stopping it to the
-// test (the cleanup stops it when the test did not).
-func serveProxy(t *testing.T, cfg outbound.Config) *servingProxy {
-	t.Helper()
-	cfg.Listen = "127.0.0.1:0"
-	if cfg.Bootstrap == nil {
-		cfg.Bootstrap = session.Username{User: testUser, Password: testPassword}
-	}
-	p, err := outbound.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	sp := &servingProxy{p: p, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() { sp.done <- p.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		if _, err := sp.stop(); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return sp
-}
-
-// stop cancels the context Serve runs under and returns what Serve
-// returned and how long it took to.
-func (sp *servingProxy) stop() (time.Duration, error) {
-	sp.once.Do(func() {
-		start := time.Now()
-		sp.cancel()
-		select {
-		case sp.err = <-sp.done:
-		case <-time.After(20 * time.Second):
-			sp.err = fmt.Errorf("Serve did not return within 20s of the cancel")
-		}
-		sp.took = time.Since(start)
-	})
-	return sp.took, sp.err
-}
 
 // logBuffer collects a logger's output; safe for concurrent writes.
 type logBuffer struct {

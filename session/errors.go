@@ -16,9 +16,17 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("%s of a security context with %s failed: %v", opNoun[e.Op], e.Endpoint, e.Err)
+	return fmt.Sprintf("%s of a security context with %s failed: %v", opNames[e.Op].noun, e.Endpoint, e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
-var opNoun = map[wssc.Operation]string{wssc.Issue: "establishment", wssc.Renew: "renewal", wssc.Cancel: "cancellation"}
+// Doing names the failed exchange as an activity ("renewing"), for
+// messages that say what was being done.
+func (e *Error) Doing() string { return opNames[e.Op].doing }
+
+var opNames = map[wssc.Operation]struct{ noun, doing string }{
+	wssc.Issue:  {"establishment", "establishing"},
+	wssc.Renew:  {"renewal", "renewing"},
+	wssc.Cancel: {"cancellation", "cancelling"},
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"log/slog"
@@ -190,7 +191,7 @@ func demoPassword() (string, error) {
 func demoCall(ctx context.Context, c *http.Client, url, text string) (string, time.Duration, error) {
 	var body bytes.Buffer
 	body.WriteString(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><EchoString xmlns="http://tempuri.org/"><echo>`)
-	if err := xmlEscape(&body, text); err != nil {
+	if err := xml.EscapeText(&body, []byte(text)); err != nil {
 		return "", 0, err
 	}
 	body.WriteString(`</echo></EchoString></s:Body></s:Envelope>`)
@@ -230,12 +231,6 @@ func demoCall(ctx context.Context, c *http.Client, url, text string) (string, ti
 		return "", took, err
 	}
 	return echo.Text(), took, nil
-}
-
-func xmlEscape(w io.Writer, s string) error {
-	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-	_, err := r.WriteString(w, s)
-	return err
 }
 
 // tracer prints the demo's trace, including what the service and the proxy

@@ -8,8 +8,6 @@ import (
 	"hash"
 	"time"
 
-	"github.com/beevik/etree"
-
 	"github.com/scproxy/scproxy/wire/c14n"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -88,7 +86,10 @@ func NewContextHeader(v soap.Version, c Context, o ContextOptions) (*ContextHead
 	}
 	created, expires := wss.FormatTime(sentinel), wss.FormatTime(sentinel.Add(ttl))
 	h := &ContextHeader{ttl: ttl}
-	raw := standalone(sec, tokens)
+	// The Security element stands alone: everything it uses is declared on
+	// it or inside it (the envelope it was built in declares only the SOAP
+	// prefix, which the Security element redeclares).
+	raw := xmldoc.SerializeWith(sec, tokens)
 	if err := cut(h.header[:], raw, created, expires, digestEl.Text(), valueEl.Text()); err != nil {
 		return nil, fmt.Errorf("secure: header template: %w", err)
 	}
@@ -114,13 +115,6 @@ func NewContextHeader(v soap.Version, c Context, o ContextOptions) (*ContextHead
 		return nil, err
 	}
 	return h, nil
-}
-
-// standalone serialises the Security element on its own. Everything it
-// needs is declared on it or inside it: the envelope it was built in
-// declares only the SOAP prefix, which the Security element redeclares.
-func standalone(sec *etree.Element, tokens Tokens) []byte {
-	return xmldoc.SerializeWith(sec, tokens)
 }
 
 // cut splits b around each of vals in order, each occurring exactly once.

@@ -55,7 +55,7 @@ func Read(src []byte, o Options) (*Message, error) {
 				bodyTag, sawBody = [2]int{start, end}, true
 				return !o.Payload
 			}
-		case depth == 3 && sawBody && el.Parent() != nil && el.Parent().Tag == "Body":
+		case depth == 3 && sawBody: // the Header, if any, has been read: this is in the Body
 			payload = el
 			return true
 		}
@@ -76,7 +76,7 @@ func Read(src []byte, o Options) (*Message, error) {
 	m.content[0] = bodyTag[1]
 	if selfClosed(src[bodyTag[0]:bodyTag[1]]) {
 		m.content[1] = bodyTag[1]
-		if err := expectTail(src, bodyTag[1], env.Root.FullTag(), ""); err != nil {
+		if err := expectTail(src, bodyTag[1], env.Root.FullTag()); err != nil {
 			return nil, err
 		}
 		return m, nil
@@ -184,7 +184,7 @@ func bodyEnd(src []byte, from int, envTag, bodyTag string) (int, error) {
 }
 
 // expectTail checks that only white space and </envelope> follow from.
-func expectTail(src []byte, from int, envTag, _ string) error {
+func expectTail(src []byte, from int, envTag string) error {
 	i, err := endTag(src, len(src), from, envTag)
 	if err != nil {
 		return err
