@@ -79,6 +79,10 @@ type Addressing struct {
 type Route struct {
 	Prefix   string
 	Upstream *url.URL
+	// Bootstrap, when set, authenticates this upstream's Issue requests
+	// instead of Config.Bootstrap (each service may want its own
+	// credential).
+	Bootstrap session.Bootstrap
 }
 
 // Config configures a Proxy. The CLI builds it from flags; nothing here
@@ -171,8 +175,10 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Security == SecurityContext {
-		if c.Bootstrap == nil {
-			return errors.New("no bootstrap credential for establishing security contexts")
+		for _, r := range c.Routes {
+			if r.Bootstrap == nil && c.Bootstrap == nil {
+				return fmt.Errorf("route %q: no bootstrap credential for establishing security contexts", r.Prefix)
+			}
 		}
 		if c.SC == (wssc.Version{}) {
 			c.SC = wssc.Feb2005

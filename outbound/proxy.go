@@ -101,7 +101,7 @@ func (p *Proxy) Endpoint(u *url.URL) (*session.Endpoint, error) {
 	retryRand := p.jitter() // used under the endpoint's lock only
 	ep, err := session.New(session.Config{
 		URL: u, Version: p.cfg.SC, Entropy: p.cfg.Entropy, KeySize: p.cfg.KeySize,
-		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.cfg.Bootstrap, Client: p.client,
+		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.bootstrapFor(key), Client: p.client,
 		Timeout: p.cfg.EstablishTimeout, Limits: p.limits, Logger: p.cfg.Logger,
 		RenewMode: p.cfg.RenewMode, Rollover: p.cfg.Rollover, CancelReplaced: !p.cfg.KeepContexts,
 		RetryAt: func(first time.Time, n int) time.Time {
@@ -115,6 +115,17 @@ func (p *Proxy) Endpoint(u *url.URL) (*session.Endpoint, error) {
 	p.loops.Add(1)
 	go p.keepAlive(ep)
 	return ep, nil
+}
+
+// bootstrapFor returns the credential for the upstream whose URL is key:
+// its route's own, else the proxy's.
+func (p *Proxy) bootstrapFor(key string) session.Bootstrap {
+	for _, r := range p.cfg.Routes {
+		if r.Bootstrap != nil && r.Upstream.String() == key {
+			return r.Bootstrap
+		}
+	}
+	return p.cfg.Bootstrap
 }
 
 // keepAlive runs the endpoint's renewal loop until the proxy stops.

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -12,8 +13,9 @@ import (
 // its credential to the Issue envelope and returns the bytes to send.
 // Implementations must keep their secrets out of String and errors.
 type Bootstrap interface {
-	// Secure adds the credential to env's Header.
-	Secure(env *soap.Envelope, o secure.Options) ([]byte, error)
+	// Secure adds the credential to env's Header. A bootstrap that must
+	// first fetch something (a ticket, an issued token) does so under ctx.
+	Secure(ctx context.Context, env *soap.Envelope, o secure.Options) ([]byte, error)
 	// Kind names the bootstrap for logs and status ("username").
 	Kind() string
 }
@@ -27,7 +29,7 @@ type Username struct {
 }
 
 // Secure adds the UsernameToken and a Timestamp.
-func (u Username) Secure(env *soap.Envelope, o secure.Options) ([]byte, error) {
+func (u Username) Secure(_ context.Context, env *soap.Envelope, o secure.Options) ([]byte, error) {
 	return secure.WithUsername(env, u.User, u.Password, u.Digest, o)
 }
 

@@ -23,7 +23,10 @@ func (e *Endpoint) issue(ctx context.Context, w Wire) (*Context, error) {
 	if err != nil {
 		return nil, e.fail(wssc.Issue, err)
 	}
-	resp, err := e.exchange(ctx, wssc.Issue, w, rst.Element, e.cfg.Bootstrap.Secure)
+	bootstrap := func(env *soap.Envelope, o secure.Options) ([]byte, error) {
+		return e.cfg.Bootstrap.Secure(ctx, env, o)
+	}
+	resp, err := e.exchange(ctx, wssc.Issue, w, rst.Element, bootstrap)
 	if err != nil {
 		return nil, err
 	}
