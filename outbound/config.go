@@ -13,6 +13,7 @@ import (
 	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/dsig"
+	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
 	"github.com/scproxy/scproxy/wire/wssc"
@@ -67,6 +68,31 @@ func ParseSecurity(s string) (Security, error) {
 	return 0, fmt.Errorf("unknown security %q (context or none)", s)
 }
 
+// Profile is how a secured message is protected (Security is
+// SecurityContext).
+type Profile int
+
+const (
+	// ProfileSCOverTLS signs each message's Timestamp with the endpoint's
+	// security context key; TLS protects the rest (WCF's
+	// SecureConversation over TransportWithMessageCredential). The default.
+	ProfileSCOverTLS Profile = iota
+	// ProfileX509 signs each message's Timestamp with Certificate's RSA
+	// key and establishes no context (WCF's CertificateOverTransport): the
+	// baseline that shows what a security context saves.
+	ProfileX509
+)
+
+func (p Profile) String() string {
+	switch p {
+	case ProfileSCOverTLS:
+		return "sc-tls"
+	case ProfileX509:
+		return "x509"
+	}
+	return fmt.Sprintf("Profile(%d)", int(p))
+}
+
 // Addressing is the WS-Addressing the upstream receives.
 type Addressing struct {
 	// Auto keeps what the application sent (none, or its version).
@@ -98,6 +124,10 @@ type Config struct {
 
 	// Security chooses between securing and plain forwarding.
 	Security Security
+	// Profile chooses how messages are secured.
+	Profile Profile
+	// Certificate signs each message under ProfileX509.
+	Certificate *secure.Certificate
 	// SC is the WS-SecureConversation version of the upstream.
 	SC wssc.Version
 	// Bootstrap authenticates the Issue request.
