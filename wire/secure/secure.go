@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -264,6 +265,20 @@ type Certificate struct {
 	Key    crypto.Signer
 	Method string // dsig.RSASHA1 (default, WCF's) or dsig.RSASHA256
 }
+
+// String names the certificate; the private key never prints.
+func (c Certificate) String() string {
+	if c.Cert == nil {
+		return "certificate (none)"
+	}
+	return fmt.Sprintf("certificate %q (serial %s)", c.Cert.Subject.String(), c.Cert.SerialNumber)
+}
+
+// GoString is String, so %#v cannot print the key either.
+func (c Certificate) GoString() string { return c.String() }
+
+// LogValue is String, for structured loggers.
+func (c Certificate) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // WithCertificate secures env with an X.509 certificate: Timestamp,
 // BinarySecurityToken and an RSA signature over the Timestamp and, when
