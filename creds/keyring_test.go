@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +103,9 @@ func TestKeyringRefusesEmptyAndBadNames(t *testing.T) {
 func TestKeyringWithoutSessionBus(t *testing.T) {
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
-	before := processes(t)
+	marker := "SCPROXY_TEST_MARKER"
+	t.Setenv(marker, t.Name()+time.Now().Format(time.RFC3339Nano))
+	marker += "=" + os.Getenv(marker)
 	start := time.Now()
 	_, err := (&Keyring{}).Get(context.Background(), "anything")
 	took := time.Since(start)
@@ -122,8 +125,8 @@ func TestKeyringWithoutSessionBus(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("took %s", took)
 	}
-	if after := processes(t); after > before {
-		t.Errorf("%d bus or keyring processes before, %d after", before, after)
+	if left := startedWith(t, marker); len(left) > 0 {
+		t.Errorf("processes started: %v", left)
 	}
 }
 
@@ -233,23 +236,25 @@ func waitBus(t *testing.T, addr string) {
 	t.Fatal("bus did not start")
 }
 
-// processes counts bus and keyring daemons running now.
-func processes(t *testing.T) int {
+// startedWith lists the processes other than this one whose environment
+// holds marker: whatever this process started since setting it.
+func startedWith(t *testing.T, marker string) []string {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Skip("no /proc")
 	}
-	n := 0
+	self := strconv.Itoa(os.Getpid())
+	var found []string
 	for _, e := range entries {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/comm")
-		if err != nil {
+		if e.Name() == self {
 			continue
 		}
-		switch strings.TrimSpace(string(b)) {
-		case "dbus-daemon", "dbus-launch", "gnome-keyring-d":
-			n++
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !strings.Contains(string(env), marker) {
+			continue
 		}
+		found = append(found, e.Name())
 	}
-	return n
+	return found
 }

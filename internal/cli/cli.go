@@ -58,6 +58,7 @@ func NewRootCmd(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdRun(s, nil))
 	root.AddCommand(NewCmdVersion(s, nil))
 	root.AddCommand(NewCmdStatus(s, nil))
+	root.AddCommand(NewCmdCreds(s, nil))
 	return root
 }
 

@@ -9,14 +9,13 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/session"
@@ -35,6 +34,7 @@ type RunOptions struct {
 	Routes      []string // /path=URL
 
 	Security  string
+	Profile   string
 	SCVersion string
 	Bootstrap string
 
@@ -42,6 +42,22 @@ type RunOptions struct {
 	PasswordEnv    string // name of the variable holding the password
 	PasswordFile   string
 	PasswordDigest bool
+	// Credential is the keyring entry of the secret; SystemdCredential a
+	// credential systemd passed in $CREDENTIALS_DIRECTORY.
+	Credential        string
+	SystemdCredential string
+	// CertFile and KeyFile (PEM) or PKCS12File hold the certificate of
+	// the certificate bootstrap and the x509 profile.
+	CertFile, KeyFile, PKCS12File string
+	// Keytab, SPN and Krb5Conf configure the kerberos bootstrap.
+	Keytab, SPN, Krb5Conf string
+	// TokenFile is an issued token (XML) whose proof key is the secret;
+	// TokenSTS an STS that issues one for the user name and password;
+	// TokenAppliesTo the service the token is asked for.
+	TokenFile, TokenSTS, TokenAppliesTo string
+
+	// keyringStore replaces the OS keyring in tests.
+	keyringStore creds.Source
 
 	CAFile string
 
@@ -110,12 +126,24 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.Upstream, "upstream", "", "upstream endpoint URL for route /")
 	f.StringArrayVar(&o.Routes, "route", nil, "a route as /path=URL (repeatable)")
 	f.StringVar(&o.Security, "security", "context", "context (secure every message) or none (plain forwarding)")
+	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context) or x509 (each message signed with the certificate, no context)")
 	f.StringVar(&o.SCVersion, "sc-version", "2005-02", "WS-SecureConversation version of the upstream: 2005-02 or 1.3")
-	f.StringVar(&o.Bootstrap, "bootstrap", "username", "how to authenticate the establishment of a context: username")
+	f.StringVar(&o.Bootstrap, "bootstrap", "username", "how to authenticate the establishment of a context: username, certificate, issued-token or kerberos")
 	f.StringVar(&o.Username, "username", "", "user name of the bootstrap")
 	f.StringVar(&o.PasswordEnv, "password-env", "", "name of the environment variable holding the password")
 	f.StringVar(&o.PasswordFile, "password-file", "", "file holding the password, readable by its owner only")
 	f.BoolVar(&o.PasswordDigest, "password-digest", false, "send PasswordDigest instead of PasswordText")
+	f.StringVar(&o.Credential, "credential", "", "keyring entry holding the user name and secret (default: the upstream's host)")
+	f.StringVar(&o.SystemdCredential, "systemd-credential", "", "systemd credential (in $CREDENTIALS_DIRECTORY) holding the secret")
+	f.StringVar(&o.CertFile, "cert-file", "", "PEM certificate of the certificate bootstrap or the x509 profile")
+	f.StringVar(&o.KeyFile, "key-file", "", "PEM private key of --cert-file, readable by its owner only")
+	f.StringVar(&o.PKCS12File, "pkcs12-file", "", "PKCS#12 file with certificate and key; the secret is its passphrase")
+	f.StringVar(&o.Keytab, "keytab", "", "Kerberos keytab of the user (instead of a password)")
+	f.StringVar(&o.SPN, "spn", "", "Kerberos service principal of the upstream, e.g. HTTP/svc.example.com")
+	f.StringVar(&o.Krb5Conf, "krb5-conf", "/etc/krb5.conf", "Kerberos configuration (realm and KDCs)")
+	f.StringVar(&o.TokenFile, "token-file", "", "issued token (XML) for the issued-token bootstrap; the secret is its proof key, base64")
+	f.StringVar(&o.TokenSTS, "token-sts", "", "STS URL that issues the token for the user name and password")
+	f.StringVar(&o.TokenAppliesTo, "token-applies-to", "", "AppliesTo of the token request (default: the upstream URL)")
 	f.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates trusted in addition to the system roots")
 	f.StringVar(&o.SOAPVersion, "soap-version", "auto", "SOAP version of the upstream: auto (the application's), 1.1 or 1.2")
 	f.StringVar(&o.Addressing, "addressing", "auto", "WS-Addressing of the upstream: auto (the application's), none, 2004-08 or 1.0")
@@ -176,6 +204,7 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		func() error { return checkListen(o.Listen, o.AllowRemote) },
 		func() (err error) { cfg.Routes, err = o.routes(); return err },
 		func() (err error) { cfg.Security, err = pick("--security", o.Security, securities); return err },
+		func() (err error) { cfg.Profile, err = pick("--profile", o.Profile, profiles); return err },
 		func() (err error) { cfg.SC, err = pick("--sc-version", o.SCVersion, scVersions); return err },
 		func() (err error) { cfg.SOAP, err = pick("--soap-version", o.SOAPVersion, soapVersions); return err },
 		func() (err error) { cfg.Addressing, err = pick("--addressing", o.Addressing, addressings); return err },
@@ -187,11 +216,14 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		o.checkSizes,
 		func() (err error) { cfg.RootCAs, err = rootCAs(o.CAFile); return err },
 		func() (err error) { cfg.Logger, err = o.logger(s.Err); return err },
-		func() (err error) {
-			if cfg.Security == outbound.SecurityContext {
-				cfg.Bootstrap, err = o.bootstrap(getenv)
+		func() error {
+			switch {
+			case cfg.Security != outbound.SecurityContext:
+				return nil
+			case cfg.Profile == outbound.ProfileX509:
+				return o.x509Certificate(cfg, getenv)
 			}
-			return err
+			return o.bootstraps(cfg, getenv)
 		},
 	}
 	for _, step := range steps {
@@ -250,6 +282,10 @@ var (
 	securities = []choice[outbound.Security]{
 		{"context", outbound.SecurityContext},
 		{"none", outbound.SecurityNone},
+	}
+	profiles = []choice[outbound.Profile]{
+		{"sc-tls", outbound.ProfileSCOverTLS},
+		{"x509", outbound.ProfileX509},
 	}
 	scVersions = []choice[wssc.Version]{
 		{"2005-02", wssc.Feb2005},
@@ -429,81 +465,6 @@ func (o *RunOptions) logger(w io.Writer) (*slog.Logger, error) {
 		w = io.Discard
 	}
 	return slog.New(handler(w, &slog.HandlerOptions{Level: level})), nil
-}
-
-// bootstrap returns the credential that establishes contexts.
-func (o *RunOptions) bootstrap(getenv func(string) string) (session.Bootstrap, error) {
-	if o.Bootstrap != "username" {
-		return nil, usageErrorf("--bootstrap %q: not available yet; use username", o.Bootstrap)
-	}
-	if o.Username == "" {
-		return nil, usageErrorf("--username: required to establish security contexts (or --security none)")
-	}
-	password, err := o.password(getenv)
-	if err != nil {
-		return nil, err
-	}
-	return session.Username{User: o.Username, Password: password, Digest: o.PasswordDigest}, nil
-}
-
-// envVarName is what a variable name looks like; a --password-env value
-// that is not one may be the password itself, and is not repeated.
-var envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// password reads the password from its one source. No message carries
-// the password.
-func (o *RunOptions) password(getenv func(string) string) (string, error) {
-	var password string
-	switch {
-	case o.PasswordEnv != "" && o.PasswordFile != "":
-		return "", usageErrorf("--password-env and --password-file: give only one")
-	case o.PasswordEnv != "":
-		if !envVarName.MatchString(o.PasswordEnv) {
-			return "", usageErrorf("--password-env: want the name of an environment variable (letters, digits, _), not the password")
-		}
-		password = getenv(o.PasswordEnv)
-		if password == "" {
-			return "", usageErrorf("--password-env: environment variable %s is not set or empty", o.PasswordEnv)
-		}
-	case o.PasswordFile != "":
-		var err error
-		if password, err = readPasswordFile(o.PasswordFile); err != nil {
-			return "", err
-		}
-	default:
-		return "", usageErrorf("no password: give --password-env VAR or --password-file FILE")
-	}
-	return password, nil
-}
-
-// readPasswordFile reads a password file only its owner can read, without
-// one trailing line ending.
-func readPasswordFile(name string) (string, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return "", usageErrorf("--password-file: %v", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", usageErrorf("--password-file: %v", err)
-	}
-	// Windows has no permission bits to check.
-	if mode := fi.Mode().Perm(); mode&0o077 != 0 && runtime.GOOS != "windows" {
-		return "", usageErrorf("--password-file %s: open to group or others (mode %04o); run chmod 600 %s", name, mode, name)
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return "", usageErrorf("--password-file %s: cannot read it", name)
-	}
-	password, ok := strings.CutSuffix(string(b), "\r\n")
-	if !ok {
-		password = strings.TrimSuffix(password, "\n")
-	}
-	if password == "" {
-		return "", usageErrorf("--password-file %s: the password is empty", name)
-	}
-	return password, nil
 }
 
 // byteSize is a flag of bytes, written as an integer with an optional

@@ -36,7 +36,7 @@ const canary = "Canary-pw-3f9x"
 // Pieces of command lines.
 var (
 	upstream = []string{"--upstream", "https://svc.example.com/Service.svc"}
-	creds    = []string{"--username", "alice", "--password-env", "PW"}
+	userPW   = []string{"--username", "alice", "--password-env", "PW"}
 	baseEnv  = map[string]string{"PW": canary}
 )
 
@@ -124,7 +124,7 @@ func newCA(t *testing.T) (*x509.Certificate, []byte) {
 }
 
 func TestRunDefaults(t *testing.T) {
-	cfg, r := mustConfig(t, baseEnv, cmdline(upstream, creds)...)
+	cfg, r := mustConfig(t, baseEnv, cmdline(upstream, userPW)...)
 	want := session.Username{User: "alice", Password: canary}
 	switch {
 	case cfg.Listen != "127.0.0.1:8780" || cfg.AllowRemote:
@@ -152,12 +152,12 @@ func TestRunDefaults(t *testing.T) {
 }
 
 func TestRunLifecycleFlags(t *testing.T) {
-	cfg, _ := mustConfig(t, baseEnv, cmdline(upstream, creds)...)
+	cfg, _ := mustConfig(t, baseEnv, cmdline(upstream, userPW)...)
 	if cfg.Renewal.Interval != 10*time.Hour || cfg.RenewMode != session.RenewInPlace || cfg.Rollover != 5*time.Minute ||
 		cfg.ShutdownTimeout != 30*time.Second || cfg.KeepContexts {
 		t.Errorf("defaults: interval %v mode %v rollover %v shutdown %v keep %v", cfg.Renewal.Interval, cfg.RenewMode, cfg.Rollover, cfg.ShutdownTimeout, cfg.KeepContexts)
 	}
-	cfg, _ = mustConfig(t, baseEnv, cmdline(upstream, creds, []string{"--renew-interval", "2h", "--renew-mode", "reissue",
+	cfg, _ = mustConfig(t, baseEnv, cmdline(upstream, userPW, []string{"--renew-interval", "2h", "--renew-mode", "reissue",
 		"--rollover", "0", "--shutdown-timeout", "5s", "--cancel-on-shutdown=false"})...)
 	if cfg.Renewal.Interval != 2*time.Hour || cfg.RenewMode != session.Reissue || cfg.Rollover >= 0 ||
 		cfg.ShutdownTimeout != 5*time.Second || !cfg.KeepContexts {
@@ -179,26 +179,26 @@ func TestRunFlags(t *testing.T) {
 		args  []string
 		check func(*outbound.Config) bool
 	}{
-		{"listen remote", cmdline(upstream, creds, []string{"--listen", "0.0.0.0:9000", "--allow-remote"}),
+		{"listen remote", cmdline(upstream, userPW, []string{"--listen", "0.0.0.0:9000", "--allow-remote"}),
 			func(c *outbound.Config) bool { return c.Listen == "0.0.0.0:9000" && c.AllowRemote }},
-		{"listen localhost", cmdline(upstream, creds, []string{"--listen", "localhost:9000"}),
+		{"listen localhost", cmdline(upstream, userPW, []string{"--listen", "localhost:9000"}),
 			func(c *outbound.Config) bool { return c.Listen == "localhost:9000" && !c.AllowRemote }},
-		{"routes", cmdline(creds, []string{"--route", "/a=https://a.example/A.svc", "--route", "/b/c=http://b.example:8080/B"}),
+		{"routes", cmdline(userPW, []string{"--route", "/a=https://a.example/A.svc", "--route", "/b/c=http://b.example:8080/B"}),
 			func(c *outbound.Config) bool {
 				return len(c.Routes) == 2 && c.Routes[0].Prefix == "/a" && c.Routes[0].Upstream.String() == "https://a.example/A.svc" &&
 					c.Routes[1].Prefix == "/b/c" && c.Routes[1].Upstream.Host == "b.example:8080"
 			}},
-		{"upstream and a route", cmdline(upstream, creds, []string{"--route", "/x=https://x.example/"}),
+		{"upstream and a route", cmdline(upstream, userPW, []string{"--route", "/x=https://x.example/"}),
 			func(c *outbound.Config) bool {
 				return len(c.Routes) == 2 && c.Routes[0].Prefix == "/" && c.Routes[1].Prefix == "/x"
 			}},
 		{"security none needs no credential", cmdline(upstream, []string{"--security", "none"}),
 			func(c *outbound.Config) bool { return c.Security == outbound.SecurityNone && c.Bootstrap == nil }},
-		{"sc-version 1.3", cmdline(upstream, creds, []string{"--sc-version", "1.3"}),
+		{"sc-version 1.3", cmdline(upstream, userPW, []string{"--sc-version", "1.3"}),
 			func(c *outbound.Config) bool { return c.SC == wssc.V1_3 }},
-		{"sc-version 2005-02", cmdline(upstream, creds, []string{"--sc-version", "2005-02"}),
+		{"sc-version 2005-02", cmdline(upstream, userPW, []string{"--sc-version", "2005-02"}),
 			func(c *outbound.Config) bool { return c.SC == wssc.Feb2005 }},
-		{"password digest", cmdline(upstream, creds, []string{"--bootstrap", "username", "--password-digest"}),
+		{"password digest", cmdline(upstream, userPW, []string{"--bootstrap", "username", "--password-digest"}),
 			func(c *outbound.Config) bool {
 				return c.Bootstrap == session.Username{User: "alice", Password: canary, Digest: true}
 			}},
@@ -208,40 +208,40 @@ func TestRunFlags(t *testing.T) {
 			func(c *outbound.Config) bool { return c.Bootstrap.(session.Username).Password == canary+"\n" }},
 		{"password file without newline", cmdline(upstream, fileCreds(bare)),
 			func(c *outbound.Config) bool { return c.Bootstrap.(session.Username).Password == canary }},
-		{"ca-file joins the roots", cmdline(upstream, creds, []string{"--ca-file", caFile}),
+		{"ca-file joins the roots", cmdline(upstream, userPW, []string{"--ca-file", caFile}),
 			func(c *outbound.Config) bool {
 				_, err := caCert.Verify(x509.VerifyOptions{Roots: c.RootCAs})
 				return c.RootCAs != nil && err == nil
 			}},
-		{"soap 1.1", cmdline(upstream, creds, []string{"--soap-version", "1.1"}),
+		{"soap 1.1", cmdline(upstream, userPW, []string{"--soap-version", "1.1"}),
 			func(c *outbound.Config) bool { return c.SOAP == soap.V11 }},
-		{"soap 1.2", cmdline(upstream, creds, []string{"--soap-version", "1.2"}),
+		{"soap 1.2", cmdline(upstream, userPW, []string{"--soap-version", "1.2"}),
 			func(c *outbound.Config) bool { return c.SOAP == soap.V12 }},
-		{"soap auto", cmdline(upstream, creds, []string{"--soap-version", "auto"}),
+		{"soap auto", cmdline(upstream, userPW, []string{"--soap-version", "auto"}),
 			func(c *outbound.Config) bool { return c.SOAP == 0 }},
-		{"addressing none", cmdline(upstream, creds, []string{"--addressing", "none"}),
+		{"addressing none", cmdline(upstream, userPW, []string{"--addressing", "none"}),
 			func(c *outbound.Config) bool { return c.Addressing == outbound.Addressing{Version: wsa.None} }},
-		{"addressing 2004-08", cmdline(upstream, creds, []string{"--addressing", "2004-08"}),
+		{"addressing 2004-08", cmdline(upstream, userPW, []string{"--addressing", "2004-08"}),
 			func(c *outbound.Config) bool { return c.Addressing == outbound.Addressing{Version: wsa.V200408} }},
-		{"addressing 1.0", cmdline(upstream, creds, []string{"--addressing", "1.0"}),
+		{"addressing 1.0", cmdline(upstream, userPW, []string{"--addressing", "1.0"}),
 			func(c *outbound.Config) bool { return c.Addressing == outbound.Addressing{Version: wsa.V10} }},
-		{"entropy client", cmdline(upstream, creds, []string{"--entropy", "client"}),
+		{"entropy client", cmdline(upstream, userPW, []string{"--entropy", "client"}),
 			func(c *outbound.Config) bool { return c.Entropy == wssc.ClientEntropy }},
-		{"entropy server", cmdline(upstream, creds, []string{"--entropy", "server"}),
+		{"entropy server", cmdline(upstream, userPW, []string{"--entropy", "server"}),
 			func(c *outbound.Config) bool { return c.Entropy == wssc.ServerEntropy }},
-		{"key size", cmdline(upstream, creds, []string{"--key-size", "128"}),
+		{"key size", cmdline(upstream, userPW, []string{"--key-size", "128"}),
 			func(c *outbound.Config) bool { return c.KeySize == 128 }},
-		{"hmac-sha256", cmdline(upstream, creds, []string{"--signature-algorithm", "hmac-sha256"}),
+		{"hmac-sha256", cmdline(upstream, userPW, []string{"--signature-algorithm", "hmac-sha256"}),
 			func(c *outbound.Config) bool { return c.SignatureMethod == dsig.HMACSHA256 }},
-		{"hmac-sha1", cmdline(upstream, creds, []string{"--signature-algorithm", "hmac-sha1"}),
+		{"hmac-sha1", cmdline(upstream, userPW, []string{"--signature-algorithm", "hmac-sha1"}),
 			func(c *outbound.Config) bool { return c.SignatureMethod == dsig.HMACSHA1 }},
-		{"max body bytes", cmdline(upstream, creds, []string{"--max-body", "2048"}),
+		{"max body bytes", cmdline(upstream, userPW, []string{"--max-body", "2048"}),
 			func(c *outbound.Config) bool { return c.MaxBody == 2048 }},
-		{"max body KiB", cmdline(upstream, creds, []string{"--max-body", "64KiB"}),
+		{"max body KiB", cmdline(upstream, userPW, []string{"--max-body", "64KiB"}),
 			func(c *outbound.Config) bool { return c.MaxBody == 64<<10 }},
-		{"max body MiB", cmdline(upstream, creds, []string{"--max-body=8MiB"}),
+		{"max body MiB", cmdline(upstream, userPW, []string{"--max-body=8MiB"}),
 			func(c *outbound.Config) bool { return c.MaxBody == 8<<20 }},
-		{"timeouts", cmdline(upstream, creds, []string{"--establish-timeout", "5s", "--upstream-timeout", "1m30s"}),
+		{"timeouts", cmdline(upstream, userPW, []string{"--establish-timeout", "5s", "--upstream-timeout", "1m30s"}),
 			func(c *outbound.Config) bool {
 				return c.EstablishTimeout == 5*time.Second && c.UpstreamTimeout == 90*time.Second
 			}},
@@ -271,7 +271,7 @@ func TestRunLogger(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, r := mustConfig(t, baseEnv, cmdline(upstream, creds, tc.args)...)
+			cfg, r := mustConfig(t, baseEnv, cmdline(upstream, userPW, tc.args)...)
 			cfg.Logger.Debug("probe-debug")
 			cfg.Logger.Warn("probe-warn")
 			got := r.err.String()
@@ -306,26 +306,26 @@ func TestRunEnv(t *testing.T) {
 				c.MaxBody == 1<<20 && c.UpstreamTimeout == 10*time.Second && c.Entropy == wssc.ServerEntropy
 		}},
 		{"flag beats environment", withPW(map[string]string{"SCPROXY_SC_VERSION": "1.3", "SCPROXY_USERNAME": "bob"}),
-			cmdline(upstream, creds, []string{"--sc-version", "2005-02"}),
+			cmdline(upstream, userPW, []string{"--sc-version", "2005-02"}),
 			func(c *outbound.Config) bool {
 				return c.SC == wssc.Feb2005 && c.Bootstrap.(session.Username).User == "alice"
 			}},
 		{"environment beats default", withPW(map[string]string{"SCPROXY_SECURITY": "none"}), upstream,
 			func(c *outbound.Config) bool { return c.Security == outbound.SecurityNone }},
-		{"routes from the environment", withPW(map[string]string{"SCPROXY_ROUTE": "/a=https://a.example/A,/b=https://b.example/B"}), creds,
+		{"routes from the environment", withPW(map[string]string{"SCPROXY_ROUTE": "/a=https://a.example/A,/b=https://b.example/B"}), userPW,
 			func(c *outbound.Config) bool {
 				return len(c.Routes) == 2 && c.Routes[0].Prefix == "/a" && c.Routes[1].Upstream.Host == "b.example"
 			}},
 		{"route flags replace the environment list", withPW(map[string]string{"SCPROXY_ROUTE": "/a=https://a.example/A,/b=https://b.example/B"}),
-			cmdline(creds, []string{"--route", "/c=https://c.example/C"}),
+			cmdline(userPW, []string{"--route", "/c=https://c.example/C"}),
 			func(c *outbound.Config) bool { return len(c.Routes) == 1 && c.Routes[0].Prefix == "/c" }},
 		{"upstream from the environment with route flags", withPW(map[string]string{"SCPROXY_UPSTREAM": "https://env.example/"}),
-			cmdline(creds, []string{"--route", "/c=https://c.example/C"}),
+			cmdline(userPW, []string{"--route", "/c=https://c.example/C"}),
 			func(c *outbound.Config) bool {
 				return len(c.Routes) == 2 && c.Routes[0].Prefix == "/" && c.Routes[1].Prefix == "/c"
 			}},
 		{"bool flag false beats environment true", withPW(map[string]string{"SCPROXY_PASSWORD_DIGEST": "true"}),
-			cmdline(upstream, creds, []string{"--password-digest=false"}),
+			cmdline(upstream, userPW, []string{"--password-digest=false"}),
 			func(c *outbound.Config) bool { return !c.Bootstrap.(session.Username).Digest }},
 	}
 	for _, tc := range tests {
@@ -356,59 +356,60 @@ func TestRunInvalid(t *testing.T) {
 		args []string
 		want []string // in the message
 	}{
-		{"sc-version", baseEnv, cmdline(upstream, creds, []string{"--sc-version", "1.2"}), []string{`--sc-version "1.2": want 2005-02 or 1.3`}},
-		{"security", baseEnv, cmdline(upstream, creds, []string{"--security", "tls"}), []string{"--security", "context or none"}},
-		{"bootstrap certificate", baseEnv, cmdline(upstream, creds, []string{"--bootstrap", "certificate"}), []string{"--bootstrap", "not available yet"}},
-		{"soap-version", baseEnv, cmdline(upstream, creds, []string{"--soap-version", "1.0"}), []string{"--soap-version", "auto, 1.1 or 1.2"}},
-		{"addressing", baseEnv, cmdline(upstream, creds, []string{"--addressing", "2005"}), []string{"--addressing", "2004-08 or 1.0"}},
-		{"entropy", baseEnv, cmdline(upstream, creds, []string{"--entropy", "both"}), []string{"--entropy", "combined, client or server"}},
-		{"signature-algorithm", baseEnv, cmdline(upstream, creds, []string{"--signature-algorithm", "rsa-sha1"}), []string{"--signature-algorithm", "hmac-sha256"}},
-		{"key-size small", baseEnv, cmdline(upstream, creds, []string{"--key-size", "64"}), []string{"--key-size 64"}},
-		{"key-size odd", baseEnv, cmdline(upstream, creds, []string{"--key-size", "300"}), []string{"--key-size 300", "multiple of 8"}},
-		{"key-size not a number", baseEnv, cmdline(upstream, creds, []string{"--key-size", "big"}), []string{"--key-size"}},
-		{"max-body small", baseEnv, cmdline(upstream, creds, []string{"--max-body", "100"}), []string{"--max-body 100", "1024"}},
-		{"max-body suffix", baseEnv, cmdline(upstream, creds, []string{"--max-body", "4QiB"}), []string{"--max-body", "KiB or MiB"}},
-		{"max-body negative", baseEnv, cmdline(upstream, creds, []string{"--max-body=-1"}), []string{"--max-body"}},
-		{"establish-timeout zero", baseEnv, cmdline(upstream, creds, []string{"--establish-timeout", "0s"}), []string{"--establish-timeout"}},
-		{"upstream-timeout not a duration", baseEnv, cmdline(upstream, creds, []string{"--upstream-timeout", "soon"}), []string{"--upstream-timeout"}},
-		{"log-level", baseEnv, cmdline(upstream, creds, []string{"--log-level", "trace"}), []string{"--log-level", "debug, info, warn or error"}},
-		{"renew-mode", baseEnv, cmdline(upstream, creds, []string{"--renew-mode", "amend"}), []string{"--renew-mode", "renew or reissue"}},
-		{"renew-interval short", baseEnv, cmdline(upstream, creds, []string{"--renew-interval", "10s"}), []string{"--renew-interval 10s", "at least 1m"}},
-		{"rollover negative", baseEnv, cmdline(upstream, creds, []string{"--rollover=-1m"}), []string{"--rollover"}},
-		{"shutdown-timeout zero", baseEnv, cmdline(upstream, creds, []string{"--shutdown-timeout", "0s"}), []string{"--shutdown-timeout"}},
-		{"log-format", baseEnv, cmdline(upstream, creds, []string{"--log-format", "xml"}), []string{"--log-format", "text or json"}},
-		{"no upstream", baseEnv, creds, []string{"--upstream", "--route"}},
-		{"upstream scheme", baseEnv, cmdline(creds, []string{"--upstream", "ftp://svc.example/"}), []string{"--upstream", "https://"}},
-		{"upstream relative", baseEnv, cmdline(creds, []string{"--upstream", "svc.example/S.svc"}), []string{"--upstream", "absolute"}},
-		{"upstream no host", baseEnv, cmdline(creds, []string{"--upstream", "https:///S.svc"}), []string{"--upstream", "no host"}},
-		{"upstream with credentials", baseEnv, cmdline(creds, []string{"--upstream", "https://alice:" + canary + "@svc.example/"}), []string{"--upstream", "credentials"}},
-		{"upstream unparsable", baseEnv, cmdline(creds, []string{"--upstream", "https://alice:" + canary + "@svc example/%zz"}), []string{"--upstream"}},
-		{"upstream fragment", baseEnv, cmdline(creds, []string{"--upstream", "https://svc.example/#x"}), []string{"--upstream", "fragment"}},
-		{"route without =", baseEnv, cmdline(creds, []string{"--route", "https://alice:" + canary + "@svc.example/"}), []string{"--route", "/path=URL"}},
-		{"route path", baseEnv, cmdline(creds, []string{"--route", "a=https://svc.example/"}), []string{"--route", "start with /"}},
-		{"route URL", baseEnv, cmdline(creds, []string{"--route", "/a=svc.example"}), []string{"--route /a"}},
-		{"route / with --upstream", baseEnv, cmdline(upstream, creds, []string{"--route", "/=https://other.example/"}), []string{"--route /", "--upstream"}},
-		{"route twice", baseEnv, cmdline(creds, []string{"--route", "/a=https://a.example/", "--route", "/a=https://b.example/"}), []string{"--route", "twice"}},
-		{"listen remote", baseEnv, cmdline(upstream, creds, []string{"--listen", "0.0.0.0:8780"}), []string{"--listen", "--allow-remote"}},
-		{"listen all interfaces", baseEnv, cmdline(upstream, creds, []string{"--listen", ":8780"}), []string{"--listen", "--allow-remote"}},
-		{"listen not host:port", baseEnv, cmdline(upstream, creds, []string{"--listen", "8780"}), []string{"--listen", "host:port"}},
+		{"sc-version", baseEnv, cmdline(upstream, userPW, []string{"--sc-version", "1.2"}), []string{`--sc-version "1.2": want 2005-02 or 1.3`}},
+		{"security", baseEnv, cmdline(upstream, userPW, []string{"--security", "tls"}), []string{"--security", "context or none"}},
+		{"bootstrap certificate without files", baseEnv, cmdline(upstream, userPW, []string{"--bootstrap", "certificate"}), []string{"--cert-file", "--pkcs12-file"}},
+		{"bootstrap unknown", baseEnv, cmdline(upstream, userPW, []string{"--bootstrap", "saml"}), []string{"--bootstrap", "username", "certificate"}},
+		{"soap-version", baseEnv, cmdline(upstream, userPW, []string{"--soap-version", "1.0"}), []string{"--soap-version", "auto, 1.1 or 1.2"}},
+		{"addressing", baseEnv, cmdline(upstream, userPW, []string{"--addressing", "2005"}), []string{"--addressing", "2004-08 or 1.0"}},
+		{"entropy", baseEnv, cmdline(upstream, userPW, []string{"--entropy", "both"}), []string{"--entropy", "combined, client or server"}},
+		{"signature-algorithm", baseEnv, cmdline(upstream, userPW, []string{"--signature-algorithm", "rsa-sha1"}), []string{"--signature-algorithm", "hmac-sha256"}},
+		{"key-size small", baseEnv, cmdline(upstream, userPW, []string{"--key-size", "64"}), []string{"--key-size 64"}},
+		{"key-size odd", baseEnv, cmdline(upstream, userPW, []string{"--key-size", "300"}), []string{"--key-size 300", "multiple of 8"}},
+		{"key-size not a number", baseEnv, cmdline(upstream, userPW, []string{"--key-size", "big"}), []string{"--key-size"}},
+		{"max-body small", baseEnv, cmdline(upstream, userPW, []string{"--max-body", "100"}), []string{"--max-body 100", "1024"}},
+		{"max-body suffix", baseEnv, cmdline(upstream, userPW, []string{"--max-body", "4QiB"}), []string{"--max-body", "KiB or MiB"}},
+		{"max-body negative", baseEnv, cmdline(upstream, userPW, []string{"--max-body=-1"}), []string{"--max-body"}},
+		{"establish-timeout zero", baseEnv, cmdline(upstream, userPW, []string{"--establish-timeout", "0s"}), []string{"--establish-timeout"}},
+		{"upstream-timeout not a duration", baseEnv, cmdline(upstream, userPW, []string{"--upstream-timeout", "soon"}), []string{"--upstream-timeout"}},
+		{"log-level", baseEnv, cmdline(upstream, userPW, []string{"--log-level", "trace"}), []string{"--log-level", "debug, info, warn or error"}},
+		{"renew-mode", baseEnv, cmdline(upstream, userPW, []string{"--renew-mode", "amend"}), []string{"--renew-mode", "renew or reissue"}},
+		{"renew-interval short", baseEnv, cmdline(upstream, userPW, []string{"--renew-interval", "10s"}), []string{"--renew-interval 10s", "at least 1m"}},
+		{"rollover negative", baseEnv, cmdline(upstream, userPW, []string{"--rollover=-1m"}), []string{"--rollover"}},
+		{"shutdown-timeout zero", baseEnv, cmdline(upstream, userPW, []string{"--shutdown-timeout", "0s"}), []string{"--shutdown-timeout"}},
+		{"log-format", baseEnv, cmdline(upstream, userPW, []string{"--log-format", "xml"}), []string{"--log-format", "text or json"}},
+		{"no upstream", baseEnv, userPW, []string{"--upstream", "--route"}},
+		{"upstream scheme", baseEnv, cmdline(userPW, []string{"--upstream", "ftp://svc.example/"}), []string{"--upstream", "https://"}},
+		{"upstream relative", baseEnv, cmdline(userPW, []string{"--upstream", "svc.example/S.svc"}), []string{"--upstream", "absolute"}},
+		{"upstream no host", baseEnv, cmdline(userPW, []string{"--upstream", "https:///S.svc"}), []string{"--upstream", "no host"}},
+		{"upstream with credentials", baseEnv, cmdline(userPW, []string{"--upstream", "https://alice:" + canary + "@svc.example/"}), []string{"--upstream", "credentials"}},
+		{"upstream unparsable", baseEnv, cmdline(userPW, []string{"--upstream", "https://alice:" + canary + "@svc example/%zz"}), []string{"--upstream"}},
+		{"upstream fragment", baseEnv, cmdline(userPW, []string{"--upstream", "https://svc.example/#x"}), []string{"--upstream", "fragment"}},
+		{"route without =", baseEnv, cmdline(userPW, []string{"--route", "https://alice:" + canary + "@svc.example/"}), []string{"--route", "/path=URL"}},
+		{"route path", baseEnv, cmdline(userPW, []string{"--route", "a=https://svc.example/"}), []string{"--route", "start with /"}},
+		{"route URL", baseEnv, cmdline(userPW, []string{"--route", "/a=svc.example"}), []string{"--route /a"}},
+		{"route / with --upstream", baseEnv, cmdline(upstream, userPW, []string{"--route", "/=https://other.example/"}), []string{"--route /", "--upstream"}},
+		{"route twice", baseEnv, cmdline(userPW, []string{"--route", "/a=https://a.example/", "--route", "/a=https://b.example/"}), []string{"--route", "twice"}},
+		{"listen remote", baseEnv, cmdline(upstream, userPW, []string{"--listen", "0.0.0.0:8780"}), []string{"--listen", "--allow-remote"}},
+		{"listen all interfaces", baseEnv, cmdline(upstream, userPW, []string{"--listen", ":8780"}), []string{"--listen", "--allow-remote"}},
+		{"listen not host:port", baseEnv, cmdline(upstream, userPW, []string{"--listen", "8780"}), []string{"--listen", "host:port"}},
 		{"no username", baseEnv, cmdline(upstream, []string{"--password-env", "PW"}), []string{"--username"}},
 		{"no password", baseEnv, cmdline(upstream, []string{"--username", "alice"}), []string{"--password-env", "--password-file"}},
-		{"two passwords", baseEnv, cmdline(upstream, creds, []string{"--password-file", good}), []string{"--password-env", "--password-file", "only one"}},
+		{"two passwords", baseEnv, cmdline(upstream, userPW, []string{"--password-file", good}), []string{"--password-env", "--password-file", "only one"}},
 		{"password-env unset", baseEnv, cmdline(upstream, []string{"--username", "alice", "--password-env", "NOPE"}), []string{"--password-env", "NOPE", "not set"}},
 		{"password-env given the password", baseEnv, cmdline(upstream, []string{"--username", "alice", "--password-env", canary}), []string{"--password-env", "name of an environment variable"}},
-		{"password-env empty", map[string]string{"PW": ""}, cmdline(upstream, creds), []string{"--password-env", "PW"}},
+		{"password-env empty", map[string]string{"PW": ""}, cmdline(upstream, userPW), []string{"--password-env", "PW"}},
 		{"password-file readable by all", baseEnv, cmdline(upstream, []string{"--username", "alice", "--password-file", shared}), []string{"--password-file", "chmod 600 " + shared}},
 		{"password-file readable by group", baseEnv, cmdline(upstream, []string{"--username", "alice", "--password-file", groupOnly}), []string{"--password-file", "chmod 600 " + groupOnly}},
 		{"password-file empty", baseEnv, cmdline(upstream, []string{"--username", "alice", "--password-file", empty}), []string{"--password-file", "empty"}},
 		{"password-file missing", baseEnv, cmdline(upstream, []string{"--username", "alice", "--password-file", missing}), []string{"--password-file", missing}},
-		{"ca-file missing", baseEnv, cmdline(upstream, creds, []string{"--ca-file", missing}), []string{"--ca-file", missing}},
-		{"ca-file not PEM", baseEnv, cmdline(upstream, creds, []string{"--ca-file", notPEM}), []string{"--ca-file", notPEM, "no PEM certificate"}},
-		{"environment bad value", map[string]string{"PW": canary, "SCPROXY_KEY_SIZE": "big"}, cmdline(upstream, creds), []string{"$SCPROXY_KEY_SIZE", "--key-size"}},
-		{"environment bad choice", map[string]string{"PW": canary, "SCPROXY_SC_VERSION": "1.2"}, cmdline(upstream, creds), []string{"--sc-version", "2005-02 or 1.3"}},
-		{"environment route conflict", map[string]string{"PW": canary, "SCPROXY_ROUTE": "/=https://a.example/"}, cmdline(upstream, creds), []string{"--route /", "--upstream"}},
-		{"unknown flag", baseEnv, cmdline(upstream, creds, []string{"--password", canary}), []string{"--password"}},
-		{"argument", baseEnv, cmdline(upstream, creds, []string{"extra"}), []string{"extra"}},
+		{"ca-file missing", baseEnv, cmdline(upstream, userPW, []string{"--ca-file", missing}), []string{"--ca-file", missing}},
+		{"ca-file not PEM", baseEnv, cmdline(upstream, userPW, []string{"--ca-file", notPEM}), []string{"--ca-file", notPEM, "no PEM certificate"}},
+		{"environment bad value", map[string]string{"PW": canary, "SCPROXY_KEY_SIZE": "big"}, cmdline(upstream, userPW), []string{"$SCPROXY_KEY_SIZE", "--key-size"}},
+		{"environment bad choice", map[string]string{"PW": canary, "SCPROXY_SC_VERSION": "1.2"}, cmdline(upstream, userPW), []string{"--sc-version", "2005-02 or 1.3"}},
+		{"environment route conflict", map[string]string{"PW": canary, "SCPROXY_ROUTE": "/=https://a.example/"}, cmdline(upstream, userPW), []string{"--route /", "--upstream"}},
+		{"unknown flag", baseEnv, cmdline(upstream, userPW, []string{"--password", canary}), []string{"--password"}},
+		{"argument", baseEnv, cmdline(upstream, userPW, []string{"extra"}), []string{"extra"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -456,7 +457,7 @@ func TestRunInvalid(t *testing.T) {
 func TestRunPasswordNotPrinted(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
-			cfg, r := mustConfig(t, baseEnv, cmdline(upstream, creds, []string{"--log-format", format})...)
+			cfg, r := mustConfig(t, baseEnv, cmdline(upstream, userPW, []string{"--log-format", format})...)
 			cfg.Logger.Info("starting", "bootstrap", cfg.Bootstrap.Kind(), "user", fmt.Sprint(cfg.Bootstrap))
 			shown := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg.Bootstrap, cfg.Bootstrap)
 			for _, where := range []string{shown, r.out.String(), r.err.String()} {
