@@ -10,7 +10,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -231,6 +233,7 @@ func TestCertificateLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var statusJSON bytes.Buffer
 	for _, v := range []wssc.Version{wssc.Feb2005, wssc.V1_3} {
 		t.Run(v.String(), func(t *testing.T) {
 			ep, err := session.New(session.Config{URL: u, Version: v, Bootstrap: b, Logger: logger,
@@ -248,6 +251,8 @@ func TestCertificateLifecycle(t *testing.T) {
 				t.Fatalf("renew: %v", err)
 			}
 			status := ep.Status()
+			js, _ := json.Marshal(status)
+			statusJSON.Write(js)
 			if err := ep.Shutdown(ctx, true); err != nil {
 				t.Fatalf("cancel: %v", err)
 			}
@@ -276,7 +281,7 @@ func TestCertificateLifecycle(t *testing.T) {
 
 	der, _ := x509.MarshalPKCS8PrivateKey(p.key)
 	secrets := []string{base64.StdEncoding.EncodeToString(der)[:40], p.key.D.String()[:40], p.key.Primes[0].String()[:30]}
-	printed := logs.String() + b.String() + b.GoString()
+	printed := logs.String() + statusJSON.String() + b.String() + b.GoString() + fmt.Sprintf("%v %+v %#v", b, b.Credential(), b.Credential())
 	for _, s := range secrets {
 		if strings.Contains(printed, s) {
 			t.Fatalf("the private key shows in the logs or the bootstrap's printed forms")
