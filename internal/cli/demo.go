@@ -20,7 +20,6 @@ import (
 
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
-	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
 	"github.com/scproxy/scproxy/wire/wssc"
@@ -31,6 +30,7 @@ import (
 type DemoOptions struct {
 	Calls     int
 	SCVersion string
+	Bootstrap string
 }
 
 // NewCmdDemo returns `scproxy demo`. runF runs the parsed options; nil
@@ -55,11 +55,15 @@ context being established and every call secured, verified and answered.`,
 			if _, err := demoSCVersion(o.SCVersion); err != nil {
 				return err
 			}
+			if _, ok := demoBootstraps[o.Bootstrap]; !ok {
+				return usageErrorf("--bootstrap %q: want %s", o.Bootstrap, orList(demoBootstrapNames()))
+			}
 			return runF(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().IntVar(&o.Calls, "calls", 3, "number of application calls to make")
 	cmd.Flags().StringVar(&o.SCVersion, "sc-version", "2005-02", "WS-SecureConversation version: 2005-02 or 1.3")
+	cmd.Flags().StringVar(&o.Bootstrap, "bootstrap", "username", "how the proxy establishes the context: "+orList(demoBootstrapNames()))
 	return cmd
 }
 
@@ -85,18 +89,18 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 		return err
 	}
 	tr := &tracer{w: s.Out}
-	password, err := demoPassword()
+	// The service asks for a renewal once a key has protected two
+	// messages, as a WCF service does when a key's time is up.
+	scfg := scserver.Config{
+		Versions: []wssc.Version{v},
+		Logger:   slog.New(tr.handler("service")),
+		Script:   scserver.Script{RenewAfterMessages: 2},
+	}
+	cred, err := demoBootstraps[o.Bootstrap](&scfg)
 	if err != nil {
 		return err
 	}
-	// The service asks for a renewal once a key has protected two
-	// messages, as a WCF service does when a key's time is up.
-	srv, err := scserver.New(scserver.Config{
-		Versions: []wssc.Version{v},
-		Users:    map[string]string{demoUser: password},
-		Logger:   slog.New(tr.handler("service")),
-		Script:   scserver.Script{RenewAfterMessages: 2},
-	})
+	srv, err := scserver.New(scfg)
 	if err != nil {
 		return err
 	}
@@ -112,7 +116,7 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 		Listen:     "127.0.0.1:0",
 		Routes:     []outbound.Route{{Prefix: "/", Upstream: svcURL}},
 		SC:         v,
-		Bootstrap:  session.Username{User: demoUser, Password: password},
+		Bootstrap:  cred.bootstrap,
 		SOAP:       soap.V12,
 		Addressing: outbound.Addressing{Version: wsa.V10},
 		RootCAs:    srv.CertPool(),
@@ -141,7 +145,8 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 
 	proxyURL := "http://" + ln.Addr().String() + "/"
 	tr.printf("scproxy demo: a legacy SOAP 1.1 client calls a WS-SecureConversation service through scproxy\n\n")
-	tr.printf("  service  %s  (built-in: SOAP 1.2, WS-Addressing 1.0, WS-SecureConversation %s, user %q)\n", svcURL, v, demoUser)
+	tr.printf("  service  %s  (built-in: SOAP 1.2, WS-Addressing 1.0, WS-SecureConversation %s)\n", svcURL, v)
+	tr.printf("  client   %s\n", cred.about)
 	tr.printf("  proxy    %s -> %s\n", proxyURL, svcURL)
 	tr.printf("  app      posts plain SOAP 1.1 to the proxy: no WS-Addressing, no WS-Security\n\n")
 

@@ -11,14 +11,24 @@ import (
 // The demo runs the whole path against the built-in service and its trace
 // shows one establishment and every call verified and answered.
 func TestDemoRuns(t *testing.T) {
-	for _, v := range []string{"2005-02", "1.3"} {
-		t.Run(v, func(t *testing.T) {
+	// Who the service says authenticated, per bootstrap.
+	who := map[string]string{"username": "user:demo", "certificate": "x509:CN=legacy app"}
+	type run struct{ version, bootstrap, authenticated string }
+	runs := []run{{"2005-02", "username", who["username"]}}
+	for _, b := range demoBootstrapNames() {
+		runs = append(runs, run{"1.3", b, who[b]})
+	}
+	for _, r := range runs {
+		t.Run(r.version+"/"+r.bootstrap, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			code := Main(context.Background(), []string{"demo", "--calls", "4", "--sc-version", v}, Streams{Out: &out, Err: &errb})
+			code := Main(context.Background(), []string{"demo", "--calls", "4", "--sc-version", r.version, "--bootstrap", r.bootstrap}, Streams{Out: &out, Err: &errb})
 			if code != ExitOK {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 			}
 			trace := out.String()
+			if !strings.Contains(trace, "authenticated "+r.authenticated) || !strings.Contains(trace, "(bootstrap "+r.bootstrap) {
+				t.Errorf("the trace does not show the %s bootstrap authenticated as %q:\n%s", r.bootstrap, r.authenticated, trace)
+			}
 			if n := strings.Count(trace, "security context established: urn:uuid:"); n != 1 {
 				t.Errorf("%d establishments in the trace, want 1:\n%s", n, trace)
 			}
@@ -47,7 +57,7 @@ func TestDemoRuns(t *testing.T) {
 }
 
 func TestDemoFlags(t *testing.T) {
-	for _, args := range [][]string{{"demo", "--calls", "0"}, {"demo", "--sc-version", "1.2"}, {"demo", "extra"}} {
+	for _, args := range [][]string{{"demo", "--calls", "0"}, {"demo", "--sc-version", "1.2"}, {"demo", "extra"}, {"demo", "--bootstrap", "saml"}} {
 		var out, errb bytes.Buffer
 		if code := Main(context.Background(), args, Streams{Out: &out, Err: &errb}); code != ExitUsage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, ExitUsage, errb.String())
