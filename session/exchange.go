@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"slices"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -105,10 +106,17 @@ func (e *Endpoint) exchange(ctx context.Context, op wssc.Operation, w Wire, payl
 	if err != nil {
 		return nil, e.fail(op, err)
 	}
+	// Debug lines say what was exchanged, never its content: the request
+	// carries the bootstrap's secret or a signature made with the key.
+	log := e.cfg.Logger.With("endpoint", e.url, "op", op.String(), "message_id", msgID)
+	log.Debug("sending WS-Trust request", "bytes", len(body))
+	start := time.Now()
 	r, err := e.cfg.Client.Post(ctx, upstream.Request{URL: e.cfg.URL, ContentType: ct, SOAPAction: action, Body: body})
 	if err != nil {
+		log.Debug("WS-Trust request failed", "error", err, "took", time.Since(start))
 		return nil, e.fail(op, err)
 	}
+	log.Debug("WS-Trust answer", "status", r.Status, "content_type", r.ContentType, "bytes", len(r.Body), "took", time.Since(start))
 	reply, err := e.reply(r, w)
 	if err != nil {
 		return nil, e.fail(op, err)

@@ -1,0 +1,124 @@
+package outbound_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/scproxy/scproxy/outbound"
+	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wssc"
+)
+
+// canaryCase is one bootstrap under the canary: how the server accepts
+// it, the credential, a credential that fails, and the secrets no output
+// may show (raw strings; their base64 and hex forms are checked too).
+type canaryCase struct {
+	name    string
+	server  func(*scserver.Config)
+	good    func(t *testing.T) session.Bootstrap
+	bad     func(t *testing.T) session.Bootstrap
+	secrets func(t *testing.T) [][]byte
+}
+
+// canaryCases lists every bootstrap; files of other bootstraps add theirs
+// in init functions.
+var canaryCases = []canaryCase{
+	{
+		name:    "username",
+		server:  func(*scserver.Config) {},
+		good:    func(*testing.T) session.Bootstrap { return session.Username{User: testUser, Password: testPassword} },
+		bad:     func(*testing.T) session.Bootstrap { return session.Username{User: testUser, Password: testPassword + "-wrong"} },
+		secrets: func(*testing.T) [][]byte { return [][]byte{[]byte(testPassword)} },
+	},
+	{
+		name:   "username digest",
+		server: func(*scserver.Config) {},
+		good: func(*testing.T) session.Bootstrap {
+			return session.Username{User: testUser, Password: testPassword, Digest: true}
+		},
+		bad: func(*testing.T) session.Bootstrap {
+			return session.Username{User: testUser, Password: testPassword + "-wrong", Digest: true}
+		},
+		secrets: func(*testing.T) [][]byte { return [][]byte{[]byte(testPassword)} },
+	},
+}
+
+// TestSecretsCanary runs each bootstrap's whole lifecycle through the
+// proxy (establish, renew after RenewNeeded, resend, cancel at shutdown),
+// plus a failing establishment, at debug level with the text and the JSON
+// log formats, and looks for the bootstrap's secrets in every log line,
+// every answer the application got, the status document, and every file
+// the built-in server wrote.
+func TestSecretsCanary(t *testing.T) {
+	for _, cc := range canaryCases {
+		for _, format := range []string{"text", "json"} {
+			t.Run(cc.name+"/"+format, func(t *testing.T) {
+				var logs bytes.Buffer
+				logger := canaryLogger(&logs, format)
+				scfg := scserver.Config{Script: scserver.Script{RenewAfterMessages: 1}, Logger: logger}
+				cc.server(&scfg)
+				up := newUpstream(t, scfg)
+				var seen bytes.Buffer
+				run := func(b session.Bootstrap, wantOK bool) {
+					px := serveProxy(t, outbound.Config{
+						Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool(), SC: wssc.V1_3,
+						SOAP: soap.V12, Addressing: outbound.Addressing{Version: wsa.V10},
+						Bootstrap: b, Logger: logger,
+					})
+					app := newApp(t)
+					for i := range 3 {
+						r := app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("canary call")))
+						seen.WriteString(r.body)
+						if ok := r.status == http.StatusOK; ok != wantOK {
+							t.Fatalf("call %d: status %d, want ok=%v: %s", i, r.status, wantOK, r.body)
+						}
+					}
+					resp, err := http.Get(px.base + outbound.StatusPath)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					seen.Write(body)
+					if _, err := px.stop(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				run(cc.good(t), true)
+				st := up.srv.Stats()
+				if st.Issued != 1 || st.Renewed < 1 || st.Cancelled != 1 {
+					t.Fatalf("lifecycle incomplete: issued %d, renewed %d, cancelled %d", st.Issued, st.Renewed, st.Cancelled)
+				}
+				run(cc.bad(t), false)
+				everything := logs.String() + seen.String()
+				if !strings.Contains(logs.String(), "DEBUG") && !strings.Contains(logs.String(), `"level":"DEBUG"`) {
+					t.Fatal("no debug lines were logged: the canary would prove nothing")
+				}
+				for _, s := range cc.secrets(t) {
+					for _, form := range []string{string(s), base64.StdEncoding.EncodeToString(s), hex.EncodeToString(s)} {
+						if len(form) >= 6 && strings.Contains(everything, form) {
+							t.Fatalf("a secret shows in the output (form %.4s...)", form)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func canaryLogger(w io.Writer, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
