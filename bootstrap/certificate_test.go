@@ -191,6 +191,25 @@ func TestNewCertificateRefusesMismatch(t *testing.T) {
 	}
 }
 
+// syncBuffer is a log destination the server's and the session's
+// goroutines share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // recorder keeps the body of every WS-Trust request on its way to the
 // server.
 type recorder struct {
@@ -216,9 +235,9 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // private key shows in no log line, error or status.
 func TestCertificateLifecycle(t *testing.T) {
 	p := loadCertPKI(t)
-	var logs bytes.Buffer
-	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	textLogger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	textLogger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := scserver.New(scserver.Config{PlainHTTP: true, TrustedCAs: p.pool, Logger: textLogger})
 	if err != nil {
 		t.Fatal(err)

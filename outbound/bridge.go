@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -80,6 +81,15 @@ func setTo(header *etree.Element, v wsa.Version, to string) {
 	el.SetText(to)
 }
 
+// hasChildElement reports whether el has an element child, without
+// collecting them (this runs for every answer).
+func hasChildElement(el *etree.Element) bool {
+	for range el.ChildElementsSeq() {
+		return true
+	}
+	return false
+}
+
 // removeNamespace removes the header blocks in namespace ns.
 func removeNamespace(header *etree.Element, ns string) bool {
 	if header == nil || ns == "" {
@@ -119,7 +129,7 @@ func (x *exchange) bridgeResponse(m *splice.Message) error {
 			}
 		}
 	}
-	if changed && hdr != nil && len(hdr.ChildElements()) == 0 {
+	if changed && hdr != nil && !hasChildElement(hdr) {
 		m.Env.Root.RemoveChild(hdr)
 		m.Env.Header = nil
 	}
@@ -154,4 +164,48 @@ func contextRejected(f *soap.Fault) bool {
 	// invalid or expired security context token or because there is a
 	// mismatch between bindings."
 	return f.Class() == soap.Sender && strings.Contains(strings.ToLower(f.Reason), "invalid or expired security context token")
+}
+
+// Limits of what scproxy reads of an application's request: the
+// Envelope, the Header with every block in it, and the Body's start tag.
+// Real headers hold tens of elements and short strings (WCF's reader
+// quotas refuse strings over 8192 characters by default). Under the
+// general limits a 600 KB header of empty elements would cost 30 MB (the
+// tree costs about 300 bytes per element), and a 3 MiB attribute 35 MB
+// and 50 ms; the Body, never read, may be as large as MaxBody.
+const (
+	maxHeadElements = 1024
+	maxHeadToken    = 64 << 10
+)
+
+// headLimits are the limits for reading an application's request.
+func headLimits(l xmldoc.Limits) xmldoc.Limits {
+	l.MaxElements, l.MaxTokenBytes = maxHeadElements, maxHeadToken
+	return l
+}
+
+// securityNamespaces are the namespaces a WS-Security header has had: the
+// OASIS standard's (1.0 and 1.1) and the drafts WSE 1.0 and early stacks
+// sent. A service may still honour a draft's header.
+var securityNamespaces = []string{
+	wss.NSWSSE,
+	"http://schemas.xmlsoap.org/ws/2002/04/secext",
+	"http://schemas.xmlsoap.org/ws/2002/07/secext",
+	"http://schemas.xmlsoap.org/ws/2002/12/secext",
+	"http://schemas.xmlsoap.org/ws/2003/06/secext",
+}
+
+// carriesSecurity reports a Security element of any WS-Security version
+// anywhere in the Header, not only as a header block: scproxy's own must
+// be the only one the service can find, even by a search of the whole
+// Header.
+func carriesSecurity(header *etree.Element) bool {
+	if header == nil {
+		return false
+	}
+	found := false
+	xmldoc.Walk(header, func(el *etree.Element) {
+		found = found || el.Tag == "Security" && slices.Contains(securityNamespaces, el.NamespaceURI())
+	})
+	return found
 }

@@ -23,32 +23,34 @@ import (
 // may show (raw strings; their base64 and hex forms are checked too).
 type canaryCase struct {
 	name    string
-	server  func(*scserver.Config)
+	server  func(*testing.T, *scserver.Config)
 	good    func(t *testing.T) session.Bootstrap
 	bad     func(t *testing.T) session.Bootstrap
-	secrets func(t *testing.T) [][]byte
+	secrets func(*testing.T, *upstreamRig) [][]byte
 }
 
 // canaryCases lists every bootstrap; files of other bootstraps add theirs
 // in init functions.
 var canaryCases = []canaryCase{
 	{
-		name:    "username",
-		server:  func(*scserver.Config) {},
-		good:    func(*testing.T) session.Bootstrap { return session.Username{User: testUser, Password: testPassword} },
-		bad:     func(*testing.T) session.Bootstrap { return session.Username{User: testUser, Password: testPassword + "-wrong"} },
-		secrets: func(*testing.T) [][]byte { return [][]byte{[]byte(testPassword)} },
+		name:   "username",
+		server: func(*testing.T, *scserver.Config) {},
+		good:   func(*testing.T) session.Bootstrap { return session.Username{User: testUser, Password: testPassword} },
+		bad: func(*testing.T) session.Bootstrap {
+			return session.Username{User: testUser, Password: testPassword + "-wrong"}
+		},
+		secrets: func(*testing.T, *upstreamRig) [][]byte { return [][]byte{[]byte(testPassword)} },
 	},
 	{
 		name:   "username digest",
-		server: func(*scserver.Config) {},
+		server: func(*testing.T, *scserver.Config) {},
 		good: func(*testing.T) session.Bootstrap {
 			return session.Username{User: testUser, Password: testPassword, Digest: true}
 		},
 		bad: func(*testing.T) session.Bootstrap {
 			return session.Username{User: testUser, Password: testPassword + "-wrong", Digest: true}
 		},
-		secrets: func(*testing.T) [][]byte { return [][]byte{[]byte(testPassword)} },
+		secrets: func(*testing.T, *upstreamRig) [][]byte { return [][]byte{[]byte(testPassword)} },
 	},
 }
 
@@ -65,7 +67,7 @@ func TestSecretsCanary(t *testing.T) {
 				var logs bytes.Buffer
 				logger := canaryLogger(&logs, format)
 				scfg := scserver.Config{Script: scserver.Script{RenewAfterMessages: 1}, Logger: logger}
-				cc.server(&scfg)
+				cc.server(t, &scfg)
 				up := newUpstream(t, scfg)
 				var seen bytes.Buffer
 				run := func(b session.Bootstrap, wantOK bool) {
@@ -103,7 +105,7 @@ func TestSecretsCanary(t *testing.T) {
 				if !strings.Contains(logs.String(), "DEBUG") && !strings.Contains(logs.String(), `"level":"DEBUG"`) {
 					t.Fatal("no debug lines were logged: the canary would prove nothing")
 				}
-				for _, s := range cc.secrets(t) {
+				for _, s := range cc.secrets(t, up) {
 					for _, form := range []string{string(s), base64.StdEncoding.EncodeToString(s), hex.EncodeToString(s)} {
 						if len(form) >= 6 && strings.Contains(everything, form) {
 							t.Fatalf("a secret shows in the output (form %.4s...)", form)

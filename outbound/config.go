@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -149,6 +150,10 @@ type Config struct {
 
 	// MaxBody caps request and response bodies; DefaultMaxBody when zero.
 	MaxBody int64
+	// MaxEndpoints bounds the upstream endpoints held at once, each with
+	// its context, precomputed header and renewal loop (about 15 KiB, see
+	// cmd/scbench); DefaultMaxEndpoints when zero.
+	MaxEndpoints int
 	// EstablishTimeout and UpstreamTimeout: defaults above when zero.
 	// EstablishTimeout bounds each Issue, Renew and Cancel exchange.
 	EstablishTimeout time.Duration
@@ -205,10 +210,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Security == SecurityContext {
-		for _, r := range c.Routes {
-			if r.Bootstrap == nil && c.Bootstrap == nil {
-				return fmt.Errorf("route %q: no bootstrap credential for establishing security contexts", r.Prefix)
-			}
+		if err := c.checkCredentials(); err != nil {
+			return err
 		}
 		if c.SC == (wssc.Version{}) {
 			c.SC = wssc.Feb2005
@@ -230,6 +233,12 @@ func (c *Config) Validate() error {
 	if c.MaxBody < MinMaxBody {
 		return fmt.Errorf("max body %d: must be at least %d bytes", c.MaxBody, MinMaxBody)
 	}
+	if c.MaxEndpoints == 0 {
+		c.MaxEndpoints = DefaultMaxEndpoints
+	}
+	if c.MaxEndpoints < 0 {
+		return fmt.Errorf("max endpoints %d: must not be negative", c.MaxEndpoints)
+	}
 	if c.EstablishTimeout == 0 {
 		c.EstablishTimeout = DefaultEstablishTimeout
 	}
@@ -246,6 +255,41 @@ func (c *Config) Validate() error {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
+}
+
+// checkCredentials requires what the profile signs with: for ProfileX509
+// a certificate with the RSA key of its public key (no context is
+// established, so no bootstrap is needed); otherwise a bootstrap
+// credential for every route.
+func (c *Config) checkCredentials() error {
+	switch c.Profile {
+	case ProfileSCOverTLS:
+		for _, r := range c.Routes {
+			if r.Bootstrap == nil && c.Bootstrap == nil {
+				return fmt.Errorf("route %q: no bootstrap credential for establishing security contexts", r.Prefix)
+			}
+		}
+		return nil
+	case ProfileX509:
+		cred := c.Certificate
+		if cred == nil || cred.Cert == nil || cred.Key == nil {
+			return errors.New("profile x509: no certificate and key to sign messages with")
+		}
+		method := cred.Method
+		if method == "" {
+			method = dsig.RSASHA1
+		}
+		if _, err := dsig.RSASigningKey(method, cred.Key); err != nil {
+			return fmt.Errorf("profile x509: %w", err)
+		}
+		// A key that is not the certificate's would have every message
+		// refused by the service; say so at start.
+		if pub, ok := cred.Key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cred.Cert.PublicKey) {
+			return errors.New("profile x509: the private key does not belong to the certificate")
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown profile %v", c.Profile)
 }
 
 // checkUpstream accepts absolute http and https URLs without credentials,

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,21 +25,30 @@ import (
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
-// MaxEndpoints bounds the upstream endpoints one proxy holds contexts
-// for; paths under a route are endpoints of their own.
-const MaxEndpoints = 1024
+// DefaultMaxEndpoints bounds the upstream endpoints one proxy holds
+// contexts for when Config.MaxEndpoints is zero; paths under a route are
+// endpoints of their own.
+const DefaultMaxEndpoints = 1024
 
 // Proxy is the local listener's handler and the endpoints it secures.
 type Proxy struct {
 	cfg    Config
 	router *router
-	client *upstream.Client
-	limits xmldoc.Limits
+	// clients holds one HTTP client per route, by its upstream: a client
+	// allows 64 connections to a host, and an endpoint whose service hangs
+	// holds every one it gets, so a shared client would leave the other
+	// endpoints on that host waiting. client, when set, serves every route
+	// instead (tests replace the network this way).
+	clients map[*url.URL]*upstream.Client
+	client  *upstream.Client
+	limits  xmldoc.Limits
 	// idPrefix starts the wsu:Ids scproxy adds, unpredictable so that the
 	// unread Body cannot hold the same ones.
 	idPrefix string
 	now      func() time.Time
 	rand     io.Reader
+	// certs signs every message under ProfileX509; nil otherwise.
+	certs *certSigner
 
 	mu        sync.Mutex
 	endpoints map[string]*session.Endpoint
@@ -59,16 +69,15 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, err
 	}
 	return &Proxy{
-		cfg:    cfg,
-		router: newRouter(&cfg),
-		client: upstream.New(upstream.Config{
-			RootCAs: cfg.RootCAs, Timeout: cfg.UpstreamTimeout, MaxBody: cfg.MaxBody,
-		}),
+		cfg:       cfg,
+		router:    newRouter(&cfg),
+		clients:   routeClients(&cfg),
 		limits:    xmldoc.Limits{MaxBytes: int(cfg.MaxBody)},
 		idPrefix:  "_sc" + hex.EncodeToString(b[:]),
 		now:       time.Now,
 		rand:      rand.Reader,
 		endpoints: map[string]*session.Endpoint{},
+		certs:     newCertSigner(&cfg),
 		stop:      make(chan struct{}),
 	}, nil
 }
@@ -90,8 +99,8 @@ func (p *Proxy) Endpoint(u *url.URL) (*session.Endpoint, error) {
 	if ep, ok := p.endpoints[key]; ok {
 		return ep, nil
 	}
-	if len(p.endpoints) >= MaxEndpoints {
-		return nil, fmt.Errorf("more than %d upstream endpoints in use", MaxEndpoints)
+	if len(p.endpoints) >= p.cfg.MaxEndpoints {
+		return nil, fmt.Errorf("more than %d upstream endpoints in use", p.cfg.MaxEndpoints)
 	}
 	select {
 	case <-p.stop:
@@ -101,7 +110,7 @@ func (p *Proxy) Endpoint(u *url.URL) (*session.Endpoint, error) {
 	retryRand := p.jitter() // used under the endpoint's lock only
 	ep, err := session.New(session.Config{
 		URL: u, Version: p.cfg.SC, Entropy: p.cfg.Entropy, KeySize: p.cfg.KeySize,
-		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.bootstrapFor(key), Client: p.client,
+		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.bootstrapFor(key), Client: p.clientFor(u),
 		Timeout: p.cfg.EstablishTimeout, Limits: p.limits, Logger: p.cfg.Logger,
 		RenewMode: p.cfg.RenewMode, Rollover: p.cfg.Rollover, CancelReplaced: !p.cfg.KeepContexts,
 		RetryAt: func(first time.Time, n int) time.Time {
@@ -115,6 +124,45 @@ func (p *Proxy) Endpoint(u *url.URL) (*session.Endpoint, error) {
 	p.loops.Add(1)
 	go p.keepAlive(ep)
 	return ep, nil
+}
+
+// routeClients makes a client for each route.
+func routeClients(cfg *Config) map[*url.URL]*upstream.Client {
+	clients := map[*url.URL]*upstream.Client{}
+	for _, r := range cfg.Routes {
+		clients[r.Upstream] = upstream.New(upstream.Config{
+			RootCAs: cfg.RootCAs, Timeout: cfg.UpstreamTimeout, MaxBody: cfg.MaxBody,
+		})
+	}
+	return clients
+}
+
+// clientFor returns the client for requests to u, a URL the router made
+// from a route's upstream: that route's client (the one with the longest
+// upstream path u is under).
+func (p *Proxy) clientFor(u *url.URL) *upstream.Client {
+	if p.client != nil {
+		return p.client
+	}
+	var best *url.URL
+	for _, r := range p.cfg.Routes {
+		up := r.Upstream
+		if up.Scheme == u.Scheme && up.Host == u.Host && underUpstream(u.Path, up.Path) && (best == nil || len(up.Path) > len(best.Path)) {
+			best = up
+		}
+	}
+	if best == nil {
+		best = p.cfg.Routes[0].Upstream // unreachable: every target comes from a route
+	}
+	return p.clients[best]
+}
+
+// underUpstream reports whether path is base or lies under it.
+func underUpstream(path, base string) bool {
+	if !strings.HasPrefix(path, base) {
+		return false
+	}
+	return len(path) == len(base) || strings.HasSuffix(base, "/") || path[len(base)] == '/'
 }
 
 // bootstrapFor returns the credential for the upstream whose URL is key:
@@ -164,8 +212,9 @@ func (p *Proxy) Listen() (net.Listener, error) {
 }
 
 // Timeouts of the local listener. The application is on this host, so a
-// client slower than this is stuck or hostile.
-const (
+// client slower than this is stuck or hostile. Variables only so that the
+// slow-client tests can shorten them.
+var (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 60 * time.Second
 	idleTimeout       = 2 * time.Minute
@@ -193,6 +242,9 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(p.cfg.Logger.Handler(), slog.LevelWarn),
+		// "OPTIONS *" reaches the handler, which refuses it like any
+		// request no route takes, rather than net/http's 200.
+		DisableGeneralOptionsHandler: true,
 	}
 	p.cfg.Logger.Info("scproxy listening", "addr", ln.Addr().String(), "routes", len(p.cfg.Routes), "security", p.cfg.Security.String())
 	errc := make(chan error, 1)
@@ -216,7 +268,9 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		p.cfg.Logger.Warn("requests still in flight at the shutdown timeout", "error", err)
 	}
 	p.Shutdown(context.WithoutCancel(ctx))
-	p.client.CloseIdle()
+	for _, c := range p.clients {
+		c.CloseIdle()
+	}
 	return err
 }
 

@@ -3,6 +3,7 @@ package outbound
 import (
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -15,17 +16,52 @@ const StatusPath = "/_scproxy/status"
 
 // Status is what StatusPath serves.
 type Status struct {
-	Security  string           `json:"security"`
+	Security string `json:"security"`
+	// Profile is how messages are secured ("sc-tls" or "x509"); empty
+	// when Security is none.
+	Profile   string           `json:"profile,omitempty"`
 	Endpoints []session.Status `json:"endpoints"`
+	// Signed counts the messages signed per endpoint under the x509
+	// profile, which keeps no context and so has no Endpoints entry.
+	Signed []SignedCount `json:"signed,omitempty"`
+	// Runtime describes the proxy process, for capacity checks and the
+	// performance harness (allocations per message from two readings).
+	Runtime Runtime `json:"runtime"`
+}
+
+// Runtime is the Go runtime's view of the proxy process
+// (runtime.ReadMemStats): counters since the start, so that the
+// difference between two readings is what the messages in between cost.
+type Runtime struct {
+	Goroutines int    `json:"goroutines"`
+	HeapAlloc  uint64 `json:"heap_alloc"`  // bytes of live heap objects
+	TotalAlloc uint64 `json:"total_alloc"` // bytes allocated since start
+	Mallocs    uint64 `json:"mallocs"`     // heap objects allocated since start
+	NumGC      uint32 `json:"num_gc"`
+}
+
+// readRuntime reads the runtime's counters. ReadMemStats stops the world
+// for a moment: fine for a status request, not for every message.
+func readRuntime() Runtime {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return Runtime{Goroutines: runtime.NumGoroutine(), HeapAlloc: m.HeapAlloc, TotalAlloc: m.TotalAlloc, Mallocs: m.Mallocs, NumGC: m.NumGC}
 }
 
 // Status returns the state of every endpoint, sorted by address.
 func (p *Proxy) Status() Status {
 	st := Status{Security: p.cfg.Security.String(), Endpoints: []session.Status{}}
+	if p.cfg.Security == SecurityContext {
+		st.Profile = p.cfg.Profile.String()
+	}
 	for _, ep := range p.Endpoints() {
 		st.Endpoints = append(st.Endpoints, ep.Status())
 	}
 	slices.SortFunc(st.Endpoints, func(a, b session.Status) int { return strings.Compare(a.Endpoint, b.Endpoint) })
+	if p.certs != nil {
+		st.Signed = p.certs.signed()
+	}
+	st.Runtime = readRuntime()
 	return st
 }
 

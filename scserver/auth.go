@@ -32,6 +32,10 @@ func (s *Server) authenticate(req *request, v wssc.Version) (string, *rejection)
 		return "", reject(codeInvalidSecurity, "the Security header holds %d UsernameTokens", len(uts))
 	case len(uts) == 1:
 		return s.checkUsername(sec, uts[0], req.now)
+	case hasKerberosToken(sec):
+		return s.checkKerberos(req.env.Root, sec, v, req.now)
+	case hasAssertion(sec):
+		return s.checkIssuedToken(req.env.Root, sec, v, req.now)
 	case len(xmldoc.Children(sec, wss.NameBinarySecurityToken)) > 0:
 		return s.checkCertificate(req.env.Root, sec, v, req.now)
 	}

@@ -89,6 +89,26 @@ type Config struct {
 	// TrustedCAs are the roots an X.509 bootstrap certificate must chain
 	// to; nil disables the X.509 bootstrap.
 	TrustedCAs *x509.CertPool
+	// Kerberos verifies the Kerberos bootstrap (an AP-REQ for its service
+	// principal, Kerberos Token Profile 1.1); nil disables it.
+	Kerberos *KerberosAcceptor
+	// IssueTokens runs a token service beside the context STS: a WS-Trust
+	// Issue request for a SAML 2.0 token (action <trust>/RST/Issue), with
+	// a UsernameToken of Users, gets a holder-of-key assertion signed by
+	// the server's own issuer key (see IssuerCertificate), which is then
+	// trusted as if listed in TrustedIssuers.
+	IssueTokens bool
+	// TokenIssuer is the Issuer of those assertions; empty means
+	// DefaultTokenIssuer.
+	TokenIssuer string
+	// TrustedIssuers are the certificates whose SAML assertions the
+	// issued-token bootstrap accepts (their proof keys encrypted to
+	// IssuerCertificate); with neither them nor IssueTokens that
+	// bootstrap is disabled.
+	TrustedIssuers []*x509.Certificate
+	// Audiences are the audience URIs an assertion may be restricted to;
+	// empty means any address under the server's URL.
+	Audiences []string
 	// Entropy chooses the key material of issued contexts.
 	Entropy Entropy
 	// Lifetime of an issued or renewed context; zero means DefaultLifetime.
@@ -109,6 +129,12 @@ type Config struct {
 	EchoActions []string
 	// Limits bound each request's XML; MaxBytes also bounds the HTTP body.
 	Limits xmldoc.Limits
+	// AllowUnsecured echoes application messages that carry no Security
+	// header at all, as a service without WS-Security would: the baseline
+	// of the performance harness (plain forwarding and no proxy). A
+	// message with a Security header is verified as always. Off by
+	// default.
+	AllowUnsecured bool
 
 	// Script is the initial fault script; see SetScript.
 	Script Script

@@ -1,6 +1,7 @@
 package scserver
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -97,7 +98,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, req *request) *rej
 		return rejectClass(soap.Sender, http.StatusUnsupportedMediaType, "the content type is not a SOAP 1.1 or 1.2 one: %v", err)
 	}
 	req.version = hv
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.Limits.MaxBytes)))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.Limits.MaxBytes)), r.ContentLength, s.cfg.Limits.MaxBytes)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -124,6 +125,19 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, req *request) *rej
 		return reject(addressingCode(req.wsa, "ActionMismatch"), "the WS-Addressing Action %q differs from the HTTP action %q", req.action, httpAction)
 	}
 	return s.checkMustUnderstand(req)
+}
+
+// readAll reads a request body, in one allocation when its announced
+// length is within limit: io.ReadAll's growing buffer costs about three
+// times the body's size.
+func readAll(r io.Reader, announced int64, limit int) ([]byte, error) {
+	if announced < 0 || announced > int64(limit) {
+		return io.ReadAll(r)
+	}
+	var b bytes.Buffer
+	b.Grow(int(announced) + bytes.MinRead)
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
 }
 
 // checkMustUnderstand refuses a header block targeted at this node with
@@ -170,6 +184,9 @@ func targeted(h *etree.Element, v soap.Version) bool {
 // WS-SecureConversation version, else the echo service. It returns the
 // reply payload and action.
 func (s *Server) dispatch(req *request) (*etree.Element, string, *rejection) {
+	if payload, action, rej, ok := s.tokenService(req); ok {
+		return payload, action, rej
+	}
 	for _, v := range wssc.Versions {
 		for _, op := range []wssc.Operation{wssc.Issue, wssc.Renew, wssc.Cancel} {
 			if req.action != v.Action(op) {
@@ -323,8 +340,16 @@ func echoOf(payload *etree.Element) *etree.Element {
 }
 
 // verifyApplication runs VerifyMessage's checks, then the fault script's
-// RenewNeeded, and counts the message against its context.
+// RenewNeeded, and counts the message against its context. A message
+// signed with an X.509 certificate instead is checked as such, and one
+// without any Security header passes when AllowUnsecured.
 func (s *Server) verifyApplication(req *request) (*Verified, *rejection) {
+	switch {
+	case s.cfg.AllowUnsecured && unsecured(req.env):
+		return &Verified{}, nil
+	case certificateSigned(req.env):
+		return s.verifyCertificateMessage(req)
+	}
 	ver, rej := s.verifyContext(req.env, req.now, true)
 	if rej == nil {
 		ver.Timestamp, rej = s.checkTimestamp(ver.Signature, req.now)

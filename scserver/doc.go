@@ -29,6 +29,15 @@
 //     WS-Addressing Action, else the SOAPAction header or the action
 //     parameter of the content type; replies in the request's versions,
 //     with RelatesTo naming the request's MessageID.
+//   - Issued tokens (Config.IssueTokens, Config.TrustedIssuers): on the
+//     same address as everything else, an Issue request with the action
+//     <trust>/RST/Issue and the SAML 2.0 TokenType (WS-Trust 1.3 §4,
+//     authenticated with a UsernameToken) is answered by a token service
+//     with a holder-of-key assertion (SAML 2.0 core §2, SAML Token Profile
+//     1.1) signed by the server's own issuer key, its proof key encrypted
+//     to that key's certificate (XML Encryption §5.4.2); an Issue request
+//     for a context may then be bootstrapped with such an assertion and a
+//     proof-key signature, checked as wire/saml's Verify describes.
 //
 // Beyond the specifications it offers what a test or a demo needs: a
 // Script that makes the service ask for renewal after N messages or a key

@@ -70,7 +70,7 @@ func applicationRejected(t *testing.T, v wssc.Version) {
 		{"wrong key", signed(timestamp(now, 5*time.Minute)+sct, signSpec{key: otherKey, keyInfo: ki}), codeFailedCheck, "does not verify"},
 		{"unknown context", signed(timestamp(now, 5*time.Minute)+sctXML(v, "urn:uuid:nobody"), signSpec{key: key, keyInfo: ki}), v.Fault(wssc.BadContextToken), `"urn:uuid:nobody" is not known`},
 		{"no KeyInfo", cut(t, good, "<KeyInfo>", "</KeyInfo>"), codeInvalidSecurityToken, "no KeyInfo"},
-		{"KeyInfo names a certificate", signed(timestamp(now, 5*time.Minute)+bst, signSpec{key: key, keyInfo: strXML("#bst-1", wss.ValueTypeX509v3)}), codeInvalidSecurityToken, "not a context or derived key"},
+		{"KeyInfo names a certificate", signed(timestamp(now, 5*time.Minute)+bst, signSpec{key: key, keyInfo: strXML("#bst-1", wss.ValueTypeX509v3)}), codeInvalidSecurityToken, "cannot be resolved"},
 		{"KeyInfo key identifier", signed(timestamp(now, 5*time.Minute)+sct, signSpec{key: key, keyInfo: `<o:SecurityTokenReference xmlns:o="` + wss.NSWSSE + `"><o:KeyIdentifier ValueType="x">AAAA</o:KeyIdentifier></o:SecurityTokenReference>`}), codeInvalidSecurityToken, "not a direct reference"},
 		{"derived key out of bounds", signed(timestamp(now, 5*time.Minute)+badDKT, signSpec{key: key, keyInfo: strXML("#dk-1", v.DKValueType())}), codeInvalidSecurityToken, "Length 4096"},
 		{"digest algorithm not allowed", mangle(good, dsig.SHA1, "http://www.w3.org/2001/04/xmldsig-more#md5"), codeUnsupportedAlgorithm, "md5"},

@@ -22,6 +22,7 @@ type Server struct {
 	stats   *stats
 	script  script
 	cookies *cookieJar // nil unless Config.Cookie
+	tokens  *tokens    // nil unless issued tokens are issued or accepted
 	certs   *serverCerts
 	caFile  string
 	tmpDir  string // created by New, removed by Close
@@ -47,6 +48,9 @@ func New(cfg Config) (*Server, error) {
 		if s.cookies, err = newCookieJar(cfg.Rand); err != nil {
 			return nil, err
 		}
+	}
+	if s.tokens, err = newTokens(cfg); err != nil {
+		return nil, err
 	}
 	host, _, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {

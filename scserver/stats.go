@@ -25,6 +25,8 @@ type Stats struct {
 	Contexts map[string]ContextStats
 	// LastFailures are the most recent fault reasons, oldest first.
 	LastFailures []string
+	// TokensIssued counts the SAML tokens of the token service.
+	TokensIssued int
 }
 
 // ContextStats are one context's counters.

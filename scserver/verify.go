@@ -28,6 +28,10 @@ type Verified struct {
 	Signature *dsig.Verified
 	// Timestamp is the checked Timestamp; nil from VerifySignature.
 	Timestamp *wss.Timestamp
+	// Principal names the certificate of a message signed with X.509
+	// instead of a context ("x509:" and its subject); Identifier,
+	// Signature and Timestamp are then unset.
+	Principal string
 
 	key []byte // the key that verified, to detect a concurrent renewal
 }

@@ -84,7 +84,7 @@ func (o *RunOptions) bootstraps(cfg *outbound.Config, getenv func(string) string
 		return err
 	}
 	if ref != nil || !o.needsSecret() {
-		cfg.Bootstrap, err = o.newBootstrap(ref)
+		cfg.Bootstrap, err = o.newBootstrap(ref, cfg, cfg.Routes[0].Upstream)
 		return err
 	}
 	made := map[string]session.Bootstrap{}
@@ -92,7 +92,7 @@ func (o *RunOptions) bootstraps(cfg *outbound.Config, getenv func(string) string
 		name := DefaultCredentialName(r.Upstream)
 		b, ok := made[name]
 		if !ok {
-			if b, err = o.newBootstrap(&secretRef{src: o.keyring(), name: name}); err != nil {
+			if b, err = o.newBootstrap(&secretRef{src: o.keyring(), name: name}, cfg, r.Upstream); err != nil {
 				return err
 			}
 			made[name] = b
@@ -114,9 +114,9 @@ func (o *RunOptions) needsSecret() bool {
 	return true
 }
 
-// newBootstrap makes the bootstrap --bootstrap names, reading its secret
-// from ref.
-func (o *RunOptions) newBootstrap(ref *secretRef) (session.Bootstrap, error) {
+// newBootstrap makes the bootstrap --bootstrap names for the service at
+// svc, reading its secret from ref.
+func (o *RunOptions) newBootstrap(ref *secretRef, cfg *outbound.Config, svc *url.URL) (session.Bootstrap, error) {
 	var c creds.Credential
 	if o.needsSecret() {
 		var err error
@@ -139,14 +139,14 @@ func (o *RunOptions) newBootstrap(ref *secretRef) (session.Bootstrap, error) {
 		return bootstrap.NewCertificate(cert)
 	}
 	if mk, ok := moreBootstraps[o.Bootstrap]; ok {
-		return mk(o, c)
+		return mk(o, c, cfg, svc)
 	}
 	return nil, usageErrorf("--bootstrap %q: want %s", o.Bootstrap, orList(bootstrapNames()))
 }
 
 // moreBootstraps are the bootstraps beyond username and certificate, by
 // name.
-var moreBootstraps = map[string]func(*RunOptions, creds.Credential) (session.Bootstrap, error){}
+var moreBootstraps = map[string]func(*RunOptions, creds.Credential, *outbound.Config, *url.URL) (session.Bootstrap, error){}
 
 func bootstrapNames() []string {
 	names := []string{"username", "certificate"}

@@ -38,6 +38,16 @@ type DemoServerOptions struct {
 	EchoActions []string
 	MaxBytes    int
 	LogFormat   string
+	// AllowUnsecured echoes messages without a Security header (the
+	// performance harness's baseline).
+	AllowUnsecured bool
+
+	// KerberosKeytab and KerberosSPN enable the Kerberos bootstrap.
+	KerberosKeytab string
+	KerberosSPN    string
+
+	// IssueTokens runs the SAML token service beside the STS.
+	IssueTokens bool
 
 	RenewAfterMessages int
 	RenewAfterKeyAge   time.Duration
@@ -78,6 +88,8 @@ credentials of the demo user.`,
 	f.StringSliceVar(&o.Versions, "versions", []string{"feb2005", "1.3"}, "WS-SecureConversation versions accepted: feb2005, 1.3")
 	f.StringArrayVar(&o.Users, "user", nil, "a user as name:password (repeatable; default: user demo with a random password)")
 	f.StringVar(&o.ClientCA, "client-ca", "", "PEM file of CAs trusted for the X.509 bootstrap (default: X.509 disabled)")
+	f.StringVar(&o.KerberosKeytab, "kerberos-keytab", "", "keytab of the service principal, enabling the Kerberos bootstrap (default: Kerberos disabled)")
+	f.StringVar(&o.KerberosSPN, "kerberos-spn", "", "service principal Kerberos tickets must be for, such as HTTP/svc.example.com (with --kerberos-keytab)")
 	f.StringVar(&o.Entropy, "entropy", "auto", "key entropy: auto, combined, client or server")
 	f.DurationVar(&o.Lifetime, "lifetime", scserver.DefaultLifetime, "lifetime of an issued context")
 	f.DurationVar(&o.Rollover, "rollover", scserver.DefaultRollover, "how long the previous key is accepted after a renewal")
@@ -86,6 +98,8 @@ credentials of the demo user.`,
 	f.StringArrayVar(&o.EchoActions, "echo-action", nil, "an application action to echo (repeatable; default: any)")
 	f.IntVar(&o.MaxBytes, "max-bytes", xmldoc.DefaultLimits.MaxBytes, "largest request accepted, in bytes")
 	f.StringVar(&o.LogFormat, "log-format", "text", "request log format: text, json or none")
+	f.BoolVar(&o.AllowUnsecured, "allow-unsecured", false, "also echo messages without any Security header (a baseline for measurements)")
+	f.BoolVar(&o.IssueTokens, "issue-tokens", false, "also issue SAML 2.0 holder-of-key tokens to the users (WS-Trust Issue, action <trust>/RST/Issue) and accept them as a bootstrap")
 	f.IntVar(&o.RenewAfterMessages, "renew-after-messages", 0, "answer RenewNeeded once a key has protected this many messages (0: never)")
 	f.DurationVar(&o.RenewAfterKeyAge, "renew-after-key-age", 0, "answer RenewNeeded once a key is this old (0: never)")
 	f.DurationVar(&o.Delay, "delay", 0, "hold every response back this long")
@@ -101,7 +115,7 @@ func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 	cfg := scserver.Config{
 		Addr: o.Listen, PlainHTTP: o.PlainHTTP, CertDir: o.CertDir,
 		Lifetime: o.Lifetime, Rollover: o.Rollover, Skew: o.Skew,
-		Cookie: o.Cookie, EchoActions: o.EchoActions,
+		Cookie: o.Cookie, EchoActions: o.EchoActions, AllowUnsecured: o.AllowUnsecured, IssueTokens: o.IssueTokens,
 		Limits: xmldoc.Limits{MaxBytes: o.MaxBytes},
 		Script: scserver.Script{RenewAfterMessages: o.RenewAfterMessages, RenewAfterKeyAge: o.RenewAfterKeyAge, Delay: o.Delay},
 	}
@@ -123,6 +137,14 @@ func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 		cfg.TrustedCAs = x509.NewCertPool()
 		if !cfg.TrustedCAs.AppendCertsFromPEM(pemBytes) {
 			return cfg, usageErrorf("--client-ca %s holds no PEM certificate", o.ClientCA)
+		}
+	}
+	if (o.KerberosKeytab == "") != (o.KerberosSPN == "") {
+		return cfg, usageErrorf("--kerberos-keytab and --kerberos-spn go together")
+	}
+	if o.KerberosKeytab != "" {
+		if cfg.Kerberos, err = scserver.LoadKerberosAcceptor(o.KerberosKeytab, o.KerberosSPN); err != nil {
+			return cfg, err
 		}
 	}
 	switch {
@@ -245,5 +267,14 @@ func printBanner(w io.Writer, srv *scserver.Server, cfg scserver.Config) {
 	}
 	if cfg.TrustedCAs != nil {
 		fmt.Fprintln(w, "x509: enabled")
+	}
+	if cfg.AllowUnsecured {
+		fmt.Fprintln(w, "unsecured: accepted")
+	}
+	if cfg.Kerberos != nil {
+		fmt.Fprintf(w, "kerberos: %s\n", cfg.Kerberos)
+	}
+	if cfg.IssueTokens {
+		fmt.Fprintf(w, "token service: SAML 2.0 tokens for the users, signed by %q\n", srv.IssuerCertificate().Subject)
 	}
 }

@@ -173,13 +173,28 @@ func rollover(d time.Duration) time.Duration {
 	return d
 }
 
-// runProxy runs the proxy until ctx ends.
+// runProxy runs the proxy until ctx ends, then lets the bootstraps that
+// hold background work (a Kerberos login's renewal) stop.
 func runProxy(ctx context.Context, cfg *outbound.Config) error {
+	defer closeBootstraps(cfg)
 	p, err := outbound.New(*cfg)
 	if err != nil {
 		return err
 	}
 	return p.Run(ctx)
+}
+
+// closeBootstraps closes every bootstrap of cfg that can be closed.
+func closeBootstraps(cfg *outbound.Config) {
+	bs := []any{cfg.Bootstrap}
+	for _, r := range cfg.Routes {
+		bs = append(bs, r.Bootstrap)
+	}
+	for _, b := range bs {
+		if c, ok := b.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
+	}
 }
 
 // Config validates the options and returns the proxy configuration.

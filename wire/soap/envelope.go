@@ -106,7 +106,7 @@ func (e *Envelope) bind() error {
 		}
 	}
 	afterBody := false
-	for _, c := range e.Root.ChildElements() {
+	for c := range e.Root.ChildElementsSeq() {
 		switch {
 		case c == e.Header && afterBody:
 			return ErrHeaderAfterBody

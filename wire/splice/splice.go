@@ -76,12 +76,12 @@ func Read(src []byte, o Options) (*Message, error) {
 	m.content[0] = bodyTag[1]
 	if selfClosed(src[bodyTag[0]:bodyTag[1]]) {
 		m.content[1] = bodyTag[1]
-		if err := expectTail(src, bodyTag[1], env.Root.FullTag()); err != nil {
+		if err := expectTail(src, bodyTag[1], env.Root); err != nil {
 			return nil, err
 		}
 		return m, nil
 	}
-	end, err := bodyEnd(src, bodyTag[1], env.Root.FullTag(), env.Body.FullTag())
+	end, err := bodyEnd(src, bodyTag[1], env.Root, env.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -175,17 +175,17 @@ func selfClosed(tag []byte) bool { return bytes.HasSuffix(tag, []byte("/>")) }
 
 // bodyEnd returns the offset of the Body's end tag, reading backwards:
 // optional white space, </envelope>, optional white space, </body>.
-func bodyEnd(src []byte, from int, envTag, bodyTag string) (int, error) {
-	i, err := endTag(src, len(src), from, envTag)
+func bodyEnd(src []byte, from int, env, body *etree.Element) (int, error) {
+	i, err := endTag(src, len(src), from, env)
 	if err != nil {
 		return 0, err
 	}
-	return endTag(src, i, from, bodyTag)
+	return endTag(src, i, from, body)
 }
 
 // expectTail checks that only white space and </envelope> follow from.
-func expectTail(src []byte, from int, envTag string) error {
-	i, err := endTag(src, len(src), from, envTag)
+func expectTail(src []byte, from int, env *etree.Element) error {
+	i, err := endTag(src, len(src), from, env)
 	if err != nil {
 		return err
 	}
@@ -195,26 +195,47 @@ func expectTail(src []byte, from int, envTag string) error {
 	return nil
 }
 
-// endTag finds the end tag </name> (with optional white space before its
-// '>') that ends src[:limit] apart from trailing white space, not before
-// from, and returns its offset.
-func endTag(src []byte, limit, from int, name string) (int, error) {
+// endTag finds the end tag of el, </prefix:name> (with optional white
+// space before its '>'), that ends src[:limit] apart from trailing white
+// space, not before from, and returns its offset. The name is compared in
+// its parts: joining them would cost an allocation per message.
+func endTag(src []byte, limit, from int, el *etree.Element) (int, error) {
 	i := limit
 	for i > from && isSpace(src[i-1]) {
 		i--
 	}
 	if i == from || src[i-1] != '>' {
-		return 0, fmt.Errorf("%w: expected </%s> at byte %d", ErrTail, name, i)
+		return 0, fmt.Errorf("%w: expected </%s> at byte %d", ErrTail, el.FullTag(), i)
 	}
 	j := i - 1
 	for j > from && isSpace(src[j-1]) {
 		j--
 	}
-	start := j - len(name) - 2
-	if start < from || string(src[start:j]) != "</"+name {
-		return 0, fmt.Errorf("%w: expected </%s> at byte %d", ErrTail, name, i)
+	n := len(el.Tag)
+	if el.Space != "" {
+		n += len(el.Space) + 1
+	}
+	start := j - n - 2
+	if start < from || !isEndTagOf(src[start:j], el) {
+		return 0, fmt.Errorf("%w: expected </%s> at byte %d", ErrTail, el.FullTag(), i)
 	}
 	return start, nil
+}
+
+// isEndTagOf reports whether b is "</" followed by el's qualified name.
+func isEndTagOf(b []byte, el *etree.Element) bool {
+	if b[0] != '<' || b[1] != '/' {
+		return false
+	}
+	name := b[2:]
+	if el.Space != "" {
+		p := len(el.Space)
+		if string(name[:p]) != el.Space || name[p] != ':' {
+			return false
+		}
+		name = name[p+1:]
+	}
+	return string(name) == el.Tag
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
@@ -233,7 +254,7 @@ func (m *Message) Convert(to soap.Version) error {
 	}
 	p := freePrefix(m.Env.Root, m.Env.Header)
 	if m.Env.Header != nil {
-		for _, block := range m.Env.Header.ChildElements() {
+		for block := range m.Env.Header.ChildElementsSeq() {
 			if err := convertBlock(block, from, to, p); err != nil {
 				return err
 			}

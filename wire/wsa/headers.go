@@ -154,6 +154,9 @@ type writer struct {
 	declareSOAP bool
 	wsaPrefix   string
 	declareWSA  bool
+	// wsaDecl and mustUnderstand are attribute names used on every
+	// header, joined once.
+	wsaDecl, mustUnderstand string
 }
 
 func newWriter(header *etree.Element, sv soap.Version, v Version) *writer {
@@ -161,6 +164,7 @@ func newWriter(header *etree.Element, sv soap.Version, v Version) *writer {
 	w := &writer{header: header, sv: sv, v: v}
 	w.soapPrefix, w.declareSOAP = pickPrefix(scope, sv.Namespace(), header.Space, "s", "")
 	w.wsaPrefix, w.declareWSA = pickPrefix(scope, v.Namespace(), "a", "a", w.soapPrefix)
+	w.wsaDecl, w.mustUnderstand = "xmlns:"+w.wsaPrefix, w.soapPrefix+":"+sv.MustUnderstand().Local
 	return w
 }
 
@@ -195,15 +199,16 @@ func (w *writer) addIf(local, text string) *etree.Element {
 }
 
 func (w *writer) add(local, text string, mustUnderstand bool) *etree.Element {
-	el := w.header.CreateElement(w.wsaPrefix + ":" + local)
+	el := w.header.CreateElement(local)
+	el.Space = w.wsaPrefix
 	if w.declareWSA {
-		el.CreateAttr("xmlns:"+w.wsaPrefix, w.v.Namespace())
+		el.CreateAttr(w.wsaDecl, w.v.Namespace())
 	}
 	if mustUnderstand {
 		if w.declareSOAP {
 			el.CreateAttr("xmlns:"+w.soapPrefix, w.sv.Namespace())
 		}
-		el.CreateAttr(w.soapPrefix+":"+w.sv.MustUnderstand().Local, soap.MustUnderstandValue)
+		el.CreateAttr(w.mustUnderstand, soap.MustUnderstandValue)
 	}
 	if text != "" {
 		el.SetText(text)
@@ -249,7 +254,7 @@ func Read(header *etree.Element) (Headers, Version, error) {
 // children use.
 func detect(header *etree.Element) (Version, error) {
 	found := None
-	for _, c := range header.ChildElements() {
+	for c := range header.ChildElementsSeq() {
 		cv, ok := VersionOf(c.NamespaceURI())
 		switch {
 		case !ok:
@@ -292,12 +297,21 @@ func (r *reader) value(el *etree.Element) string {
 	}
 	t := xmldoc.Text(el)
 	switch {
-	case len(el.ChildElements()) > 0:
+	case hasChildElement(el):
 		r.err = fmt.Errorf("%w: %s has element content", ErrValue, xmldoc.NameOf(el))
 	case t == "":
 		r.err = fmt.Errorf("%w: %s is empty", ErrValue, xmldoc.NameOf(el))
 	}
 	return t
+}
+
+// hasChildElement reports whether el has an element child, without
+// collecting them.
+func hasChildElement(el *etree.Element) bool {
+	for range el.ChildElementsSeq() {
+		return true
+	}
+	return false
 }
 
 func (r *reader) replyTo() string {

@@ -1,6 +1,7 @@
 package wsa
 
 import (
+	"encoding/hex"
 	"fmt"
 	"io"
 )
@@ -17,5 +18,14 @@ func NewMessageID(r io.Reader) (string, error) {
 	}
 	b[6] = b[6]&0x0f | 0x40 // version 4
 	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
-	return fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+	// Written by hand: the fmt version costs six allocations per message.
+	out := make([]byte, 0, len("urn:uuid:")+36)
+	out = append(out, "urn:uuid:"...)
+	for i, part := range [][]byte{b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]} {
+		if i > 0 {
+			out = append(out, '-')
+		}
+		out = hex.AppendEncode(out, part)
+	}
+	return string(out), nil
 }

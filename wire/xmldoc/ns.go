@@ -40,7 +40,7 @@ func Is(el *etree.Element, n Name) bool {
 // Children returns the child elements of el named n, in document order.
 func Children(el *etree.Element, n Name) []*etree.Element {
 	var out []*etree.Element
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if Is(c, n) {
 			out = append(out, c)
 		}
@@ -80,14 +80,22 @@ func (e *DuplicateError) Error() string {
 // Optional returns the single child of el named n, nil when there is none,
 // and an error when there are several.
 func Optional(el *etree.Element, n Name) (*etree.Element, error) {
-	cs := Children(el, n)
-	switch len(cs) {
-	case 0:
-		return nil, nil
-	case 1:
-		return cs[0], nil
+	// Counted rather than collected: this runs for every header of every
+	// message, and needs no slice.
+	var first *etree.Element
+	count := 0
+	for c := range el.ChildElementsSeq() {
+		if Is(c, n) {
+			if count == 0 {
+				first = c
+			}
+			count++
+		}
 	}
-	return nil, &DuplicateError{Parent: NameOf(el), Want: n, Count: len(cs)}
+	if count > 1 {
+		return nil, &DuplicateError{Parent: NameOf(el), Want: n, Count: count}
+	}
+	return first, nil
 }
 
 // One returns the single child of el named n; none or several is an error.
@@ -169,9 +177,10 @@ func Walk(el *etree.Element, fn func(*etree.Element)) {
 		e := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		fn(e)
-		kids := e.ChildElements()
-		for i := len(kids) - 1; i >= 0; i-- {
-			stack = append(stack, kids[i])
+		for i := len(e.Child) - 1; i >= 0; i-- {
+			if c, ok := e.Child[i].(*etree.Element); ok {
+				stack = append(stack, c)
+			}
 		}
 	}
 }

@@ -26,6 +26,11 @@ type Limits struct {
 	MaxAttributes int
 	// MaxNamespaceDecls caps the namespace declarations on one element.
 	MaxNamespaceDecls int
+	// MaxTokenBytes caps one token: a start tag with its attributes, a run
+	// of character data, a comment, a CDATA section. The default is
+	// MaxBytes: a SOAP Body may hold megabytes of base64 in one text node,
+	// while a reader of headers alone can be strict.
+	MaxTokenBytes int
 }
 
 // DefaultLimits are generous for SOAP traffic (a WCF message rarely nests
@@ -46,12 +51,14 @@ func (l Limits) withDefaults() Limits {
 		}
 		return d
 	}
+	maxBytes := pick(l.MaxBytes, DefaultLimits.MaxBytes)
 	return Limits{
-		MaxBytes:          pick(l.MaxBytes, DefaultLimits.MaxBytes),
+		MaxBytes:          maxBytes,
 		MaxDepth:          pick(l.MaxDepth, DefaultLimits.MaxDepth),
 		MaxElements:       pick(l.MaxElements, DefaultLimits.MaxElements),
 		MaxAttributes:     pick(l.MaxAttributes, DefaultLimits.MaxAttributes),
 		MaxNamespaceDecls: pick(l.MaxNamespaceDecls, DefaultLimits.MaxNamespaceDecls),
+		MaxTokenBytes:     pick(l.MaxTokenBytes, maxBytes),
 	}
 }
 
@@ -140,6 +147,9 @@ func Parse(src []byte, opts Options) (*Doc, error) {
 		dec:   xml.NewDecoder(bytes.NewReader(src)),
 		doc:   &Doc{Document: etree.NewDocument(), src: src},
 		stop:  opts.Stop,
+		// SOAP messages rarely nest deeper than this; growing the stack
+		// from nothing cost an allocation per level.
+		stack: make([]frame, 0, 16),
 	}
 	if opts.KeepSpans {
 		p.doc.spans = make(map[*etree.Element][2]int64)
@@ -195,6 +205,9 @@ func (p *parser) fail(format string, args ...any) error {
 func (p *parser) run() error {
 	for {
 		off := p.dec.InputOffset()
+		if err := p.precheck(off); err != nil {
+			return err
+		}
 		tok, err := p.dec.RawToken()
 		if err == io.EOF {
 			if len(p.stack) > 0 {
@@ -261,6 +274,72 @@ func (p *parser) token(tok xml.Token, off int64) error {
 
 func (p *parser) top() *etree.Element { return p.stack[len(p.stack)-1].el }
 
+// precheck enforces MaxTokenBytes and MaxAttributes on the token at off
+// before encoding/xml decodes it: the decoder builds a whole token (every
+// attribute of a tag) before returning it, so a 3 MiB attribute or
+// 100,000 attributes would cost ten to thirty bytes of memory per input
+// byte if judged afterwards. A malformed token is left for the decoder
+// to report.
+func (p *parser) precheck(off int64) error {
+	src := p.doc.src[off:]
+	if max := p.lim.MaxTokenBytes; len(src) > max && tokenLen(src, max) > max {
+		return &LimitError{Limit: "MaxTokenBytes", Max: max}
+	}
+	if len(src) < 2 || src[0] != '<' || src[1] == '/' || src[1] == '!' || src[1] == '?' {
+		return nil
+	}
+	if _, n := scanTag(src, p.lim.MaxAttributes); n > p.lim.MaxAttributes {
+		return &LimitError{Limit: "MaxAttributes", Max: p.lim.MaxAttributes}
+	}
+	return nil
+}
+
+// tokenLen returns the length of the token src starts with, or max+1
+// when it is longer than max; it reads at most max+1 bytes.
+func tokenLen(src []byte, max int) int {
+	w := src[:min(len(src), max+1)]
+	after := func(i, n int) int {
+		if i < 0 {
+			return max + 1
+		}
+		return i + n
+	}
+	switch {
+	case bytes.HasPrefix(w, []byte("<!--")):
+		return after(bytes.Index(w, []byte("-->")), 3)
+	case bytes.HasPrefix(w, []byte("<![CDATA[")):
+		return after(bytes.Index(w, []byte("]]>")), 3)
+	case bytes.HasPrefix(w, []byte("<")):
+		end, _ := scanTag(w, max)
+		return after(end, 1)
+	}
+	return after(bytes.IndexByte(w, '<'), 0)
+}
+
+// scanTag finds the '>' that ends the tag src starts with, outside quoted
+// values, and counts the '=' before it; it stops counting past max and
+// returns end -1 when the tag does not end in src.
+func scanTag(src []byte, max int) (end, attrs int) {
+	var quote byte
+	for i, c := range src {
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '=':
+			if attrs++; attrs > max {
+				return -1, attrs
+			}
+		case c == '>':
+			return i, attrs
+		}
+	}
+	return -1, attrs
+}
+
 func (p *parser) start(t xml.StartElement, off int64) error {
 	if len(p.stack) == 0 && p.sawRoot {
 		return p.fail("more than one root element")
@@ -308,11 +387,14 @@ func (p *parser) start(t xml.StartElement, off int64) error {
 
 	var el *etree.Element
 	if len(p.stack) == 1 {
-		el = p.doc.CreateElement(qname(t.Name))
+		el = p.doc.CreateElement(t.Name.Local)
 		p.sawRoot = true
 	} else {
-		el = p.stack[len(p.stack)-2].el.CreateElement(qname(t.Name))
+		el = p.stack[len(p.stack)-2].el.CreateElement(t.Name.Local)
 	}
+	// The prefix is set apart: joining it to the name for CreateElement to
+	// split again cost an allocation per element.
+	el.Space = t.Name.Space
 	el.Attr = make([]etree.Attr, 0, len(t.Attr))
 	for _, a := range t.Attr {
 		el.CreateAttr(qname(a.Name), a.Value)

@@ -1,0 +1,91 @@
+package outbound
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/scproxy/scproxy/wire/secure"
+	"github.com/scproxy/scproxy/wire/splice"
+)
+
+// certSigner secures messages under ProfileX509: each one gets a
+// Timestamp, the certificate as a BinarySecurityToken and an RSA
+// signature over the Timestamp and wsa:To (secure.WithCertificate). No
+// context is established, so there is nothing to renew, resend or
+// cancel; every message pays for an RSA signature, and the service for
+// a certificate chain check. It counts the messages it signed per
+// upstream endpoint, for Status.
+type certSigner struct {
+	cred secure.Certificate
+	max  int // distinct endpoints counted (Config.MaxEndpoints)
+
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+// otherEndpoints is where messages to endpoints past MaxEndpoints are
+// counted: the table stays bounded whatever paths the applications use.
+const otherEndpoints = "(other endpoints)"
+
+func newCertSigner(cfg *Config) *certSigner {
+	if cfg.Security != SecurityContext || cfg.Profile != ProfileX509 {
+		return nil
+	}
+	return &certSigner{cred: *cfg.Certificate, max: cfg.MaxEndpoints, counts: map[string]int64{}}
+}
+
+// secureWithCertificate signs the bridged request m with the configured
+// certificate and returns the bytes to send.
+func (x *exchange) secureWithCertificate(m *splice.Message) ([]byte, error) {
+	p := x.p
+	p.certs.count(x.target)
+	o := secure.Options{Now: p.now, Rand: p.rand, IDPrefix: p.idPrefix}
+	// WithCertificate adds the Security header to the tree in place; its
+	// own serialisation lacks the Body, which splice never read, so the
+	// message is written again around the Body's original bytes.
+	if _, err := secure.WithCertificate(m.Env, p.certs.cred, o); err != nil {
+		return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "signing the request with the certificate: %v", err)
+	}
+	return m.Bytes(nil), nil
+}
+
+// count records one message to target.
+func (s *certSigner) count(target *url.URL) {
+	key := endpointKey(target)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.counts[key]; !ok && len(s.counts) >= s.max {
+		key = otherEndpoints
+	}
+	s.counts[key]++
+}
+
+// endpointKey names an endpoint without its query, which may differ per
+// call.
+func endpointKey(u *url.URL) string {
+	v := *u
+	v.RawQuery, v.ForceQuery = "", false
+	return v.String()
+}
+
+// SignedCount is how many messages were signed for one upstream endpoint
+// under ProfileX509.
+type SignedCount struct {
+	Endpoint string `json:"endpoint"`
+	Requests int64  `json:"requests"`
+}
+
+// signed returns the counts sorted by endpoint.
+func (s *certSigner) signed() []SignedCount {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SignedCount, 0, len(s.counts))
+	for k, n := range s.counts {
+		out = append(out, SignedCount{Endpoint: k, Requests: n})
+	}
+	slices.SortFunc(out, func(a, b SignedCount) int { return strings.Compare(a.Endpoint, b.Endpoint) })
+	return out
+}

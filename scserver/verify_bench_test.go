@@ -1,0 +1,164 @@
+package scserver_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/upstream"
+	"github.com/scproxy/scproxy/wire/secure"
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wssc"
+	"github.com/scproxy/scproxy/wire/xmldoc"
+)
+
+// Benchmarks of the service side per message, at the harness's sizes:
+// parse and verify an SC-over-TLS message (HMAC over the Timestamp,
+// context looked up), and the whole echo request for both profiles
+// (verification of an x509 message includes the certificate chain check
+// and an RSA verification).
+
+var benchSizes = []int{1 << 10, 10 << 10, 100 << 10}
+
+const benchAction = "http://tempuri.org/IService/Process"
+
+// inMemory hands requests straight to the server's handler.
+type inMemory struct{ h http.Handler }
+
+func (m inMemory) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	m.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// benchRig is a server trusting one client certificate's CA, with a
+// context established against it by the client packages.
+type benchRig struct {
+	srv  *scserver.Server
+	ctx  *session.Context
+	cert secure.Certificate
+}
+
+func newBenchRig(b *testing.B) *benchRig {
+	b.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	srv, err := scserver.New(scserver.Config{PlainHTTP: true, Users: map[string]string{"u": "p"}, TrustedCAs: pool})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	u, _ := url.Parse("https://svc.example/Service.svc")
+	ep, err := session.New(session.Config{URL: u, Version: wssc.Feb2005, Bootstrap: session.Username{User: "u", Password: "p"},
+		Client: upstream.New(upstream.Config{Transport: inMemory{srv}})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := ep.Context(context.Background(), session.Wire{SOAP: soap.V12, Addressing: wsa.V10})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &benchRig{srv: srv, ctx: c, cert: secure.Certificate{Cert: cert, Key: key}}
+}
+
+// message returns an application message of about size bytes secured by
+// profile ("sc-tls" or "x509").
+func (r *benchRig) message(b *testing.B, profile string, size int) []byte {
+	b.Helper()
+	var body bytes.Buffer
+	for i := 0; body.Len() < size-400; i++ {
+		fmt.Fprintf(&body, `<item n="%d">value %d</item>`, i, i)
+	}
+	src := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header>` +
+		`<a:Action s:mustUnderstand="1">` + benchAction + `</a:Action><a:MessageID>urn:uuid:6a1e2c8e-0c35-4a4e-9d2f-7bb3f0b4f3a1</a:MessageID>` +
+		`<a:To s:mustUnderstand="1">https://svc.example/Service.svc</a:To></s:Header><s:Body><Process xmlns="http://tempuri.org/">` + body.String() + `</Process></s:Body></s:Envelope>`
+	env, err := soap.Parse([]byte(src), xmldoc.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := secure.Options{Now: time.Now, Rand: rand.Reader}
+	var out []byte
+	if profile == "x509" {
+		out, err = secure.WithCertificate(env, r.cert, o)
+	} else {
+		out, err = secure.WithContext(env, r.ctx.Secure(), secure.ContextOptions{Options: o})
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// BenchmarkVerifyMessage parses and verifies an SC-over-TLS message as the
+// service does for each application message.
+func BenchmarkVerifyMessage(b *testing.B) {
+	r := newBenchRig(b)
+	for _, size := range benchSizes {
+		msg := r.message(b, "sc-tls", size)
+		b.Run(fmt.Sprintf("size=%dKB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				env, err := soap.Parse(msg, xmldoc.Limits{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := r.srv.VerifyMessage(env); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServeEcho is the service's whole work for one echo request:
+// parse, verify (per profile), answer.
+func BenchmarkServeEcho(b *testing.B) {
+	r := newBenchRig(b)
+	for _, profile := range []string{"sc-tls", "x509"} {
+		for _, size := range benchSizes {
+			msg := r.message(b, profile, size)
+			ct, _, _ := soap.V12.ContentType(benchAction)
+			b.Run(fmt.Sprintf("profile=%s/size=%dKB", profile, size>>10), func(b *testing.B) {
+				b.SetBytes(int64(len(msg)))
+				b.ReportAllocs()
+				for b.Loop() {
+					req := httptest.NewRequest(http.MethodPost, "/Service.svc", bytes.NewReader(msg))
+					req.Header.Set("Content-Type", ct)
+					rec := httptest.NewRecorder()
+					r.srv.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						body, _ := io.ReadAll(rec.Body)
+						b.Fatalf("HTTP %d: %s", rec.Code, body)
+					}
+				}
+			})
+		}
+	}
+}
