@@ -52,8 +52,8 @@ func init() {
 	canaryCases = append(canaryCases, canaryCase{
 		name:   "certificate",
 		server: func(_ *testing.T, c *scserver.Config) { c.TrustedCAs = canaryPKI().pool },
-		good:   func(t *testing.T) session.Bootstrap { return mustCertificate(t, canaryPKI().trusted) },
-		bad:    func(t *testing.T) session.Bootstrap { return mustCertificate(t, canaryPKI().stray) },
+		good:   func(t *testing.T, _ *upstreamRig) session.Bootstrap { return mustCertificate(t, canaryPKI().trusted) },
+		bad:    func(t *testing.T, _ *upstreamRig) session.Bootstrap { return mustCertificate(t, canaryPKI().stray) },
 		secrets: func(*testing.T, *upstreamRig) [][]byte {
 			k := canaryPKI().trusted.Key.(*rsa.PrivateKey)
 			return [][]byte{canaryPKI().trustedKeyBytes, k.D.Bytes(), k.Primes[0].Bytes(), []byte(k.D.String())}

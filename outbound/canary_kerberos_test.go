@@ -40,8 +40,8 @@ func init() {
 			}
 			c.Kerberos = acc
 		},
-		good: func(t *testing.T) session.Bootstrap { return kerberos(t, canaryKDC.Password) },
-		bad:  func(t *testing.T) session.Bootstrap { return kerberos(t, canaryKDC.Password+"-wrong") },
+		good: func(t *testing.T, _ *upstreamRig) session.Bootstrap { return kerberos(t, canaryKDC.Password) },
+		bad:  func(t *testing.T, _ *upstreamRig) session.Bootstrap { return kerberos(t, canaryKDC.Password+"-wrong") },
 		secrets: func(t *testing.T, up *upstreamRig) [][]byte {
 			secrets := [][]byte{[]byte(canaryKDC.Password)}
 			for _, m := range up.ops(wssc.Issue) {

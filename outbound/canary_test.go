@@ -24,8 +24,8 @@ import (
 type canaryCase struct {
 	name    string
 	server  func(*testing.T, *scserver.Config)
-	good    func(t *testing.T) session.Bootstrap
-	bad     func(t *testing.T) session.Bootstrap
+	good    func(*testing.T, *upstreamRig) session.Bootstrap
+	bad     func(*testing.T, *upstreamRig) session.Bootstrap
 	secrets func(*testing.T, *upstreamRig) [][]byte
 }
 
@@ -35,8 +35,10 @@ var canaryCases = []canaryCase{
 	{
 		name:   "username",
 		server: func(*testing.T, *scserver.Config) {},
-		good:   func(*testing.T) session.Bootstrap { return session.Username{User: testUser, Password: testPassword} },
-		bad: func(*testing.T) session.Bootstrap {
+		good: func(*testing.T, *upstreamRig) session.Bootstrap {
+			return session.Username{User: testUser, Password: testPassword}
+		},
+		bad: func(*testing.T, *upstreamRig) session.Bootstrap {
 			return session.Username{User: testUser, Password: testPassword + "-wrong"}
 		},
 		secrets: func(*testing.T, *upstreamRig) [][]byte { return [][]byte{[]byte(testPassword)} },
@@ -44,10 +46,10 @@ var canaryCases = []canaryCase{
 	{
 		name:   "username digest",
 		server: func(*testing.T, *scserver.Config) {},
-		good: func(*testing.T) session.Bootstrap {
+		good: func(*testing.T, *upstreamRig) session.Bootstrap {
 			return session.Username{User: testUser, Password: testPassword, Digest: true}
 		},
-		bad: func(*testing.T) session.Bootstrap {
+		bad: func(*testing.T, *upstreamRig) session.Bootstrap {
 			return session.Username{User: testUser, Password: testPassword + "-wrong", Digest: true}
 		},
 		secrets: func(*testing.T, *upstreamRig) [][]byte { return [][]byte{[]byte(testPassword)} },
@@ -95,12 +97,12 @@ func TestSecretsCanary(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				run(cc.good(t), true)
+				run(cc.good(t, up), true)
 				st := up.srv.Stats()
 				if st.Issued != 1 || st.Renewed < 1 || st.Cancelled != 1 {
 					t.Fatalf("lifecycle incomplete: issued %d, renewed %d, cancelled %d", st.Issued, st.Renewed, st.Cancelled)
 				}
-				run(cc.bad(t), false)
+				run(cc.bad(t, up), false)
 				everything := logs.String() + seen.String()
 				if !strings.Contains(logs.String(), "DEBUG") && !strings.Contains(logs.String(), `"level":"DEBUG"`) {
 					t.Fatal("no debug lines were logged: the canary would prove nothing")

@@ -50,3 +50,34 @@ func TestRunKerberosFlags(t *testing.T) {
 		})
 	}
 }
+
+// The issued-token flags take a token from a file with its proof key as
+// the secret, or from a token STS with the user's password.
+func TestRunIssuedTokenFlags(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := writeFile(t, dir, "token.xml", `<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a"/>`, 0o600)
+	env := map[string]string{"PW": canary, "KEY": "not base64!"}
+	cfg, _ := mustConfig(t, env, cmdline(upstream, []string{"--bootstrap", "issued-token", "--token-sts", "https://sts.example.com/Token.svc", "--username", "alice", "--password-env", "PW"})...)
+	if b, ok := cfg.Bootstrap.(*bootstrap.IssuedToken); !ok || b.Kind() != "issued-token" || strings.Contains(b.String(), canary) {
+		t.Fatalf("bootstrap %v", cfg.Bootstrap)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"neither file nor STS", []string{"--bootstrap", "issued-token", "--password-env", "PW"}, "--token-file FILE"},
+		{"both", []string{"--bootstrap", "issued-token", "--token-file", tokenFile, "--token-sts", "https://sts.example.com/", "--password-env", "PW"}, "give only one"},
+		{"proof key not base64", []string{"--bootstrap", "issued-token", "--token-file", tokenFile, "--password-env", "KEY"}, "proof key in base64"},
+		{"missing token file", []string{"--bootstrap", "issued-token", "--token-file", dir + "/none.xml", "--password-env", "PW"}, "--token-file"},
+		{"STS without user", []string{"--bootstrap", "issued-token", "--token-sts", "https://sts.example.com/", "--password-env", "PW"}, "--username"},
+		{"STS with credentials in its URL", []string{"--bootstrap", "issued-token", "--token-sts", "https://u:" + canary + "@sts.example.com/", "--username", "a", "--password-env", "PW"}, "--token-sts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, env, cmdline(upstream, tc.args)...)
+			if r.runErr == nil || !strings.Contains(r.runErr.Error(), tc.want) || strings.Contains(r.runErr.Error(), canary) {
+				t.Fatalf("got %v, want an error naming %q", r.runErr, tc.want)
+			}
+		})
+	}
+}

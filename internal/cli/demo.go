@@ -112,6 +112,11 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 	if err != nil {
 		return err
 	}
+	if cred.connect != nil {
+		if cred.bootstrap, err = cred.connect(srv, svcURL, v); err != nil {
+			return err
+		}
+	}
 	p, err := outbound.New(outbound.Config{
 		Listen:     "127.0.0.1:0",
 		Routes:     []outbound.Route{{Prefix: "/", Upstream: svcURL}},
@@ -267,7 +272,9 @@ type traceHandler struct {
 	attrs []slog.Attr
 }
 
-func (h *traceHandler) Enabled(context.Context, slog.Level) bool { return true }
+// Enabled leaves out debug lines: the trace tells the story, not the
+// byte counts.
+func (h *traceHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
 
 func (h *traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return &traceHandler{t: h.t, who: h.who, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}

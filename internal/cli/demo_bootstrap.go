@@ -7,12 +7,15 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
+	"net/url"
 	"time"
 
 	"github.com/scproxy/scproxy/bootstrap"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
+	stsclient "github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/secure"
+	"github.com/scproxy/scproxy/wire/wssc"
 )
 
 // demoCredential is the bootstrap the demo's proxy uses and what the trace
@@ -20,13 +23,16 @@ import (
 type demoCredential struct {
 	bootstrap session.Bootstrap
 	about     string
+	// connect, when set, makes the bootstrap once the service runs.
+	connect func(srv *scserver.Server, svc *url.URL, v wssc.Version) (session.Bootstrap, error)
 }
 
 // demoBootstraps set up the built-in service to accept a bootstrap and
 // return the proxy's credential for it.
 var demoBootstraps = map[string]func(*scserver.Config) (demoCredential, error){
-	"username":    demoUsername,
-	"certificate": demoCertificate,
+	"username":     demoUsername,
+	"certificate":  demoCertificate,
+	"issued-token": demoIssuedToken,
 }
 
 func demoBootstrapNames() []string {
@@ -45,7 +51,7 @@ func demoUsername(cfg *scserver.Config) (demoCredential, error) {
 		return demoCredential{}, err
 	}
 	cfg.Users = map[string]string{demoUser: password}
-	return demoCredential{session.Username{User: demoUser, Password: password}, fmt.Sprintf("user %q, UsernameToken over TLS", demoUser)}, nil
+	return demoCredential{bootstrap: session.Username{User: demoUser, Password: password}, about: fmt.Sprintf("user %q, UsernameToken over TLS", demoUser)}, nil
 }
 
 // demoCertificate makes a CA the service trusts and a client certificate
@@ -84,5 +90,24 @@ func demoCertificate(cfg *scserver.Config) (demoCredential, error) {
 	if err != nil {
 		return demoCredential{}, err
 	}
-	return demoCredential{b, fmt.Sprintf("certificate %q, X.509 signature over TLS", leaf.Subject.CommonName)}, nil
+	return demoCredential{bootstrap: b, about: fmt.Sprintf("certificate %q, X.509 signature over TLS", leaf.Subject.CommonName)}, nil
+}
+
+// demoIssuedToken has the service issue SAML tokens too: the proxy first
+// gets one with the demo user's password, then establishes the context
+// with the token and its proof key.
+func demoIssuedToken(cfg *scserver.Config) (demoCredential, error) {
+	user, err := demoUsername(cfg)
+	if err != nil {
+		return demoCredential{}, err
+	}
+	cfg.IssueTokens = true
+	password := user.bootstrap.(session.Username).Password
+	connect := func(srv *scserver.Server, svc *url.URL, v wssc.Version) (session.Bootstrap, error) {
+		return bootstrap.NewIssuedTokenFromSTS(bootstrap.TokenSTS{
+			URL: svc, Version: v, Username: demoUser, Password: password, AppliesTo: svc.String(),
+			Client: stsclient.New(stsclient.Config{RootCAs: srv.CertPool()}),
+		})
+	}
+	return demoCredential{about: fmt.Sprintf("SAML 2.0 token issued by the service to user %q, proof key over TLS", demoUser), connect: connect}, nil
 }

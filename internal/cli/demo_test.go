@@ -12,7 +12,7 @@ import (
 // shows one establishment and every call verified and answered.
 func TestDemoRuns(t *testing.T) {
 	// Who the service says authenticated, per bootstrap.
-	who := map[string]string{"username": "user:demo", "certificate": "x509:CN=legacy app"}
+	who := map[string]string{"username": "user:demo", "certificate": "x509:CN=legacy app", "issued-token": "saml:demo"}
 	type run struct{ version, bootstrap, authenticated string }
 	runs := []run{{"2005-02", "username", who["username"]}}
 	for _, b := range demoBootstrapNames() {
