@@ -191,3 +191,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, c.Script.check()
 }
+
+// String describes the configuration without the users' passwords, so a
+// Config printed by mistake shows no secret.
+func (c Config) String() string {
+	users := make([]string, 0, len(c.Users))
+	for u := range c.Users {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	return fmt.Sprintf("scserver.Config{Addr: %q, PlainHTTP: %v, Versions: %v, Users: %v (passwords hidden), X.509: %v, Kerberos: %v, IssueTokens: %v}",
+		c.Addr, c.PlainHTTP, c.Versions, users, c.TrustedCAs != nil, c.Kerberos != nil, c.IssueTokens)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
