@@ -656,7 +656,12 @@ func TestIssuedTokenSecretsNeverPrinted(t *testing.T) {
 type teeHandler []slog.Handler
 
 func (h teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h[0].Enabled(ctx, l)
+	for _, x := range h {
+		if x.Enabled(ctx, l) {
+			return true
+		}
+	}
+	return false
 }
 
 func (h teeHandler) Handle(ctx context.Context, r slog.Record) error {

@@ -66,50 +66,13 @@ func (w krbJSONWriter) Write(p []byte) (int, error) {
 // logger returns a logger writing to both handlers.
 func (l *krbLogs) logger() *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
-	return slog.New(krbTee{slog.NewJSONHandler(krbJSONWriter{l}, opts), slog.NewTextHandler(l, opts)})
+	return slog.New(teeHandler{slog.NewJSONHandler(krbJSONWriter{l}, opts), slog.NewTextHandler(l, opts)})
 }
 
 func (l *krbLogs) all() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.json.String() + l.text.String()
-}
-
-// krbTee sends every record to each handler.
-type krbTee []slog.Handler
-
-func (h krbTee) Enabled(ctx context.Context, lv slog.Level) bool {
-	for _, x := range h {
-		if x.Enabled(ctx, lv) {
-			return true
-		}
-	}
-	return false
-}
-
-func (h krbTee) Handle(ctx context.Context, r slog.Record) error {
-	for _, x := range h {
-		if err := x.Handle(ctx, r.Clone()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (h krbTee) WithAttrs(as []slog.Attr) slog.Handler {
-	out := make(krbTee, len(h))
-	for i, x := range h {
-		out[i] = x.WithAttrs(as)
-	}
-	return out
-}
-
-func (h krbTee) WithGroup(name string) slog.Handler {
-	out := make(krbTee, len(h))
-	for i, x := range h {
-		out[i] = x.WithGroup(name)
-	}
-	return out
 }
 
 // krbRig is a real KDC, the built-in server accepting its service's

@@ -24,27 +24,7 @@ import (
 
 // The package's tests use a private Secret Service when one can be
 // started, and otherwise no keyring at all: never the developer's own.
-var (
-	keyringSession *keyringtest.Session
-	keyringErr     error
-)
-
-func TestMain(m *testing.M) {
-	keyringSession, keyringErr = keyringtest.Start()
-	if keyringErr == nil {
-		os.Setenv("DBUS_SESSION_BUS_ADDRESS", keyringSession.Addr)
-	} else {
-		os.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
-		dir, _ := os.MkdirTemp("", "scproxy-cli-")
-		os.Setenv("XDG_RUNTIME_DIR", dir)
-		defer os.RemoveAll(dir)
-	}
-	code := m.Run()
-	if keyringSession != nil {
-		keyringSession.Close()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(keyringtest.Run(m)) }
 
 // credsMain runs `scproxy creds args` with stdin.
 func credsMain(stdin string, args ...string) (int, string, string) {
@@ -54,7 +34,7 @@ func credsMain(stdin string, args ...string) (int, string, string) {
 }
 
 func TestCredsCommand(t *testing.T) {
-	keyringtest.Need(t, keyringSession, keyringErr)
+	keyringtest.Shared(t)
 	code, out, errOut := credsMain(canary+"\n", "set", "svc.example.com", "--username", "alice", "--stdin")
 	if code != ExitOK || !strings.Contains(out, "stored") {
 		t.Fatalf("set: %d %q %q", code, out, errOut)
@@ -110,7 +90,7 @@ func TestCredsSetRefuses(t *testing.T) {
 // Every secret source feeds every bootstrap that needs one, and the
 // choice is explicit.
 func TestRunSecretSources(t *testing.T) {
-	keyringtest.Need(t, keyringSession, keyringErr)
+	keyringtest.Shared(t)
 	k := &creds.Keyring{}
 	ctx := context.Background()
 	for name, c := range map[string]creds.Credential{

@@ -195,3 +195,38 @@ func Need(t testing.TB, s *Session, err error) *Session {
 	t.Fatal(err)
 	return nil
 }
+
+// shared is the keyring of the test binary that called Run.
+var (
+	shared    *Session
+	sharedErr error
+)
+
+// Run is the body of a TestMain whose tests use the keyring in-process.
+// The D-Bus library keeps one session connection per process, so the bus
+// is chosen once, before any test: a private keyring when one starts,
+// else no bus at all, never the developer's own. It returns the exit
+// code.
+func Run(m *testing.M) int {
+	shared, sharedErr = Start()
+	if sharedErr == nil {
+		os.Setenv("DBUS_SESSION_BUS_ADDRESS", shared.Addr)
+		defer shared.Close()
+	} else {
+		fmt.Fprintln(os.Stderr, "keyringtest:", sharedErr)
+		os.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+		dir, err := os.MkdirTemp("", "scproxy-nobus-")
+		if err == nil {
+			os.Setenv("XDG_RUNTIME_DIR", dir)
+			defer os.RemoveAll(dir)
+		}
+	}
+	return m.Run()
+}
+
+// Shared returns the keyring Run started, skipping or failing t as Need
+// does when there is none.
+func Shared(t testing.TB) *Session {
+	t.Helper()
+	return Need(t, shared, sharedErr)
+}

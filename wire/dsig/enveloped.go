@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/beevik/etree"
 
@@ -197,20 +196,5 @@ func readEnvelopedReference(r *etree.Element, pol Policy) (reference, error) {
 	if ref.prefixes, err = c14nMethod(tl[1], "transform"); err != nil {
 		return ref, err
 	}
-	dm, err := xmldoc.One(r, dsName("DigestMethod"))
-	if err != nil {
-		return ref, fmt.Errorf("dsig: reference %q: %w", uri, err)
-	}
-	ref.digest, _ = xmldoc.Attr(dm, xmldoc.Name{Local: "Algorithm"})
-	if !slices.Contains(pol.DigestMethods, ref.digest) {
-		return ref, &AlgorithmError{Kind: "digest method", URI: ref.digest}
-	}
-	dv, err := xmldoc.One(r, dsName("DigestValue"))
-	if err != nil {
-		return ref, fmt.Errorf("dsig: reference %q: %w", uri, err)
-	}
-	if ref.value, err = decodeBase64(dv); err != nil {
-		return ref, fmt.Errorf("dsig: reference %q DigestValue: %w", uri, err)
-	}
-	return ref, nil
+	return ref, readDigest(r, uri, pol, &ref)
 }

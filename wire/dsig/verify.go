@@ -255,22 +255,28 @@ func readReference(r *etree.Element, pol Policy) (reference, error) {
 	if ref.prefixes, err = c14nMethod(tl[0], "transform"); err != nil {
 		return ref, err
 	}
+	return ref, readDigest(r, uri, pol, &ref)
+}
+
+// readDigest reads a Reference's DigestMethod, refused unless pol allows
+// it, and its DigestValue into ref.
+func readDigest(r *etree.Element, uri string, pol Policy, ref *reference) error {
 	dm, err := xmldoc.One(r, dsName("DigestMethod"))
 	if err != nil {
-		return ref, fmt.Errorf("dsig: reference %q: %w", uri, err)
+		return fmt.Errorf("dsig: reference %q: %w", uri, err)
 	}
 	ref.digest, _ = xmldoc.Attr(dm, xmldoc.Name{Local: "Algorithm"})
 	if !slices.Contains(pol.DigestMethods, ref.digest) {
-		return ref, &AlgorithmError{Kind: "digest method", URI: ref.digest}
+		return &AlgorithmError{Kind: "digest method", URI: ref.digest}
 	}
 	dv, err := xmldoc.One(r, dsName("DigestValue"))
 	if err != nil {
-		return ref, fmt.Errorf("dsig: reference %q: %w", uri, err)
+		return fmt.Errorf("dsig: reference %q: %w", uri, err)
 	}
 	if ref.value, err = decodeBase64(dv); err != nil {
-		return ref, fmt.Errorf("dsig: reference %q DigestValue: %w", uri, err)
+		return fmt.Errorf("dsig: reference %q DigestValue: %w", uri, err)
 	}
-	return ref, nil
+	return nil
 }
 
 // check resolves the reference and compares its digest in constant time.
