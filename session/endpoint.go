@@ -174,8 +174,17 @@ func (e *Endpoint) Renew(ctx context.Context, old *Context) (*Context, error) {
 
 // Reissue drops old, which the server no longer knows (a recycle, an idle
 // timeout), and establishes a new context, unless old has been replaced
-// already.
+// already. A renewal of old under way when the server dropped it hands
+// back old's token with a new key, as dead as the old one: it is dropped
+// in turn, and a new context established.
 func (e *Endpoint) Reissue(ctx context.Context, old *Context) (*Context, error) {
+	for range 2 {
+		e.Invalidate(old)
+		c, err := e.Context(ctx, old.Wire)
+		if err != nil || c.Identifier() != old.Identifier() {
+			return c, err
+		}
+	}
 	e.Invalidate(old)
 	return e.Context(ctx, old.Wire)
 }
@@ -183,14 +192,26 @@ func (e *Endpoint) Reissue(ctx context.Context, old *Context) (*Context, error) 
 // Invalidate drops c if it is still the current context, so that the
 // next request establishes a new one; a context already replaced is left
 // alone, so that many requests failing with the same context cause one
-// establishment. It reports whether c was dropped.
+// establishment. A renewal of c (the same token with a new key) counts as
+// c: a server rejects a token, whichever key signed the message, so a
+// request signed before a renewal that meets a recycle must not be resent
+// with the renewed key of the dead token. It reports whether c was
+// dropped.
 func (e *Endpoint) Invalidate(c *Context) bool {
-	ok := c != nil && e.cur.CompareAndSwap(c, nil)
-	if ok {
-		e.stats.Invalidations.Add(1)
-		e.signal()
+	if c == nil {
+		return false
 	}
-	return ok
+	for {
+		cur := e.cur.Load()
+		if cur == nil || cur != c && cur.Identifier() != c.Identifier() {
+			return false
+		}
+		if e.cur.CompareAndSwap(cur, nil) {
+			e.stats.Invalidations.Add(1)
+			e.signal()
+			return true
+		}
+	}
 }
 
 // replace runs or joins the exchange that replaces the context.
