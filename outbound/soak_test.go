@@ -199,7 +199,10 @@ func checkFlat(t *testing.T, plan soakPlan, samples []soakSample) {
 	if h1 > h0+h0/2+plan.heapSlack {
 		t.Errorf("the heap grew from %d to %d bytes", h0, h1)
 	}
-	if g1 > g0+plan.goroutineSlack {
+	// Connections come and go with 64 clients and the recycles: an eighth
+	// of the count is noise; a leak per request or per renewal grows by
+	// thousands.
+	if g1 > g0+g0/8+plan.goroutineSlack {
 		t.Errorf("goroutines grew from %d to %d", g0, g1)
 	}
 }
