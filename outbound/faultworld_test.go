@@ -88,6 +88,8 @@ func (u *faultyUpstream) url(t testing.TB, path string) *url.URL {
 	return v
 }
 
+// serve lets the built-in server answer, then passes the answer on or
+// misbehaves as told for the request's kind.
 func (u *faultyUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	mode := misbehaviour(u.app.Load())
 	if _, ok := trustOp(r.Header.Get("Content-Type"), r.Header.Get("SOAPAction")); ok {
@@ -155,6 +157,8 @@ func answerWith(w http.ResponseWriter, status int, contentType string, body []by
 	_, _ = w.Write(body)
 }
 
+// hijack takes the connection over, to write what is not HTTP or to
+// reset it.
 func hijack(w http.ResponseWriter) net.Conn {
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {

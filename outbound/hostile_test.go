@@ -485,6 +485,7 @@ func (d *directProxy) wantGood(t testing.TB, text string) {
 	}
 }
 
+// hostileGood is a normal SOAP 1.1 echo request.
 func hostileGood(text string) *http.Request {
 	sp, _ := parseSendSpec("soap11")
 	return sp.request(envelope11("", echoPayload(text)))

@@ -129,6 +129,7 @@ func underPath(uri, path string) bool {
 	return true
 }
 
+// envInt reads an integer from the environment, def when unset.
 func envInt(t *testing.T, name string, def int) int {
 	t.Helper()
 	s := os.Getenv(name)
@@ -205,6 +206,8 @@ func (g *targetGen) host() string {
 	return h
 }
 
+// request makes a request of a random form: authority, asterisk,
+// absolute (an upstream's own address among others) or origin.
 func (g *targetGen) request() rawRequest {
 	rq := rawRequest{method: g.pick(methods), host: g.pick([]string{"127.0.0.1", "localhost", "[::1]", "127.0.0.1", g.host()})}
 	switch g.r.IntN(10) {
