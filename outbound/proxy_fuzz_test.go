@@ -65,7 +65,9 @@ func newFuzzProxy(f *testing.F, target *url.URL, roots *x509.CertPool) *outbound
 // with arbitrary bytes, status and content type. Whatever it answers,
 // nothing panics and the application gets a SOAP envelope (a fault with
 // an error status when the answer was not a usable one), or an empty
-// answer to an empty 2xx one.
+// answer to an empty 2xx one. (The fuzzer found two answers the test
+// server cannot send, a final 1xx and a 204 with a body; both are
+// excluded above, scproxy passes on what net/http makes of them.)
 func FuzzUpstreamAnswer(f *testing.F) {
 	ok := soap.NewEnvelope(soap.V11).Bytes()
 	fault, _ := soap.NewFault(soap.Sender, "refused").Envelope(soap.V12)
@@ -87,7 +89,8 @@ func FuzzUpstreamAnswer(f *testing.F) {
 		up.canned.Store(&cannedAnswer{status: int(status), contentType: contentType, body: body})
 		rec := httptest.NewRecorder()
 		p.ServeHTTP(rec, sp.request(envelope11("", echoPayload("x"))))
-		if rec.Body.Len() == 0 && len(body) == 0 && status >= 200 && status < 300 {
+		bodiless := len(body) == 0 || status == http.StatusNoContent // net/http drops a 204's body
+		if rec.Body.Len() == 0 && bodiless && status >= 200 && status < 300 {
 			return // a one-way answer, passed on
 		}
 		checkProxyAnswer(t, rec)

@@ -330,15 +330,17 @@ func (e *Endpoint) publish(old, c *Context, err error, renew, issued bool, start
 	e.inflight = nil
 	cl.ctx, cl.err = c, err
 	e.mu.Unlock()
-	close(cl.done)
-	e.signal()
+	// The line is written before the waiters wake, so that a log read
+	// in order shows the context before the requests that use it.
 	what := map[bool]string{true: "established", false: "renewed"}[issued]
 	if err != nil {
 		e.cfg.Logger.Warn("security context not "+what, "endpoint", e.url, "error", err)
-		return
+	} else {
+		e.cfg.Logger.Info("security context "+what, "endpoint", e.url, "identifier", c.Token.Identifier,
+			"expires", c.Expires, "bootstrap", e.cfg.Bootstrap.Kind(), "took", now.Sub(start))
 	}
-	e.cfg.Logger.Info("security context "+what, "endpoint", e.url, "identifier", c.Token.Identifier,
-		"expires", c.Expires, "bootstrap", e.cfg.Bootstrap.Kind(), "took", now.Sub(start))
+	close(cl.done)
+	e.signal()
 }
 
 // retire keeps old for the rollover, then cancels it. Called with e.mu held.
