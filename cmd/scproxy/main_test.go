@@ -338,9 +338,11 @@ func TestSIGTERMDrainsThenCancels(t *testing.T) {
 	for time.Since(sent) < delay/2 {
 		c, err := net.DialTimeout("tcp", p.addr, 100*time.Millisecond)
 		if err != nil {
-			refused = errors.Is(err, syscall.ECONNREFUSED)
+			// A dial that raced the close sits in the kernel's backlog
+			// and is reset when the listener closes: refused as well.
+			refused = errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 			if !refused {
-				t.Errorf("dial after SIGTERM: %v, want connection refused", err)
+				t.Errorf("dial after SIGTERM: %v, want connection refused or reset", err)
 			}
 			break
 		}
