@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 
 	"github.com/scproxy/scproxy/bootstrap"
@@ -231,6 +230,3 @@ func (o *RunOptions) x509Certificate(cfg *outbound.Config, getenv func(string) s
 	cfg.Certificate = &c
 	return nil
 }
-
-// String keeps fmt from printing a secretRef's source internals.
-func (r *secretRef) String() string { return fmt.Sprintf("%s %q", r.flag, r.name) }

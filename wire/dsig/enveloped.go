@@ -97,18 +97,7 @@ func VerifyEnveloped(el *etree.Element, idAttr xmldoc.Name, resolve KeyResolver,
 	if ref.uri != "#"+id {
 		return nil, fmt.Errorf("dsig: the enveloped signature references %q, not its parent %q", ref.uri, "#"+id)
 	}
-	key, err := resolve(parts.keyInfo, parts.method)
-	if err != nil {
-		return nil, fmt.Errorf("dsig: resolve key: %w", err)
-	}
-	if key.Method() != parts.method {
-		return nil, fmt.Errorf("dsig: key is for %q, signature uses %q", key.Method(), parts.method)
-	}
-	canon, err := c14n.Exclusive(parts.signedInfo, parts.siPrefixes)
-	if err != nil {
-		return nil, fmt.Errorf("dsig: canonicalize SignedInfo: %w", err)
-	}
-	if err := key.Verify(canon, parts.value); err != nil {
+	if err := parts.verifySignedInfo(resolve); err != nil {
 		return nil, err
 	}
 	sum, err := digestWithout(el, sig, ref)

@@ -115,18 +115,7 @@ func Verify(root, sig *etree.Element, resolve KeyResolver, pol Policy) (*Verifie
 	if err != nil {
 		return nil, err
 	}
-	key, err := resolve(parts.keyInfo, parts.method)
-	if err != nil {
-		return nil, fmt.Errorf("dsig: resolve key: %w", err)
-	}
-	if key.Method() != parts.method {
-		return nil, fmt.Errorf("dsig: key is for %q, signature uses %q", key.Method(), parts.method)
-	}
-	canon, err := c14n.Exclusive(parts.signedInfo, parts.siPrefixes)
-	if err != nil {
-		return nil, fmt.Errorf("dsig: canonicalize SignedInfo: %w", err)
-	}
-	if err := key.Verify(canon, parts.value); err != nil {
+	if err := parts.verifySignedInfo(resolve); err != nil {
 		return nil, err
 	}
 	out := &Verified{Signature: sig, KeyInfo: parts.keyInfo, Method: parts.method}
@@ -277,6 +266,24 @@ func readDigest(r *etree.Element, uri string, pol Policy, ref *reference) error 
 		return fmt.Errorf("dsig: reference %q DigestValue: %w", uri, err)
 	}
 	return nil
+}
+
+// verifySignedInfo resolves the signing key, which must be for the
+// signature's method, and checks the signature over the canonical
+// SignedInfo.
+func (parts *sigParts) verifySignedInfo(resolve KeyResolver) error {
+	key, err := resolve(parts.keyInfo, parts.method)
+	if err != nil {
+		return fmt.Errorf("dsig: resolve key: %w", err)
+	}
+	if key.Method() != parts.method {
+		return fmt.Errorf("dsig: key is for %q, signature uses %q", key.Method(), parts.method)
+	}
+	canon, err := c14n.Exclusive(parts.signedInfo, parts.siPrefixes)
+	if err != nil {
+		return fmt.Errorf("dsig: canonicalize SignedInfo: %w", err)
+	}
+	return key.Verify(canon, parts.value)
 }
 
 // check resolves the reference and compares its digest in constant time.
