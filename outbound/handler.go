@@ -1,10 +1,8 @@
 package outbound
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -174,7 +172,7 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	if r.ContentLength > max {
 		return nil, appError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body of %d bytes is over the limit of %d (--max-body)", r.ContentLength, max)
 	}
-	body, err := readAll(http.MaxBytesReader(w, r.Body, max), r.ContentLength)
+	body, err := upstream.ReadAll(http.MaxBytesReader(w, r.Body, max), r.ContentLength)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -183,19 +181,6 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 		return nil, appError(http.StatusBadRequest, CodeBadRequest, "reading the request body: %v", err)
 	}
 	return body, nil
-}
-
-// readAll reads r, in one allocation when the request announced its
-// length (n ≥ 0): growing a buffer as io.ReadAll does costs about three
-// times the body's size.
-func readAll(r io.Reader, n int64) ([]byte, error) {
-	if n < 0 {
-		return io.ReadAll(r)
-	}
-	var b bytes.Buffer
-	b.Grow(int(n) + bytes.MinRead)
-	_, err := b.ReadFrom(r)
-	return b.Bytes(), err
 }
 
 // readRequest reads the application's envelope up to its Body and checks
