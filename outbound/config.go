@@ -122,6 +122,12 @@ type Config struct {
 	// Routes map local path prefixes to upstream endpoints, longest prefix
 	// first when several match. Each upstream gets one security context.
 	Routes []Route
+	// AllowPlainHTTP lets secured traffic go to http:// upstreams. Both
+	// profiles rely on TLS for confidentiality: over plain HTTP a
+	// UsernameToken's password crosses the network in clear and every
+	// message can be read and replayed on the way. For a test service
+	// only; plain forwarding (SecurityNone) does not need it.
+	AllowPlainHTTP bool
 
 	// Security chooses between securing and plain forwarding.
 	Security Security
@@ -207,6 +213,9 @@ func (c *Config) Validate() error {
 		seen[r.Prefix] = true
 		if err := checkUpstream(r.Upstream); err != nil {
 			return fmt.Errorf("route %q: %w", r.Prefix, err)
+		}
+		if r.Upstream.Scheme == "http" && c.Security == SecurityContext && !c.AllowPlainHTTP {
+			return fmt.Errorf("route %q: upstream %q is plain http, which would expose the bootstrap credential and every message; use https://, or AllowPlainHTTP for a test service", r.Prefix, r.Upstream.Redacted())
 		}
 	}
 	if c.Security == SecurityContext {

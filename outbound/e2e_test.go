@@ -3,7 +3,9 @@ package outbound_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -484,6 +486,9 @@ func TestServiceFaultPassedOnce(t *testing.T) {
 					t.Errorf("fault reason %q lost the service's text naming %s", f.Reason, unknown)
 				}
 			}
+			if got, sent := bodyContent(t, []byte(r.body)), bodyContent(t, last.resp); got != sent {
+				t.Errorf("the fault reached the application changed:\n%s\nthe service sent:\n%s", got, sent)
+			}
 
 			wantEcho(t, app.post(px.base+"/", v, echoAction, envelope(v, "", echoPayload("after"))), v, "after", false)
 			if n := up.srv.Stats().Issued; n != 1 {
@@ -538,5 +543,78 @@ func TestBadContextTokenAfterRecycle(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestQueryStringsShareTheEndpoint: requests to one service path that
+// differ only in their query string share the endpoint's context (one
+// Issue, one endpoint, one renewal loop), and each application message
+// still reaches the service with its own query.
+func TestQueryStringsShareTheEndpoint(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t, scserver.Config{})
+	px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool()})
+	app := newApp(t)
+	for i := range 5 {
+		r := app.post(fmt.Sprintf("%s/?n=%d", px.base, i), soap.V11, echoAction, envelope(soap.V11, "", echoPayload(fmt.Sprintf("q-%d", i))))
+		wantEcho(t, r, soap.V11, fmt.Sprintf("q-%d", i), false)
+	}
+	if got := up.issues(); got != 1 {
+		t.Errorf("upstream received %d Issue requests for one service path, want 1", got)
+	}
+	if eps := px.p.Endpoints(); len(eps) != 1 || strings.Contains(eps[0].URL(), "?") {
+		t.Errorf("proxy holds %d endpoints (first %v), want one without a query", len(eps), eps)
+	}
+	var queries []string
+	for _, m := range up.appMessages(t) {
+		queries = append(queries, m.uri)
+	}
+	if want := []string{"/Echo.svc?n=0", "/Echo.svc?n=1", "/Echo.svc?n=2", "/Echo.svc?n=3", "/Echo.svc?n=4"}; !slices.Equal(queries, want) {
+		t.Errorf("the service received %q, want %q", queries, want)
+	}
+}
+
+// TestServiceFaultUnchanged: a service fault in the application's SOAP
+// version reaches it as the service wrote it: every Reason text, the Node,
+// Role and Detail, and the service's own header blocks, byte for byte in
+// the Body. Only WS-Security headers are the proxy's to remove.
+func TestServiceFaultUnchanged(t *testing.T) {
+	faults := map[soap.Version]string{
+		soap.V11: `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><x:Trace xmlns:x="urn:trace">t-11</x:Trace></s:Header>` +
+			`<s:Body><s:Fault><faultcode xmlns:b="urn:billing">b:CardDeclined</faultcode><faultstring xml:lang="en-GB">declined</faultstring>` +
+			`<faultactor>urn:billing:gateway</faultactor><detail><b:Why xmlns:b="urn:billing" code="51">funds<!-- kept --></b:Why></detail></s:Fault></s:Body></s:Envelope>`,
+		soap.V12: `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header><x:Trace xmlns:x="urn:trace">t-12</x:Trace></s:Header>` +
+			`<s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value xmlns:b="urn:billing">b:CardDeclined</s:Value></s:Subcode></s:Code>` +
+			`<s:Reason><s:Text xml:lang="en">declined</s:Text><s:Text xml:lang="de">abgelehnt</s:Text></s:Reason>` +
+			`<s:Node>urn:billing:gateway</s:Node><s:Role>urn:billing:role</s:Role><s:Detail><b:Why xmlns:b="urn:billing" code="51">funds<!-- kept --></b:Why></s:Detail></s:Fault></s:Body></s:Envelope>`,
+	}
+	for _, v := range soap.Versions {
+		t.Run(strings.ReplaceAll(v.String(), " ", ""), func(t *testing.T) {
+			t.Parallel()
+			up := newUpstream(t, scserver.Config{})
+			px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool()})
+			up.setIntercept(func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+				if _, ok := trustOp(r.Header.Get("Content-Type"), r.Header.Get("SOAPAction")); ok {
+					return false
+				}
+				w.Header().Set("Content-Type", v.MediaType()+"; charset=utf-8")
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = io.WriteString(w, faults[v])
+				return true
+			})
+			r := newApp(t).post(px.base+"/", v, echoAction, envelope(v, "", echoPayload("x")))
+			if r.status != http.StatusInternalServerError {
+				t.Errorf("HTTP %d, want the service's 500", r.status)
+			}
+			if got, sent := bodyContent(t, []byte(r.body)), bodyContent(t, []byte(faults[v])); got != sent {
+				t.Errorf("the fault reached the application changed:\n%s\nthe service sent:\n%s", got, sent)
+			}
+			if !strings.Contains(r.body, `<x:Trace xmlns:x="urn:trace">t-`) {
+				t.Errorf("the service's header block is lost:\n%s", r.body)
+			}
+			if n := len(up.appOnly()); n != 1 {
+				t.Errorf("the service received the request %d times, want once", n)
+			}
+		})
 	}
 }

@@ -357,7 +357,10 @@ func (x *exchange) answer(w http.ResponseWriter, a *reply) error {
 	return nil
 }
 
-// answerFault passes a service fault to the application in its version.
+// answerFault passes a service fault to the application: unchanged when
+// the service speaks the application's SOAP version (header blocks,
+// every Reason text, Detail and Node as sent; only the bridge's own
+// header changes apply), rebuilt in the application's version otherwise.
 // A fault saying the context is unusable (met again after a resend) drops
 // it, so that the next request establishes a new one.
 func (x *exchange) answerFault(w http.ResponseWriter, a *reply) error {
@@ -371,6 +374,15 @@ func (x *exchange) answerFault(w http.ResponseWriter, a *reply) error {
 	status := a.resp.Status
 	if status < 400 {
 		status = http.StatusInternalServerError
+	}
+	if a.m.Env.Version == x.app.soap {
+		if err := x.bridgeResponse(a.m); err == nil {
+			ct, _, _ := x.app.soap.ContentType("")
+			w.Header().Set("Content-Type", ct)
+			w.WriteHeader(status)
+			_, _ = w.Write(a.m.Bytes(nil))
+			return nil
+		}
 	}
 	writeFault(w, x.app.soap, status, f)
 	return nil

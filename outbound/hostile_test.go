@@ -169,6 +169,7 @@ func (sp sendSpec) request(body []byte) *http.Request {
 	}
 	req := httptest.NewRequest(sp.method, sp.target, r)
 	req.Host = sp.host
+	req.RemoteAddr = "127.0.0.1:40000" // a local application, as the listener sees one
 	if sp.chunked {
 		req.ContentLength = -1
 	}
@@ -575,7 +576,7 @@ func TestHostileCorpus(t *testing.T) {
 func (d *directProxy) showStatus(t testing.TB) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, outbound.StatusPath, nil)
-	req.Host = "127.0.0.1:8780"
+	req.Host, req.RemoteAddr = "127.0.0.1:8780", "127.0.0.1:40000"
 	if rec := d.serve(req); rec.Code != http.StatusOK {
 		t.Errorf("status: HTTP %d", rec.Code)
 	}

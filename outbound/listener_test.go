@@ -3,11 +3,14 @@ package outbound_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
@@ -183,5 +186,68 @@ func TestRoutePaths(t *testing.T) {
 				t.Errorf("%s reached the upstream as %q, want %q", tc.path, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPlainHTTPUpstreams: secured traffic to an http:// upstream is refused
+// at configuration unless AllowPlainHTTP says it is a test service; plain
+// forwarding may use one.
+func TestPlainHTTPUpstreams(t *testing.T) {
+	plain, err := url.Parse("http://svc.example/Echo.svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot := session.Username{User: testUser, Password: testPassword}
+	tests := []struct {
+		name string
+		cfg  outbound.Config
+		want string // in the error; "" accepts
+	}{
+		{"secured", outbound.Config{Routes: routes(plain), Bootstrap: boot}, `upstream "http://svc.example/Echo.svc" is plain http`},
+		{"secured, allowed", outbound.Config{Routes: routes(plain), Bootstrap: boot, AllowPlainHTTP: true}, ""},
+		{"x509 profile", outbound.Config{Routes: routes(plain), Profile: outbound.ProfileX509}, "plain http"},
+		{"plain forwarding", outbound.Config{Routes: routes(plain), Security: outbound.SecurityNone}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Validate: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("Validate = %v, want an error mentioning %q", err, tt.want)
+			case err != nil && strings.Contains(err.Error(), testPassword):
+				t.Fatalf("the error holds the password: %v", err)
+			}
+		})
+	}
+}
+
+// TestStatusForThisHostOnly: a listener opened beyond this host
+// (AllowRemote) serves its status document to callers on this host only;
+// a remote caller gets 403 and no endpoint names.
+func TestStatusForThisHostOnly(t *testing.T) {
+	up, err := url.Parse("https://svc.example/Secret.svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := outbound.New(outbound.Config{Listen: "0.0.0.0:8780", AllowRemote: true, Routes: routes(up), Security: outbound.SecurityNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		remote string
+		want   int
+	}{{"127.0.0.1:40000", http.StatusOK}, {"[::1]:40000", http.StatusOK}, {"192.0.2.1:40000", http.StatusForbidden}, {"10.1.2.3:40000", http.StatusForbidden}} {
+		req := httptest.NewRequest(http.MethodGet, outbound.StatusPath, nil)
+		req.Host, req.RemoteAddr = "127.0.0.1:8780", tt.remote
+		rec := httptest.NewRecorder()
+		p.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("status from %s: HTTP %d, want %d", tt.remote, rec.Code, tt.want)
+		}
+		if tt.want == http.StatusForbidden && strings.Contains(rec.Body.String(), "Secret.svc") {
+			t.Errorf("status from %s names the upstream:\n%s", tt.remote, rec.Body.String())
+		}
 	}
 }

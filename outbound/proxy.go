@@ -50,7 +50,7 @@ type Proxy struct {
 	// certs signs every message under ProfileX509; nil otherwise.
 	certs *certSigner
 
-	mu        sync.Mutex
+	mu        sync.RWMutex
 	endpoints map[string]*session.Endpoint
 	// stop ends the renewal loops; loops counts them.
 	stop     chan struct{}
@@ -91,9 +91,22 @@ func (p *Proxy) jitter() *mrand.Rand {
 }
 
 // Endpoint returns the session of the upstream endpoint u, creating it on
-// first use.
+// first use. The endpoint is u without its query: a service is addressed by
+// its path, and a context per query string would let an application open
+// any number of contexts (and renewal loops) on one service.
 func (p *Proxy) Endpoint(u *url.URL) (*session.Endpoint, error) {
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		e := *u
+		e.RawQuery, e.ForceQuery, e.Fragment, e.RawFragment = "", false, "", ""
+		u = &e
+	}
 	key := u.String()
+	p.mu.RLock()
+	ep, ok := p.endpoints[key]
+	p.mu.RUnlock()
+	if ok {
+		return ep, nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if ep, ok := p.endpoints[key]; ok {

@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"runtime"
 	"slices"
@@ -65,7 +66,13 @@ func (p *Proxy) Status() Status {
 	return st
 }
 
+// serveStatus answers callers on this host only: the document names every
+// upstream, context identifier and last error, which a listener opened
+// beyond this host (AllowRemote) must not show its other callers.
 func (p *Proxy) serveStatus(w http.ResponseWriter, r *http.Request) error {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !isLoopbackHost(host) {
+		return appError(http.StatusForbidden, CodeForbidden, "the status is served to callers on this host only")
+	}
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		return appError(http.StatusMethodNotAllowed, CodeMethodNotAllow, "method %s: the status is read with GET", r.Method)

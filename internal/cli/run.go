@@ -32,6 +32,8 @@ type RunOptions struct {
 	AllowRemote bool
 	Upstream    string   // URL of route /
 	Routes      []string // /path=URL
+	// AllowPlainHTTP accepts http:// upstreams for secured traffic.
+	AllowPlainHTTP bool
 
 	Security  string
 	Profile   string
@@ -125,6 +127,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a --listen address beyond this host (every caller then uses the credential)")
 	f.StringVar(&o.Upstream, "upstream", "", "upstream endpoint URL for route /")
 	f.StringArrayVar(&o.Routes, "route", nil, "a route as /path=URL (repeatable)")
+	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic (a test service only: the bootstrap credential and every message cross in clear)")
 	f.StringVar(&o.Security, "security", "context", "context (secure every message) or none (plain forwarding)")
 	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context) or x509 (each message signed with the certificate, no context)")
 	f.StringVar(&o.SCVersion, "sc-version", "2005-02", "WS-SecureConversation version of the upstream: 2005-02 or 1.3")
@@ -205,6 +208,7 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 	cfg := &outbound.Config{
 		Listen:           o.Listen,
 		AllowRemote:      o.AllowRemote,
+		AllowPlainHTTP:   o.AllowPlainHTTP,
 		KeySize:          o.KeySize,
 		MaxBody:          int64(o.MaxBody),
 		EstablishTimeout: o.EstablishTimeout,
@@ -219,6 +223,7 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		func() error { return checkListen(o.Listen, o.AllowRemote) },
 		func() (err error) { cfg.Routes, err = o.routes(); return err },
 		func() (err error) { cfg.Security, err = pick("--security", o.Security, securities); return err },
+		func() error { return o.checkPlainHTTP(cfg) },
 		func() (err error) { cfg.Profile, err = pick("--profile", o.Profile, profiles); return err },
 		func() (err error) { cfg.SC, err = pick("--sc-version", o.SCVersion, scVersions); return err },
 		func() (err error) { cfg.SOAP, err = pick("--soap-version", o.SOAPVersion, soapVersions); return err },
@@ -353,6 +358,24 @@ func checkListen(addr string, allowRemote bool) error {
 }
 
 // routes returns --upstream as route / followed by every --route.
+// checkPlainHTTP refuses an http:// upstream for secured traffic unless
+// --allow-plain-http says it is a test service.
+func (o *RunOptions) checkPlainHTTP(cfg *outbound.Config) error {
+	if cfg.Security != outbound.SecurityContext || o.AllowPlainHTTP {
+		return nil
+	}
+	for _, r := range cfg.Routes {
+		if r.Upstream.Scheme == "http" {
+			flag := "--route " + r.Prefix
+			if r.Prefix == "/" && o.Upstream != "" {
+				flag = "--upstream"
+			}
+			return usageErrorf("%s: %s is plain http, which would expose the bootstrap credential and every message; use https://, or --allow-plain-http for a test service", flag, r.Upstream.Redacted())
+		}
+	}
+	return nil
+}
+
 func (o *RunOptions) routes() ([]outbound.Route, error) {
 	var out []outbound.Route
 	if o.Upstream != "" {

@@ -183,7 +183,7 @@ func TestRunFlags(t *testing.T) {
 			func(c *outbound.Config) bool { return c.Listen == "0.0.0.0:9000" && c.AllowRemote }},
 		{"listen localhost", cmdline(upstream, userPW, []string{"--listen", "localhost:9000"}),
 			func(c *outbound.Config) bool { return c.Listen == "localhost:9000" && !c.AllowRemote }},
-		{"routes", cmdline(userPW, []string{"--route", "/a=https://a.example/A.svc", "--route", "/b/c=http://b.example:8080/B"}),
+		{"routes", cmdline(userPW, []string{"--route", "/a=https://a.example/A.svc", "--route", "/b/c=http://b.example:8080/B", "--allow-plain-http"}),
 			func(c *outbound.Config) bool {
 				return len(c.Routes) == 2 && c.Routes[0].Prefix == "/a" && c.Routes[0].Upstream.String() == "https://a.example/A.svc" &&
 					c.Routes[1].Prefix == "/b/c" && c.Routes[1].Upstream.Host == "b.example:8080"
@@ -194,6 +194,8 @@ func TestRunFlags(t *testing.T) {
 			}},
 		{"security none needs no credential", cmdline(upstream, []string{"--security", "none"}),
 			func(c *outbound.Config) bool { return c.Security == outbound.SecurityNone && c.Bootstrap == nil }},
+		{"plain forwarding to plain http", cmdline([]string{"--upstream", "http://svc.example/E.svc", "--security", "none"}),
+			func(c *outbound.Config) bool { return c.Routes[0].Upstream.Scheme == "http" && !c.AllowPlainHTTP }},
 		{"sc-version 1.3", cmdline(upstream, userPW, []string{"--sc-version", "1.3"}),
 			func(c *outbound.Config) bool { return c.SC == wssc.V1_3 }},
 		{"sc-version 2005-02", cmdline(upstream, userPW, []string{"--sc-version", "2005-02"}),
@@ -358,6 +360,8 @@ func TestRunInvalid(t *testing.T) {
 	}{
 		{"sc-version", baseEnv, cmdline(upstream, userPW, []string{"--sc-version", "1.2"}), []string{`--sc-version "1.2": want 2005-02 or 1.3`}},
 		{"security", baseEnv, cmdline(upstream, userPW, []string{"--security", "tls"}), []string{"--security", "context or none"}},
+		{"plain http upstream", baseEnv, cmdline(userPW, []string{"--upstream", "http://svc.example/Echo.svc"}), []string{"--upstream: http://svc.example/Echo.svc is plain http", "--allow-plain-http"}},
+		{"plain http route", baseEnv, cmdline(userPW, []string{"--route", "/a=https://a.example/", "--route", "/b=http://b.example/B"}), []string{"--route /b: http://b.example/B is plain http"}},
 		{"bootstrap certificate without files", baseEnv, cmdline(upstream, userPW, []string{"--bootstrap", "certificate"}), []string{"--cert-file", "--pkcs12-file"}},
 		{"bootstrap unknown", baseEnv, cmdline(upstream, userPW, []string{"--bootstrap", "saml"}), []string{"--bootstrap", "username", "certificate"}},
 		{"soap-version", baseEnv, cmdline(upstream, userPW, []string{"--soap-version", "1.0"}), []string{"--soap-version", "auto, 1.1 or 1.2"}},
