@@ -1,6 +1,8 @@
 package creds
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 )
@@ -25,6 +27,10 @@ func (s Secret) String() string { return redacted }
 
 // GoString hides the secret from %#v.
 func (s Secret) GoString() string { return redacted }
+
+// Format hides the secret from every fmt verb, those that bypass String
+// (%d, %t, %x of the struct's field) included.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
 
 // LogValue hides the secret from structured loggers.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
