@@ -60,8 +60,8 @@ var canaryCases = []canaryCase{
 // proxy (establish, renew after RenewNeeded, resend, cancel at shutdown),
 // plus a failing establishment, at debug level with the text and the JSON
 // log formats, and looks for the bootstrap's secrets in every log line,
-// every answer the application got, the status document, and every file
-// the built-in server wrote.
+// every answer the application got and the status document (the proxy
+// writes no files). The context keys the proxy held are searched for too.
 func TestSecretsCanary(t *testing.T) {
 	for _, cc := range canaryCases {
 		for _, format := range []string{"text", "json"} {
@@ -72,6 +72,7 @@ func TestSecretsCanary(t *testing.T) {
 				cc.server(t, &scfg)
 				up := newUpstream(t, scfg)
 				var seen bytes.Buffer
+				var keys [][]byte
 				run := func(b session.Bootstrap, wantOK bool) {
 					px := serveProxy(t, outbound.Config{
 						Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool(), SC: wssc.V1_3,
@@ -84,6 +85,11 @@ func TestSecretsCanary(t *testing.T) {
 						seen.WriteString(r.body)
 						if ok := r.status == http.StatusOK; ok != wantOK {
 							t.Fatalf("call %d: status %d, want ok=%v: %s", i, r.status, wantOK, r.body)
+						}
+						for _, ep := range px.p.Endpoints() {
+							if c := ep.Current(); c != nil {
+								keys = append(keys, c.Secure().Key)
+							}
 						}
 					}
 					resp, err := http.Get(px.base + outbound.StatusPath)
@@ -107,7 +113,10 @@ func TestSecretsCanary(t *testing.T) {
 				if !strings.Contains(logs.String(), "DEBUG") && !strings.Contains(logs.String(), `"level":"DEBUG"`) {
 					t.Fatal("no debug lines were logged: the canary would prove nothing")
 				}
-				for _, s := range cc.secrets(t, up) {
+				if len(keys) == 0 {
+					t.Fatal("no context key was seen: the key search would prove nothing")
+				}
+				for _, s := range append(cc.secrets(t, up), keys...) {
 					for _, form := range []string{string(s), base64.StdEncoding.EncodeToString(s), hex.EncodeToString(s)} {
 						if len(form) >= 6 && strings.Contains(everything, form) {
 							t.Fatalf("a secret shows in the output (form %.4s...)", form)

@@ -38,7 +38,7 @@ import (
 
 const hostileDir = "../testdata/hostile"
 
-// Budgets of one hostile request (issue 8): a clear answer within
+// Budgets of one hostile request: a clear answer within
 // hostileTime, and at most hostileAllocFactor times the request's size
 // (plus hostileAllocSlack) allocated on top of what the same path costs
 // for a small request: a refusal for refused cases, a forwarded echo for

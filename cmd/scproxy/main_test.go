@@ -214,8 +214,8 @@ type proxy struct {
 	client *http.Client
 }
 
-// startProxy runs `scproxy run` in front of u with the flags of the brief
-// and extra, and waits until it serves.
+// startProxy runs `scproxy run` in front of u with a username bootstrap
+// and extra flags, and waits until it serves.
 func startProxy(t *testing.T, u *upstream, extra ...string) *proxy {
 	t.Helper()
 	addr := freeAddr(t)

@@ -167,7 +167,7 @@ func TestRandomSubtreesMatchLibxml2(t *testing.T) {
 }
 
 // TestRandomDocumentsMatchXMLLint runs part of the same generated documents
-// through xmllint --exc-c14n, the oracle the brief names, so the subtree
+// through xmllint --exc-c14n, the command-line oracle of CI, so the subtree
 // oracle's node-set construction is not the only route to libxml2.
 func TestRandomDocumentsMatchXMLLint(t *testing.T) {
 	n := min(randomDocCount(t), 100)

@@ -35,7 +35,7 @@ func sha1b64(b []byte) string {
 }
 
 // TestVectorTimestampDigests reproduces the Timestamp digests a real WCF
-// client computed (VECTORS.md): SHA-1 over Exclusive(u:Timestamp).
+// client computed (testdata/vectors/README.md): SHA-1 over Exclusive(u:Timestamp).
 func TestVectorTimestampDigests(t *testing.T) {
 	cases := []struct{ file, want string }{
 		{"corewcf/app-request.xml", "Ez9dbXPzjM7hrzmienuYWiT3QDE="},
@@ -98,7 +98,7 @@ func TestVectorSignatures(t *testing.T) {
 			got := base64.StdEncoding.EncodeToString(mac.Sum(nil))
 			want := strings.TrimSpace(one(t, sig, "SignatureValue").Text())
 			if tc.sigWant != "" && want != tc.sigWant {
-				t.Fatalf("vector SignatureValue %s, VECTORS.md says %s", want, tc.sigWant)
+				t.Fatalf("vector SignatureValue %s, the vectors README says %s", want, tc.sigWant)
 			}
 			if got != want {
 				t.Errorf("SignatureValue %s, want %s\ncanonical SignedInfo: %s", got, want, signed)

@@ -155,7 +155,7 @@ func TestDeriveBounds(t *testing.T) {
 
 // TestWSS4JDerivedKeyLength derives the keys of the WSS4J vectors (secret
 // 0x00..0x1f, Length 24); the signatures they make are checked in
-// wire/conformance.
+// wire/wssc (TestWSS4JDerivedKeys).
 func TestWSS4JDerivedKeyLength(t *testing.T) {
 	secret := make([]byte, 32)
 	for i := range secret {

@@ -11,7 +11,8 @@ import (
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
-// hostile documents from the brief: they must be rejected, and cheaply.
+// hostile documents (the hardening corpus's shapes): they must be rejected,
+// and cheaply.
 var (
 	deep100k  = []byte(nested(100_000))
 	attrs100k = []byte(withAttrs(100_000))
