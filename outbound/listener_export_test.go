@@ -10,3 +10,14 @@ func SetListenerTimeouts(header, request time.Duration) (restore func()) {
 	readHeaderTimeout, readTimeout = header, request
 	return func() { readHeaderTimeout, readTimeout = h, r }
 }
+
+// CloseIdleUpstreams closes the idle connections of every upstream client,
+// so that a test can count goroutines without the connections' own.
+func (p *Proxy) CloseIdleUpstreams() {
+	for _, c := range p.clients {
+		c.CloseIdle()
+	}
+	if p.client != nil {
+		p.client.CloseIdle()
+	}
+}
