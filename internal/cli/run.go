@@ -160,7 +160,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.RenewMode, "renew-mode", "renew", "renew (WS-Trust Renew, a new Issue when refused) or reissue (always a new Issue)")
 	f.DurationVar(&o.Rollover, "rollover", session.DefaultRollover, "how long a context replaced by a new Issue stays usable before it is cancelled")
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", outbound.DefaultShutdownTimeout, "time allowed for requests in flight at shutdown")
-	f.BoolVar(&o.CancelOnShutdown, "cancel-on-shutdown", true, "cancel every context at shutdown (false for servers with stateful cookie contexts)")
+	f.BoolVar(&o.CancelOnShutdown, "cancel-on-shutdown", true, "cancel every context at shutdown and each replaced context after --rollover (false for servers with stateful cookie contexts: nothing is cancelled)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.LogFormat, "log-format", "text", "text or json")
 	annotateEnv(f, envPrefix)

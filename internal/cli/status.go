@@ -84,9 +84,11 @@ func printStatus(w io.Writer, st outbound.Status, now time.Time) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENDPOINT\tSTATE\tCONTEXT\tEXPIRES\tNEXT RENEWAL\tREQUESTS\tESTABLISHED\tRENEWED\tRESENT\tCANCELLED\tLAST ERROR")
+	// ESTABLISHED is when the current context was; ISSUED counts the
+	// contexts established (first ones and re-establishments).
+	fmt.Fprintln(tw, "ENDPOINT\tSTATE\tCONTEXT\tESTABLISHED\tEXPIRES\tNEXT RENEWAL\tREQUESTS\tISSUED\tRENEWED\tRESENT\tCANCELLED\tLAST ERROR")
 	for _, e := range st.Endpoints {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", e.Endpoint, e.State, dash(e.Identifier),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", e.Endpoint, e.State, dash(e.Identifier), relative(e.Established, now),
 			relative(e.Expires, now), relative(e.NextRenewal, now), e.Requests, e.Establishes, e.Renewals, e.Resends, e.Cancels, dash(e.LastError))
 	}
 	return tw.Flush()

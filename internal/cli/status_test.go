@@ -58,7 +58,7 @@ func TestPrintStatus(t *testing.T) {
 		Expires: now.Add(-3 * time.Minute), NextRenewal: now.Add(90*time.Second + 400*time.Millisecond),
 		Requests: 7, LastError: "upstream unreachable: connection refused",
 	}
-	wantHeadings := []string{"ENDPOINT", "STATE", "CONTEXT", "EXPIRES", "NEXT RENEWAL", "REQUESTS", "ESTABLISHED", "RENEWED", "RESENT", "CANCELLED", "LAST ERROR"}
+	wantHeadings := []string{"ENDPOINT", "STATE", "CONTEXT", "ESTABLISHED", "EXPIRES", "NEXT RENEWAL", "REQUESTS", "ISSUED", "RENEWED", "RESENT", "CANCELLED", "LAST ERROR"}
 
 	tests := []struct {
 		name string
@@ -71,16 +71,16 @@ func TestPrintStatus(t *testing.T) {
 		{"no endpoint, plain forwarding", outbound.Status{Security: "none"}, nil,
 			"no endpoint has been used yet (security none)\n"},
 		{"active", outbound.Status{Security: "context", Endpoints: []session.Status{active}}, []map[string]string{{
-			"ENDPOINT": active.Endpoint, "STATE": "active", "CONTEXT": active.Identifier, "EXPIRES": "in 14h0m0s",
-			"NEXT RENEWAL": "in 8h30m0s", "REQUESTS": "12", "ESTABLISHED": "1", "RENEWED": "2", "RESENT": "3", "CANCELLED": "4", "LAST ERROR": "-",
+			"ENDPOINT": active.Endpoint, "STATE": "active", "CONTEXT": active.Identifier, "ESTABLISHED": "1h0m0s ago", "EXPIRES": "in 14h0m0s",
+			"NEXT RENEWAL": "in 8h30m0s", "REQUESTS": "12", "ISSUED": "1", "RENEWED": "2", "RESENT": "3", "CANCELLED": "4", "LAST ERROR": "-",
 		}}, ""},
 		{"missing values are dashes", outbound.Status{Security: "context", Endpoints: []session.Status{idle}}, []map[string]string{{
-			"ENDPOINT": idle.Endpoint, "STATE": "idle", "CONTEXT": "-", "EXPIRES": "-", "NEXT RENEWAL": "-",
-			"REQUESTS": "0", "ESTABLISHED": "0", "RENEWED": "0", "RESENT": "0", "CANCELLED": "0", "LAST ERROR": "-",
+			"ENDPOINT": idle.Endpoint, "STATE": "idle", "CONTEXT": "-", "ESTABLISHED": "-", "EXPIRES": "-", "NEXT RENEWAL": "-",
+			"REQUESTS": "0", "ISSUED": "0", "RENEWED": "0", "RESENT": "0", "CANCELLED": "0", "LAST ERROR": "-",
 		}}, ""},
 		{"past and rounded times, last error", outbound.Status{Security: "context", Endpoints: []session.Status{failing}}, []map[string]string{{
 			"ENDPOINT": failing.Endpoint, "STATE": "failing", "CONTEXT": "urn:uuid:c", "EXPIRES": "3m0s ago", "NEXT RENEWAL": "in 1m30s",
-			"REQUESTS": "7", "ESTABLISHED": "0", "RENEWED": "0", "RESENT": "0", "CANCELLED": "0", "LAST ERROR": failing.LastError,
+			"REQUESTS": "7", "ISSUED": "0", "RENEWED": "0", "RESENT": "0", "CANCELLED": "0", "LAST ERROR": failing.LastError,
 		}}, ""},
 		{"every endpoint in the order given", outbound.Status{Security: "context", Endpoints: []session.Status{failing, idle, active}},
 			[]map[string]string{
