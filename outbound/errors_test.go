@@ -1,12 +1,15 @@
 package outbound_test
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
@@ -202,4 +205,68 @@ func hasProxyCode(f *soap.Fault) bool {
 		}
 	}
 	return false
+}
+
+// TestAppDisconnectCancelsUpstream: an application that hangs up while
+// its request waits on the service cancels the upstream call: the
+// service sees its request end, the proxy sends nothing more and is not
+// left holding the call until its own timeout, and the next request
+// succeeds.
+func TestAppDisconnectCancelsUpstream(t *testing.T) {
+	up := newUpstream(t, scserver.Config{})
+	px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool()})
+	app := newApp(t)
+	wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("warm"))), soap.V11, "warm", false)
+
+	arrived, ended := make(chan struct{}), make(chan time.Duration, 1)
+	up.setIntercept(func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+		if _, ok := trustOp(r.Header.Get("Content-Type"), r.Header.Get("SOAPAction")); ok {
+			return false
+		}
+		close(arrived)
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			ended <- time.Since(start)
+		case <-time.After(20 * time.Second):
+			ended <- -1
+		}
+		return true
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := newRequest(http.MethodPost, px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("hang up")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the service")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the application's call ended with %v, want its own cancellation", err)
+	}
+	select {
+	case d := <-ended:
+		if d < 0 {
+			t.Fatal("the service's request was still open 20 s after the application hung up")
+		}
+		t.Logf("the service saw its request end %v after the application hung up", d)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the intercept never finished")
+	}
+	up.setIntercept(nil)
+	wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("after"))), soap.V11, "after", false)
+	if n := len(up.appOnly()); n != 3 {
+		t.Errorf("the service received %d application messages, want 3 (nothing resent)", n)
+	}
 }
