@@ -54,7 +54,7 @@ func (s *Server) checkUsername(sec, el *etree.Element, now time.Time) (string, *
 	}
 	if ut.PasswordType == wss.PasswordDigest {
 		created, _ := ut.CreatedTime()
-		if d := now.Sub(created).Abs(); d > s.cfg.Skew+wss.DefaultTTL {
+		if d := now.Sub(created).Abs(); d > s.cfg.Skew+s.cfg.TimestampValidity {
 			return "", reject(codeMessageExpired, "the UsernameToken was created %s away from now", d)
 		}
 	}

@@ -182,7 +182,13 @@ func (h *harness) issueMessage(v wssc.Version, sv soap.Version, wv wsa.Version, 
 // the Timestamp with key (RSA-SHA1, as WCF).
 func x509Signed(t *testing.T, m msg, cert *x509.Certificate, key *rsa.PrivateKey, now time.Time) []byte {
 	t.Helper()
-	m.security = timestamp(now, 5*time.Minute) + fmt.Sprintf(`<o:BinarySecurityToken u:Id="bst-1" ValueType="%s" EncodingType="%s">%s</o:BinarySecurityToken>`,
+	return x509SignedTS(t, m, cert, key, timestamp(now, 5*time.Minute))
+}
+
+// x509SignedTS is x509Signed with the Timestamp XML given (Id _0).
+func x509SignedTS(t *testing.T, m msg, cert *x509.Certificate, key *rsa.PrivateKey, ts string) []byte {
+	t.Helper()
+	m.security = ts + fmt.Sprintf(`<o:BinarySecurityToken u:Id="bst-1" ValueType="%s" EncodingType="%s">%s</o:BinarySecurityToken>`,
 		wss.ValueTypeX509v3, wss.EncodingBase64Binary, base64.StdEncoding.EncodeToString(cert.Raw))
 	k, err := dsig.RSASigningKey(dsig.RSASHA1, key)
 	if err != nil {

@@ -24,6 +24,9 @@ const (
 	DefaultRollover = 5 * time.Minute
 	// DefaultSkew is the clock difference a Timestamp may show.
 	DefaultSkew = 5 * time.Minute
+	// DefaultTimestampValidity is how old a Timestamp's Created may be,
+	// before the skew is added: WCF's TimestampValidityDuration.
+	DefaultTimestampValidity = 5 * time.Minute
 	// DefaultAddr listens on an ephemeral loopback port.
 	DefaultAddr = "127.0.0.1:0"
 )
@@ -119,6 +122,12 @@ type Config struct {
 	// Skew is the clock difference tolerated on Timestamps; zero means
 	// DefaultSkew.
 	Skew time.Duration
+	// TimestampValidity is how old a Timestamp's Created may be: a message
+	// created longer ago than TimestampValidity plus Skew is refused with
+	// wsse:MessageExpired, whatever its Expires says, so a captured
+	// message cannot be replayed for the life of its context. Zero means
+	// DefaultTimestampValidity; negative is refused.
+	TimestampValidity time.Duration
 	// Cookie puts the sealed context state inside each issued token as a
 	// WCF dnse:Cookie, so a context survives ForgetAll as a stateful WCF
 	// session survives a recycle.
@@ -165,8 +174,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Entropy < EntropyAuto || c.Entropy > EntropyServer {
 		return c, fmt.Errorf("scserver: %s", c.Entropy)
 	}
-	if c.Lifetime < 0 || c.Skew < 0 {
-		return c, errors.New("scserver: negative Lifetime or Skew")
+	if c.Lifetime < 0 || c.Skew < 0 || c.TimestampValidity < 0 {
+		return c, errors.New("scserver: negative Lifetime, Skew or TimestampValidity")
 	}
 	if c.Lifetime == 0 {
 		c.Lifetime = DefaultLifetime
@@ -176,6 +185,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Skew == 0 {
 		c.Skew = DefaultSkew
+	}
+	if c.TimestampValidity == 0 {
+		c.TimestampValidity = DefaultTimestampValidity
 	}
 	if c.Limits.MaxBytes == 0 {
 		c.Limits.MaxBytes = xmldoc.DefaultLimits.MaxBytes

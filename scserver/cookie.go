@@ -91,11 +91,11 @@ func (j *cookieJar) open(identifier string, sealed []byte) (*session, error) {
 
 var cookieName = xmldoc.Name{Space: wssc.NSDotNetSecurity, Local: "Cookie"}
 
-// restoreCookies brings back, from their cookies, the contexts of the
-// tokens in a Security header that the server does not know (after
+// restoreCookies brings back, from their cookies, the unexpired contexts
+// of the tokens in a Security header that the server does not know (after
 // ForgetAll). A cookie that does not open is ignored: the signature check
 // that follows then reports the context as unknown.
-func (s *Server) restoreCookies(sec *etree.Element, v wssc.Version) {
+func (s *Server) restoreCookies(sec *etree.Element, v wssc.Version, now time.Time) {
 	if s.cookies == nil {
 		return
 	}
@@ -116,7 +116,8 @@ func (s *Server) restoreCookies(sec *etree.Element, v wssc.Version) {
 		if err != nil || sess.Version != v {
 			continue
 		}
-		if s.store.restore(sess) {
+		if s.store.restore(sess, now) {
+			s.stats.track(sess.Identifier, sess.Expires)
 			s.cfg.Logger.Info("context restored from cookie", "context", sess.Identifier)
 		}
 	}

@@ -60,6 +60,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &request{now: s.cfg.Now(), version: soap.V12}
+	s.sweep(req.now)
 	rep := s.handle(w, r, req)
 	if rej := rep.rejection; rej != nil {
 		s.stats.reject(rej.context, rej.code().Local, rej.fault.Reason)
@@ -115,7 +116,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, req *request) *rej
 	}
 	req.env = env
 	if req.headers, req.wsa, err = wsa.Read(env.Header); err != nil {
-		return reject(addressingCode(wsa.None, "InvalidAddressingHeader"), "the WS-Addressing headers are invalid: %v", err)
+		return addressingRejection(env.Header, err)
 	}
 	req.action = req.headers.Action
 	switch {
@@ -125,6 +126,39 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, req *request) *rej
 		return reject(addressingCode(req.wsa, "ActionMismatch"), "the WS-Addressing Action %q differs from the HTTP action %q", req.action, httpAction)
 	}
 	return s.checkMustUnderstand(req)
+}
+
+// addressingRejection answers addressing headers wsa.Read refused, with
+// the fault of their own version (wsa.Read names none on failure): a
+// missing Action is a required header, a duplicated header an invalid
+// one (in 1.0 with WCF's InvalidCardinality subcode), anything else an
+// invalid one.
+func addressingRejection(header *etree.Element, err error) *rejection {
+	v := addressingVersionOf(header)
+	var dup *xmldoc.DuplicateError
+	switch {
+	case errors.Is(err, wsa.ErrNoAction):
+		return reject(addressingCode(v, "MessageAddressingHeaderRequired"), "the WS-Addressing headers are invalid: %v", err)
+	case errors.As(err, &dup) && v != wsa.V200408:
+		rej := reject(addressingCode(v, "InvalidAddressingHeader"), "the WS-Addressing headers are invalid: %v", err)
+		rej.fault.Subcodes = append(rej.fault.Subcodes, addressingCode(v, "InvalidCardinality"))
+		return rej
+	}
+	return reject(addressingCode(v, "InvalidAddressingHeader"), "the WS-Addressing headers are invalid: %v", err)
+}
+
+// addressingVersionOf is the WS-Addressing version of the first header
+// in either version's namespace, None when there is none.
+func addressingVersionOf(header *etree.Element) wsa.Version {
+	if header == nil {
+		return wsa.None
+	}
+	for c := range header.ChildElementsSeq() {
+		if v, ok := wsa.VersionOf(c.NamespaceURI()); ok {
+			return v
+		}
+	}
+	return wsa.None
 }
 
 // readAll reads a request body, in one allocation when its announced

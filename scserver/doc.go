@@ -20,7 +20,10 @@
 //     key directly, as WCF's SecureConversation over TLS does) and §8
 //     (BadContextToken, RenewNeeded, UnsupportedContextToken).
 //   - WS-Security 1.1 §§5-10 and §12: one Security header, a fresh
-//     Timestamp covered by the signature, and the fault codes
+//     Timestamp covered by the signature (judged as WCF does: Created no
+//     older than Config.TimestampValidity plus the skew, whatever Expires
+//     says, so a captured message cannot be replayed for the life of its
+//     context), and the fault codes
 //     InvalidSecurity, FailedCheck, FailedAuthentication,
 //     InvalidSecurityToken, UnsupportedAlgorithm and MessageExpired, each
 //     with a reason naming what failed; the UsernameToken Profile 1.1 and
@@ -44,5 +47,7 @@
 // age, forget every context (what an IIS recycle does), fail requests with
 // an HTTP status or answer slowly; counters read with Stats; and one
 // structured log line per request, which never carries key material or
-// passwords.
+// passwords. Its memory stays bounded however long it runs: contexts, and
+// their counters, are dropped some minutes after they expire, and
+// identifiers made up by unauthenticated senders are only counted.
 package scserver

@@ -30,17 +30,30 @@ func trustCode(v wssc.Version, local string) xmldoc.Name {
 	return xmldoc.Name{Space: v.Trust(), Local: local}
 }
 
-// addressingCode is a WS-Addressing fault code in the message's version
-// (1.0 when it has none). 2004/08 names the invalid-header fault
-// differently (§4.1 of the submission).
+// addressingCode is a WS-Addressing fault code, named as WS-Addressing
+// 1.0 (SOAP Binding §6.4) names it, in the message's version (1.0 when it
+// has none). The 2004/08 submission (§4) defines fewer faults, some under
+// other names: see names200408.
 func addressingCode(v wsa.Version, local string) xmldoc.Name {
 	if v == wsa.None {
 		v = wsa.V10
 	}
-	if v == wsa.V200408 && local == "InvalidAddressingHeader" {
-		local = "InvalidMessageInformationHeader"
+	if n, ok := names200408[local]; ok && v == wsa.V200408 {
+		local = n
 	}
 	return v.Name(local)
+}
+
+// names200408 maps WS-Addressing 1.0 fault names to the 2004/08 fault a
+// server of that version sends instead: an invalid header is an invalid
+// "message information header", a missing one a required one, and an
+// Action differing from the HTTP action, which 2004/08 does not single
+// out, is an invalid header. ActionNotSupported, DestinationUnreachable
+// and EndpointUnavailable keep their names.
+var names200408 = map[string]string{
+	"InvalidAddressingHeader":         "InvalidMessageInformationHeader",
+	"ActionMismatch":                  "InvalidMessageInformationHeader",
+	"MessageAddressingHeaderRequired": "MessageInformationHeaderRequired",
 }
 
 // sessionFaultAction is the action WCF gives WS-SecureConversation faults

@@ -275,10 +275,19 @@ func (m msg) xml() string {
 	return b.String()
 }
 
-// timestamp writes a wsu:Timestamp with Id _0.
+// timestamp writes a wsu:Timestamp with Id _0 valid for ttl.
 func timestamp(created time.Time, ttl time.Duration) string {
-	return fmt.Sprintf(`<u:Timestamp u:Id="_0"><u:Created>%s</u:Created><u:Expires>%s</u:Expires></u:Timestamp>`,
-		wss.FormatTime(created), wss.FormatTime(created.Add(ttl)))
+	return timestampAt(created, created.Add(ttl))
+}
+
+// timestampAt writes a wsu:Timestamp with Id _0 and any Created and
+// Expires, the zero Expires meaning none.
+func timestampAt(created, expires time.Time) string {
+	exp := ""
+	if !expires.IsZero() {
+		exp = "<u:Expires>" + wss.FormatTime(expires) + "</u:Expires>"
+	}
+	return `<u:Timestamp u:Id="_0"><u:Created>` + wss.FormatTime(created) + `</u:Created>` + exp + `</u:Timestamp>`
 }
 
 // sctXML writes a SecurityContextToken with wsu:Id sct-1.
@@ -378,11 +387,18 @@ const (
 // Timestamp created at now.
 func contextMessage(t *testing.T, c ctx, sv soap.Version, wv wsa.Version, action, body string, now time.Time, ref keyRef) []byte {
 	t.Helper()
+	return contextMessageTS(t, c, sv, wv, action, body, timestamp(now, 5*time.Minute), ref)
+}
+
+// contextMessageTS is contextMessage with the Timestamp XML given (Id _0,
+// signed).
+func contextMessageTS(t *testing.T, c ctx, sv soap.Version, wv wsa.Version, action, body, ts string, ref keyRef) []byte {
+	t.Helper()
 	tok := c.token
 	if tok == "" {
 		tok = sctXML(c.v, c.identifier)
 	}
-	sec := timestamp(now, 5*time.Minute)
+	sec := ts
 	key := c.key
 	var ki string
 	switch ref {

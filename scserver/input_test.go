@@ -54,7 +54,7 @@ func TestBadInput(t *testing.T) {
 		{"no action at all", ctBare, "", unsecured(soap.V12, wsa.None, ""), 500, soap.V12, wsa.V10.Name("ActionNotSupported"), `action ""`},
 		{"action mismatch", ct12, "", unsecured(soap.V12, wsa.V10, "urn:other"), 500, soap.V12, wsa.V10.Name("ActionMismatch"), "differs from the HTTP action"},
 		{"duplicate Action header", ct12, "", mangle(unsecured(soap.V12, wsa.V10, echoAction), "<a:MessageID>", `<a:Action>`+echoAction+`</a:Action><a:MessageID>`), 500, soap.V12, wsa.V10.Name("InvalidAddressingHeader"), "WS-Addressing headers are invalid"},
-		{"duplicate Action header 2004/08", "text/xml", `"` + echoAction + `"`, mangle(unsecured(soap.V11, wsa.V200408, echoAction), "<a:MessageID>", `<a:Action>`+echoAction+`</a:Action><a:MessageID>`), 500, soap.V11, wsa.V10.Name("InvalidAddressingHeader"), "WS-Addressing headers are invalid"},
+		{"duplicate Action header 2004/08", "text/xml", `"` + echoAction + `"`, mangle(unsecured(soap.V11, wsa.V200408, echoAction), "<a:MessageID>", `<a:Action>`+echoAction+`</a:Action><a:MessageID>`), 500, soap.V11, wsa.V200408.Name("InvalidMessageInformationHeader"), "WS-Addressing headers are invalid"},
 		{"missing Security header", ct12, "", unsecured(soap.V12, wsa.V10, echoAction), 500, soap.V12, codeInvalidSecurity, "exactly one Security header"},
 		{"missing Security header, SOAP 1.1", "text/xml", `"` + echoAction + `"`, unsecured(soap.V11, wsa.None, echoAction), 500, soap.V11, codeInvalidSecurity, "exactly one Security header"},
 		{"no Header at all", ct12, "", []byte(`<s:Envelope xmlns:s="` + soap.NS12 + `"><s:Body>` + echoBody + `</s:Body></s:Envelope>`), 500, soap.V12, codeInvalidSecurity, "no SOAP Header"},
@@ -143,4 +143,93 @@ func TestSOAPAndAddressingVersions(t *testing.T) {
 	// The WS-Addressing Action alone is enough (no HTTP action).
 	src := contextMessage(t, c, soap.V11, wsa.V10, echoAction, echoBody, h.clock.Now(), refID)
 	h.postRaw("text/xml; charset=utf-8", "", src).ok(t)
+}
+
+// TestAddressingFaultVersions: each WS-Addressing version gets the fault
+// codes of its own specification, in its own namespace (1.0: SOAP Binding
+// §6.4, as WCF sends them; 2004/08: §4 of the submission), in both SOAP
+// versions, and never a code of the other version.
+func TestAddressingFaultVersions(t *testing.T) {
+	h := start(t, Config{})
+	v10, v0408 := wsa.V10.Name, wsa.V200408.Name
+	tests := []struct {
+		name    string
+		wv      wsa.Version
+		mangle  func([]byte) []byte // nil: the message as written
+		httpAct string              // the HTTP action; "" means the message's
+		want    []xmldoc.Name       // codes the fault must carry (SOAP 1.2 chain)
+		want11  xmldoc.Name         // the SOAP 1.1 faultcode
+		reason  string
+		amend   bool // send the Amend action, which no handler takes
+	}{
+		{"duplicate Action", wsa.V10, dupAction, "", []xmldoc.Name{v10("InvalidAddressingHeader"), v10("InvalidCardinality")}, v10("InvalidAddressingHeader"), "occurs 2 times", false},
+		{"duplicate Action", wsa.V200408, dupAction, "", []xmldoc.Name{v0408("InvalidMessageInformationHeader")}, v0408("InvalidMessageInformationHeader"), "occurs 2 times", false},
+		{"no Action", wsa.V10, dropAction, "", []xmldoc.Name{v10("MessageAddressingHeaderRequired")}, v10("MessageAddressingHeaderRequired"), "Action is missing", false},
+		{"no Action", wsa.V200408, dropAction, "", []xmldoc.Name{v0408("MessageInformationHeaderRequired")}, v0408("MessageInformationHeaderRequired"), "Action is missing", false},
+		{"empty To", wsa.V10, emptyTo, "", []xmldoc.Name{v10("InvalidAddressingHeader")}, v10("InvalidAddressingHeader"), "To is empty", false},
+		{"empty To", wsa.V200408, emptyTo, "", []xmldoc.Name{v0408("InvalidMessageInformationHeader")}, v0408("InvalidMessageInformationHeader"), "To is empty", false},
+		{"Action differs from the HTTP action", wsa.V10, nil, "urn:other", []xmldoc.Name{v10("ActionMismatch")}, v10("ActionMismatch"), "differs from the HTTP action", false},
+		{"Action differs from the HTTP action", wsa.V200408, nil, "urn:other", []xmldoc.Name{v0408("InvalidMessageInformationHeader")}, v0408("InvalidMessageInformationHeader"), "differs from the HTTP action", false},
+		{"action not supported", wsa.V10, nil, "", []xmldoc.Name{v10("ActionNotSupported")}, v10("ActionNotSupported"), "not supported", true},
+		{"action not supported", wsa.V200408, nil, "", []xmldoc.Name{v0408("ActionNotSupported")}, v0408("ActionNotSupported"), "not supported", true},
+	}
+	amend := wssc.V1_3.Trust() + "/RST/SCT/Amend"
+	for _, tc := range tests {
+		for _, sv := range soap.Versions {
+			t.Run(tc.name+"/"+tc.wv.String()+"/"+sv.String(), func(t *testing.T) {
+				action := echoAction
+				if tc.amend {
+					action = amend
+				}
+				src := []byte(msg{soap: sv, wsa: tc.wv, action: action, messageID: "urn:uuid:3", security: "-", body: echoBody}.xml())
+				if tc.mangle != nil {
+					src = tc.mangle(src)
+				}
+				httpAct := action
+				if tc.httpAct != "" {
+					httpAct = tc.httpAct
+				}
+				r := h.post(sv, httpAct, src)
+				if r.fault == nil {
+					t.Fatalf("status %d, want a fault:\n%s", r.status, r.raw)
+				}
+				want := tc.want
+				if sv == soap.V11 {
+					want = []xmldoc.Name{tc.want11}
+				}
+				for _, code := range want {
+					if !r.fault.Has(code) {
+						t.Errorf("fault %v lacks %s", r.fault, code)
+					}
+				}
+				other := wsa.V10.Namespace()
+				if tc.wv == wsa.V10 {
+					other = wsa.V200408.Namespace()
+				}
+				for _, c := range append([]xmldoc.Name{r.fault.Code}, r.fault.Subcodes...) {
+					if c.Space == other {
+						t.Errorf("fault %v carries a code of the other WS-Addressing version", r.fault)
+					}
+				}
+				if !strings.Contains(r.fault.Reason, tc.reason) {
+					t.Errorf("reason %q, want %q", r.fault.Reason, tc.reason)
+				}
+			})
+		}
+	}
+}
+
+// dupAction adds a second Action header.
+func dupAction(src []byte) []byte {
+	return mangle(src, "<a:MessageID>", `<a:Action>`+echoAction+`</a:Action><a:MessageID>`)
+}
+
+// dropAction removes the Action header, keeping the others.
+func dropAction(src []byte) []byte {
+	return mangle(src, `<a:Action s:mustUnderstand="1">`+echoAction+`</a:Action>`, "")
+}
+
+// emptyTo empties the To header.
+func emptyTo(src []byte) []byte {
+	return mangle(src, `https://localhost/service</a:To>`, `</a:To>`)
 }

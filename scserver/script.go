@@ -103,8 +103,9 @@ func (s *Server) FailNext(k, status int) error {
 // ForgetAll drops every security context, cancelled ones included, as an
 // IIS application pool recycle drops a WCF service's sessions: later
 // messages on them get wsc:BadContextToken, unless the token carries a
-// cookie (Config.Cookie) from which the context is restored. It returns
-// how many contexts were dropped.
+// cookie (Config.Cookie) from which the context, while unexpired, is
+// restored. Stats keep the dropped contexts' counters. It returns how
+// many contexts were dropped.
 func (s *Server) ForgetAll() int {
 	return s.store.forgetAll()
 }

@@ -47,14 +47,62 @@ func (e *ContextError) Error() string {
 	return fmt.Sprintf("security context %q %s", e.Identifier, e.Reason)
 }
 
+// How the store forgets ended contexts. A context that expired, cancelled
+// or not, is kept endedKept past its expiry, so that faults about it keep
+// saying why it ended ("expired at", "was cancelled"); after that it is
+// dropped and a message naming it gets BadContextToken as an unknown
+// context, the same fault. No cookie can bring a dropped context back to
+// life: every cookie of a context carries an expiry no later than the
+// context's own, and an expired cookie is not restored. The server looks
+// for ended contexts on requests and AddContext, at most every
+// sweepEvery, so a sweep costs O(contexts) once a minute, not per
+// request; between sweeps a lookup drops an ended context it meets.
+const (
+	endedKept  = 10 * time.Minute
+	sweepEvery = time.Minute
+)
+
 // store holds the contexts by Identifier. Cancelled contexts stay as
-// tombstones until ForgetAll, so that a cookie cannot bring them back.
+// tombstones until they would have expired (plus endedKept), so that a
+// cookie cannot bring them back meanwhile.
 type store struct {
-	mu sync.Mutex
-	m  map[string]*session
+	mu        sync.Mutex
+	m         map[string]*session
+	nextSweep time.Time
 }
 
 func newStore() *store { return &store{m: map[string]*session{}} }
+
+// ended reports whether s may be dropped at now.
+func (s *session) ended(now time.Time) bool {
+	return !now.Before(s.Expires.Add(endedKept))
+}
+
+// sweep drops the ended contexts when a sweep is due at now (at most
+// every sweepEvery), and reports whether it looked.
+func (st *store) sweep(now time.Time) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	// A clock set back by more than the interval sweeps at once rather
+	// than waiting for the old schedule.
+	if now.Before(st.nextSweep) && !now.Before(st.nextSweep.Add(-sweepEvery)) {
+		return false
+	}
+	st.nextSweep = now.Add(sweepEvery)
+	for id, s := range st.m {
+		if s.ended(now) {
+			delete(st.m, id)
+		}
+	}
+	return true
+}
+
+// len is how many contexts, tombstones included, the store holds.
+func (st *store) len() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.m)
+}
 
 // add stores s, refusing an Identifier already in use.
 func (st *store) add(s *session) error {
@@ -67,26 +115,38 @@ func (st *store) add(s *session) error {
 	return nil
 }
 
-// restore adds s unless the store already knows its Identifier (a
-// cancelled context included); it reports whether it did.
-func (st *store) restore(s *session) bool {
+// restore adds s, a context read from a cookie, unless the store already
+// knows its Identifier (a cancelled context included) or s has expired at
+// now; it reports whether it did.
+func (st *store) restore(s *session, now time.Time) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if _, ok := st.m[s.Identifier]; ok {
+	if _, ok := st.m[s.Identifier]; ok || !now.Before(s.Expires) {
 		return false
 	}
 	st.m[s.Identifier] = s.clone()
 	return true
 }
 
+// lookupLocked returns the context id, dropping it when it has ended at
+// now (lazily, between sweeps). The caller holds mu.
+func (st *store) lookupLocked(id string, now time.Time) (*session, bool) {
+	s, ok := st.m[id]
+	if ok && s.ended(now) {
+		delete(st.m, id)
+		return nil, false
+	}
+	return s, ok
+}
+
 // get returns a copy of the usable context id at now, or a *ContextError.
 func (st *store) get(id string, now time.Time) (*session, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	s, ok := st.m[id]
+	s, ok := st.lookupLocked(id, now)
 	switch {
 	case !ok:
-		return nil, &ContextError{Identifier: id, Reason: "is not known to this server (never issued, or forgotten)"}
+		return nil, &ContextError{Identifier: id, Reason: "is not known to this server (never issued, forgotten, or ended long ago)"}
 	case s.Cancelled:
 		return nil, &ContextError{Identifier: id, Reason: "was cancelled"}
 	case !now.Before(s.Expires):
@@ -99,7 +159,7 @@ func (st *store) get(id string, now time.Time) (*session, error) {
 func (st *store) update(id string, now time.Time, fn func(*session) error) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	s, ok := st.m[id]
+	s, ok := st.lookupLocked(id, now)
 	if !ok || s.Cancelled || !now.Before(s.Expires) {
 		return &ContextError{Identifier: id, Reason: "is no longer usable"}
 	}
@@ -112,6 +172,14 @@ func (st *store) forgetAll() int {
 	n := len(st.m)
 	clear(st.m)
 	return n
+}
+
+// sweep drops the contexts, and their counters, that ended long enough
+// before now; at most once per sweepEvery, whoever calls.
+func (s *Server) sweep(now time.Time) {
+	if s.store.sweep(now) {
+		s.stats.sweep(now)
+	}
 }
 
 // ContextSpec describes a context to install without an Issue exchange,
@@ -144,8 +212,13 @@ func (s *Server) AddContext(spec ContextSpec) error {
 	if expires.IsZero() {
 		expires = created.Add(s.cfg.Lifetime)
 	}
-	return s.store.add(&session{
+	s.sweep(s.cfg.Now())
+	if err := s.store.add(&session{
 		Identifier: spec.Identifier, Version: spec.Version, Key: slices.Clone(spec.Key), Instance: spec.Instance,
 		Created: created, Expires: expires, KeyCreated: created,
-	})
+	}); err != nil {
+		return err
+	}
+	s.stats.track(spec.Identifier, expires)
+	return nil
 }

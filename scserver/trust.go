@@ -94,6 +94,7 @@ func (s *Server) issue(req *request, rst *wssc.Request) (*etree.Element, *reject
 		return nil, rejectClass(soap.Receiver, http.StatusInternalServerError, "%v", err)
 	}
 	req.context = sess.Identifier
+	s.stats.track(sess.Identifier, sess.Expires)
 	s.stats.update(sess.Identifier, func(st *Stats, _ *ContextStats) { st.Issued++ })
 	return out, nil
 }
@@ -201,6 +202,7 @@ func (s *Server) renew(req *request, rst *wssc.Request) (*etree.Element, *reject
 	if rej != nil {
 		return nil, rej
 	}
+	s.stats.track(ver.Identifier, renewed.Expires)
 	s.stats.update(ver.Identifier, func(st *Stats, cs *ContextStats) {
 		st.Renewed++
 		cs.Renewed++

@@ -287,9 +287,20 @@ func TestVersionsAccepted(t *testing.T) {
 	})
 }
 
-// TestIssueRejected covers each reason an Issue is refused.
+// TestIssueRejected covers each reason an Issue is refused, in both
+// versions.
 func TestIssueRejected(t *testing.T) {
-	v := wssc.V1_3
+	for _, v := range wssc.Versions {
+		t.Run(v.String(), func(t *testing.T) { issueRejected(t, v) })
+	}
+}
+
+// issueRejected is TestIssueRejected for version v.
+func issueRejected(t *testing.T, v wssc.Version) {
+	other := wssc.Feb2005
+	if v == wssc.Feb2005 {
+		other = wssc.V1_3
+	}
 	entropy := bytes.Repeat([]byte{7}, 32)
 	issue := func(security string) []byte {
 		return []byte(msg{soap: soap.V12, wsa: wsa.V10, action: v.Action(wssc.Issue), security: security, body: rstXML(v, wssc.Issue, entropy, 256, "")}.xml())
@@ -328,7 +339,7 @@ func TestIssueRejected(t *testing.T) {
 		{"certificate signature over something else", Config{}, mangle(x509Msg(base, true), "<u:Created>", "<u:Created>1"), codeFailedCheck, "digest mismatch"},
 		{"certificate reference to nothing", Config{}, mangle(x509Msg(base, true), `URI="#bst-1"`, `URI="#bst-2"`), codeInvalidSecurityToken, "matches 0 tokens"},
 		{"malformed RST", Config{}, []byte(msg{soap: soap.V12, wsa: wsa.V10, action: v.Action(wssc.Issue), security: ts + usernameToken(testUser, testPassword, false, now), body: `<t:RequestSecurityToken` + nsDecl("t", v.Trust()) + `/>`}.xml()), tn("InvalidRequest"), "no RequestType"},
-		{"RST of the other version", Config{}, []byte(msg{soap: soap.V12, wsa: wsa.V10, action: v.Action(wssc.Issue), security: ts + usernameToken(testUser, testPassword, false, now), body: rstXML(wssc.Feb2005, wssc.Issue, entropy, 256, "")}.xml()), tn("InvalidRequest"), "namespace"},
+		{"RST of the other version", Config{}, []byte(msg{soap: soap.V12, wsa: wsa.V10, action: v.Action(wssc.Issue), security: ts + usernameToken(testUser, testPassword, false, now), body: rstXML(other, wssc.Issue, entropy, 256, "")}.xml()), tn("InvalidRequest"), "namespace"},
 		{"combined entropy required", Config{Entropy: EntropyCombined}, []byte(msg{soap: soap.V12, wsa: wsa.V10, action: v.Action(wssc.Issue), security: ts + usernameToken(testUser, testPassword, false, now), body: rstXML(v, wssc.Issue, nil, 256, "")}.xml()), tn("InvalidRequest"), "configured for combined entropy"},
 		{"client entropy required", Config{Entropy: EntropyClient}, []byte(msg{soap: soap.V12, wsa: wsa.V10, action: v.Action(wssc.Issue), security: ts + usernameToken(testUser, testPassword, false, now), body: rstXML(v, wssc.Issue, nil, 256, "")}.xml()), tn("InvalidRequest"), "configured for client entropy"},
 	}

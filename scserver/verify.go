@@ -56,7 +56,8 @@ func (s *Server) VerifySignature(env *soap.Envelope) (*Verified, error) {
 
 // VerifyMessage checks env's security as the service does for every
 // application message: VerifySignature, and exactly one Timestamp, covered
-// by the signature and fresh within the configured skew.
+// by the signature, and fresh: not expired, not created in the future nor
+// longer ago than TimestampValidity, each within the configured skew.
 func (s *Server) VerifyMessage(env *soap.Envelope) (*Verified, error) {
 	now := s.cfg.Now()
 	ver, rej := s.verifyContext(env, now, true)
@@ -93,7 +94,7 @@ func (s *Server) verifyContext(env *soap.Envelope, now time.Time, allowPrevious 
 	if rej != nil {
 		return nil, rej
 	}
-	s.restoreCookies(sec, v)
+	s.restoreCookies(sec, v, now)
 	sig, err := xmldoc.One(sec, nameSignature)
 	if err != nil {
 		return nil, reject(codeInvalidSecurity, "the Security header needs exactly one Signature: %v", err)
@@ -229,11 +230,27 @@ func (s *Server) timestampIn(sec *etree.Element, signed *dsig.Verified, now time
 	if signed != nil && !signed.Covers(el) {
 		return nil, reject(codeInvalidSecurity, "the Timestamp is not covered by the signature")
 	}
-	if err := ts.Validate(now, s.cfg.Skew); err != nil {
-		if errors.Is(err, wss.ErrExpired) {
-			return nil, reject(codeMessageExpired, "the message has expired: %v", err)
-		}
-		return nil, reject(codeInvalidSecurity, "the Timestamp is not valid: %v", err)
+	if err := ts.CheckFresh(now, s.freshness()); err != nil {
+		return nil, timestampRejection(err)
 	}
 	return &ts, nil
+}
+
+// freshness is the configured Timestamp policy.
+func (s *Server) freshness() wss.Freshness {
+	return wss.Freshness{MaxAge: s.cfg.TimestampValidity, Skew: s.cfg.Skew}
+}
+
+// timestampRejection maps a CheckFresh failure to its fault: a message
+// past its Expires or created too long ago gets wsse:MessageExpired (SOAP
+// Message Security 1.1 §12), one from the future or with an Expires not
+// after Created wsse:InvalidSecurity.
+func timestampRejection(err error) *rejection {
+	switch {
+	case errors.Is(err, wss.ErrExpired):
+		return reject(codeMessageExpired, "the message has expired: %v", err)
+	case errors.Is(err, wss.ErrStale):
+		return reject(codeMessageExpired, "the message is too old: %v", err)
+	}
+	return reject(codeInvalidSecurity, "the Timestamp is not valid: %v", err)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -24,20 +25,26 @@ import (
 
 // DemoServerOptions are the flags of `scproxy demo-server`.
 type DemoServerOptions struct {
-	Listen      string
+	Listen string
+	// AllowRemote permits a Listen address beyond this host.
+	AllowRemote bool
 	PlainHTTP   bool
 	CertDir     string
 	Versions    []string
 	Users       []string // name:password
-	ClientCA    string   // PEM file enabling the X.509 bootstrap
-	Entropy     string
-	Lifetime    time.Duration
-	Rollover    time.Duration
-	Skew        time.Duration
-	Cookie      bool
-	EchoActions []string
-	MaxBytes    int
-	LogFormat   string
+	// UserEnv names environment variables each holding a user as
+	// name:password, keeping the password off the command line.
+	UserEnv           []string
+	ClientCA          string // PEM file enabling the X.509 bootstrap
+	Entropy           string
+	Lifetime          time.Duration
+	Rollover          time.Duration
+	Skew              time.Duration
+	TimestampValidity time.Duration
+	Cookie            bool
+	EchoActions       []string
+	MaxBytes          int
+	LogFormat         string
 	// AllowUnsecured echoes messages without a Security header (the
 	// performance harness's baseline).
 	AllowUnsecured bool
@@ -55,6 +62,9 @@ type DemoServerOptions struct {
 	FailFirst          int
 	FailStatus         int
 	RecycleEvery       time.Duration
+
+	// getenv reads UserEnv; nil means an empty environment.
+	getenv func(string) string
 }
 
 // demoUser is the user the server gets when none is given; its password
@@ -64,7 +74,7 @@ const demoUser = "demo"
 // NewCmdDemoServer returns `scproxy demo-server`. runF runs the parsed
 // options; nil means RunDemoServer.
 func NewCmdDemoServer(s Streams, runF func(context.Context, *DemoServerOptions) error) *cobra.Command {
-	o := &DemoServerOptions{}
+	o := &DemoServerOptions{getenv: s.environ()}
 	if runF == nil {
 		runF = func(ctx context.Context, o *DemoServerOptions) error { return RunDemoServer(ctx, o, s) }
 	}
@@ -82,11 +92,13 @@ credentials of the demo user.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runF(cmd.Context(), o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Listen, "listen", scserver.DefaultAddr, "address to listen on")
+	f.StringVar(&o.Listen, "listen", scserver.DefaultAddr, "address to listen on (anything but loopback needs --allow-remote)")
+	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a --listen address beyond this host (the demo users' passwords then travel to other hosts' clients)")
 	f.BoolVar(&o.PlainHTTP, "plain-http", false, "serve plain HTTP instead of HTTPS")
 	f.StringVar(&o.CertDir, "cert-dir", "", "directory for the generated CA certificate (default: a temporary one)")
 	f.StringSliceVar(&o.Versions, "versions", []string{"feb2005", "1.3"}, "WS-SecureConversation versions accepted: feb2005, 1.3")
-	f.StringArrayVar(&o.Users, "user", nil, "a user as name:password (repeatable; default: user demo with a random password)")
+	f.StringArrayVar(&o.Users, "user", nil, "a user as name:password, visible to other local users in the process list (repeatable; default: user demo with a random password)")
+	f.StringArrayVar(&o.UserEnv, "user-env", nil, "an environment variable holding a user as name:password, keeping the password off the command line (repeatable)")
 	f.StringVar(&o.ClientCA, "client-ca", "", "PEM file of CAs trusted for the X.509 bootstrap (default: X.509 disabled)")
 	f.StringVar(&o.KerberosKeytab, "kerberos-keytab", "", "keytab of the service principal, enabling the Kerberos bootstrap (default: Kerberos disabled)")
 	f.StringVar(&o.KerberosSPN, "kerberos-spn", "", "service principal Kerberos tickets must be for, such as HTTP/svc.example.com (with --kerberos-keytab)")
@@ -94,6 +106,7 @@ credentials of the demo user.`,
 	f.DurationVar(&o.Lifetime, "lifetime", scserver.DefaultLifetime, "lifetime of an issued context")
 	f.DurationVar(&o.Rollover, "rollover", scserver.DefaultRollover, "how long the previous key is accepted after a renewal")
 	f.DurationVar(&o.Skew, "skew", scserver.DefaultSkew, "clock skew tolerated on timestamps")
+	f.DurationVar(&o.TimestampValidity, "timestamp-validity", scserver.DefaultTimestampValidity, "how old a message's Timestamp may be, before the skew is added")
 	f.BoolVar(&o.Cookie, "cookie", false, "put a WCF-style stateful cookie in issued tokens")
 	f.StringArrayVar(&o.EchoActions, "echo-action", nil, "an application action to echo (repeatable; default: any)")
 	f.IntVar(&o.MaxBytes, "max-bytes", xmldoc.DefaultLimits.MaxBytes, "largest request accepted, in bytes")
@@ -114,10 +127,13 @@ credentials of the demo user.`,
 func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 	cfg := scserver.Config{
 		Addr: o.Listen, PlainHTTP: o.PlainHTTP, CertDir: o.CertDir,
-		Lifetime: o.Lifetime, Rollover: o.Rollover, Skew: o.Skew,
+		Lifetime: o.Lifetime, Rollover: o.Rollover, Skew: o.Skew, TimestampValidity: o.TimestampValidity,
 		Cookie: o.Cookie, EchoActions: o.EchoActions, AllowUnsecured: o.AllowUnsecured, IssueTokens: o.IssueTokens,
 		Limits: xmldoc.Limits{MaxBytes: o.MaxBytes},
 		Script: scserver.Script{RenewAfterMessages: o.RenewAfterMessages, RenewAfterKeyAge: o.RenewAfterKeyAge, Delay: o.Delay},
+	}
+	if err := checkDemoListen(o.Listen, o.AllowRemote); err != nil {
+		return cfg, err
 	}
 	var err error
 	if cfg.Versions, err = parseVersions(o.Versions); err != nil {
@@ -126,7 +142,11 @@ func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 	if cfg.Entropy, err = scserver.ParseEntropy(o.Entropy); err != nil {
 		return cfg, &UsageError{Err: err}
 	}
-	if cfg.Users, err = parseUsers(o.Users, rnd); err != nil {
+	pairs, err := o.userPairs()
+	if err != nil {
+		return cfg, err
+	}
+	if cfg.Users, err = parseUsers(pairs, rnd); err != nil {
 		return cfg, err
 	}
 	if o.ClientCA != "" {
@@ -150,8 +170,8 @@ func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 	switch {
 	case o.MaxBytes <= 0:
 		return cfg, usageErrorf("--max-bytes must be positive")
-	case o.Lifetime <= 0 || o.Skew <= 0:
-		return cfg, usageErrorf("--lifetime and --skew must be positive")
+	case o.Lifetime <= 0 || o.Skew <= 0 || o.TimestampValidity <= 0:
+		return cfg, usageErrorf("--lifetime, --skew and --timestamp-validity must be positive")
 	case o.RenewAfterMessages < 0 || o.RenewAfterKeyAge < 0 || o.Delay < 0 || o.FailFirst < 0 || o.RecycleEvery < 0:
 		return cfg, usageErrorf("scripted faults take no negative values")
 	case o.FailStatus < 100 || o.FailStatus > 599:
@@ -160,6 +180,40 @@ func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 		return cfg, usageErrorf("--log-format %q: use text, json or none", o.LogFormat)
 	}
 	return cfg, nil
+}
+
+// checkDemoListen refuses an address that is not host:port, and one
+// beyond this host without --allow-remote: the demo server hands its
+// users' passwords to whoever can reach it, and an empty host means
+// every interface.
+func checkDemoListen(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("--listen %q: want host:port, e.g. %s", addr, scserver.DefaultAddr)
+	}
+	if ip := net.ParseIP(host); !allowRemote && !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+		return usageErrorf("--listen %q is not a loopback address: add --allow-remote to serve other hosts", addr)
+	}
+	return nil
+}
+
+// userPairs returns the --user pairs followed by those of the --user-env
+// variables. An unset variable, or one not holding name:password, is a
+// usage error naming the variable, never its value.
+func (o *DemoServerOptions) userPairs() ([]string, error) {
+	getenv := o.getenv
+	if getenv == nil {
+		getenv = noEnv
+	}
+	pairs := slices.Clone(o.Users)
+	for _, variable := range o.UserEnv {
+		v := getenv(variable)
+		if user, password, ok := strings.Cut(v, ":"); !ok || user == "" || password == "" {
+			return nil, usageErrorf("--user-env: $%s must hold name:password", variable)
+		}
+		pairs = append(pairs, v)
+	}
+	return pairs, nil
 }
 
 func parseVersions(names []string) ([]wssc.Version, error) {

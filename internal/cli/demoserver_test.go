@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -46,13 +47,15 @@ func TestDemoServerFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Listen != "127.0.0.1:0" || o.PlainHTTP || o.Entropy != "auto" || o.Lifetime != 15*time.Hour || o.FailStatus != 503 || len(o.Versions) != 2 {
+	if o.Listen != "127.0.0.1:0" || o.AllowRemote || o.PlainHTTP || o.Entropy != "auto" || o.Lifetime != 15*time.Hour || o.FailStatus != 503 || len(o.Versions) != 2 ||
+		o.TimestampValidity != scserver.DefaultTimestampValidity {
 		t.Errorf("defaults %+v", o)
 	}
 
 	o, err = parse(t, "--listen", "127.0.0.1:9443", "--plain-http", "--versions", "1.3", "--user", "bob:pw1", "--user", "carol:p:w",
 		"--entropy", "server", "--cookie", "--renew-after-messages", "5", "--renew-after-key-age", "90s", "--delay", "2s",
-		"--fail-first", "3", "--fail-status", "502", "--recycle-every", "10m", "--echo-action", "urn:a", "--max-bytes", "1024")
+		"--fail-first", "3", "--fail-status", "502", "--recycle-every", "10m", "--echo-action", "urn:a", "--max-bytes", "1024",
+		"--timestamp-validity", "2m", "--skew", "30s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +66,7 @@ func TestDemoServerFlags(t *testing.T) {
 	if cfg.Addr != "127.0.0.1:9443" || !cfg.PlainHTTP || len(cfg.Versions) != 1 || cfg.Versions[0] != wssc.V1_3 ||
 		cfg.Users["bob"] != "pw1" || cfg.Users["carol"] != "p:w" || cfg.Entropy != scserver.EntropyServer || !cfg.Cookie ||
 		cfg.Script != (scserver.Script{RenewAfterMessages: 5, RenewAfterKeyAge: 90 * time.Second, Delay: 2 * time.Second}) ||
-		cfg.Limits.MaxBytes != 1024 || len(cfg.EchoActions) != 1 {
+		cfg.Limits.MaxBytes != 1024 || len(cfg.EchoActions) != 1 || cfg.TimestampValidity != 2*time.Minute || cfg.Skew != 30*time.Second {
 		t.Errorf("config %+v", cfg)
 	}
 	if o.FailFirst != 3 || o.FailStatus != 502 || o.RecycleEvery != 10*time.Minute {
@@ -106,6 +109,9 @@ func TestDemoServerBadFlags(t *testing.T) {
 		{"negative delay", []string{"--delay", "-1s"}},
 		{"log format", []string{"--log-format", "xml"}},
 		{"max bytes", []string{"--max-bytes", "0"}},
+		{"timestamp validity", []string{"--timestamp-validity", "0s"}},
+		{"listen not host:port", []string{"--listen", "localhost"}},
+		{"user-env unset", []string{"--user-env", "SCPROXY_TEST_UNSET_USER"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -208,5 +214,114 @@ func TestDemoServerRuns(t *testing.T) {
 	}
 	if _, err := os.Stat(banner["ca-file"]); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temporary CA file left after stop: %v", err)
+	}
+}
+
+// TestDemoServerListen: like run, demo-server listens beyond this host
+// only with --allow-remote; without it a non-loopback address is a
+// one-line usage error and exit status 2, before anything listens.
+func TestDemoServerListen(t *testing.T) {
+	tests := []struct {
+		listen string
+		remote bool
+		ok     bool
+	}{
+		{"127.0.0.1:0", false, true},
+		{"[::1]:8443", false, true},
+		{"localhost:8443", false, true},
+		{"0.0.0.0:8443", false, false},
+		{":8443", false, false}, // every interface
+		{"192.0.2.10:8443", false, false},
+		{"[2001:db8::1]:8443", false, false},
+		{"svc.example.com:8443", false, false},
+		{"0.0.0.0:8443", true, true},
+		{":8443", true, true},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/allow-remote=%t", tc.listen, tc.remote), func(t *testing.T) {
+			args := []string{"--listen", tc.listen}
+			if tc.remote {
+				args = append(args, "--allow-remote")
+			}
+			o, err := parse(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := o.Config(zeroReader{})
+			if tc.ok {
+				if err != nil || cfg.Addr != tc.listen {
+					t.Errorf("refused: %v (addr %q)", err, cfg.Addr)
+				}
+				return
+			}
+			var ue *UsageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--allow-remote") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %v, want a one-line usage error naming --allow-remote", err)
+			}
+		})
+	}
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), []string{"demo-server", "--listen", "0.0.0.0:0"}, Streams{Out: &out, Err: &errOut})
+	if code != ExitUsage {
+		t.Errorf("exit code %d, want %d", code, ExitUsage)
+	}
+	if lines := strings.Split(strings.TrimSpace(errOut.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "--allow-remote") {
+		t.Errorf("stderr %q, want one line naming --allow-remote", errOut.String())
+	}
+	if out.Len() != 0 {
+		t.Errorf("a refused server printed a banner: %q", out.String())
+	}
+}
+
+// TestDemoServerUserEnv: --user-env reads name:password from the
+// environment, beside --user; an unset or malformed variable is a usage
+// error naming the variable and never repeating its value.
+func TestDemoServerUserEnv(t *testing.T) {
+	env := map[string]string{"DEMO_BOB": "bob:s3cret pw", "DEMO_BAD": "no-colon-s3cret"}
+	getenv := func(k string) string { return env[k] }
+	o, err := parse(t, "--user", "carol:pw2", "--user-env", "DEMO_BOB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.getenv = getenv
+	cfg, err := o.Config(zeroReader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Users) != 2 || cfg.Users["bob"] != "s3cret pw" || cfg.Users["carol"] != "pw2" {
+		t.Errorf("users %v", cfg.Users)
+	}
+	for _, variable := range []string{"DEMO_BAD", "DEMO_UNSET"} {
+		o, err := parse(t, "--user-env", variable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.getenv = getenv
+		_, err = o.Config(zeroReader{})
+		var ue *UsageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "$"+variable) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("$%s: %v, want a usage error naming the variable only", variable, err)
+		}
+	}
+	// Through Main, the environment of Streams is what is read.
+	var out lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"demo-server", "--user-env", "DEMO_BOB", "--log-format", "none"}, Streams{Out: &out, Err: &out, Getenv: getenv})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "password: ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != ExitOK {
+		t.Errorf("exit code %d: %s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "user: bob\n") || strings.Contains(out.String(), "user: demo") {
+		t.Errorf("banner %q, want user bob only", out.String())
 	}
 }

@@ -70,7 +70,8 @@ func (t Timestamp) Element() *etree.Element {
 }
 
 // ParseTimestamp reads a wsu:Timestamp: exactly one Created, at most one
-// Expires, and Expires not before Created.
+// Expires, and Expires not before Created (else the error wraps
+// ErrRange). It does not judge freshness: see CheckFresh.
 func ParseTimestamp(el *etree.Element) (Timestamp, error) {
 	var t Timestamp
 	if !xmldoc.Is(el, NameTimestamp) {
@@ -95,28 +96,96 @@ func ParseTimestamp(el *etree.Element) (Timestamp, error) {
 		return t, fmt.Errorf("wss: timestamp Expires: %w", err)
 	}
 	if t.Expires.Before(t.Created) {
-		return t, fmt.Errorf("wss: timestamp expires (%s) before it is created (%s)", FormatTime(t.Expires), FormatTime(t.Created))
+		return t, fmt.Errorf("wss: timestamp %w: Expires %s, Created %s", ErrRange, FormatTime(t.Expires), FormatTime(t.Created))
 	}
 	return t, nil
 }
 
-// Errors Validate wraps, so callers can tell a stale message from a peer
-// whose clock runs ahead.
+// Errors Validate and CheckFresh wrap, so callers can tell a stale or
+// expired message from a peer whose clock runs ahead, and both from a
+// Timestamp that contradicts itself.
 var (
 	ErrExpired = errors.New("expired")
 	ErrFuture  = errors.New("created in the future")
+	// ErrStale: Created is older than the maximum age plus the skew,
+	// whatever Expires says.
+	ErrStale = errors.New("stale")
+	// ErrRange: Expires is not after Created.
+	ErrRange = errors.New("expires before it is created")
 )
 
 // Validate checks that t is fresh at now, allowing clocks to differ by skew
 // in either direction; a skew of zero or less means DefaultSkew. The error
 // wraps ErrExpired or ErrFuture and states the times involved.
+//
+// Validate does not bound the age of Created: a Timestamp without Expires,
+// or with a distant one, passes however old it is. A receiver guarding
+// against replay uses CheckFresh.
 func (t Timestamp) Validate(now time.Time, skew time.Duration) error {
 	if skew <= 0 {
 		skew = DefaultSkew
 	}
+	if err := t.checkFuture(now, skew); err != nil {
+		return err
+	}
+	return t.checkExpires(now, skew)
+}
+
+// Freshness is how a receiver judges a Timestamp's age.
+type Freshness struct {
+	// MaxAge is how old Created may be (WCF's TimestampValidityDuration);
+	// zero or less means DefaultTTL.
+	MaxAge time.Duration
+	// Skew is the clock difference tolerated in either direction (WCF's
+	// MaxClockSkew); zero or less means DefaultSkew.
+	Skew time.Duration
+}
+
+// CheckFresh checks t at now as WCF's receivers do, in their order:
+//
+//   - Expires, when present, must be after Created (ErrRange);
+//   - Expires must not be more than Skew in the past (ErrExpired);
+//   - Created must not be more than Skew in the future (ErrFuture);
+//   - Created must not be older than MaxAge plus Skew (ErrStale).
+//
+// The age of Created alone bounds how long a captured message can be
+// replayed, so a missing Expires (which WCF reads as "never") and an
+// Expires far in the future are accepted, as WCF and CoreWCF accept
+// them: refusing them would turn away peers that set a long Expires
+// without closing any replay window. The boundary instants themselves
+// are accepted; a millisecond beyond them is refused.
+func (t Timestamp) CheckFresh(now time.Time, f Freshness) error {
+	if f.MaxAge <= 0 {
+		f.MaxAge = DefaultTTL
+	}
+	if f.Skew <= 0 {
+		f.Skew = DefaultSkew
+	}
+	if !t.Expires.IsZero() && !t.Expires.After(t.Created) {
+		return fmt.Errorf("wss: timestamp %w: Expires %s is not after Created %s", ErrRange, FormatTime(t.Expires), FormatTime(t.Created))
+	}
+	if err := t.checkExpires(now, f.Skew); err != nil {
+		return err
+	}
+	if err := t.checkFuture(now, f.Skew); err != nil {
+		return err
+	}
+	if oldest := now.Add(-(f.MaxAge + f.Skew)); t.Created.Before(oldest) {
+		return fmt.Errorf("wss: timestamp %w: Created %s is older than now %s minus maximum age %s and skew %s", ErrStale, FormatTime(t.Created), FormatTime(now), f.MaxAge, f.Skew)
+	}
+	return nil
+}
+
+// checkFuture refuses a Created more than skew after now.
+func (t Timestamp) checkFuture(now time.Time, skew time.Duration) error {
 	if t.Created.After(now.Add(skew)) {
 		return fmt.Errorf("wss: timestamp %w: Created %s is after now %s plus skew %s", ErrFuture, FormatTime(t.Created), FormatTime(now), skew)
 	}
+	return nil
+}
+
+// checkExpires refuses an Expires more than skew before now.
+func (t Timestamp) checkExpires(now time.Time, skew time.Duration) error {
 	if !t.Expires.IsZero() && now.After(t.Expires.Add(skew)) {
 		return fmt.Errorf("wss: timestamp %w: Expires %s is before now %s minus skew %s", ErrExpired, FormatTime(t.Expires), FormatTime(now), skew)
 	}
