@@ -2,23 +2,28 @@ package outbound_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
@@ -33,10 +38,16 @@ const propertyRequests = 1500
 // pieces that confuse routers (dot segments, escapes, backslashes,
 // userinfo, other hosts and ports, the upstreams' own hosts with other
 // paths), to a proxy with two routes, while two servers nobody routes to
-// listen on loopback. Property: nothing reaches the decoys, and every
-// request an upstream receives is for a path at or under its configured
-// one. Every answer is scproxy's own (a fault or the forwarded answer) or
-// net/http's refusal of a malformed request line.
+// listen on loopback. Property: the proxy dials nothing but the two
+// upstreams' addresses (every dial is seen before any name is resolved,
+// so a forward to attacker.example counts as surely as one to a decoy);
+// nothing reaches the decoys; every request an upstream receives is for
+// a path at or under its configured one; and every answer is either the
+// forwarded answer (as many as the upstreams received) or a refusal
+// before forwarding (scproxy's 4xx fault, net/http's refusal of a
+// malformed request line). With both upstreams healthy, a 5xx, such as
+// UpstreamUnreachable, can only be a request sent where it should not
+// have gone.
 func TestRoutesAreTheOnlyWayOut(t *testing.T) {
 	n := envInt(t, "SCPROXY_PROPERTY_N", propertyRequests)
 	seed := uint64(envInt(t, "SCPROXY_PROPERTY_SEED", int(time.Now().UnixNano()%1e9)))
@@ -45,11 +56,21 @@ func TestRoutesAreTheOnlyWayOut(t *testing.T) {
 	upA := newUpstream(t, scserver.Config{})
 	upB := newUpstream(t, scserver.Config{})
 	aURL, bURL := upA.url(t, "/Echo.svc"), upB.url(t, "/Svc/Deep.svc")
-	px := startProxy(t, outbound.Config{
+	dials := &dialRecorder{}
+	// Checked once the proxy has stopped, so that the cancels it sends on
+	// shutdown are seen too.
+	t.Cleanup(func() {
+		for addr, k := range dials.byAddr() {
+			if addr != aURL.Host && addr != bURL.Host {
+				t.Errorf("the proxy dialed %s %d times; only %s and %s are configured", addr, k, aURL.Host, bURL.Host)
+			}
+		}
+	})
+	px := startRecordedProxy(t, outbound.Config{
 		Routes:  []outbound.Route{{Prefix: "/a", Upstream: aURL}, {Prefix: "/b/deep", Upstream: bURL}},
 		RootCAs: upA.pool(), // both httptest servers share one certificate
 		Logger:  newCanary(t).logger(),
-	})
+	}, dials)
 	// A decoy counts connections, not requests: a TLS handshake refused
 	// by scproxy's client would never reach a handler.
 	var decoyHits atomic.Int64
@@ -79,6 +100,9 @@ func TestRoutesAreTheOnlyWayOut(t *testing.T) {
 		req := g.request()
 		status, code := sendRaw(t, px.base, req)
 		counts[fmt.Sprintf("%d %s", status, code)]++
+		if !refusedOrForwarded(status, code) {
+			t.Errorf("%s %s (Host %s): HTTP %d %s, neither forwarded nor refused before forwarding", req.method, req.target, req.host, status, code)
+		}
 	}
 	if hits := decoyHits.Load(); hits != 0 {
 		t.Errorf("servers outside the configured upstreams received %d connections", hits)
@@ -100,11 +124,82 @@ func TestRoutesAreTheOnlyWayOut(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("%6d × %s", v, k))
 	}
 	sort.Strings(lines)
-	t.Logf("%d random requests; %d reached a configured upstream (under its path), %d connections reached anything else:\n%s",
-		n, forwarded, decoyHits.Load(), strings.Join(lines, "\n"))
+	t.Logf("%d random requests; %d reached a configured upstream (under its path), %d connections reached anything else; dials %v:\n%s",
+		n, forwarded, decoyHits.Load(), dials.byAddr(), strings.Join(lines, "\n"))
+	if counts["200 "] != forwarded {
+		t.Errorf("%d answers of 200 for %d requests the upstreams received", counts["200 "], forwarded)
+	}
 	if forwarded == 0 || counts["404 NoRoute"] == 0 {
 		t.Errorf("the generator made no request of one kind (forwarded %d, refused for no route %d): it tests nothing", forwarded, counts["404 NoRoute"])
 	}
+}
+
+// refusedOrForwarded reports whether an outcome of sendRaw is a
+// forwarded answer (200 from the healthy upstreams) or a refusal made
+// before anything was forwarded: net/http's, or scproxy's 4xx fault.
+// UpstreamUnreachable and every other 5xx mean the proxy tried to go
+// somewhere.
+func refusedOrForwarded(status int, code string) bool {
+	switch {
+	case status == http.StatusOK && code == "", code == "net/http":
+		return true
+	case code == outbound.CodeUnreachable.Local:
+		return false
+	}
+	return status >= 400 && status < 500 && slices.Contains([]string{
+		outbound.CodeNoRoute.Local, outbound.CodeForbidden.Local, outbound.CodeBadRequest.Local,
+		outbound.CodeTooLarge.Local, outbound.CodeMethodNotAllow.Local,
+	}, code)
+}
+
+// dialRecorder dials for the proxy and counts the addresses it was asked
+// for.
+type dialRecorder struct {
+	mu    sync.Mutex
+	addrs map[string]int
+}
+
+func (d *dialRecorder) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.mu.Lock()
+	if d.addrs == nil {
+		d.addrs = map[string]int{}
+	}
+	d.addrs[addr]++
+	d.mu.Unlock()
+	return (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+}
+
+// byAddr returns how often each address was dialed.
+func (d *dialRecorder) byAddr() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.addrs)
+}
+
+// startRecordedProxy serves a proxy for cfg (with the test user, on
+// loopback) whose every upstream connection is made by dials.
+func startRecordedProxy(t *testing.T, cfg outbound.Config, dials *dialRecorder) *proxyRig {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Bootstrap = session.Username{User: testUser, Password: testPassword}
+	p, err := outbound.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbound.DialUpstreamsWith(p, dials.dial)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sp := &proxyRig{p: p, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	go func() { sp.done <- p.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		if _, err := sp.stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return sp
 }
 
 // underPath reports whether a request URI's path is path or below it.

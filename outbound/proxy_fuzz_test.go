@@ -22,7 +22,9 @@ import (
 // a proxy in front of the built-in server. Whatever comes in, nothing
 // panics and the application gets a SOAP envelope: a fault with an error
 // status, or the service's answer; never the bootstrap password. The
-// small cases of the hostile corpus are among the seeds.
+// seeds are the small cases of the hostile corpus (testdata/hostile, read
+// from there so that the corpus has one copy) and valid SOAP 1.1 and 1.2
+// requests (testdata/fuzz/FuzzProxyRequest).
 func FuzzProxyRequest(f *testing.F) {
 	addHostileSeeds(f)
 	up := newQuietUpstream(f)
@@ -67,14 +69,11 @@ func newFuzzProxy(f *testing.F, target *url.URL, roots *x509.CertPool) *outbound
 // an error status when the answer was not a usable one), or an empty
 // answer to an empty 2xx one. (The fuzzer found two answers the test
 // server cannot send, a final 1xx and a 204 with a body; both are
-// excluded above, scproxy passes on what net/http makes of them.)
+// excluded above, scproxy passes on what net/http makes of them.) Seeds
+// (an answer, a fault, a one-way 202, an HTML error page) are in
+// testdata/fuzz/FuzzUpstreamAnswer.
 func FuzzUpstreamAnswer(f *testing.F) {
 	ok := soap.NewEnvelope(soap.V11).Bytes()
-	fault, _ := soap.NewFault(soap.Sender, "refused").Envelope(soap.V12)
-	f.Add(ok, uint16(200), "text/xml; charset=utf-8")
-	f.Add(fault.Bytes(), uint16(500), "application/soap+xml; charset=utf-8")
-	f.Add([]byte{}, uint16(202), "")
-	f.Add([]byte("<html/>"), uint16(502), "text/html")
 	up := newFaultyUpstream(f)
 	up.app.Store(int32(canned))
 	up.canned.Store(&cannedAnswer{status: 200, contentType: "text/xml", body: ok})

@@ -3,6 +3,7 @@ package secure
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -14,23 +15,15 @@ import (
 
 // FuzzContextResolver resolves the key of every KeyInfo in an arbitrary
 // document against the root as the Security header, in both
-// WS-SecureConversation versions. Whatever the input, the resolver
-// returns, and it returns a key exactly when it returns no error.
+// WS-SecureConversation versions, with one context known. Whatever the
+// input, the resolver returns; it returns a key exactly when it returns
+// no error; a key comes only from the known context (the resolver asked
+// for it); and an unknown context's error reaches the caller, so a
+// server can answer it as BadContextToken. Seeds (an SCT by wsu:Id, a
+// DerivedKeyToken over it, the bare Identifier, in each version) are in
+// testdata/fuzz/FuzzContextResolver.
 func FuzzContextResolver(f *testing.F) {
-	const (
-		o  = `xmlns:o="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"`
-		u  = `xmlns:u="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"`
-		ds = `<KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#">`
-	)
-	for _, sc := range []string{wssc.Feb2005.SC(), wssc.V1_3.SC()} {
-		c := `xmlns:c="` + sc + `"`
-		f.Add([]byte(`<o:Security ` + o + ` ` + u + ` ` + c + `><c:SecurityContextToken u:Id="sct"><c:Identifier>urn:uuid:known</c:Identifier></c:SecurityContextToken>` +
-			ds + `<o:SecurityTokenReference><o:Reference URI="#sct"/></o:SecurityTokenReference></KeyInfo></o:Security>`))
-		f.Add([]byte(`<o:Security ` + o + ` ` + u + ` ` + c + `><c:SecurityContextToken u:Id="sct"><c:Identifier>urn:uuid:known</c:Identifier></c:SecurityContextToken>` +
-			`<c:DerivedKeyToken u:Id="dk"><o:SecurityTokenReference><o:Reference URI="#sct"/></o:SecurityTokenReference><c:Offset>0</c:Offset><c:Length>24</c:Length><c:Nonce>AAAAAAAAAAAAAAAAAAAAAA==</c:Nonce></c:DerivedKeyToken>` +
-			ds + `<o:SecurityTokenReference><o:Reference URI="#dk"/></o:SecurityTokenReference></KeyInfo></o:Security>`))
-		f.Add([]byte(`<o:Security ` + o + `>` + ds + `<o:SecurityTokenReference><o:Reference URI="urn:uuid:known" ValueType="` + sc + `/sct"/></o:SecurityTokenReference></KeyInfo></o:Security>`))
-	}
+	const known = "urn:uuid:known"
 	errUnknown := errors.New("unknown context")
 	key := bytes.Repeat([]byte{7}, 32)
 	f.Fuzz(func(t *testing.T, src []byte) {
@@ -45,8 +38,10 @@ func FuzzContextResolver(f *testing.F) {
 			}
 		})
 		for _, v := range wssc.Versions {
+			var asked []string
 			keysFor := func(id string) ([]byte, error) {
-				if id == "urn:uuid:known" {
+				asked = append(asked, id)
+				if id == known {
 					return key, nil
 				}
 				return nil, errUnknown
@@ -54,9 +49,15 @@ func FuzzContextResolver(f *testing.F) {
 			resolve := ContextResolver(d.Root(), v, keysFor)
 			for _, ki := range keyInfos {
 				for _, m := range []string{dsig.HMACSHA1, dsig.HMACSHA256} {
+					asked = asked[:0]
 					k, err := resolve(ki, m)
-					if (k == nil) == (err == nil) {
+					switch {
+					case (k == nil) == (err == nil):
 						t.Fatalf("resolver returned key %v and error %v", k, err)
+					case k != nil && !slices.Contains(asked, known):
+						t.Fatalf("a key resolved without the known context (asked for %q)", asked)
+					case errors.Is(err, errUnknown) && !slices.ContainsFunc(asked, func(id string) bool { return id != known }):
+						t.Fatalf("unknown-context error %v, but only %q were asked for", err, asked)
 					}
 				}
 			}

@@ -4,13 +4,9 @@ import "testing"
 
 // FuzzActionFromHTTP reads arbitrary Content-Type and SOAPAction headers.
 // Whatever they hold it returns, and what it accepts, written back by
-// ContentType, reads the same.
+// ContentType, reads the same. Seeds are in
+// testdata/fuzz/FuzzActionFromHTTP.
 func FuzzActionFromHTTP(f *testing.F) {
-	f.Add("text/xml; charset=utf-8", `"http://tempuri.org/IEcho/Echo"`)
-	f.Add("text/xml", "urn:bare")
-	f.Add(`application/soap+xml; charset="UTF-8"; action="urn:a"`, `"ignored"`)
-	f.Add(`application/soap+xml;action=urn:a;charset=utf-16`, "")
-	f.Add(`multipart/related; type="application/xop+xml"`, "")
 	f.Fuzz(func(t *testing.T, contentType, soapAction string) {
 		v, action, err := ActionFromHTTP(contentType, soapAction)
 		if err != nil {

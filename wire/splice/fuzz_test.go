@@ -11,11 +11,8 @@ import (
 
 // FuzzRead: whatever Read accepts and a full parse also accepts comes out
 // as a parseable envelope with the Body's bytes unchanged, in either SOAP
-// version.
+// version. Seeds are in testdata/fuzz/FuzzRead.
 func FuzzRead(f *testing.F) {
-	f.Add([]byte(`<s:Envelope xmlns:s="` + ns11 + `"><s:Header><h xmlns="urn:h" s:mustUnderstand="1"/></s:Header><s:Body><x>1</x></s:Body></s:Envelope>`))
-	f.Add([]byte(`<e:Envelope xmlns:e="` + ns12 + `"><e:Body/></e:Envelope>`))
-	f.Add([]byte(`<Envelope xmlns="` + ns11 + `"><Body><![CDATA[</Body>]]></Body></Envelope>`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m, err := splice.Read(in, splice.Options{})
 		if err != nil {

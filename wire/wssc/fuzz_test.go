@@ -6,13 +6,16 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/scproxy/scproxy/wire/keys"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
 // FuzzParseRSTR feeds arbitrary documents to the response parser in both
-// versions, then to Key; whatever the input, they must return, not panic,
-// and a token they accept must have been kept as a substring of the input.
-// Seeds are in testdata/fuzz/FuzzParseRSTR.
+// versions, then to Key; whatever the input, they must return, not panic.
+// A token they accept must have been kept as a substring of the input, a
+// lifetime must not end before it begins, and a key Key returns must be
+// of a size wire/keys accepts and, for a computed key, the one the
+// requested size asks for. Seeds are in testdata/fuzz/FuzzParseRSTR.
 func FuzzParseRSTR(f *testing.F) {
 	client := make([]byte, 32)
 	f.Fuzz(func(t *testing.T, src []byte) {
@@ -32,10 +35,30 @@ func FuzzParseRSTR(f *testing.F) {
 			if r.Token != nil && !containsBytes(src, r.Token.Fragment.Bytes) {
 				t.Fatalf("token bytes %q not in input", r.Token.Fragment.Bytes)
 			}
-			_, _ = r.Key(client)
-			_, _ = r.Key(nil)
+			if lt := r.Lifetime; !lt.Created.IsZero() && !lt.Expires.IsZero() && lt.Expires.Before(lt.Created) {
+				t.Fatalf("lifetime from %v to %v accepted", lt.Created, lt.Expires)
+			}
+			for _, entropy := range [][]byte{client, nil} {
+				checkResponseKey(t, r, entropy)
+			}
 		}
 	})
+}
+
+// checkResponseKey: a key r.Key returns is within the bounds of
+// wire/keys, a computed one of the size asked for.
+func checkResponseKey(t *testing.T, r *Response, entropy []byte) {
+	t.Helper()
+	k, err := r.Key(entropy)
+	if err != nil {
+		return
+	}
+	if keys.CheckKeyBits(len(k)*8) != nil {
+		t.Fatalf("a key of %d bytes", len(k))
+	}
+	if want := r.KeySize; r.Proof == ComputedKey && want != 0 && len(k)*8 != want {
+		t.Fatalf("a computed key of %d bits, KeySize %d", len(k)*8, want)
+	}
 }
 
 // findPayload returns the first RSTR or RSTRC element, depth first.
@@ -55,22 +78,11 @@ func containsBytes(haystack, needle []byte) bool {
 
 // FuzzParseDKT feeds arbitrary DerivedKeyTokens to ParseDKT and derives the
 // key of any token it accepts: bounds are enforced before derivation, so no
-// input may panic or make the derivation run long.
+// input may panic or make the derivation run long. An accepted token is
+// within the bounds of wire/keys, derives a key of its Length, and is
+// written by Element into a token that reads back with the same
+// derivation and key. Seeds are in testdata/fuzz/FuzzParseDKT.
 func FuzzParseDKT(f *testing.F) {
-	const (
-		str      = `<o:SecurityTokenReference xmlns:o="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><o:Reference URI="#sct"/></o:SecurityTokenReference>`
-		nonce    = `<c:Nonce>AAAAAAAAAAAAAAAAAAAAAA==</c:Nonce>`
-		dktOpen  = `<c:DerivedKeyToken xmlns:c="http://schemas.xmlsoap.org/ws/2005/02/sc">`
-		dktClose = `</c:DerivedKeyToken>`
-	)
-	for _, body := range []string{
-		str + nonce,
-		str + `<c:Offset>0</c:Offset><c:Length>24</c:Length>` + nonce,
-		str + `<c:Generation>1</c:Generation><c:Length>16</c:Length><c:Label>L</c:Label>` + nonce,
-		str + `<c:Properties/><c:Length>32</c:Length>` + nonce,
-	} {
-		f.Add([]byte(dktOpen + body + dktClose))
-	}
 	base := make([]byte, 32)
 	f.Fuzz(func(t *testing.T, src []byte) {
 		d, err := xmldoc.Parse(src, xmldoc.Options{})
@@ -86,9 +98,39 @@ func FuzzParseDKT(f *testing.F) {
 			if err != nil {
 				t.Fatalf("accepted token %+v does not derive: %v", dkt.Derivation, err)
 			}
-			if want := dkt.Derivation.Length; want != 0 && len(k) != want {
+			if want := dkt.Derivation.Length; want != 0 && len(k) != want || want == 0 && len(k) != keys.DefaultLength {
 				t.Fatalf("derived %d bytes, Length says %d", len(k), want)
 			}
+			if err := dkt.Derivation.Check(); err != nil {
+				t.Fatalf("accepted token out of bounds: %v", err)
+			}
+			checkDKTRoundTrip(t, dkt, v, k, base)
 		}
 	})
+}
+
+// checkDKTRoundTrip writes dkt with Element and reads it back: the same
+// reference, the same key.
+func checkDKTRoundTrip(t *testing.T, dkt *DKT, v Version, key, base []byte) {
+	t.Helper()
+	if dkt.Base.Reference == nil {
+		return // Element writes direct references only
+	}
+	el, err := dkt.Element(v)
+	if err != nil {
+		t.Fatalf("accepted token cannot be written: %v", err)
+	}
+	out := xmldoc.Serialize(el)
+	d, err := xmldoc.Parse(out, xmldoc.Options{})
+	if err != nil {
+		t.Fatalf("written token does not parse: %v\n%s", err, out)
+	}
+	back, err := ParseDKT(d.Root(), v)
+	if err != nil {
+		t.Fatalf("written token refused: %v\n%s", err, out)
+	}
+	k, err := back.Key(base)
+	if err != nil || !bytes.Equal(k, key) || back.Base.Reference == nil || *back.Base.Reference != *dkt.Base.Reference {
+		t.Fatalf("written token reads back otherwise (%v):\n%s", err, out)
+	}
 }
