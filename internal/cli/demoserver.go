@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -132,7 +131,7 @@ func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 		Limits: xmldoc.Limits{MaxBytes: o.MaxBytes},
 		Script: scserver.Script{RenewAfterMessages: o.RenewAfterMessages, RenewAfterKeyAge: o.RenewAfterKeyAge, Delay: o.Delay},
 	}
-	if err := checkDemoListen(o.Listen, o.AllowRemote); err != nil {
+	if err := checkLoopback(o.Listen, scserver.DefaultAddr, o.AllowRemote, "it hands the demo users' passwords to any client"); err != nil {
 		return cfg, err
 	}
 	var err error
@@ -180,21 +179,6 @@ func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 		return cfg, usageErrorf("--log-format %q: use text, json or none", o.LogFormat)
 	}
 	return cfg, nil
-}
-
-// checkDemoListen refuses an address that is not host:port, and one
-// beyond this host without --allow-remote: the demo server hands its
-// users' passwords to whoever can reach it, and an empty host means
-// every interface.
-func checkDemoListen(addr string, allowRemote bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return usageErrorf("--listen %q: want host:port, e.g. %s", addr, scserver.DefaultAddr)
-	}
-	if ip := net.ParseIP(host); !allowRemote && !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
-		return usageErrorf("--listen %q is not a loopback address: add --allow-remote to serve other hosts", addr)
-	}
-	return nil
 }
 
 // userPairs returns the --user pairs followed by those of the --user-env

@@ -347,17 +347,23 @@ var (
 // this host without --allow-remote. outbound.Config.Validate checks the
 // same; here the message can name the flags.
 func checkListen(addr string, allowRemote bool) error {
+	return checkLoopback(addr, outbound.DefaultListen, allowRemote, "they all use the credential")
+}
+
+// checkLoopback refuses a --listen address that is not host:port, and
+// one beyond this host without --allow-remote (an empty host means every
+// interface); risk says what serving other hosts would expose.
+func checkLoopback(addr, example string, allowRemote bool, risk string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usageErrorf("--listen %q: want host:port, e.g. %s", addr, outbound.DefaultListen)
+		return usageErrorf("--listen %q: want host:port, e.g. %s", addr, example)
 	}
 	if ip := net.ParseIP(host); !allowRemote && !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
-		return usageErrorf("--listen %q is not a loopback address: add --allow-remote to serve other hosts (they all use the credential)", addr)
+		return usageErrorf("--listen %q is not a loopback address: add --allow-remote to serve other hosts (%s)", addr, risk)
 	}
 	return nil
 }
 
-// routes returns --upstream as route / followed by every --route.
 // checkPlainHTTP refuses an http:// upstream for secured traffic unless
 // --allow-plain-http says it is a test service.
 func (o *RunOptions) checkPlainHTTP(cfg *outbound.Config) error {
@@ -376,6 +382,7 @@ func (o *RunOptions) checkPlainHTTP(cfg *outbound.Config) error {
 	return nil
 }
 
+// routes returns --upstream as route / followed by every --route.
 func (o *RunOptions) routes() ([]outbound.Route, error) {
 	var out []outbound.Route
 	if o.Upstream != "" {
