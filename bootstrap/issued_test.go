@@ -102,10 +102,10 @@ func (r *stsRig) logText() string {
 func newSTSRig(t *testing.T, mod func(*scserver.Config)) *stsRig {
 	t.Helper()
 	r := &stsRig{clock: &clock{now: time.Now().UTC().Truncate(time.Second)}}
-	r.log = slog.New(teeHandler{
+	r.log = slog.New(slog.NewMultiHandler(
 		slog.NewTextHandler(lockedWriter{&r.logMu, &r.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}),
 		slog.NewJSONHandler(lockedWriter{&r.logMu, &r.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}),
-	})
+	))
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(r.record))
 	r.svc, _ = url.Parse("https://" + ts.Listener.Addr().String() + "/svc")
 	cfg := scserver.Config{
@@ -650,43 +650,6 @@ func TestIssuedTokenSecretsNeverPrinted(t *testing.T) {
 			t.Errorf("output lacks %q: the canary check would prove nothing", want)
 		}
 	}
-}
-
-// teeHandler sends each record to several handlers.
-type teeHandler []slog.Handler
-
-func (h teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	for _, x := range h {
-		if x.Enabled(ctx, l) {
-			return true
-		}
-	}
-	return false
-}
-
-func (h teeHandler) Handle(ctx context.Context, r slog.Record) error {
-	for _, x := range h {
-		if err := x.Handle(ctx, r.Clone()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (h teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	out := make(teeHandler, len(h))
-	for i, x := range h {
-		out[i] = x.WithAttrs(as)
-	}
-	return out
-}
-
-func (h teeHandler) WithGroup(name string) slog.Handler {
-	out := make(teeHandler, len(h))
-	for i, x := range h {
-		out[i] = x.WithGroup(name)
-	}
-	return out
 }
 
 // lockedWriter serializes writes to a buffer shared by goroutines.

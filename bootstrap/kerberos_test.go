@@ -67,7 +67,7 @@ func (w krbJSONWriter) Write(p []byte) (int, error) {
 // logger returns a logger writing to both handlers.
 func (l *krbLogs) logger() *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
-	return slog.New(teeHandler{slog.NewJSONHandler(krbJSONWriter{l}, opts), slog.NewTextHandler(l, opts)})
+	return slog.New(slog.NewMultiHandler(slog.NewJSONHandler(krbJSONWriter{l}, opts), slog.NewTextHandler(l, opts)))
 }
 
 func (l *krbLogs) all() string {

@@ -2,7 +2,6 @@ package scserver
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -282,7 +281,7 @@ func TestIssuedTokenBootstrapDisabled(t *testing.T) {
 // neither the log (debug, text and JSON), nor a fault, nor the counters.
 func TestTokenSecretsNeverLogged(t *testing.T) {
 	var text, js syncBuffer
-	logger := slog.New(multiHandler{slog.NewTextHandler(&text, &slog.HandlerOptions{Level: slog.LevelDebug}), slog.NewJSONHandler(&js, &slog.HandlerOptions{Level: slog.LevelDebug})})
+	logger := slog.New(slog.NewMultiHandler(slog.NewTextHandler(&text, &slog.HandlerOptions{Level: slog.LevelDebug}), slog.NewJSONHandler(&js, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	h := start(t, Config{IssueTokens: true, Logger: logger})
 	_, tok := h.fetchToken(wssc.V1_3, testUser, testPassword)
 	h.post(soap.V12, wssc.V1_3.Action(wssc.Issue), h.samlIssueMessage(samlIssue{security: tok.xml, key: tok.proof, keyID: tok.id})).ok(t)
@@ -309,34 +308,4 @@ func TestTokenSecretsNeverLogged(t *testing.T) {
 			t.Errorf("output lacks %q: the check would prove nothing\n%s", want, out)
 		}
 	}
-}
-
-// multiHandler sends each record to several handlers.
-type multiHandler []slog.Handler
-
-func (m multiHandler) Enabled(ctx context.Context, l slog.Level) bool { return m[0].Enabled(ctx, l) }
-
-func (m multiHandler) Handle(ctx context.Context, r slog.Record) error {
-	for _, h := range m {
-		if err := h.Handle(ctx, r.Clone()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (m multiHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	out := make(multiHandler, len(m))
-	for i, h := range m {
-		out[i] = h.WithAttrs(as)
-	}
-	return out
-}
-
-func (m multiHandler) WithGroup(name string) slog.Handler {
-	out := make(multiHandler, len(m))
-	for i, h := range m {
-		out[i] = h.WithGroup(name)
-	}
-	return out
 }
