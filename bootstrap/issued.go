@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/url"
 	"slices"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/scproxy/scproxy/wire/wsa"
 	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xmldoc"
+	"github.com/scproxy/scproxy/wstrust"
 )
 
 // Defaults of a TokenSTS.
@@ -305,32 +305,12 @@ func (t *IssuedToken) fetch(ctx context.Context) (*heldToken, error) {
 
 // request makes the Issue exchange with the STS.
 func (s *TokenSTS) request(ctx context.Context) (*heldToken, error) {
-	v := s.Version
-	rst, err := saml.BuildRequest(saml.RequestParams{Version: v, AppliesTo: s.AppliesTo, KeySize: s.KeySize, Mode: s.Entropy, Rand: s.Rand})
+	rst, err := saml.BuildRequest(saml.RequestParams{Version: s.Version, AppliesTo: s.AppliesTo, KeySize: s.KeySize, Mode: s.Entropy, Rand: s.Rand})
 	if err != nil {
 		return nil, err
 	}
-	body, msgID, err := s.envelope(rst.Element)
-	if err != nil {
-		return nil, err
-	}
-	ct, action, err := soap.V12.ContentType(saml.IssueAction(v))
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.Client.Post(ctx, upstream.Request{URL: s.URL, ContentType: ct, SOAPAction: action, Body: body})
-	if err != nil {
-		return nil, err
-	}
-	env, err := s.reply(r, msgID)
-	if err != nil {
-		return nil, err
-	}
-	payload, err := env.Payload()
-	if err != nil {
-		return nil, err
-	}
-	resp, err := saml.ParseResponse(env.Doc, payload, v)
+	c := wstrust.Client{HTTP: s.Client, Limits: s.Limits, Now: s.Now, Rand: s.Rand, Logger: s.Logger}
+	resp, err := wstrust.Exchange(ctx, &c, s.envelope(rst.Element), saml.ParseResponse)
 	if err != nil {
 		return nil, err
 	}
@@ -341,55 +321,21 @@ func (s *TokenSTS) request(ctx context.Context) (*heldToken, error) {
 	return hold(resp.Token, resp.Assertion, key, resp.Lifetime.Expires)
 }
 
-// envelope writes the Issue request: addressed with WS-Addressing 1.0 and
-// secured with a Timestamp and the UsernameToken.
-func (s *TokenSTS) envelope(payload *etree.Element) ([]byte, string, error) {
-	env := soap.NewEnvelope(soap.V12)
-	env.Body.AddChild(payload)
-	h, err := wsa.NewRequest(wsa.V10, saml.IssueAction(s.Version), s.URL.String(), s.Rand)
-	if err != nil {
-		return nil, "", err
+// envelope is the Issue request: SOAP 1.2, addressed with WS-Addressing
+// 1.0 and secured with a Timestamp and the UsernameToken.
+func (s *TokenSTS) envelope(payload *etree.Element) wstrust.Request {
+	return wstrust.Request{
+		URL: s.URL, Version: s.Version, SOAP: soap.V12, Addressing: wsa.V10,
+		Op: "Issue", Action: saml.IssueAction(s.Version), ReplyActions: issueReplyActions(s.Version),
+		Payload: payload,
+		Secure: func(env *soap.Envelope, o secure.Options) ([]byte, error) {
+			return secure.WithUsername(env, s.Username, s.Password, false, o)
+		},
 	}
-	if _, err := h.AddTo(env.Header, wsa.V10); err != nil {
-		return nil, "", err
-	}
-	body, err := secure.WithUsername(env, s.Username, s.Password, false, secure.Options{Now: s.Now, Rand: s.Rand})
-	return body, h.MessageID, err
 }
 
 // issueReplyActions are the actions an STS may give its reply: the
 // WS-Trust 1.3 final collection, and the RSTR actions of either version.
 func issueReplyActions(v wssc.Version) []string {
 	return []string{saml.IssueReplyAction(v), v.Trust() + "/RSTR/Issue", v.Trust() + "/RSTRC/IssueFinal"}
-}
-
-// reply parses the STS's answer: a SOAP 1.2 envelope relating to the
-// request, or a fault, which becomes the error.
-func (s *TokenSTS) reply(r *upstream.Response, msgID string) (*soap.Envelope, error) {
-	if mt, _, _ := mime.ParseMediaType(r.ContentType); mt != soap.MediaType12 {
-		return nil, fmt.Errorf("the STS answered HTTP %d with %q, not SOAP 1.2", r.Status, r.ContentType)
-	}
-	env, err := soap.ParseWith(r.Body, xmldoc.Options{Limits: s.Limits, KeepSpans: true})
-	if err != nil {
-		return nil, fmt.Errorf("the STS answered HTTP %d with a message scproxy cannot read: %w", r.Status, err)
-	}
-	if f, err := env.Fault(); err != nil {
-		return nil, fmt.Errorf("the STS answered with a malformed fault: %w", err)
-	} else if f != nil {
-		return nil, f
-	}
-	if r.Status != 200 || env.Version != soap.V12 {
-		return nil, fmt.Errorf("the STS answered HTTP %d in %s", r.Status, env.Version)
-	}
-	h, _, err := wsa.Read(env.Header)
-	if err != nil {
-		return nil, err
-	}
-	if h.Action != "" && !slices.Contains(issueReplyActions(s.Version), h.Action) {
-		return nil, fmt.Errorf("reply action %q is not an Issue reply", h.Action)
-	}
-	if h.RelatesTo != "" && h.RelatesTo != msgID {
-		return nil, errors.New("the STS's reply relates to another request")
-	}
-	return env, nil
 }
