@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/beevik/etree"
-
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/keys"
 	"github.com/scproxy/scproxy/wire/saml"
@@ -310,7 +308,7 @@ func (s *TokenSTS) request(ctx context.Context) (*heldToken, error) {
 		return nil, err
 	}
 	c := wstrust.Client{HTTP: s.Client, Limits: s.Limits, Now: s.Now, Rand: s.Rand, Logger: s.Logger}
-	resp, err := wstrust.Exchange(ctx, &c, s.envelope(rst.Element), saml.ParseResponse)
+	resp, err := wstrust.Exchange(ctx, &c, s.envelope(rst), saml.ParseResponse)
 	if err != nil {
 		return nil, err
 	}
@@ -321,13 +319,13 @@ func (s *TokenSTS) request(ctx context.Context) (*heldToken, error) {
 	return hold(resp.Token, resp.Assertion, key, resp.Lifetime.Expires)
 }
 
-// envelope is the Issue request: SOAP 1.2, addressed with WS-Addressing
-// 1.0 and secured with a Timestamp and the UsernameToken.
-func (s *TokenSTS) envelope(payload *etree.Element) wstrust.Request {
+// envelope is the Issue request carrying rst: SOAP 1.2, addressed with
+// WS-Addressing 1.0 and secured with a Timestamp and the UsernameToken.
+func (s *TokenSTS) envelope(rst *wssc.RST) wstrust.Request {
 	return wstrust.Request{
 		URL: s.URL, Version: s.Version, SOAP: soap.V12, Addressing: wsa.V10,
-		Op: "Issue", Action: saml.IssueAction(s.Version), ReplyActions: issueReplyActions(s.Version),
-		Payload: payload,
+		Op: wssc.Issue.String(), Action: saml.IssueAction(s.Version), ReplyActions: issueReplyActions(s.Version),
+		Payload: rst.Element,
 		Secure: func(env *soap.Envelope, o secure.Options) ([]byte, error) {
 			return secure.WithUsername(env, s.Username, s.Password, false, o)
 		},
