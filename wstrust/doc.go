@@ -23,12 +23,14 @@
 // (a RequestSecurityToken answered by a RequestSecurityTokenResponse),
 // the Issuance binding §4 (with the final response collection of §4.3 and
 // its RSTRC/IssueFinal action), the Renewal binding §5 and the Cancel
-// binding §6, and the errors of §11 as SOAP faults; and the same in the
-// February 2005 WS-Trust draft (§4.1 and §4.2, Issuance §5, Renewal §6,
-// Cancel §8, errors §12), which differs in namespaces only. Requests are
-// addressed as WS-Addressing 1.0 Core §3 (or the August 2004 submission)
-// prescribes, and a reply is related to its request by wsa:RelatesTo
-// (WS-Addressing 1.0 Core §3.4). The HTTP binding is SOAP 1.1 §6
+// binding §6, and the error handling of §11 (an STS refuses with a SOAP
+// fault); and the same bindings of the February 2005 WS-Trust draft that
+// WCF's wsHttpBinding speaks, which differ in namespaces and in the body
+// of the Issue reply (one Version value of wire/wssc carries both).
+// Requests are addressed as WS-Addressing 1.0 Core §3 (or the August 2004
+// submission) prescribes, and a reply is related to its request by
+// wsa:RelatesTo (WS-Addressing 1.0 Core §3.4). The HTTP binding is SOAP
+// 1.1 §6
 // (text/xml, SOAPAction) or SOAP 1.2 Part 2 §7 with RFC 3902
 // (application/soap+xml with the action parameter).
 //

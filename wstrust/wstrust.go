@@ -189,7 +189,7 @@ func checkAddressing(env *soap.Envelope, r Request, msgID string) error {
 		return nil
 	}
 	if h.Action != "" && !slices.Contains(r.ReplyActions, h.Action) {
-		return fmt.Errorf("reply action %q is not a %s reply of WS-Trust %s", h.Action, r.Op, r.Version)
+		return fmt.Errorf("reply action %q does not answer a WS-Trust %s %s request", h.Action, r.Version, r.Op)
 	}
 	if h.RelatesTo != "" && h.RelatesTo != msgID {
 		return errors.New("the STS's reply relates to another request")

@@ -264,7 +264,7 @@ func TestExchangeRefusesBadReplies(t *testing.T) {
 		{name: "wrong RelatesTo", want: "the STS's reply relates to another request", answer: func(t *testing.T, id string) answer {
 			return answer{200, ct12, reply(t, soap.V12, wsa.Headers{Action: v.ReplyAction(wssc.Cancel), RelatesTo: "urn:uuid:another"}, cancelled(t, v))}
 		}},
-		{name: "wrong action", want: `reply action "` + v.ReplyAction(wssc.Issue) + `" is not a Cancel reply of WS-Trust 1.3`, answer: func(t *testing.T, id string) answer {
+		{name: "wrong action", want: `reply action "` + v.ReplyAction(wssc.Issue) + `" does not answer a WS-Trust 1.3 Cancel request`, answer: func(t *testing.T, id string) answer {
 			return answer{200, ct12, reply(t, soap.V12, wsa.Headers{Action: v.ReplyAction(wssc.Issue), RelatesTo: id}, cancelled(t, v))}
 		}},
 		{name: "addressed without an action", is: isErr(wsa.ErrNoAction), answer: func(t *testing.T, id string) answer {
