@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/scproxy/scproxy/wire/secure"
+	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
 )
 
@@ -31,44 +32,42 @@ type certSigner struct {
 const otherEndpoints = "(other endpoints)"
 
 func newCertSigner(cfg *Config) *certSigner {
-	if cfg.Security != SecurityContext || cfg.Profile != ProfileX509 {
-		return nil
-	}
 	return &certSigner{cred: *cfg.Certificate, max: cfg.MaxEndpoints, counts: map[string]int64{}}
 }
 
-// secureWithCertificate signs the bridged request m with the configured
-// certificate and returns the bytes to send.
-func (x *exchange) secureWithCertificate(m *splice.Message) ([]byte, error) {
+// secure signs the bridged request m with the configured certificate and
+// returns the bytes to send.
+func (s *certSigner) secure(x *exchange, m *splice.Message) ([]byte, error) {
 	p := x.p
-	p.certs.count(x.target)
+	s.count(x.target)
 	o := secure.Options{Now: p.now, Rand: p.rand, IDPrefix: p.idPrefix}
 	// WithCertificate adds the Security header to the tree in place; its
 	// own serialisation lacks the Body, which splice never read, so the
 	// message is written again around the Body's original bytes.
-	if _, err := secure.WithCertificate(m.Env, p.certs.cred, o); err != nil {
+	if _, err := secure.WithCertificate(m.Env, s.cred, o); err != nil {
 		return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "signing the request with the certificate: %v", err)
 	}
 	return m.Bytes(nil), nil
 }
 
-// count records one message to target.
+// recover resends nothing: there is no context to replace.
+func (*certSigner) recover(*exchange, *soap.Fault) ([]byte, error) { return nil, nil }
+
+// rejected keeps nothing to drop.
+func (*certSigner) rejected(*exchange, *soap.Fault) {}
+
+// status reports the messages signed per endpoint.
+func (s *certSigner) status(st *Status) { st.Signed = s.signed() }
+
+// count records one message to target's endpoint.
 func (s *certSigner) count(target *url.URL) {
-	key := endpointKey(target)
+	key, _ := endpointKey(target)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.counts[key]; !ok && len(s.counts) >= s.max {
 		key = otherEndpoints
 	}
 	s.counts[key]++
-}
-
-// endpointKey names an endpoint without its query, which may differ per
-// call.
-func endpointKey(u *url.URL) string {
-	v := *u
-	v.RawQuery, v.ForceQuery = "", false
-	return v.String()
 }
 
 // SignedCount is how many messages were signed for one upstream endpoint
