@@ -23,6 +23,9 @@ func (x *exchange) bridgeRequest(m *splice.Message) error {
 	}
 	x.hop.Upstream, x.hop.To, x.hop.Rand = up, x.target.String(), x.p.rand
 	err := x.hop.Request(m)
+	if err == nil {
+		return nil
+	}
 	var refused *bridge.RefusedError
 	if errors.As(err, &refused) {
 		return appError(http.StatusBadRequest, CodeBadRequest, "%v", err)

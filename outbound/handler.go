@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime"
@@ -26,9 +27,8 @@ type exchange struct {
 	// hop is what the application sent (SOAP and WS-Addressing versions,
 	// addressing headers, action) and what the upstream receives.
 	hop bridge.Hop
-	ctx *session.Context // the context the request is secured with, if any
-	ep  *session.Endpoint
-	m   *splice.Message // the bridged request, kept to resend it
+	// sent is the request as last secured and forwarded.
+	sent sealed
 }
 
 // ServeHTTP handles one application request.
@@ -93,20 +93,21 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 	if err := x.bridgeRequest(m); err != nil {
 		return err
 	}
-	out, err := p.sec.secure(x, m)
+	x.sent, err = p.sec.secure(r.Context(), x.target, session.Wire(x.hop.Upstream), m)
 	if err != nil {
 		return err
 	}
-	a, err := x.call(out)
+	a, err := x.call(x.sent.body)
 	if err != nil {
 		return err
 	}
-	again, err := p.sec.recover(x, a.fault)
+	again, err := p.sec.recover(r.Context(), x.sent, a.fault)
 	if err != nil {
 		return err
 	}
-	if again != nil {
-		if a, err = x.call(again); err != nil {
+	if again.body != nil {
+		x.sent = again
+		if a, err = x.call(again.body); err != nil {
 			return err
 		}
 	}
@@ -236,78 +237,90 @@ func (x *exchange) readRequest(body []byte) (*splice.Message, error) {
 // chooses one for the configuration (Config.Security and Config.Profile),
 // so that no request asks which profile is in use.
 type securer interface {
-	// secure returns the bytes to send for x's bridged request m. A
-	// profile that resends (recover) leaves m as it was, to secure it
-	// again.
-	secure(x *exchange, m *splice.Message) ([]byte, error)
+	// secure secures m, the bridged request to target in the upstream's
+	// versions up. A profile that resends (recover) leaves m as it was,
+	// to secure it again.
+	secure(ctx context.Context, target *url.URL, up session.Wire, m *splice.Message) (sealed, error)
 	// recover answers the service's fault f (nil for an answer that is not
-	// one): the request secured anew, to be resent once, or nil when the
-	// answer is for the application.
-	recover(x *exchange, f *soap.Fault) ([]byte, error)
-	// rejected notes fault f, on its way to the application, so that what
-	// the service refused is not used again.
-	rejected(x *exchange, f *soap.Fault)
+	// one) to request s: s secured anew, to be resent once, or a sealed
+	// without a body when the answer is for the application.
+	recover(ctx context.Context, s sealed, f *soap.Fault) (sealed, error)
+	// rejected notes fault f to request s, on its way to the application,
+	// so that what the service refused is not used again.
+	rejected(s sealed, f *soap.Fault)
 	// status adds the profile's own part to st.
 	status(st *Status)
 }
 
-// newSecurer returns the securer of cfg's profile.
-func newSecurer(cfg *Config) securer {
+// sealed is a request as its securer secured it, with what a resend
+// needs. It is passed by value: a request's exchange stays on the stack.
+type sealed struct {
+	body []byte            // what is sent
+	m    *splice.Message   // the bridged request, to secure again
+	up   session.Wire      // the upstream's versions
+	ep   *session.Endpoint // the endpoint whose context secured it, if any
+	ctx  *session.Context  // that context
+}
+
+// newSecurer returns the securer of p's profile.
+func newSecurer(p *Proxy) securer {
 	switch {
-	case cfg.Security == SecurityNone:
+	case p.cfg.Security == SecurityNone:
 		return passThrough{}
-	case cfg.Profile == ProfileX509:
-		return newCertSigner(cfg)
+	case p.cfg.Profile == ProfileX509:
+		return newCertSigner(p)
 	}
-	return contextSecurer{}
+	return contextSecurer{p}
 }
 
 // passThrough forwards the bridged request as it is (SecurityNone).
 type passThrough struct{}
 
-func (passThrough) secure(_ *exchange, m *splice.Message) ([]byte, error) { return m.Bytes(nil), nil }
-func (passThrough) recover(*exchange, *soap.Fault) ([]byte, error)        { return nil, nil }
-func (passThrough) rejected(*exchange, *soap.Fault)                       {}
-func (passThrough) status(*Status)                                        {}
+func (passThrough) secure(_ context.Context, _ *url.URL, _ session.Wire, m *splice.Message) (sealed, error) {
+	return sealed{body: m.Bytes(nil)}, nil
+}
+func (passThrough) recover(context.Context, sealed, *soap.Fault) (sealed, error) {
+	return sealed{}, nil
+}
+func (passThrough) rejected(sealed, *soap.Fault) {}
+func (passThrough) status(*Status)               {}
 
 // contextSecurer secures each request with its endpoint's security
 // context (ProfileSCOverTLS) and replaces the context when the service
 // faults it.
-type contextSecurer struct{}
+type contextSecurer struct{ p *Proxy }
 
 // secure signs the bridged request with the endpoint's current context.
-func (s contextSecurer) secure(x *exchange, m *splice.Message) ([]byte, error) {
-	ep, err := x.p.Endpoint(x.target)
+func (s contextSecurer) secure(ctx context.Context, target *url.URL, up session.Wire, m *splice.Message) (sealed, error) {
+	ep, err := s.p.Endpoint(target)
 	if err != nil {
-		return nil, upstreamError(http.StatusServiceUnavailable, CodeNoContext, "%v", err)
+		return sealed{}, upstreamError(http.StatusServiceUnavailable, CodeNoContext, "%v", err)
 	}
-	x.ep, x.m = ep, m
 	ep.Stats().Requests.Add(1)
-	c, err := ep.Context(x.r.Context(), session.Wire(x.hop.Upstream))
+	c, err := ep.Context(ctx, up)
 	if err != nil {
-		return nil, fromUpstream(ep.URL(), err)
+		return sealed{}, fromUpstream(ep.URL(), err)
 	}
-	return s.sign(x, c)
+	return s.sign(sealed{m: m, up: up, ep: ep}, c)
 }
 
-// sign signs the bridged request with context c. The bridged envelope
-// itself is left unchanged, so that it can be signed again for a resend.
-func (contextSecurer) sign(x *exchange, c *session.Context) ([]byte, error) {
-	x.ctx = c
-	opts := x.p.contextOptions(x.ep)
-	v := x.hop.Upstream.SOAP
-	memo, err := c.Memo(headerKey{v}, func() (any, error) {
-		return secure.NewContextHeader(v, c.Secure(), opts)
+// sign signs request r with context c. The bridged envelope itself is
+// left unchanged, so that it can be signed again for a resend.
+func (s contextSecurer) sign(r sealed, c *session.Context) (sealed, error) {
+	opts := s.p.contextOptions(r.ep)
+	memo, err := c.Memo(headerKey{r.up.SOAP}, func() (any, error) {
+		return secure.NewContextHeader(r.up.SOAP, c.Secure(), opts)
 	})
 	var h *secure.ContextHeader // nil: a token whose bytes defeat the template
 	if err == nil {
 		h = memo.(*secure.ContextHeader)
 	}
-	out, err := secure.SplicedContext(x.m, h, c.Secure(), opts, x.p.limits)
+	out, err := secure.SplicedContext(r.m, h, c.Secure(), opts, s.p.limits)
 	if err != nil {
-		return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
+		return sealed{}, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
 	}
-	return out, nil
+	r.body, r.ctx = out, c
+	return r, nil
 }
 
 // recover answers the faults that say the context must change, for the
@@ -317,47 +330,48 @@ func (contextSecurer) sign(x *exchange, c *session.Context) ([]byte, error) {
 // exchange with the STS is made for them (the endpoint replaces only the
 // context the server rejected). Any other answer is left for answer, and
 // never resent: operations are not known to be idempotent.
-func (s contextSecurer) recover(x *exchange, f *soap.Fault) ([]byte, error) {
-	if x.ctx == nil || f == nil {
-		return nil, nil
+func (s contextSecurer) recover(ctx context.Context, r sealed, f *soap.Fault) (sealed, error) {
+	if r.ctx == nil || f == nil {
+		return sealed{}, nil
 	}
 	var (
 		c   *session.Context
 		err error
 		how string
 	)
+	ep := r.ep
 	switch wssc.ClassifyFault(f) {
 	case wssc.ContextRenewNeeded:
 		how = "renewed"
-		c, err = x.ep.Renew(x.r.Context(), x.ctx)
+		c, err = ep.Renew(ctx, r.ctx)
 	case wssc.ContextRejected:
 		how = "re-established"
-		c, err = x.ep.Reissue(x.r.Context(), x.ctx)
+		c, err = ep.Reissue(ctx, r.ctx)
 	default:
-		return nil, nil
+		return sealed{}, nil
 	}
 	if err != nil {
-		return nil, fromUpstream(x.ep.URL(), fmt.Errorf("after the service answered %s: %w", f.Error(), err))
+		return sealed{}, fromUpstream(ep.URL(), fmt.Errorf("after the service answered %s: %w", f.Error(), err))
 	}
-	out, err := s.sign(x, c)
+	again, err := s.sign(r, c)
 	if err != nil {
-		return nil, err
+		return sealed{}, err
 	}
-	x.ep.Stats().Resends.Add(1)
-	x.p.cfg.Logger.Info("request resent with the context "+how, "endpoint", x.ep.URL(), "fault", f.Error(), "identifier", c.Identifier())
-	return out, nil
+	ep.Stats().Resends.Add(1)
+	s.p.cfg.Logger.Info("request resent with the context "+how, "endpoint", ep.URL(), "fault", f.Error(), "identifier", c.Identifier())
+	return again, nil
 }
 
 // rejected drops the context when a fault saying it is unusable reaches
 // the application (met again after a resend), so that the next request
 // establishes a new one.
-func (contextSecurer) rejected(x *exchange, f *soap.Fault) {
-	if x.ctx == nil || wssc.ClassifyFault(f) == wssc.ContextUsable {
+func (s contextSecurer) rejected(r sealed, f *soap.Fault) {
+	if r.ctx == nil || wssc.ClassifyFault(f) == wssc.ContextUsable {
 		return
 	}
-	if x.ep.Invalidate(x.ctx) {
-		x.p.cfg.Logger.Info("security context rejected by the service; the next request establishes a new one",
-			"endpoint", x.ep.URL(), "identifier", x.ctx.Identifier(), "fault", f.Error())
+	if r.ep.Invalidate(r.ctx) {
+		s.p.cfg.Logger.Info("security context rejected by the service; the next request establishes a new one",
+			"endpoint", r.ep.URL(), "identifier", r.ctx.Identifier(), "fault", f.Error())
 	}
 }
 
@@ -415,7 +429,7 @@ func (x *exchange) answer(w http.ResponseWriter, a *reply) error {
 // dropped).
 func (x *exchange) answerFault(w http.ResponseWriter, a *reply) error {
 	f := a.fault
-	x.p.sec.rejected(x, f)
+	x.p.sec.rejected(x.sent, f)
 	status := a.resp.Status
 	if status < 400 {
 		status = http.StatusInternalServerError

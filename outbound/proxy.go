@@ -68,7 +68,7 @@ func New(cfg Config) (*Proxy, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
 	}
-	return &Proxy{
+	p := &Proxy{
 		cfg:       cfg,
 		router:    newRouter(&cfg),
 		clients:   routeClients(&cfg),
@@ -77,9 +77,10 @@ func New(cfg Config) (*Proxy, error) {
 		now:       time.Now,
 		rand:      rand.Reader,
 		endpoints: map[string]*session.Endpoint{},
-		sec:       newSecurer(&cfg),
 		stop:      make(chan struct{}),
-	}, nil
+	}
+	p.sec = newSecurer(p)
+	return p, nil
 }
 
 // jitter returns a random source for one endpoint: timing jitter needs no

@@ -1,12 +1,14 @@
 package outbound
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
@@ -21,6 +23,7 @@ import (
 // upstream endpoint, for Status.
 type certSigner struct {
 	cred secure.Certificate
+	opts secure.Options
 	max  int // distinct endpoints counted (Config.MaxEndpoints)
 
 	mu     sync.Mutex
@@ -31,30 +34,32 @@ type certSigner struct {
 // counted: the table stays bounded whatever paths the applications use.
 const otherEndpoints = "(other endpoints)"
 
-func newCertSigner(cfg *Config) *certSigner {
-	return &certSigner{cred: *cfg.Certificate, max: cfg.MaxEndpoints, counts: map[string]int64{}}
+func newCertSigner(p *Proxy) *certSigner {
+	return &certSigner{
+		cred: *p.cfg.Certificate, opts: secure.Options{Now: p.now, Rand: p.rand, IDPrefix: p.idPrefix},
+		max: p.cfg.MaxEndpoints, counts: map[string]int64{},
+	}
 }
 
-// secure signs the bridged request m with the configured certificate and
-// returns the bytes to send.
-func (s *certSigner) secure(x *exchange, m *splice.Message) ([]byte, error) {
-	p := x.p
-	s.count(x.target)
-	o := secure.Options{Now: p.now, Rand: p.rand, IDPrefix: p.idPrefix}
+// secure signs the bridged request m with the configured certificate.
+func (s *certSigner) secure(_ context.Context, target *url.URL, _ session.Wire, m *splice.Message) (sealed, error) {
+	s.count(target)
 	// WithCertificate adds the Security header to the tree in place; its
 	// own serialisation lacks the Body, which splice never read, so the
 	// message is written again around the Body's original bytes.
-	if _, err := secure.WithCertificate(m.Env, s.cred, o); err != nil {
-		return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "signing the request with the certificate: %v", err)
+	if _, err := secure.WithCertificate(m.Env, s.cred, s.opts); err != nil {
+		return sealed{}, upstreamError(http.StatusInternalServerError, CodeInternal, "signing the request with the certificate: %v", err)
 	}
-	return m.Bytes(nil), nil
+	return sealed{body: m.Bytes(nil)}, nil
 }
 
 // recover resends nothing: there is no context to replace.
-func (*certSigner) recover(*exchange, *soap.Fault) ([]byte, error) { return nil, nil }
+func (*certSigner) recover(context.Context, sealed, *soap.Fault) (sealed, error) {
+	return sealed{}, nil
+}
 
 // rejected keeps nothing to drop.
-func (*certSigner) rejected(*exchange, *soap.Fault) {}
+func (*certSigner) rejected(sealed, *soap.Fault) {}
 
 // status reports the messages signed per endpoint.
 func (s *certSigner) status(st *Status) { st.Signed = s.signed() }
