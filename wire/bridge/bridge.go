@@ -45,6 +45,7 @@ type Hop struct {
 // text tells the application why.
 type RefusedError struct{ err error }
 
+// Error says why the request is refused.
 func (e *RefusedError) Error() string { return e.err.Error() }
 
 // Unwrap returns the cause, when there is one.
