@@ -7,6 +7,11 @@
 // endorsing token: a Timestamp signed with the context key, as WCF's
 // TransportWithMessageCredential and WWSAPI send it).
 //
+// Each request goes through one pipeline, a named step each: read the
+// envelope up to its Body, bridge it to the service's versions
+// (wire/bridge), secure it with the securer New chose for the profile,
+// forward it, and unbridge the reply. The XML itself is rewritten in wire.
+//
 // Only the part of a message before its Body is parsed; the Body travels as
 // the application sent it, so securing costs the same at any message size.
 // Every failure reaches the application as a SOAP fault in its own version

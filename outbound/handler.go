@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime"
@@ -9,10 +10,13 @@ import (
 
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
+	"github.com/scproxy/scproxy/wire/bridge"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
 	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wssc"
+	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
 // exchange is one application request on its way through the proxy.
@@ -20,34 +24,24 @@ type exchange struct {
 	p      *Proxy
 	r      *http.Request
 	target *url.URL
-	app    appMessage
-	// sent is what the upstream receives: its SOAP version, addressing and
-	// action.
-	sent   session.Wire
-	action string
-	ctx    *session.Context // nil when not securing
-	ep     *session.Endpoint
-	m      *splice.Message // the bridged request, kept to resend it
-}
-
-// appMessage is what the application sent.
-type appMessage struct {
-	soap       soap.Version
-	addressing wsa.Version
-	headers    wsa.Headers
+	// hop is what the application sent (SOAP and WS-Addressing versions,
+	// addressing headers, action) and what the upstream receives.
+	hop bridge.Hop
+	// sent is the request as last secured and forwarded.
+	sent sealed
 }
 
 // ServeHTTP handles one application request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{p: p, r: r}
-	x.app.soap = versionHint(r)
+	x.hop.App.SOAP = versionHint(r)
 	if err := x.serve(w); err != nil {
 		var pe *proxyError
 		if !errors.As(err, &pe) {
 			pe = upstreamError(http.StatusInternalServerError, CodeInternal, "%v", err)
 		}
 		p.cfg.Logger.Warn("request failed", "path", r.URL.Path, "status", pe.status, "reason", pe.reason)
-		pe.write(w, x.app.soap)
+		pe.write(w, x.hop.App.SOAP)
 	}
 }
 
@@ -60,6 +54,10 @@ func versionHint(r *http.Request) soap.Version {
 	return soap.V11
 }
 
+// serve takes the request through the pipeline: read it, bridge it to the
+// upstream's versions, secure it, forward it (and, when the securer
+// recovers from the answer, secure and forward it once more), and answer
+// with the reply unbridged.
 func (x *exchange) serve(w http.ResponseWriter) error {
 	p, r := x.p, x.r
 	if r.Method == http.MethodConnect {
@@ -92,20 +90,24 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 	if err != nil {
 		return err
 	}
-	out, err := x.prepare(m)
+	if err := x.bridgeRequest(m); err != nil {
+		return err
+	}
+	x.sent, err = p.sec.secure(r.Context(), x.target, session.Wire(x.hop.Upstream), m)
 	if err != nil {
 		return err
 	}
-	a, err := x.call(out)
+	a, err := x.call(x.sent.body)
 	if err != nil {
 		return err
 	}
-	again, err := x.recover(a.fault)
+	again, err := p.sec.recover(r.Context(), x.sent, a.fault)
 	if err != nil {
 		return err
 	}
-	if again != nil {
-		if a, err = x.call(again); err != nil {
+	if again.body != nil {
+		x.sent = again
+		if a, err = x.call(again.body); err != nil {
 			return err
 		}
 	}
@@ -183,6 +185,24 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	return body, nil
 }
 
+// Limits of what scproxy reads of an application's request: the
+// Envelope, the Header with every block in it, and the Body's start tag.
+// Real headers hold tens of elements and short strings (WCF's reader
+// quotas refuse strings over 8192 characters by default). Under the
+// general limits a 600 KB header of empty elements would cost 30 MB (the
+// tree costs about 300 bytes per element), and a 3 MiB attribute 35 MB
+// and 50 ms; the Body, never read, may be as large as MaxBody.
+const (
+	maxHeadElements = 1024
+	maxHeadToken    = 64 << 10
+)
+
+// headLimits are the limits for reading an application's request.
+func headLimits(l xmldoc.Limits) xmldoc.Limits {
+	l.MaxElements, l.MaxTokenBytes = maxHeadElements, maxHeadToken
+	return l
+}
+
 // readRequest reads the application's envelope up to its Body and checks
 // it against the HTTP headers.
 func (x *exchange) readRequest(body []byte) (*splice.Message, error) {
@@ -190,7 +210,7 @@ func (x *exchange) readRequest(body []byte) (*splice.Message, error) {
 	if err != nil {
 		return nil, appError(http.StatusUnsupportedMediaType, CodeBadRequest, "%v; SOAP 1.1 is sent as text/xml, SOAP 1.2 as application/soap+xml", err)
 	}
-	x.app.soap = v
+	x.hop.App.SOAP = v
 	m, err := splice.Read(body, splice.Options{Limits: headLimits(x.p.limits)})
 	if err != nil {
 		return nil, appError(http.StatusBadRequest, CodeBadRequest, "malformed SOAP request: %v", err)
@@ -202,78 +222,105 @@ func (x *exchange) readRequest(body []byte) (*splice.Message, error) {
 	if err != nil {
 		return nil, appError(http.StatusBadRequest, CodeBadRequest, "malformed WS-Addressing headers: %v", err)
 	}
-	x.app.addressing, x.app.headers = av, h
-	x.action = action
+	x.hop.App.Addressing, x.hop.Headers = av, h
+	x.hop.Action = action
 	if h.Action != "" {
 		if action != "" && action != h.Action {
 			return nil, appError(http.StatusBadRequest, CodeBadRequest, "the HTTP action %q differs from wsa:Action %q", action, h.Action)
 		}
-		x.action = h.Action
+		x.hop.Action = h.Action
 	}
 	return m, nil
 }
 
-// prepare bridges the envelope to the upstream's versions and secures it.
-func (x *exchange) prepare(m *splice.Message) ([]byte, error) {
-	cfg := &x.p.cfg
-	x.sent.SOAP = x.app.soap
-	if cfg.SOAP != 0 {
-		x.sent.SOAP = cfg.SOAP
-	}
-	x.sent.Addressing = x.app.addressing
-	if !cfg.Addressing.Auto {
-		x.sent.Addressing = cfg.Addressing.Version
-	}
-	if carriesSecurity(m.Env.Header) {
-		return nil, appError(http.StatusBadRequest, CodeBadRequest, "the request already carries a WS-Security header; scproxy adds its own and does not forward the application's")
-	}
-	if err := x.bridgeRequest(m); err != nil {
-		return nil, err
-	}
-	if cfg.Security == SecurityNone {
-		return m.Bytes(nil), nil
-	}
-	if x.p.certs != nil {
-		return x.secureWithCertificate(m)
-	}
-	ep, err := x.p.Endpoint(x.target)
-	if err != nil {
-		return nil, upstreamError(http.StatusServiceUnavailable, CodeNoContext, "%v", err)
-	}
-	x.ep, x.m = ep, m
-	ep.Stats().Requests.Add(1)
-	c, err := ep.Context(x.r.Context(), x.sent)
-	if err != nil {
-		return nil, fromUpstream(ep.URL(), err)
-	}
-	return x.secure(c)
+// securer protects bridged requests under one security profile. New
+// chooses one for the configuration (Config.Security and Config.Profile),
+// so that no request asks which profile is in use.
+type securer interface {
+	// secure secures m, the bridged request to target in the upstream's
+	// versions up. A profile that resends (recover) leaves m as it was,
+	// to secure it again.
+	secure(ctx context.Context, target *url.URL, up session.Wire, m *splice.Message) (sealed, error)
+	// recover answers the service's fault f (nil for an answer that is not
+	// one) to request s: s secured anew, to be resent once, or a sealed
+	// without a body when the answer is for the application.
+	recover(ctx context.Context, s sealed, f *soap.Fault) (sealed, error)
+	// rejected notes fault f to request s, on its way to the application,
+	// so that what the service refused is not used again.
+	rejected(s sealed, f *soap.Fault)
+	// status adds the profile's own part to st.
+	status(st *Status)
 }
 
-// secure signs the bridged request with context c. The bridged envelope
-// itself is left unchanged, so that it can be signed again for a resend.
-func (x *exchange) secure(c *session.Context) ([]byte, error) {
-	x.ctx = c
-	opts := x.p.contextOptions(x.ep)
-	h, err := c.Memo(headerKey{x.sent.SOAP}, func() (any, error) {
-		return secure.NewContextHeader(x.sent.SOAP, c.Secure(), opts)
+// sealed is a request as its securer secured it, with what a resend
+// needs. It is passed by value: a request's exchange stays on the stack.
+type sealed struct {
+	body []byte            // what is sent
+	m    *splice.Message   // the bridged request, to secure again
+	up   session.Wire      // the upstream's versions
+	ep   *session.Endpoint // the endpoint whose context secured it, if any
+	ctx  *session.Context  // that context
+}
+
+// newSecurer returns the securer of p's profile.
+func newSecurer(p *Proxy) securer {
+	switch {
+	case p.cfg.Security == SecurityNone:
+		return passThrough{}
+	case p.cfg.Profile == ProfileX509:
+		return newCertSigner(p)
+	}
+	return contextSecurer{p}
+}
+
+// passThrough forwards the bridged request as it is (SecurityNone).
+type passThrough struct{}
+
+func (passThrough) secure(_ context.Context, _ *url.URL, _ session.Wire, m *splice.Message) (sealed, error) {
+	return sealed{body: m.Bytes(nil)}, nil
+}
+func (passThrough) recover(context.Context, sealed, *soap.Fault) (sealed, error) {
+	return sealed{}, nil
+}
+func (passThrough) rejected(sealed, *soap.Fault) {}
+func (passThrough) status(*Status)               {}
+
+// contextSecurer secures each request with its endpoint's security
+// context (ProfileSCOverTLS) and replaces the context when the service
+// faults it.
+type contextSecurer struct{ p *Proxy }
+
+// secure signs the bridged request with the endpoint's current context.
+func (s contextSecurer) secure(ctx context.Context, target *url.URL, up session.Wire, m *splice.Message) (sealed, error) {
+	ep, err := s.p.Endpoint(target)
+	if err != nil {
+		return sealed{}, upstreamError(http.StatusServiceUnavailable, CodeNoContext, "%v", err)
+	}
+	ep.Stats().Requests.Add(1)
+	c, err := ep.Context(ctx, up)
+	if err != nil {
+		return sealed{}, fromUpstream(ep.URL(), err)
+	}
+	return s.sign(sealed{m: m, up: up, ep: ep}, c)
+}
+
+// sign signs request r with context c. The bridged envelope itself is
+// left unchanged, so that it can be signed again for a resend.
+func (s contextSecurer) sign(r sealed, c *session.Context) (sealed, error) {
+	opts := s.p.contextOptions(r.ep)
+	memo, err := c.Memo(headerKey{r.up.SOAP}, func() (any, error) {
+		return secure.NewContextHeader(r.up.SOAP, c.Secure(), opts)
 	})
-	if err != nil {
-		// A token whose bytes defeat the template: sign a copy the long way.
-		m, err := splice.Read(x.m.Bytes(nil), splice.Options{Limits: x.p.limits})
-		if err != nil {
-			return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
-		}
-		tokens, err := secure.AddContext(m.Env, c.Secure(), opts)
-		if err != nil {
-			return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
-		}
-		return m.Bytes(tokens), nil
+	var h *secure.ContextHeader // nil: a token whose bytes defeat the template
+	if err == nil {
+		h = memo.(*secure.ContextHeader)
 	}
-	block, err := h.(*secure.ContextHeader).AppendTo(make([]byte, 0, 2048), x.p.now())
+	out, err := secure.SplicedContext(r.m, h, c.Secure(), opts, s.p.limits)
 	if err != nil {
-		return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
+		return sealed{}, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
 	}
-	return x.m.BytesWith(nil, block), nil
+	r.body, r.ctx = out, c
+	return r, nil
 }
 
 // recover answers the faults that say the context must change, for the
@@ -283,36 +330,53 @@ func (x *exchange) secure(c *session.Context) ([]byte, error) {
 // exchange with the STS is made for them (the endpoint replaces only the
 // context the server rejected). Any other answer is left for answer, and
 // never resent: operations are not known to be idempotent.
-func (x *exchange) recover(f *soap.Fault) ([]byte, error) {
-	if x.ctx == nil || f == nil {
-		return nil, nil
+func (s contextSecurer) recover(ctx context.Context, r sealed, f *soap.Fault) (sealed, error) {
+	if r.ctx == nil || f == nil {
+		return sealed{}, nil
 	}
 	var (
 		c   *session.Context
 		err error
 		how string
 	)
-	switch {
-	case renewNeeded(f):
+	ep := r.ep
+	switch wssc.ClassifyFault(f) {
+	case wssc.ContextRenewNeeded:
 		how = "renewed"
-		c, err = x.ep.Renew(x.r.Context(), x.ctx)
-	case contextRejected(f):
+		c, err = ep.Renew(ctx, r.ctx)
+	case wssc.ContextRejected:
 		how = "re-established"
-		c, err = x.ep.Reissue(x.r.Context(), x.ctx)
+		c, err = ep.Reissue(ctx, r.ctx)
 	default:
-		return nil, nil
+		return sealed{}, nil
 	}
 	if err != nil {
-		return nil, fromUpstream(x.ep.URL(), fmt.Errorf("after the service answered %s: %w", f.Error(), err))
+		return sealed{}, fromUpstream(ep.URL(), fmt.Errorf("after the service answered %s: %w", f.Error(), err))
 	}
-	out, err := x.secure(c)
+	again, err := s.sign(r, c)
 	if err != nil {
-		return nil, err
+		return sealed{}, err
 	}
-	x.ep.Stats().Resends.Add(1)
-	x.p.cfg.Logger.Info("request resent with the context "+how, "endpoint", x.ep.URL(), "fault", f.Error(), "identifier", c.Identifier())
-	return out, nil
+	ep.Stats().Resends.Add(1)
+	s.p.cfg.Logger.Info("request resent with the context "+how, "endpoint", ep.URL(), "fault", f.Error(), "identifier", c.Identifier())
+	return again, nil
 }
+
+// rejected drops the context when a fault saying it is unusable reaches
+// the application (met again after a resend), so that the next request
+// establishes a new one.
+func (s contextSecurer) rejected(r sealed, f *soap.Fault) {
+	if r.ctx == nil || wssc.ClassifyFault(f) == wssc.ContextUsable {
+		return
+	}
+	if r.ep.Invalidate(r.ctx) {
+		s.p.cfg.Logger.Info("security context rejected by the service; the next request establishes a new one",
+			"endpoint", r.ep.URL(), "identifier", r.ctx.Identifier(), "fault", f.Error())
+	}
+}
+
+// status adds nothing: the endpoints report their contexts in Status.
+func (contextSecurer) status(*Status) {}
 
 // headerKey names a context's precomputed header for one SOAP version.
 type headerKey struct{ soap soap.Version }
@@ -326,7 +390,7 @@ func (p *Proxy) contextOptions(ep *session.Endpoint) secure.ContextOptions {
 
 // forward posts the prepared message to the upstream.
 func (x *exchange) forward(body []byte) (*upstream.Response, error) {
-	ct, soapAction, err := x.sent.SOAP.ContentType(x.action)
+	ct, soapAction, err := x.hop.Upstream.SOAP.ContentType(x.hop.Action)
 	if err != nil {
 		return nil, appError(http.StatusBadRequest, CodeBadRequest, "action: %v", err)
 	}
@@ -347,10 +411,10 @@ func (x *exchange) answer(w http.ResponseWriter, a *reply) error {
 	if a.fault != nil {
 		return x.answerFault(w, a)
 	}
-	if err := x.bridgeResponse(a.m); err != nil {
+	if err := x.hop.Response(a.m); err != nil {
 		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s: translating the response: %v", upstream.Redact(x.target), err)
 	}
-	ct, _, _ := x.app.soap.ContentType("")
+	ct, _, _ := x.hop.App.SOAP.ContentType("")
 	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(a.resp.Status)
 	_, _ = w.Write(a.m.Bytes(nil))
@@ -361,29 +425,24 @@ func (x *exchange) answer(w http.ResponseWriter, a *reply) error {
 // the service speaks the application's SOAP version (header blocks,
 // every Reason text, Detail and Node as sent; only the bridge's own
 // header changes apply), rebuilt in the application's version otherwise.
-// A fault saying the context is unusable (met again after a resend) drops
-// it, so that the next request establishes a new one.
+// The securer notes the fault first (a context the service rejected is
+// dropped).
 func (x *exchange) answerFault(w http.ResponseWriter, a *reply) error {
 	f := a.fault
-	if x.ctx != nil && (contextRejected(f) || renewNeeded(f)) {
-		if x.ep.Invalidate(x.ctx) {
-			x.p.cfg.Logger.Info("security context rejected by the service; the next request establishes a new one",
-				"endpoint", x.ep.URL(), "identifier", x.ctx.Identifier(), "fault", f.Error())
-		}
-	}
+	x.p.sec.rejected(x.sent, f)
 	status := a.resp.Status
 	if status < 400 {
 		status = http.StatusInternalServerError
 	}
-	if a.m.Env.Version == x.app.soap {
-		if err := x.bridgeResponse(a.m); err == nil {
-			ct, _, _ := x.app.soap.ContentType("")
+	if a.m.Env.Version == x.hop.App.SOAP {
+		if err := x.hop.Response(a.m); err == nil {
+			ct, _, _ := x.hop.App.SOAP.ContentType("")
 			w.Header().Set("Content-Type", ct)
 			w.WriteHeader(status)
 			_, _ = w.Write(a.m.Bytes(nil))
 			return nil
 		}
 	}
-	writeFault(w, x.app.soap, status, f)
+	writeFault(w, x.hop.App.SOAP, status, f)
 	return nil
 }

@@ -47,8 +47,8 @@ type Proxy struct {
 	idPrefix string
 	now      func() time.Time
 	rand     io.Reader
-	// certs signs every message under ProfileX509; nil otherwise.
-	certs *certSigner
+	// sec secures each bridged request under the configured profile.
+	sec securer
 
 	mu        sync.RWMutex
 	endpoints map[string]*session.Endpoint
@@ -68,7 +68,7 @@ func New(cfg Config) (*Proxy, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
 	}
-	return &Proxy{
+	p := &Proxy{
 		cfg:       cfg,
 		router:    newRouter(&cfg),
 		clients:   routeClients(&cfg),
@@ -77,9 +77,10 @@ func New(cfg Config) (*Proxy, error) {
 		now:       time.Now,
 		rand:      rand.Reader,
 		endpoints: map[string]*session.Endpoint{},
-		certs:     newCertSigner(&cfg),
 		stop:      make(chan struct{}),
-	}, nil
+	}
+	p.sec = newSecurer(p)
+	return p, nil
 }
 
 // jitter returns a random source for one endpoint: timing jitter needs no
@@ -90,17 +91,10 @@ func (p *Proxy) jitter() *mrand.Rand {
 	return mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(b[:]), p.seed.Add(1)))
 }
 
-// Endpoint returns the session of the upstream endpoint u, creating it on
-// first use. The endpoint is u without its query: a service is addressed by
-// its path, and a context per query string would let an application open
-// any number of contexts (and renewal loops) on one service.
+// Endpoint returns the session of the upstream endpoint of u (see
+// endpointKey), creating it on first use.
 func (p *Proxy) Endpoint(u *url.URL) (*session.Endpoint, error) {
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		e := *u
-		e.RawQuery, e.ForceQuery, e.Fragment, e.RawFragment = "", false, "", ""
-		u = &e
-	}
-	key := u.String()
+	key, u := endpointKey(u)
 	p.mu.RLock()
 	ep, ok := p.endpoints[key]
 	p.mu.RUnlock()

@@ -163,3 +163,19 @@ func (rt *router) hostAllowed(r *http.Request) bool {
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	return isLoopbackHost(host) || strings.EqualFold(host, rt.listen)
 }
+
+// endpointKey returns the endpoint a request to target reaches, and the
+// key that names it wherever endpoints are counted or kept, whatever the
+// profile: target without its query and fragment. A service is addressed
+// by its path, and an endpoint per query string would let an application
+// open any number of contexts (and renewal loops) on one service, or
+// grow any table of endpoints. target itself is returned when it has
+// neither.
+func endpointKey(target *url.URL) (string, *url.URL) {
+	if target.RawQuery != "" || target.ForceQuery || target.Fragment != "" {
+		e := *target
+		e.RawQuery, e.ForceQuery, e.Fragment, e.RawFragment = "", false, "", ""
+		target = &e
+	}
+	return target.String(), target
+}

@@ -59,9 +59,7 @@ func (p *Proxy) Status() Status {
 		st.Endpoints = append(st.Endpoints, ep.Status())
 	}
 	slices.SortFunc(st.Endpoints, func(a, b session.Status) int { return strings.Compare(a.Endpoint, b.Endpoint) })
-	if p.certs != nil {
-		st.Signed = p.certs.signed()
-	}
+	p.sec.status(&st)
 	st.Runtime = readRuntime()
 	return st
 }

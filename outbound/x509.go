@@ -1,13 +1,16 @@
 package outbound
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/secure"
+	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
 )
 
@@ -20,6 +23,7 @@ import (
 // upstream endpoint, for Status.
 type certSigner struct {
 	cred secure.Certificate
+	opts secure.Options
 	max  int // distinct endpoints counted (Config.MaxEndpoints)
 
 	mu     sync.Mutex
@@ -30,45 +34,45 @@ type certSigner struct {
 // counted: the table stays bounded whatever paths the applications use.
 const otherEndpoints = "(other endpoints)"
 
-func newCertSigner(cfg *Config) *certSigner {
-	if cfg.Security != SecurityContext || cfg.Profile != ProfileX509 {
-		return nil
+func newCertSigner(p *Proxy) *certSigner {
+	return &certSigner{
+		cred: *p.cfg.Certificate, opts: secure.Options{Now: p.now, Rand: p.rand, IDPrefix: p.idPrefix},
+		max: p.cfg.MaxEndpoints, counts: map[string]int64{},
 	}
-	return &certSigner{cred: *cfg.Certificate, max: cfg.MaxEndpoints, counts: map[string]int64{}}
 }
 
-// secureWithCertificate signs the bridged request m with the configured
-// certificate and returns the bytes to send.
-func (x *exchange) secureWithCertificate(m *splice.Message) ([]byte, error) {
-	p := x.p
-	p.certs.count(x.target)
-	o := secure.Options{Now: p.now, Rand: p.rand, IDPrefix: p.idPrefix}
+// secure signs the bridged request m with the configured certificate.
+func (s *certSigner) secure(_ context.Context, target *url.URL, _ session.Wire, m *splice.Message) (sealed, error) {
+	s.count(target)
 	// WithCertificate adds the Security header to the tree in place; its
 	// own serialisation lacks the Body, which splice never read, so the
 	// message is written again around the Body's original bytes.
-	if _, err := secure.WithCertificate(m.Env, p.certs.cred, o); err != nil {
-		return nil, upstreamError(http.StatusInternalServerError, CodeInternal, "signing the request with the certificate: %v", err)
+	if _, err := secure.WithCertificate(m.Env, s.cred, s.opts); err != nil {
+		return sealed{}, upstreamError(http.StatusInternalServerError, CodeInternal, "signing the request with the certificate: %v", err)
 	}
-	return m.Bytes(nil), nil
+	return sealed{body: m.Bytes(nil)}, nil
 }
 
-// count records one message to target.
+// recover resends nothing: there is no context to replace.
+func (*certSigner) recover(context.Context, sealed, *soap.Fault) (sealed, error) {
+	return sealed{}, nil
+}
+
+// rejected keeps nothing to drop.
+func (*certSigner) rejected(sealed, *soap.Fault) {}
+
+// status reports the messages signed per endpoint.
+func (s *certSigner) status(st *Status) { st.Signed = s.signed() }
+
+// count records one message to target's endpoint.
 func (s *certSigner) count(target *url.URL) {
-	key := endpointKey(target)
+	key, _ := endpointKey(target)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.counts[key]; !ok && len(s.counts) >= s.max {
 		key = otherEndpoints
 	}
 	s.counts[key]++
-}
-
-// endpointKey names an endpoint without its query, which may differ per
-// call.
-func endpointKey(u *url.URL) string {
-	v := *u
-	v.RawQuery, v.ForceQuery = "", false
-	return v.String()
 }
 
 // SignedCount is how many messages were signed for one upstream endpoint

@@ -6,6 +6,10 @@
 // (UsernameToken Profile 1.1). The signature is always over the Timestamp
 // (WS-Security 1.1 §10) and, when asked, over the Body.
 //
+// A message read by splice is secured without parsing its Body
+// (SplicedContext): with a precomputed header (ContextHeader) when the
+// context allows one, the long way otherwise.
+//
 // It refuses an envelope that already carries a Security header: a header
 // supplied by the application is not scproxy's to vouch for.
 package secure
