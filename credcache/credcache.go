@@ -48,6 +48,10 @@ type Config[T comparable] struct {
 	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Changed, when set, is called after every fetch's outcome is
+	// published and every invalidation, outside the cache's lock: a
+	// scheduler watching the value reschedules on it.
+	Changed func()
 }
 
 // Fetch obtains a new value under ctx.
@@ -128,6 +132,16 @@ func UsableUntil(margin time.Duration, from, until time.Time) time.Time {
 		return time.Time{}
 	}
 	return until.Add(-Clamp(margin, from, until))
+}
+
+// Usable returns the value if it may be handed out now, without fetching
+// or refreshing, and without taking a lock.
+func (c *Cache[T]) Usable() (T, bool) {
+	if s := c.snap.Load(); s.usable(c.cfg.Now()) {
+		return s.val, true
+	}
+	var zero T
+	return zero, false
 }
 
 // Get returns a usable value, fetching one when there is none: concurrent
@@ -214,6 +228,7 @@ func (c *Cache[T]) start(ctx context.Context, fetch Fetch[T]) *call[T] {
 		cl.val, cl.err = fetch(fctx)
 		c.publish(cl)
 		close(cl.done)
+		c.changed()
 	}()
 	return cl
 }
@@ -274,8 +289,15 @@ func (c *Cache[T]) Invalidate(rejected T) bool {
 		var zero T
 		n.val, n.held, n.usableUntil, n.refreshAt = zero, false, time.Time{}, time.Time{}
 		if c.snap.CompareAndSwap(s, &n) {
+			c.changed()
 			return true
 		}
+	}
+}
+
+func (c *Cache[T]) changed() {
+	if c.cfg.Changed != nil {
+		c.cfg.Changed()
 	}
 }
 

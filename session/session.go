@@ -75,6 +75,13 @@ type Config struct {
 	// before it is cancelled, for the requests still using it; 0 means
 	// DefaultRollover, negative cancels at once.
 	Rollover time.Duration
+	// ExpiryMargin is how long before its expiry a context stops being
+	// used: a request then waits for a new one rather than be signed with
+	// a key the server, its clock that much ahead, finds expired. Zero
+	// means credcache.DefaultMargin (5 minutes, the clock skew WCF
+	// allows), negative none; it is clamped to a quarter of a context's
+	// lifetime (see credcache.Clamp).
+	ExpiryMargin time.Duration
 	// CancelReplaced cancels contexts replaced by a new Issue once the
 	// rollover has passed (servers with stateful cookies need no cancel).
 	CancelReplaced bool
