@@ -241,7 +241,7 @@ func (x *exchange) prepare(m *splice.Message) ([]byte, error) {
 		return nil, upstreamError(http.StatusServiceUnavailable, CodeNoContext, "%v", err)
 	}
 	x.ep, x.m = ep, m
-	ep.Stats().Requests.Add(1)
+	ep.CountRequest()
 	c, err := ep.Context(x.r.Context(), x.sent)
 	if err != nil {
 		return nil, fromUpstream(ep.URL(), err)
@@ -309,7 +309,7 @@ func (x *exchange) recover(f *soap.Fault) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	x.ep.Stats().Resends.Add(1)
+	x.ep.CountResend()
 	x.p.cfg.Logger.Info("request resent with the context "+how, "endpoint", x.ep.URL(), "fault", f.Error(), "identifier", c.Identifier())
 	return out, nil
 }
