@@ -356,7 +356,8 @@ func TestIssuedTokenFromXMLEstablishes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lifecycle(t, pooled(t, r.config("/svc", tok), false))
+	ep, sp := pooled(t, r.config("/svc", tok), false)
+	lifecycle(t, ep, sp)
 	st := r.srv.Stats()
 	if st.Issued != 1 || st.Renewed != 1 || st.Cancelled != 1 || st.TokensIssued != 0 {
 		t.Fatalf("server stats %+v", st)
