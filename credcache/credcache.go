@@ -48,6 +48,9 @@ type Config[T comparable] struct {
 	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Name says what the value is, for messages ("security context");
+	// empty means "credential".
+	Name string
 	// Changed, when set, is called after every fetch's outcome is
 	// published and every invalidation, outside the cache's lock: a
 	// scheduler watching the value reschedules on it.
@@ -103,6 +106,9 @@ func New[T comparable](cfg Config[T]) *Cache[T] {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Name == "" {
+		cfg.Name = "credential"
 	}
 	if cfg.Same == nil {
 		cfg.Same = func(a, b T) bool { return a == b }
@@ -183,7 +189,7 @@ func (c *Cache[T]) await(ctx context.Context, fetch Fetch[T], now time.Time, rep
 	cl := c.flight
 	if c.held(s, now) {
 		c.mu.Unlock()
-		return zero, &HeldError{Failures: s.fails, RetryAt: s.retry, Underway: cl != nil, Err: s.err}
+		return zero, &HeldError{What: c.cfg.Name, Failures: s.fails, RetryAt: s.retry, Underway: cl != nil, Err: s.err}
 	}
 	if cl == nil {
 		cl = c.start(ctx, fetch)
@@ -363,6 +369,7 @@ func (c *Cache[T]) Closed() bool {
 // HeldError is returned without fetching while a cache waits to retry
 // after failures: callers fail at once rather than queue.
 type HeldError struct {
+	What     string // the cache's Config.Name
 	Failures int
 	RetryAt  time.Time
 	Underway bool // a fetch is under way now
@@ -374,7 +381,7 @@ func (e *HeldError) Error() string {
 	if e.Underway {
 		next = "another is under way"
 	}
-	return fmt.Sprintf("no usable credential; %d attempt(s) failed, %s; last failure: %v", e.Failures, next, e.Err)
+	return fmt.Sprintf("no usable %s; %d attempt(s) failed, %s; last failure: %v", e.What, e.Failures, next, e.Err)
 }
 
 // Unwrap returns the last failure.

@@ -101,6 +101,7 @@ func New(cfg Config) (*Endpoint, error) {
 		retryAt = func(time.Time, int) time.Time { return cfg.Now() } // the next request
 	}
 	e.cache = credcache.New(credcache.Config[*Context]{
+		Name:     "security context",
 		Lifetime: func(c *Context) (time.Time, time.Time) { return c.Established, c.Expires },
 		Margin:   cfg.ExpiryMargin,
 		Backoff:  retryAt,
@@ -157,22 +158,7 @@ func (e *Endpoint) live(c *Context) bool { return c != nil && !c.Expired(e.cfg.N
 
 // HeldError is returned without contacting the STS while an endpoint
 // waits to retry after failures: requests fail at once rather than queue.
-type HeldError struct {
-	Failures int
-	RetryAt  time.Time
-	Underway bool // an attempt is under way now
-	Err      error
-}
-
-func (e *HeldError) Error() string {
-	next := "the next is at " + e.RetryAt.UTC().Format(time.RFC3339)
-	if e.Underway {
-		next = "another is under way"
-	}
-	return fmt.Sprintf("no usable security context; %d attempt(s) failed, %s; last failure: %v", e.Failures, next, e.Err)
-}
-
-func (e *HeldError) Unwrap() error { return e.Err }
+type HeldError = credcache.HeldError
 
 // Context returns a usable context, establishing one when there is none
 // or it has expired, and renewing it first when it is within the expiry
@@ -248,7 +234,7 @@ func (e *Endpoint) waitError(ctx context.Context, op wssc.Operation, err error) 
 	case err == nil:
 		return nil
 	case errors.As(err, &held):
-		return e.fail(op, &HeldError{Failures: held.Failures, RetryAt: held.RetryAt, Underway: held.Underway, Err: held.Err})
+		return e.fail(op, held)
 	case errors.Is(err, credcache.ErrClosed):
 		return e.fail(wssc.Issue, errors.New("the proxy is shutting down"))
 	case ctx.Err() != nil && err == ctx.Err():
