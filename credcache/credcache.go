@@ -131,9 +131,9 @@ func Clamp(margin time.Duration, from, until time.Time) time.Duration {
 	return max(min(margin, until.Sub(from)/MaxMarginFraction), 0)
 }
 
-// UsableUntil returns when a value obtained at from and expiring at until
+// usableUntil returns when a value obtained at from and expiring at until
 // stops being handed out (zero: never) under margin.
-func UsableUntil(margin time.Duration, from, until time.Time) time.Time {
+func usableUntil(margin time.Duration, from, until time.Time) time.Time {
 	if until.IsZero() {
 		return time.Time{}
 	}
@@ -274,7 +274,7 @@ func (c *Cache[T]) publish(cl *call[T]) {
 // fresh is the snapshot holding a newly fetched v.
 func (c *Cache[T]) fresh(v T) snapshot[T] {
 	from, until := c.cfg.Lifetime(v)
-	s := snapshot[T]{val: v, held: true, usableUntil: UsableUntil(c.margin, from, until)}
+	s := snapshot[T]{val: v, held: true, usableUntil: usableUntil(c.margin, from, until)}
 	if c.cfg.RefreshAt != nil {
 		s.refreshAt = c.cfg.RefreshAt(v)
 	}
@@ -357,13 +357,6 @@ func (c *Cache[T]) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// Closed reports whether Close has been called.
-func (c *Cache[T]) Closed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
 }
 
 // HeldError is returned without fetching while a cache waits to retry
