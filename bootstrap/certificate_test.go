@@ -255,8 +255,11 @@ func TestCertificateLifecycle(t *testing.T) {
 	var statusJSON bytes.Buffer
 	for _, v := range []wssc.Version{wssc.Feb2005, wssc.V1_3} {
 		t.Run(v.String(), func(t *testing.T) {
-			ep, err := session.New(session.Config{URL: u, Version: v, Bootstrap: b, Logger: logger,
-				Client: upstream.New(upstream.Config{RootCAs: pool}), Timeout: 5 * time.Second})
+			sp := session.NewPool(session.PoolConfig{})
+			ep, err := sp.Endpoint(u.String(), func() session.Config {
+				return session.Config{URL: u, Version: v, Bootstrap: b, Logger: logger,
+					Client: upstream.New(upstream.Config{RootCAs: pool}), Timeout: 5 * time.Second}
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -272,7 +275,7 @@ func TestCertificateLifecycle(t *testing.T) {
 			status := ep.Status()
 			js, _ := json.Marshal(status)
 			statusJSON.Write(js)
-			if err := ep.Shutdown(ctx, true); err != nil {
+			if err := sp.Close(ctx); err != nil {
 				t.Fatalf("cancel: %v", err)
 			}
 			after := srv.Stats()

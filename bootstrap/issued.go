@@ -9,10 +9,10 @@ import (
 	"log/slog"
 	"net/url"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/scproxy/scproxy/credcache"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/keys"
 	"github.com/scproxy/scproxy/wire/saml"
@@ -78,17 +78,18 @@ type TokenSTS struct {
 // whose KeyInfo names the token by its ID (SAML Token Profile 1.1 §3.4).
 //
 // The token is either given once (NewIssuedTokenFromXML) or fetched from a
-// token STS (NewIssuedTokenFromSTS) and kept until a tenth of its life (at
-// least MinTokenRefreshMargin) before it expires. Concurrent Secure calls
-// that find no usable token share one fetch; a caller that gives up does
+// token STS (NewIssuedTokenFromSTS), replaced in the background from a
+// tenth of its life (at least MinTokenRefreshMargin) before it expires,
+// and never used within the expiry margin (credcache.DefaultMargin, at
+// most a quarter of its life). Concurrent Secure calls that find no
+// usable token share one fetch; a caller that gives up does
 // not cancel it for the others, and a failed fetch is not remembered. An
 // IssuedToken is safe for concurrent use.
 type IssuedToken struct {
-	sts *TokenSTS // nil for a token given as XML
-	cur atomic.Pointer[heldToken]
-
-	mu     sync.Mutex
-	flight *tokenFetch
+	sts *TokenSTS                 // nil for a token given as XML
+	cur atomic.Pointer[heldToken] // the token given as XML
+	// tokens holds the token fetched from sts.
+	tokens *credcache.Cache[*heldToken]
 	// fetches counts requests to the STS, for tests and String.
 	fetches atomic.Int64
 }
@@ -99,13 +100,7 @@ type heldToken struct {
 	assertion *saml.Assertion
 	expires   time.Time // zero: the token states no end
 	refresh   time.Time // when a fetched token is replaced
-}
-
-// tokenFetch is one request to the STS that callers wait for.
-type tokenFetch struct {
-	done chan struct{}
-	tok  *heldToken
-	err  error
+	fetched   time.Time // when it was asked for
 }
 
 // NewIssuedTokenFromXML returns a bootstrap presenting token, a SAML 2.0
@@ -178,7 +173,14 @@ func NewIssuedTokenFromSTS(sts TokenSTS) (*IssuedToken, error) {
 	if sts.Logger == nil {
 		sts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &IssuedToken{sts: &sts}, nil
+	t := &IssuedToken{sts: &sts}
+	t.tokens = credcache.New(credcache.Config[*heldToken]{
+		Lifetime:  func(h *heldToken) (time.Time, time.Time) { return h.fetched, h.expires },
+		RefreshAt: func(h *heldToken) time.Time { return h.refresh },
+		Timeout:   sts.Timeout,
+		Now:       sts.Now,
+	})
+	return t, nil
 }
 
 // Kind returns "issued-token".
@@ -194,7 +196,7 @@ func (t *IssuedToken) String() string {
 	if t.sts != nil {
 		s = fmt.Sprintf("issued token from %s for user %q", upstream.Redact(t.sts.URL), t.sts.Username)
 	}
-	if tok := t.cur.Load(); tok != nil {
+	if tok := t.held(); tok != nil {
 		s += fmt.Sprintf(" (%s %q)", tok.assertion.Kind, tok.assertion.ID)
 	}
 	return s
@@ -220,64 +222,31 @@ func (t *IssuedToken) Secure(ctx context.Context, env *soap.Envelope, o secure.O
 	return secure.WithIssuedToken(env, tok.cred, o)
 }
 
-// token returns a usable token at now: the held one until its refresh
-// time, else the result of a fetch shared with every concurrent caller.
-// When that fetch fails, a held token that has not yet expired is still
-// used.
-func (t *IssuedToken) token(ctx context.Context, now time.Time) (*heldToken, error) {
-	held := t.cur.Load()
+// held returns the token held, usable or not, or nil.
+func (t *IssuedToken) held() *heldToken {
 	if t.sts == nil {
+		return t.cur.Load()
+	}
+	tok, _ := t.tokens.Peek()
+	return tok
+}
+
+// token returns a usable token at now. A fetched token is kept until it
+// comes within the cache's margin (credcache.DefaultMargin, at most a
+// quarter of its life) of its expiry; from its refresh time on it is
+// replaced in the background, and kept while that fails. Concurrent
+// callers that find none share one fetch, which runs under ctx's values
+// but not its cancellation, bounded by the STS timeout; a failed fetch is
+// not remembered.
+func (t *IssuedToken) token(ctx context.Context, now time.Time) (*heldToken, error) {
+	if t.sts == nil {
+		held := t.cur.Load()
 		if !held.expires.IsZero() && !now.Before(held.expires) {
 			return nil, fmt.Errorf("issued token %q: %w (at %s)", held.assertion.ID, ErrTokenExpired, held.expires.UTC().Format(time.RFC3339))
 		}
 		return held, nil
 	}
-	if held != nil && now.Before(held.refresh) {
-		return held, nil
-	}
-	f := t.join(ctx, now)
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	if f.err != nil && held != nil && (held.expires.IsZero() || now.Before(held.expires)) {
-		t.sts.Logger.Warn("token STS refresh failed; using the current token until it expires", "sts", upstream.Redact(t.sts.URL), "token", held.assertion.ID, "err", f.err)
-		return held, nil
-	}
-	return f.tok, f.err
-}
-
-// join returns the fetch under way, starting one when there is none and
-// no fetch finished since the caller looked (that one's token is returned
-// as a finished fetch). The fetch runs on its own goroutine under ctx's
-// values but not its cancellation, bounded by the STS timeout.
-func (t *IssuedToken) join(ctx context.Context, now time.Time) *tokenFetch {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.flight != nil {
-		return t.flight
-	}
-	f := &tokenFetch{done: make(chan struct{})}
-	if tok := t.cur.Load(); tok != nil && now.Before(tok.refresh) {
-		f.tok = tok
-		close(f.done)
-		return f
-	}
-	t.flight = f
-	go func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.sts.Timeout)
-		defer cancel()
-		f.tok, f.err = t.fetch(fctx)
-		t.mu.Lock()
-		if f.err == nil {
-			t.cur.Store(f.tok)
-		}
-		t.flight = nil
-		t.mu.Unlock()
-		close(f.done)
-	}()
-	return f
+	return t.tokens.Get(ctx, t.fetch)
 }
 
 // fetch asks the STS for a token.
@@ -296,6 +265,7 @@ func (t *IssuedToken) fetch(ctx context.Context) (*heldToken, error) {
 		return nil, fmt.Errorf("issued token: the token %q from %s has no future expiry", tok.assertion.ID, upstream.Redact(s.URL))
 	}
 	tok.refresh = tok.expires.Add(-max(life/10, MinTokenRefreshMargin))
+	tok.fetched = start
 	s.Logger.Debug("token fetched", "sts", upstream.Redact(s.URL), "user", s.Username, "token", tok.assertion.ID,
 		"kind", tok.assertion.Kind.String(), "expires", tok.expires, "took", s.Now().Sub(start))
 	return tok, nil

@@ -168,7 +168,7 @@ func checkIssued(t *testing.T, sts *fakeSTS, answer []byte, feb2005 bool) *heldT
 		}
 		return nil
 	}
-	tok := it.cur.Load()
+	tok := it.held()
 	key, raw := tok.cred.Key, tok.cred.Token.Bytes
 	switch {
 	case keys.CheckKeyBits(len(key)*8) != nil:

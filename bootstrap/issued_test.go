@@ -180,19 +180,37 @@ func (r *stsRig) sts(t *testing.T, mod func(*bootstrap.TokenSTS)) *bootstrap.Iss
 // endpoint returns a session endpoint for path at the rig's server.
 func (r *stsRig) endpoint(t *testing.T, path string, b session.Bootstrap) *session.Endpoint {
 	t.Helper()
-	u, _ := url.Parse(r.svc.String())
-	u.Path = path
-	ep, err := session.New(session.Config{URL: u, Version: wssc.V1_3, Bootstrap: b, Client: r.client, Timeout: 5 * time.Second, Now: r.clock.Now, Logger: r.log})
+	ep, err := session.New(r.config(path, b))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ep
 }
 
+func (r *stsRig) config(path string, b session.Bootstrap) session.Config {
+	u, _ := url.Parse(r.svc.String())
+	u.Path = path
+	return session.Config{URL: u, Version: wssc.V1_3, Bootstrap: b, Client: r.client, Timeout: 5 * time.Second, Now: r.clock.Now, Logger: r.log}
+}
+
+// pooled returns an endpoint for cfg in a pool of its own, which closes
+// it (and cancels its contexts unless keep).
+func pooled(t testing.TB, cfg session.Config, keep bool) (*session.Endpoint, *session.Pool) {
+	t.Helper()
+	sp := session.NewPool(session.PoolConfig{KeepContexts: keep})
+	t.Cleanup(func() { sp.Close(context.Background()) })
+	ep, err := sp.Endpoint(cfg.URL.String(), func() session.Config { return cfg })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep, sp
+}
+
 var wire12 = session.Wire{SOAP: soap.V12, Addressing: wsa.V10}
 
-// lifecycle establishes, renews and cancels a context with b.
-func lifecycle(t *testing.T, ep *session.Endpoint) {
+// lifecycle establishes, renews and cancels a context with ep, which sp
+// holds.
+func lifecycle(t *testing.T, ep *session.Endpoint, sp *session.Pool) {
 	t.Helper()
 	ctx := context.Background()
 	c, err := ep.Context(ctx, wire12)
@@ -206,7 +224,7 @@ func lifecycle(t *testing.T, ep *session.Endpoint) {
 	if renewed == c || renewed.Identifier() != c.Identifier() {
 		t.Fatalf("renewal gave %v after %v", renewed, c)
 	}
-	if err := ep.Shutdown(ctx, true); err != nil {
+	if err := sp.Close(ctx); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
 }
@@ -216,8 +234,8 @@ func TestIssuedTokenFromSTSEstablishesRenewsCancels(t *testing.T) {
 		t.Run(v.String(), func(t *testing.T) {
 			r := newSTSRig(t, nil)
 			tok := r.sts(t, func(s *bootstrap.TokenSTS) { s.Version = v })
-			ep := r.endpoint(t, "/svc", tok)
-			lifecycle(t, ep)
+			ep, sp := pooled(t, r.config("/svc", tok), false)
+			lifecycle(t, ep, sp)
 			st := r.srv.Stats()
 			if st.TokensIssued != 1 || st.Issued != 1 || st.Renewed != 1 || st.Cancelled != 1 || st.Rejected != 0 {
 				t.Fatalf("server stats %+v", st)
@@ -338,7 +356,8 @@ func TestIssuedTokenFromXMLEstablishes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lifecycle(t, r.endpoint(t, "/svc", tok))
+	ep, sp := pooled(t, r.config("/svc", tok), false)
+	lifecycle(t, ep, sp)
 	st := r.srv.Stats()
 	if st.Issued != 1 || st.Renewed != 1 || st.Cancelled != 1 || st.TokensIssued != 0 {
 		t.Fatalf("server stats %+v", st)
@@ -595,8 +614,8 @@ func TestIssuedTokenSecretsNeverPrinted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, b := range []*bootstrap.IssuedToken{fetched, given} {
-		ep := r.endpoint(t, fmt.Sprintf("/svc/%d", i), b)
-		lifecycle(t, ep)
+		ep, sp := pooled(t, r.config(fmt.Sprintf("/svc/%d", i), b), false)
+		lifecycle(t, ep, sp)
 		eps = append(eps, ep)
 		for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
 			outs = append(outs, fmt.Sprintf(f, b))

@@ -25,6 +25,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
+	"github.com/scproxy/scproxy/credcache"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wss"
@@ -76,6 +77,8 @@ type Kerberos struct {
 	mu     sync.Mutex
 	cl     *client.Client
 	closed bool
+	// tickets shares one KDC exchange among concurrent callers.
+	tickets *credcache.Cache[*ticket]
 }
 
 // Errors a KerberosError wraps, for callers that branch.
@@ -131,6 +134,7 @@ var realmPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.\-_]*$`)
 // does not contact the KDC: Secure logs in on first use.
 func NewKerberos(c KerberosConfig) (*Kerberos, error) {
 	k := &Kerberos{user: c.Principal, realm: c.Realm, spn: c.SPN, password: c.Password, log: c.Logger}
+	k.tickets = credcache.New(credcache.Config[*ticket]{Lifetime: (*ticket).lifetime})
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
@@ -273,26 +277,37 @@ func (k *Kerberos) Secure(ctx context.Context, env *soap.Envelope, o secure.Opti
 
 // ticket is a service ticket and its session key from the client cache.
 type ticket struct {
-	tkt messages.Ticket
-	key types.EncryptionKey
-	err error
+	tkt     messages.Ticket
+	key     types.EncryptionKey
+	fetched time.Time
 }
 
+// lifetime is the ticket's life in the cache: none beyond the fetch that
+// got it, shared by the callers that waited for it. gokrb5's client keeps
+// the ticket until its end time, which it does not expose, and renews it;
+// asking it again costs no KDC exchange while the ticket is valid.
+func (t *ticket) lifetime() (from, until time.Time) { return t.fetched, t.fetched }
+
 // serviceTicket returns the service ticket, logging in first when needed.
-// gokrb5's exchanges take no context, so they run in a goroutine that the
-// caller stops waiting for when ctx ends.
+// Concurrent callers share one fetch. gokrb5's exchanges take no
+// context, so the fetch runs in a goroutine of the cache that a caller
+// stops waiting for when ctx ends.
 func (k *Kerberos) serviceTicket(ctx context.Context) (messages.Ticket, types.EncryptionKey, error) {
-	done := make(chan ticket, 1)
-	go func() {
+	t, err := k.tickets.Get(ctx, func(context.Context) (*ticket, error) {
+		fetched := time.Now()
 		tkt, key, err := k.fetch()
-		done <- ticket{tkt, key, err}
-	}()
-	select {
-	case r := <-done:
-		return r.tkt, r.key, r.err
-	case <-ctx.Done():
+		if err != nil {
+			return nil, err
+		}
+		return &ticket{tkt: tkt, key: key, fetched: fetched}, nil
+	})
+	switch {
+	case err != nil && ctx.Err() != nil && err == ctx.Err():
 		return messages.Ticket{}, types.EncryptionKey{}, fmt.Errorf("kerberos: waiting for the KDC for %s: %w", k.Principal(), context.Cause(ctx))
+	case err != nil:
+		return messages.Ticket{}, types.EncryptionKey{}, err
 	}
+	return t.tkt, t.key, nil
 }
 
 // fetch logs in when there is no TGT yet and gets the service ticket from

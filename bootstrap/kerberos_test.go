@@ -120,11 +120,15 @@ func newKrbRig(t testing.TB) *krbRig {
 // endpoint returns a session endpoint bootstrapped with krb.
 func (r *krbRig) endpoint(t testing.TB, krb session.Bootstrap) *session.Endpoint {
 	t.Helper()
-	ep, err := session.New(session.Config{URL: r.url, Version: wssc.V1_3, Bootstrap: krb, Client: r.cli, Timeout: 10 * time.Second, Logger: r.logs.logger()})
+	ep, err := session.New(r.config(krb))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ep
+}
+
+func (r *krbRig) config(krb session.Bootstrap) session.Config {
+	return session.Config{URL: r.url, Version: wssc.V1_3, Bootstrap: krb, Client: r.cli, Timeout: 10 * time.Second, Logger: r.logs.logger()}
 }
 
 // issues returns the Issue requests the server received.
@@ -233,7 +237,7 @@ func TestKerberosContextLifecycle(t *testing.T) {
 		t.Run(credential, func(t *testing.T) {
 			before := r.srv.Stats()
 			krb := r.kerberosFor(t, credential)
-			ep := r.endpoint(t, krb)
+			ep, sp := pooled(t, r.config(krb), false)
 			ctx := context.Background()
 			first, err := ep.Context(ctx, krbWire)
 			if err != nil {
@@ -253,7 +257,7 @@ func TestKerberosContextLifecycle(t *testing.T) {
 			if again.Identifier() == first.Identifier() {
 				t.Fatal("reissue kept the context")
 			}
-			if err := ep.Shutdown(ctx, true); err != nil {
+			if err := sp.Close(ctx); err != nil {
 				t.Fatal(err)
 			}
 			st := r.srv.Stats()
@@ -340,7 +344,7 @@ func TestKerberosCanary(t *testing.T) {
 	var texts []string
 	for _, credential := range []string{"password", "keytab"} {
 		krb := r.kerberosFor(t, credential)
-		ep := r.endpoint(t, krb)
+		ep, sp := pooled(t, r.config(krb), false)
 		c, err := ep.Context(ctx, krbWire)
 		if err != nil {
 			t.Fatal(err)
@@ -353,7 +357,7 @@ func TestKerberosCanary(t *testing.T) {
 			t.Fatal(err)
 		}
 		texts = append(texts, string(status), fmt.Sprintf("%v %+v %#v %s", krb, krb, krb, krb))
-		if err := ep.Shutdown(ctx, true); err != nil {
+		if err := sp.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -534,7 +538,7 @@ func BenchmarkEstablishKerberos(b *testing.B) {
 	krb := r.kerberosFor(b, "password")
 	ctx := context.Background()
 	establish := func() time.Duration {
-		ep := r.endpoint(b, krb)
+		ep, sp := pooled(b, r.config(krb), true)
 		start := time.Now()
 		sc, err := ep.Context(ctx, krbWire)
 		took := time.Since(start)
@@ -544,7 +548,7 @@ func BenchmarkEstablishKerberos(b *testing.B) {
 		if sc.Identifier() == "" {
 			b.Fatal("established a context without an identifier")
 		}
-		ep.Shutdown(ctx, false)
+		sp.Close(ctx)
 		return took
 	}
 	establish()

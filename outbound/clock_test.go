@@ -16,6 +16,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/scproxy/scproxy/credcache"
+	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -293,8 +295,8 @@ func TestClockHundredRenewalsUnderLoad(t *testing.T) {
 			t.Errorf("scserver verified %d application messages, %d were sent", st.Verified, sent.Load())
 		}
 		ep := p.Endpoints()[0].Stats()
-		if ep.Resends.Load() != 0 || ep.RenewFailures.Load() != 0 {
-			t.Errorf("%d resends and %d failed renewals, want none", ep.Resends.Load(), ep.RenewFailures.Load())
+		if ep.Resends != 0 || ep.RenewFailures != 0 {
+			t.Errorf("%d resends and %d failed renewals, want none", ep.Resends, ep.RenewFailures)
 		}
 		t.Logf("%d requests, %d renewals, faults %v", sent.Load(), st.Renewed, st.Faults)
 	})
@@ -430,7 +432,8 @@ func checkFailingStatus(t *testing.T, p *Proxy, endpoint string) {
 }
 
 // TestClockOutageOutlastsLifetime: the STS goes down before the renewal of
-// a 10-minute context is due and stays down for 35 minutes. Until expiry
+// a 10-minute context is due and stays down for 35 minutes. Until the
+// expiry margin (5 minutes, clamped to a quarter of the 10-minute life)
 // requests succeed; after it each gets a fault at once (no fake time
 // passes, no WS-Trust call is made for it) naming the endpoint; once the
 // STS is back the renewal loop's next attempt establishes a new context
@@ -451,6 +454,7 @@ func TestClockOutageOutlastsLifetime(t *testing.T) {
 				if !expires.Equal(start.Add(10 * time.Minute)) {
 					t.Fatalf("context expires at %v, want 10 min after %v", expires, start)
 				}
+				usable := expires.Add(-credcache.Clamp(credcache.DefaultMargin, start, expires))
 				backAt := start.Add(40 * time.Minute)
 				up.setDown(true, mode.status)
 				time.AfterFunc(time.Until(backAt), func() { up.setDown(false, 0) })
@@ -478,8 +482,8 @@ func TestClockOutageOutlastsLifetime(t *testing.T) {
 						if now.After(expires) && resumed.IsZero() {
 							resumed = now
 						}
-					case now.Before(expires):
-						t.Errorf("request at %v, before expiry: HTTP %d\n%s", now.Sub(start), w.Code, w.Body)
+					case now.Before(usable):
+						t.Errorf("request at %v, before the expiry margin: HTTP %d\n%s", now.Sub(start), w.Code, w.Body)
 					case !resumed.IsZero():
 						t.Errorf("request at %v, after service resumed: HTTP %d\n%s", now.Sub(start), w.Code, w.Body)
 					default:
@@ -528,6 +532,46 @@ func TestClockOutageOutlastsLifetime(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestClockRenewsWithinTheExpiryMargin: a context within the expiry
+// margin (5 minutes by default) is renewed before the request that finds
+// it is signed, not used: the request a second before the margin goes out
+// with the first key, the one a second after waits for one Renew and goes
+// out with the new key, and the service rejects nothing. The renewal
+// loop is set to renew late (at 99% of the lifetime, less its jitter), as
+// when it is held back, so that the request meets the margin first.
+func TestClockRenewsWithinTheExpiryMargin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := newMemUpstream(t, scserver.Config{Lifetime: time.Hour})
+		p := newClockProxy(t, up, Config{Renewal: renewal.Policy{Fraction: 0.99}})
+		defer shutdown(t, p)
+		start := time.Now()
+		if w := clockPost(p, "/", "first"); !echoed(w, "first") {
+			t.Fatalf("first request: HTTP %d\n%s", w.Code, w.Body)
+		}
+		first := p.Endpoints()[0].Current()
+		time.Sleep(55*time.Minute - time.Second)
+		if w := clockPost(p, "/", "before"); !echoed(w, "before") || p.Endpoints()[0].Current() != first || len(up.calls()) != 1 {
+			t.Fatalf("a second before the margin: HTTP %d, %d WS-Trust calls; want the first context used", w.Code, len(up.calls()))
+		}
+		time.Sleep(2 * time.Second)
+		at := time.Now()
+		if w := clockPost(p, "/", "within"); !echoed(w, "within") {
+			t.Fatalf("within the margin: HTTP %d\n%s", w.Code, w.Body)
+		}
+		calls := up.calls()
+		if len(calls) != 2 || calls[1].op != wssc.Renew || !calls[1].at.Equal(at) {
+			t.Fatalf("WS-Trust calls %+v; want the Issue at %v, then one Renew at %v", calls, start, at)
+		}
+		cur := p.Endpoints()[0].Current()
+		if cur == first || cur.Identifier() != first.Identifier() || !cur.Expires.Equal(at.Add(time.Hour)) {
+			t.Fatalf("context after the request %v, expiring at %v; want the first renewed", cur, cur.Expires)
+		}
+		if st := up.srv.Stats(); st.Renewed != 1 || st.Rejected != 0 || st.Verified != 3 {
+			t.Fatalf("server renewed %d, rejected %d, verified %d; want 1, 0, 3", st.Renewed, st.Rejected, st.Verified)
+		}
+	})
 }
 
 func countDown(cs []trustCall) int {
@@ -626,8 +670,8 @@ func TestClockShutdownWithHungSTS(t *testing.T) {
 			t.Errorf("Shutdown took %v with a hung STS, want at most %v (the renewal under way, then the cancel)", took, 2*establish)
 		}
 		ep := p.Endpoints()[0].Stats()
-		if ep.CancelFailures.Load() != 1 || ep.Cancels.Load() != 0 {
-			t.Errorf("%d cancels, %d failed; want the one failed", ep.Cancels.Load(), ep.CancelFailures.Load())
+		if ep.CancelFailures != 1 || ep.Cancels != 0 {
+			t.Errorf("%d cancels, %d failed; want the one failed", ep.Cancels, ep.CancelFailures)
 		}
 		t.Logf("Shutdown took %v of fake time with a hung STS and a %v establish timeout", took, establish)
 	})

@@ -173,6 +173,10 @@ type Config struct {
 	// before it is cancelled; zero means session.DefaultRollover, negative
 	// cancels it at once.
 	Rollover time.Duration
+	// ExpiryMargin is how long before its expiry a context is renewed
+	// rather than used (session.Config.ExpiryMargin): zero means 5
+	// minutes, negative none.
+	ExpiryMargin time.Duration
 	// ShutdownTimeout bounds the wait for requests in flight at shutdown;
 	// zero means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration

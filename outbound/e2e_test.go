@@ -531,7 +531,7 @@ func TestBadContextTokenAfterRecycle(t *testing.T) {
 				if st.Faults["BadContextToken"] != 1 {
 					t.Errorf("faults %v, want one BadContextToken", st.Faults)
 				}
-				if rs := px.p.Endpoints()[0].Stats().Resends.Load(); rs != 1 {
+				if rs := px.p.Endpoints()[0].Stats().Resends; rs != 1 {
 					t.Errorf("%d resends, want 1", rs)
 				}
 				cur := px.p.Endpoints()[0].Current()

@@ -296,7 +296,7 @@ func (s contextSecurer) secure(ctx context.Context, target *url.URL, up session.
 	if err != nil {
 		return sealed{}, upstreamError(http.StatusServiceUnavailable, CodeNoContext, "%v", err)
 	}
-	ep.Stats().Requests.Add(1)
+	ep.CountRequest()
 	c, err := ep.Context(ctx, up)
 	if err != nil {
 		return sealed{}, fromUpstream(ep.URL(), err)
@@ -357,7 +357,7 @@ func (s contextSecurer) recover(ctx context.Context, r sealed, f *soap.Fault) (s
 	if err != nil {
 		return sealed{}, err
 	}
-	ep.Stats().Resends.Add(1)
+	ep.CountResend()
 	s.p.cfg.Logger.Info("request resent with the context "+how, "endpoint", ep.URL(), "fault", f.Error(), "identifier", c.Identifier())
 	return again, nil
 }

@@ -132,14 +132,14 @@ func TestRenewNeededConcurrentRenewsOnce(t *testing.T) {
 			if faults == 0 {
 				t.Errorf("no request met RenewNeeded: the test did not test anything (faults %v)", st.Faults)
 			}
-			if rs := ep.Resends.Load(); rs != int64(faults) || rs > n {
+			if rs := ep.Resends; rs != int64(faults) || rs > n {
 				t.Errorf("%d resends for %d RenewNeeded faults, want as many, at most %d", rs, faults, n)
 			}
 			if sent != n+faults || sent > 2*n {
 				t.Errorf("the upstream received %d application messages for %d requests and %d faults, want %d (at most %d)", sent, n, faults, n+faults, 2*n)
 			}
-			if ep.Renewals.Load() != 1 || ep.Establishes.Load() != 1 {
-				t.Errorf("endpoint counted %d renewals and %d establishments, want 1 and 1", ep.Renewals.Load(), ep.Establishes.Load())
+			if ep.Renewals != 1 || ep.Establishes != 1 {
+				t.Errorf("endpoint counted %d renewals and %d establishments, want 1 and 1", ep.Renewals, ep.Establishes)
 			}
 			t.Logf("%d of %d requests met RenewNeeded; one renewal; %d application messages upstream", faults, n, sent)
 		})
@@ -168,8 +168,8 @@ func TestRecycleConcurrentOneIssue(t *testing.T) {
 		t.Errorf("scserver issued %d contexts on %d Issue requests, want 2 (one after the recycle)", st.Issued, up.issues())
 	}
 	faults := st.Faults["BadContextToken"]
-	if faults == 0 || ep.Resends.Load() != int64(faults) {
-		t.Errorf("%d BadContextToken faults, %d resends: want some, as many resends", faults, ep.Resends.Load())
+	if faults == 0 || ep.Resends != int64(faults) {
+		t.Errorf("%d BadContextToken faults, %d resends: want some, as many resends", faults, ep.Resends)
 	}
 	if sent := len(up.appOnly()) - before; sent != n+faults {
 		t.Errorf("the upstream received %d application messages, want %d (each rejected one resent once)", sent, n+faults)
@@ -218,7 +218,7 @@ func TestWCFContextFaultsReestablish(t *testing.T) {
 			if st := up.srv.Stats(); st.Issued != 2 {
 				t.Errorf("scserver issued %d contexts, want 2", st.Issued)
 			}
-			if rs := px.p.Endpoints()[0].Stats().Resends.Load(); rs != 1 {
+			if rs := px.p.Endpoints()[0].Stats().Resends; rs != 1 {
 				t.Errorf("%d resends, want 1", rs)
 			}
 		})
@@ -252,9 +252,9 @@ func TestUnrenewableServer(t *testing.T) {
 		if n := len(up.ops(wssc.Renew)); n != 1 {
 			t.Errorf("%d Renew requests, want 1 (refused, then an Issue)", n)
 		}
-		if ep.RenewRefused.Load() != 1 || ep.Resends.Load() != 1 || ep.Establishes.Load() != 2 || ep.Renewals.Load() != 0 {
+		if ep.RenewRefused != 1 || ep.Resends != 1 || ep.Establishes != 2 || ep.Renewals != 0 {
 			t.Errorf("endpoint: %d refused, %d resends, %d establishments, %d renewals; want 1, 1, 2, 0",
-				ep.RenewRefused.Load(), ep.Resends.Load(), ep.Establishes.Load(), ep.Renewals.Load())
+				ep.RenewRefused, ep.Resends, ep.Establishes, ep.Renewals)
 		}
 	})
 	t.Run("reissue-mode", func(t *testing.T) {
@@ -423,8 +423,8 @@ func TestShutdown(t *testing.T) {
 					t.Errorf("%d failed cancels logged, want %d:\n%s", got, len(paths), logs)
 				}
 				for _, ep := range eps {
-					if ep.Stats().CancelFailures.Load() != 1 {
-						t.Errorf("%s: %d cancel failures, want 1", ep.URL(), ep.Stats().CancelFailures.Load())
+					if ep.Stats().CancelFailures != 1 {
+						t.Errorf("%s: %d cancel failures, want 1", ep.URL(), ep.Stats().CancelFailures)
 					}
 				}
 			default:
@@ -588,7 +588,7 @@ func TestResendOnlyOnce(t *testing.T) {
 	if st := up.srv.Stats(); st.Renewed != 1 {
 		t.Errorf("scserver renewed %d times, want 1", st.Renewed)
 	}
-	if rs := px.p.Endpoints()[0].Stats().Resends.Load(); rs != 1 {
+	if rs := px.p.Endpoints()[0].Stats().Resends; rs != 1 {
 		t.Errorf("%d resends, want 1", rs)
 	}
 }

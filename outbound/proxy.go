@@ -3,7 +3,6 @@ package outbound
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,13 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	mrand "math/rand/v2"
-
-	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/xmldoc"
@@ -28,7 +22,7 @@ import (
 // DefaultMaxEndpoints bounds the upstream endpoints one proxy holds
 // contexts for when Config.MaxEndpoints is zero; paths under a route are
 // endpoints of their own.
-const DefaultMaxEndpoints = 1024
+const DefaultMaxEndpoints = session.DefaultMaxEndpoints
 
 // Proxy is the local listener's handler and the endpoints it secures.
 type Proxy struct {
@@ -50,13 +44,8 @@ type Proxy struct {
 	// sec secures each bridged request under the configured profile.
 	sec securer
 
-	mu        sync.RWMutex
-	endpoints map[string]*session.Endpoint
-	// stop ends the renewal loops; loops counts them.
-	stop     chan struct{}
-	stopOnce sync.Once
-	loops    sync.WaitGroup
-	seed     atomic.Uint64
+	// pool owns the endpoints, their keepers and their shutdown.
+	pool *session.Pool
 }
 
 // New validates cfg and returns a Proxy.
@@ -69,68 +58,38 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{
-		cfg:       cfg,
-		router:    newRouter(&cfg),
-		clients:   routeClients(&cfg),
-		limits:    xmldoc.Limits{MaxBytes: int(cfg.MaxBody)},
-		idPrefix:  "_sc" + hex.EncodeToString(b[:]),
-		now:       time.Now,
-		rand:      rand.Reader,
-		endpoints: map[string]*session.Endpoint{},
-		stop:      make(chan struct{}),
+		cfg:      cfg,
+		router:   newRouter(&cfg),
+		clients:  routeClients(&cfg),
+		limits:   xmldoc.Limits{MaxBytes: int(cfg.MaxBody)},
+		idPrefix: "_sc" + hex.EncodeToString(b[:]),
+		now:      time.Now,
+		rand:     rand.Reader,
+		pool: session.NewPool(session.PoolConfig{
+			MaxEndpoints: cfg.MaxEndpoints, Renewal: cfg.Renewal, KeepContexts: cfg.KeepContexts,
+		}),
 	}
 	p.sec = newSecurer(p)
 	return p, nil
-}
-
-// jitter returns a random source for one endpoint: timing jitter needs no
-// cryptographic randomness, only independence between endpoints and runs.
-func (p *Proxy) jitter() *mrand.Rand {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(b[:]), p.seed.Add(1)))
 }
 
 // Endpoint returns the session of the upstream endpoint of u (see
 // endpointKey), creating it on first use.
 func (p *Proxy) Endpoint(u *url.URL) (*session.Endpoint, error) {
 	key, u := endpointKey(u)
-	p.mu.RLock()
-	ep, ok := p.endpoints[key]
-	p.mu.RUnlock()
-	if ok {
-		return ep, nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if ep, ok := p.endpoints[key]; ok {
-		return ep, nil
-	}
-	if len(p.endpoints) >= p.cfg.MaxEndpoints {
-		return nil, fmt.Errorf("more than %d upstream endpoints in use", p.cfg.MaxEndpoints)
-	}
-	select {
-	case <-p.stop:
-		return nil, errors.New("the proxy is shutting down")
-	default:
-	}
-	retryRand := p.jitter() // used under the endpoint's lock only
-	ep, err := session.New(session.Config{
+	return p.pool.Endpoint(key, func() session.Config { return p.sessionConfig(u, key) })
+}
+
+// sessionConfig maps the proxy's settings to those of the endpoint u
+// whose key is key: the one place they are copied.
+func (p *Proxy) sessionConfig(u *url.URL, key string) session.Config {
+	return session.Config{
 		URL: u, Version: p.cfg.SC, Entropy: p.cfg.Entropy, KeySize: p.cfg.KeySize,
 		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.bootstrapFor(key), Client: p.clientFor(u),
 		Timeout: p.cfg.EstablishTimeout, Limits: p.limits, Logger: p.cfg.Logger,
 		RenewMode: p.cfg.RenewMode, Rollover: p.cfg.Rollover, CancelReplaced: !p.cfg.KeepContexts,
-		RetryAt: func(first time.Time, n int) time.Time {
-			return p.cfg.Renewal.RetryAt(first, n, retryRand.Float64)
-		},
-	})
-	if err != nil {
-		return nil, err
+		ExpiryMargin: p.cfg.ExpiryMargin,
 	}
-	p.endpoints[key] = ep
-	p.loops.Add(1)
-	go p.keepAlive(ep)
-	return ep, nil
 }
 
 // routeClients makes a client for each route.
@@ -183,31 +142,8 @@ func (p *Proxy) bootstrapFor(key string) session.Bootstrap {
 	return p.cfg.Bootstrap
 }
 
-// keepAlive runs the endpoint's renewal loop until the proxy stops.
-func (p *Proxy) keepAlive(ep *session.Endpoint) {
-	defer p.loops.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-p.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	renewal.Run(ctx, ep, p.cfg.Renewal, p.jitter().Float64)
-}
-
 // Endpoints returns the endpoints in use.
-func (p *Proxy) Endpoints() []*session.Endpoint {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]*session.Endpoint, 0, len(p.endpoints))
-	for _, ep := range p.endpoints {
-		out = append(out, ep)
-	}
-	return out
-}
+func (p *Proxy) Endpoints() []*session.Endpoint { return p.pool.Endpoints() }
 
 // Listen opens the configured listen address.
 func (p *Proxy) Listen() (net.Listener, error) {
@@ -284,20 +220,5 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 // Shutdown stops the renewal loops and cancels every live context (unless
 // KeepContexts), endpoints in parallel. It is idempotent; Serve calls it.
 func (p *Proxy) Shutdown(ctx context.Context) {
-	first := false
-	p.stopOnce.Do(func() {
-		p.mu.Lock() // no endpoint (and loop) is added after this
-		close(p.stop)
-		p.mu.Unlock()
-		first = true
-	})
-	if !first {
-		return
-	}
-	p.loops.Wait()
-	var wg sync.WaitGroup
-	for _, ep := range p.Endpoints() {
-		wg.Go(func() { _ = ep.Shutdown(ctx, !p.cfg.KeepContexts) })
-	}
-	wg.Wait()
+	_ = p.pool.Close(ctx)
 }

@@ -5,8 +5,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"slices"
-	"strings"
 
 	"github.com/scproxy/scproxy/session"
 )
@@ -51,14 +49,10 @@ func readRuntime() Runtime {
 
 // Status returns the state of every endpoint, sorted by address.
 func (p *Proxy) Status() Status {
-	st := Status{Security: p.cfg.Security.String(), Endpoints: []session.Status{}}
+	st := Status{Security: p.cfg.Security.String(), Endpoints: p.pool.Status()}
 	if p.cfg.Security == SecurityContext {
 		st.Profile = p.cfg.Profile.String()
 	}
-	for _, ep := range p.Endpoints() {
-		st.Endpoints = append(st.Endpoints, ep.Status())
-	}
-	slices.SortFunc(st.Endpoints, func(a, b session.Status) int { return strings.Compare(a.Endpoint, b.Endpoint) })
 	p.sec.status(&st)
 	st.Runtime = readRuntime()
 	return st

@@ -1,21 +1,6 @@
-// Package renewal decides when a security context is renewed and runs the
-// loop that does it: proactively, at the earlier of 60% of the context's
-// lifetime and a fixed interval (10 hours, as WCF and WWSAPI clients),
-// brought forward by a random part of the lifetime so that a fleet started
-// together does not renew together; after a failure, at a random instant
-// of a growing backoff window, never past the context's expiry.
-//
-// One goroutine per endpoint owns the timer. It sleeps until the next
-// renewal, and wakes early on the endpoint's coalescing change signal
-// (a renewal forced by a server fault, a dropped context) to reschedule.
-// Time comes from the time package, so tests run it in a synctest bubble;
-// randomness is injected.
 package renewal
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // Defaults of a zero Policy.
 const (
@@ -111,69 +96,40 @@ func (p Policy) RetryAt(first time.Time, n int, rnd func() float64) time.Time {
 	return first.Add(start + time.Duration(rnd()*float64(length)))
 }
 
-// Target is the endpoint a loop keeps alive.
-type Target interface {
-	// Schedule reports the current context's lifetime and, after failed
-	// attempts, when to try again (zero otherwise); ok is false when there
-	// is no context to keep alive.
-	Schedule() (established, expires, retryAt time.Time, ok bool)
-	// RenewCurrent renews the current context, or issues a new one when
-	// it has expired or cannot be renewed. Failures are recorded by the
-	// target and reflected by the next Schedule.
-	RenewCurrent(ctx context.Context) error
-	// Changed is signalled when the context is replaced or dropped or an
-	// attempt fails.
-	Changed() <-chan struct{}
-	// Scheduled is told the next planned renewal (zero: none), for status.
-	Scheduled(at time.Time)
+// Planner remembers what a renewal loop planned, so that the random
+// part of a context's renewal time is drawn once per context, and that
+// attempts are never closer together than the policy's Base whatever the
+// target says. It holds no clock and starts no goroutine: the loop that
+// owns it tells it the time. A Planner is used by one goroutine.
+type Planner struct {
+	p           Policy
+	rnd         func() float64
+	planned     time.Time // renewal time of the context last seen
+	plannedFrom time.Time // its establishment time
+	lastTry     time.Time // the latest attempt
 }
 
-// Run keeps t's context alive until ctx ends. rnd returns numbers in
-// [0, 1); it is called from this goroutine only.
-func Run(ctx context.Context, t Target, p Policy, rnd func() float64) {
-	p = p.withDefaults()
-	var (
-		planned     time.Time // renewal time of the context last seen
-		plannedFrom time.Time // its establishment time
-		lastTry     time.Time // the loop's latest attempt
-	)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	defer t.Scheduled(time.Time{})
-	for {
-		established, expires, retryAt, ok := t.Schedule()
-		var at time.Time
-		switch {
-		case !ok:
-			t.Scheduled(time.Time{})
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.Changed():
-				continue
-			}
-		case !retryAt.IsZero():
-			at = retryAt
-		default:
-			if !established.Equal(plannedFrom) || planned.IsZero() {
-				planned, plannedFrom = p.Due(established, expires, rnd), established
-			}
-			at = planned
-		}
-		if !lastTry.IsZero() && at.Before(lastTry.Add(p.Base)) {
-			at = lastTry.Add(p.Base) // whatever the target says, never spin
-		}
-		t.Scheduled(at)
-		timer.Reset(time.Until(at))
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.Changed():
-			timer.Stop()
-		case <-timer.C:
-			lastTry = time.Now()
-			_ = t.RenewCurrent(ctx)
-		}
-	}
+// NewPlanner returns a Planner for p; rnd returns numbers in [0, 1).
+func NewPlanner(p Policy, rnd func() float64) *Planner {
+	return &Planner{p: p.withDefaults(), rnd: rnd}
 }
+
+// Next returns when to renew a context established at established and
+// expiring at expires (zero: no stated expiry), or, after failed
+// attempts, retryAt (zero when none failed).
+func (pl *Planner) Next(established, expires, retryAt time.Time) time.Time {
+	at := retryAt
+	if at.IsZero() {
+		if !established.Equal(pl.plannedFrom) || pl.planned.IsZero() {
+			pl.planned, pl.plannedFrom = pl.p.Due(established, expires, pl.rnd), established
+		}
+		at = pl.planned
+	}
+	if !pl.lastTry.IsZero() && at.Before(pl.lastTry.Add(pl.p.Base)) {
+		at = pl.lastTry.Add(pl.p.Base) // whatever the target says, never spin
+	}
+	return at
+}
+
+// Tried records an attempt made at now.
+func (pl *Planner) Tried(now time.Time) { pl.lastTry = now }

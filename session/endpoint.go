@@ -10,67 +10,62 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scproxy/scproxy/credcache"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wssc"
 )
 
-// Endpoint holds the security context of one upstream endpoint.
+// Endpoint holds the security context of one upstream endpoint. A Pool
+// keeps it alive; a request asks it for the context (Context), reports a
+// context the server rejected (Invalidate), asks for a renewal the server
+// demands (Renew, Reissue), and is counted (CountRequest, CountResend).
 type Endpoint struct {
-	cfg Config
-	url string // redacted, for messages
+	cfg   Config
+	url   string // redacted, for messages
+	cache *credcache.Cache[*Context]
 
-	cur     atomic.Pointer[Context]
-	changed chan struct{} // capacity 1: the context was replaced or dropped
-	next    atomic.Int64  // next scheduled renewal, Unix nanoseconds; 0 when none
+	wake chan struct{} // capacity 1: the keeper must look again
+	next atomic.Int64  // next scheduled renewal, Unix nanoseconds; 0 when none
 
-	mu       sync.Mutex
-	inflight *call
-	wire     Wire // envelope of the latest exchange, for renewals without a context
-	failing  failure
-	retired  []*retired
-	closing  bool // Shutdown has begun: no new exchange starts
-	closed   bool // Shutdown has collected the contexts to cancel
+	mu      sync.Mutex
+	wire    Wire // envelope of the latest exchange, for renewals without a context
+	retired []*retired
+	closing bool // shutdown has begun: no new exchange starts
+	closed  bool // shutdown has collected the contexts to cancel
 
-	stats Stats
+	stats stats
 }
 
-// failure is the run of consecutive failed exchanges.
-type failure struct {
-	n       int
-	first   time.Time
-	last    time.Time
-	err     error
-	retryAt time.Time
-}
-
-// retired is a context replaced by a new Issue, cancelled once the
-// rollover has passed.
+// retired is a context replaced by a new Issue, cancelled by the keeper
+// once the rollover has passed (at, on the keeper's clock).
 type retired struct {
-	ctx   *Context
-	timer *time.Timer
-	done  bool
+	ctx *Context
+	at  time.Time
 }
 
-// call is one exchange that replaces the context; requests wait for it.
-type call struct {
-	done chan struct{}
-	ctx  *Context
-	err  error
+// stats count an endpoint's activity.
+type stats struct {
+	requests, resends                     atomic.Int64
+	establishes, establishFailures        atomic.Int64
+	renewals, renewFailures, renewRefused atomic.Int64
+	cancels, cancelFailures               atomic.Int64
+	invalidations                         atomic.Int64
 }
 
-// Stats count an endpoint's activity.
+// Stats are an endpoint's counters at one instant.
 type Stats struct {
-	Requests, Resends                     atomic.Int64
-	Establishes, EstablishFailures        atomic.Int64
-	Renewals, RenewFailures, RenewRefused atomic.Int64
-	Cancels, CancelFailures               atomic.Int64
-	Invalidations                         atomic.Int64
+	Requests, Resends                     int64
+	Establishes, EstablishFailures        int64
+	Renewals, RenewFailures, RenewRefused int64
+	Cancels, CancelFailures               int64
+	Invalidations                         int64
 }
 
 // New returns an Endpoint for cfg; no context is established until the
-// first request asks for one.
+// first request asks for one. An Endpoint made by New has no keeper: it
+// is renewed only when asked. A Pool makes endpoints with one.
 func New(cfg Config) (*Endpoint, error) {
 	switch {
 	case cfg.URL == nil:
@@ -100,64 +95,89 @@ func New(cfg Config) (*Endpoint, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Endpoint{cfg: cfg, url: upstream.Redact(cfg.URL), changed: make(chan struct{}, 1)}, nil
+	e := &Endpoint{cfg: cfg, url: upstream.Redact(cfg.URL), wake: make(chan struct{}, 1)}
+	retryAt := cfg.RetryAt
+	if retryAt == nil {
+		retryAt = func(time.Time, int) time.Time { return cfg.Now() } // the next request
+	}
+	e.cache = credcache.New(credcache.Config[*Context]{
+		Name:     "security context",
+		Lifetime: func(c *Context) (time.Time, time.Time) { return c.Established, c.Expires },
+		Margin:   cfg.ExpiryMargin,
+		Backoff:  retryAt,
+		// A renewal of c (the same token with a new key) counts as c: see
+		// Invalidate.
+		Same:    func(a, b *Context) bool { return a == b || a.Identifier() == b.Identifier() },
+		Timeout: cfg.Timeout,
+		Now:     cfg.Now,
+		Changed: e.signal,
+	})
+	return e, nil
 }
 
 // URL returns the endpoint's address, redacted for display.
 func (e *Endpoint) URL() string { return e.url }
 
 // Stats returns the endpoint's counters.
-func (e *Endpoint) Stats() *Stats { return &e.stats }
+func (e *Endpoint) Stats() Stats {
+	s := &e.stats
+	return Stats{
+		Requests: s.requests.Load(), Resends: s.resends.Load(),
+		Establishes: s.establishes.Load(), EstablishFailures: s.establishFailures.Load(),
+		Renewals: s.renewals.Load(), RenewFailures: s.renewFailures.Load(), RenewRefused: s.renewRefused.Load(),
+		Cancels: s.cancels.Load(), CancelFailures: s.cancelFailures.Load(), Invalidations: s.invalidations.Load(),
+	}
+}
+
+// CountRequest counts a request secured with the endpoint's context.
+func (e *Endpoint) CountRequest() { e.stats.requests.Add(1) }
+
+// CountResend counts a request signed again and resent after a fault.
+func (e *Endpoint) CountResend() { e.stats.resends.Add(1) }
 
 // SignatureMethod is the HMAC algorithm messages are signed with.
 func (e *Endpoint) SignatureMethod() string { return e.cfg.SignatureMethod }
 
 // Current returns the context in use (possibly expired), or nil.
-func (e *Endpoint) Current() *Context { return e.cur.Load() }
+func (e *Endpoint) Current() *Context {
+	c, _ := e.cache.Peek()
+	return c
+}
 
-// Changed is signalled (coalescing) whenever the context is replaced or
-// dropped, or an exchange fails; the renewal loop reschedules on it.
-func (e *Endpoint) Changed() <-chan struct{} { return e.changed }
-
+// signal tells the keeper (coalescing) that the context was replaced or
+// dropped, an exchange failed, or a context was retired.
 func (e *Endpoint) signal() {
 	select {
-	case e.changed <- struct{}{}:
+	case e.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (e *Endpoint) usable(c *Context) bool { return c != nil && !c.Expired(e.cfg.Now()) }
+// live reports whether c exists at the server still: it has not expired.
+func (e *Endpoint) live(c *Context) bool { return c != nil && !c.Expired(e.cfg.Now()) }
 
 // HeldError is returned without contacting the STS while an endpoint
 // waits to retry after failures: requests fail at once rather than queue.
-type HeldError struct {
-	Failures int
-	RetryAt  time.Time
-	Underway bool // an attempt is under way now
-	Err      error
-}
+type HeldError = credcache.HeldError
 
-func (e *HeldError) Error() string {
-	next := "the next is at " + e.RetryAt.UTC().Format(time.RFC3339)
-	if e.Underway {
-		next = "another is under way"
-	}
-	return fmt.Sprintf("no usable security context; %d attempt(s) failed, %s; last failure: %v", e.Failures, next, e.Err)
-}
-
-func (e *HeldError) Unwrap() error { return e.Err }
-
-// Context returns a usable context, establishing one when there is none or
-// it has expired. Concurrent callers share one exchange, enveloped as w
-// says (the caller that starts it decides). The exchange runs on its own
-// deadline, detached from ctx: a caller that gives up stops waiting but the
-// others still get the context. After a failure, callers get a *HeldError
-// at once until the retry time.
+// Context returns a usable context, establishing one when there is none
+// or it has expired, and renewing it first when it is within the expiry
+// margin (Config.ExpiryMargin).
+// Concurrent callers share one exchange, enveloped as w says (the caller
+// that starts it decides). The exchange runs on its own deadline,
+// detached from ctx: a caller that gives up stops waiting but the others
+// still get the context. After a failure, callers get a *HeldError at
+// once until the retry time.
 func (e *Endpoint) Context(ctx context.Context, w Wire) (*Context, error) {
-	if c := e.cur.Load(); e.usable(c) {
+	if c, ok := e.cache.Usable(); ok {
 		return c, nil
 	}
-	return e.replace(ctx, nil, w, false)
+	if cur := e.Current(); e.live(cur) {
+		// Within the margin of its expiry: renewed before use, not used.
+		return e.Renew(ctx, cur)
+	}
+	c, err := e.cache.Get(ctx, e.exchangeFor(nil, w, false))
+	return c, e.waitError(ctx, wssc.Issue, err)
 }
 
 // Renew replaces old by renewing it (or by a new Issue when the server
@@ -167,9 +187,10 @@ func (e *Endpoint) Context(ctx context.Context, w Wire) (*Context, error) {
 // made. A nil old renews the current context.
 func (e *Endpoint) Renew(ctx context.Context, old *Context) (*Context, error) {
 	if old == nil {
-		old = e.cur.Load()
+		old = e.Current()
 	}
-	return e.replace(ctx, old, Wire{}, true)
+	c, err := e.cache.Refresh(ctx, old, e.exchangeFor(old, Wire{}, true))
+	return c, e.waitError(ctx, wssc.Renew, err)
 }
 
 // Reissue drops old, which the server no longer knows (a recycle, an idle
@@ -198,74 +219,47 @@ func (e *Endpoint) Reissue(ctx context.Context, old *Context) (*Context, error) 
 // with the renewed key of the dead token. It reports whether c was
 // dropped.
 func (e *Endpoint) Invalidate(c *Context) bool {
-	if c == nil {
+	if c == nil || !e.cache.Invalidate(c) {
 		return false
 	}
-	for {
-		cur := e.cur.Load()
-		if cur == nil || cur != c && cur.Identifier() != c.Identifier() {
-			return false
-		}
-		if e.cur.CompareAndSwap(cur, nil) {
-			e.stats.Invalidations.Add(1)
-			e.signal()
-			return true
-		}
-	}
+	e.stats.invalidations.Add(1)
+	return true
 }
 
-// replace runs or joins the exchange that replaces the context.
-func (e *Endpoint) replace(ctx context.Context, old *Context, w Wire, renew bool) (*Context, error) {
-	e.mu.Lock()
-	cur := e.cur.Load()
+// waitError names what a caller of the cache was refused: the backoff's
+// hold, the shutdown, or its own context ending.
+func (e *Endpoint) waitError(ctx context.Context, op wssc.Operation, err error) error {
+	var held *credcache.HeldError
 	switch {
-	case e.closing:
-		e.mu.Unlock()
-		return nil, e.fail(wssc.Issue, errors.New("the proxy is shutting down"))
-	case renew && cur != old && e.usable(cur):
-		e.mu.Unlock()
-		return cur, nil // someone renewed it meanwhile
-	case !renew && e.usable(cur):
-		e.mu.Unlock()
-		return cur, nil
+	case err == nil:
+		return nil
+	case errors.As(err, &held):
+		return e.fail(op, held)
+	case errors.Is(err, credcache.ErrClosed):
+		return e.fail(wssc.Issue, errors.New("the proxy is shutting down"))
+	case ctx.Err() != nil && err == ctx.Err():
+		return fmt.Errorf("session: waiting for a security context with %s: %w", e.url, err)
 	}
-	cl := e.inflight
-	// After failures, the next attempt is the renewal loop's, at its time.
-	// Meanwhile a request that needs a renewal, or finds the context
-	// expired, fails at once instead of queueing (behind a hung STS, say).
-	// Without any context, each request may try (concurrent ones together).
-	if f := e.failing; f.err != nil && cur != nil && (cl != nil || e.cfg.Now().Before(f.retryAt)) {
-		e.mu.Unlock()
-		op := wssc.Issue
-		if renew {
-			op = wssc.Renew
-		}
-		return nil, e.fail(op, &HeldError{Failures: f.n, RetryAt: f.retryAt, Err: f.err, Underway: cl != nil})
-	}
-	if cl == nil {
-		if w == (Wire{}) {
-			w = e.wire
-			if old != nil {
-				w = old.Wire
-			}
-		}
-		cl = &call{done: make(chan struct{})}
-		e.inflight = cl
-		go e.run(context.WithoutCancel(ctx), old, w, renew, cl)
-	}
-	e.mu.Unlock()
-	select {
-	case <-cl.done:
-		return cl.ctx, cl.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("session: waiting for a security context with %s: %w", e.url, ctx.Err())
-	}
+	return err
 }
 
-// run makes one exchange and publishes its outcome.
-func (e *Endpoint) run(ctx context.Context, old *Context, w Wire, renew bool, cl *call) {
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
-	defer cancel()
+// exchangeFor returns the exchange that replaces the context: a renewal
+// of old (renew) or a new Issue enveloped as w (by default as the latest
+// exchange, or old, was).
+func (e *Endpoint) exchangeFor(old *Context, w Wire, renew bool) credcache.Fetch[*Context] {
+	if w == (Wire{}) {
+		e.mu.Lock()
+		w = e.wire
+		e.mu.Unlock()
+		if old != nil {
+			w = old.Wire
+		}
+	}
+	return func(ctx context.Context) (*Context, error) { return e.run(ctx, old, w, renew) }
+}
+
+// run makes one exchange, under the cache's deadline, and records it.
+func (e *Endpoint) run(ctx context.Context, old *Context, w Wire, renew bool) (*Context, error) {
 	start := e.cfg.Now()
 	var (
 		c      *Context
@@ -277,7 +271,7 @@ func (e *Endpoint) run(ctx context.Context, old *Context, w Wire, renew bool, cl
 		var f *soap.Fault
 		if errors.As(err, &f) {
 			// The server cannot renew this context: establish a new one.
-			e.stats.RenewRefused.Add(1)
+			e.stats.renewRefused.Add(1)
 			e.cfg.Logger.Warn("renewal refused; issuing a new security context", "endpoint", e.url, "identifier", old.Identifier(), "fault", f.Error())
 			c, err, issued = nil, nil, true
 		}
@@ -287,127 +281,70 @@ func (e *Endpoint) run(ctx context.Context, old *Context, w Wire, renew bool, cl
 	if issued && err == nil {
 		c, err = e.issue(ctx, w)
 	}
-	e.publish(old, c, err, renew, issued, start, cl)
+	e.record(old, c, err, issued, start)
+	return c, err
 }
 
-func (e *Endpoint) publish(old, c *Context, err error, renew, issued bool, start time.Time, cl *call) {
-	now := e.cfg.Now()
-	e.mu.Lock()
-	switch {
-	case err == nil:
-		e.cur.Store(c)
-		e.wire = c.Wire
-		e.failing = failure{}
-		if issued {
-			e.stats.Establishes.Add(1)
-		} else {
-			e.stats.Renewals.Add(1)
-		}
-		if issued && old != nil && e.usable(old) && old.Identifier() != c.Identifier() {
-			e.retire(old)
-		}
-	default:
-		if issued {
-			e.stats.EstablishFailures.Add(1)
-		} else {
-			e.stats.RenewFailures.Add(1)
-		}
-		f := &e.failing
-		if f.n == 0 {
-			f.first = now
-		}
-		f.n++
-		f.last, f.err = now, err
-		f.retryAt = now
-		if e.cfg.RetryAt != nil {
-			f.retryAt = e.cfg.RetryAt(f.first, f.n)
-		}
-		// While the context still works, retrying past its end is pointless.
-		if cur := e.cur.Load(); e.usable(cur) && !cur.Expires.IsZero() && f.retryAt.After(cur.Expires) {
-			f.retryAt = cur.Expires
-		}
-	}
-	e.inflight = nil
-	cl.ctx, cl.err = c, err
-	e.mu.Unlock()
-	// The line is written before the waiters wake, so that a log read
-	// in order shows the context before the requests that use it.
+// record counts an exchange's outcome, retires the context a new Issue
+// replaced, and logs: before the waiters wake, so that a log read in
+// order shows the context before the requests that use it.
+func (e *Endpoint) record(old, c *Context, err error, issued bool, start time.Time) {
 	what := map[bool]string{true: "established", false: "renewed"}[issued]
 	if err != nil {
+		if issued {
+			e.stats.establishFailures.Add(1)
+		} else {
+			e.stats.renewFailures.Add(1)
+		}
 		e.cfg.Logger.Warn("security context not "+what, "endpoint", e.url, "error", err)
-	} else {
-		e.cfg.Logger.Info("security context "+what, "endpoint", e.url, "identifier", c.Token.Identifier,
-			"expires", c.Expires, "bootstrap", e.cfg.Bootstrap.Kind(), "took", now.Sub(start))
+		return
 	}
-	close(cl.done)
-	e.signal()
+	if issued {
+		e.stats.establishes.Add(1)
+	} else {
+		e.stats.renewals.Add(1)
+	}
+	e.mu.Lock()
+	e.wire = c.Wire
+	if issued && e.live(old) && old.Identifier() != c.Identifier() {
+		e.retire(old)
+	}
+	e.mu.Unlock()
+	e.cfg.Logger.Info("security context "+what, "endpoint", e.url, "identifier", c.Token.Identifier,
+		"expires", c.Expires, "bootstrap", e.cfg.Bootstrap.Kind(), "took", e.cfg.Now().Sub(start))
 }
 
-// retire keeps old for the rollover, then cancels it. Called with e.mu held.
+// retire keeps old for the rollover, after which the keeper cancels it.
+// Called with e.mu held.
 func (e *Endpoint) retire(old *Context) {
 	if !e.cfg.CancelReplaced || e.closed {
 		return
 	}
-	r := &retired{ctx: old}
-	e.retired = append(e.retired, r)
-	delay := max(e.cfg.Rollover, 0)
-	r.timer = time.AfterFunc(delay, func() {
-		e.mu.Lock()
-		if r.done || e.closed {
-			e.mu.Unlock()
-			return
-		}
-		r.done = true
-		e.dropRetired(r)
-		e.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
-		defer cancel()
-		_ = e.cancel(ctx, old)
-	})
+	e.retired = append(e.retired, &retired{ctx: old, at: time.Now().Add(max(e.cfg.Rollover, 0))})
+	e.signal()
 }
 
-// dropRetired removes r from the retired list. Called with e.mu held.
-func (e *Endpoint) dropRetired(r *retired) {
-	for i, x := range e.retired {
-		if x == r {
-			e.retired = append(e.retired[:i], e.retired[i+1:]...)
-			return
-		}
-	}
-}
-
-// Shutdown stops renewals and rollover timers and cancels every context
-// still valid, the current one and those replaced but not yet cancelled,
-// each under the endpoint's timeout and ctx. With cancel false nothing is
-// sent (stateful-cookie servers need no cancel). It returns the first
-// failure; a failed cancel is logged and does not stop the others.
-func (e *Endpoint) Shutdown(ctx context.Context, cancel bool) error {
+// shutdown stops new exchanges, waits for the one under way (so that what
+// it makes is cancelled too), then cancels every context still valid, the
+// current one and those replaced but not yet cancelled, each under the
+// endpoint's timeout and ctx. With cancel false nothing is sent
+// (stateful-cookie servers need no cancel). It returns the first failure;
+// a failed cancel is logged and does not stop the others.
+func (e *Endpoint) shutdown(ctx context.Context, cancel bool) error {
 	e.mu.Lock()
 	e.closing = true
-	cl := e.inflight
 	e.mu.Unlock()
-	if cl != nil {
-		// An exchange under way may yet replace the context: let it finish,
-		// so that what it makes is cancelled too.
-		select {
-		case <-cl.done:
-		case <-ctx.Done():
-		}
-	}
+	_ = e.cache.Close(ctx)
 	e.mu.Lock()
 	e.closed = true
 	var live []*Context
 	for _, r := range e.retired {
-		if !r.done {
-			r.done = true
-			r.timer.Stop()
-			if e.usable(r.ctx) {
-				live = append(live, r.ctx)
-			}
+		if e.live(r.ctx) {
+			live = append(live, r.ctx)
 		}
 	}
 	e.retired = nil
-	if c := e.cur.Load(); e.usable(c) {
+	if c := e.Current(); e.live(c) {
 		live = append(live, c)
 	}
 	e.mu.Unlock()
@@ -416,26 +353,28 @@ func (e *Endpoint) Shutdown(ctx context.Context, cancel bool) error {
 	}
 	var first error
 	for _, c := range live {
-		cctx, stop := context.WithTimeout(ctx, e.cfg.Timeout)
-		err := e.cancel(cctx, c)
-		stop()
-		if err != nil && first == nil {
+		if err := e.cancel(ctx, c); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
 }
 
-// cancel sends WS-Trust Cancel for c and records the outcome.
+// cancel sends WS-Trust Cancel for c, under the endpoint's timeout and
+// ctx, and records the outcome.
 func (e *Endpoint) cancel(ctx context.Context, c *Context) error {
+	ctx, stop := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer stop()
 	err := e.cancelExchange(ctx, c)
 	if err != nil {
-		e.stats.CancelFailures.Add(1)
+		e.stats.cancelFailures.Add(1)
 		e.cfg.Logger.Warn("security context not cancelled", "endpoint", e.url, "identifier", c.Identifier(), "error", err)
 		return err
 	}
-	e.stats.Cancels.Add(1)
-	e.cur.CompareAndSwap(c, nil)
+	e.stats.cancels.Add(1)
+	if e.Current() == c {
+		e.cache.Invalidate(c)
+	}
 	e.cfg.Logger.Info("security context cancelled", "endpoint", e.url, "identifier", c.Identifier())
 	return nil
 }
@@ -478,69 +417,39 @@ type Status struct {
 // Status returns the endpoint's state and counters. It holds no secret:
 // errors never carry one.
 func (e *Endpoint) Status() Status {
+	cs := e.cache.State()
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := e.cfg.Now()
+	closing := e.closing
+	e.mu.Unlock()
+	s := e.Stats()
 	st := Status{
 		Endpoint: e.url, Bootstrap: e.cfg.Bootstrap.Kind(), SCVersion: e.cfg.Version.String(), RenewMode: e.cfg.RenewMode.String(),
-		Requests: e.stats.Requests.Load(), Establishes: e.stats.Establishes.Load(), Renewals: e.stats.Renewals.Load(),
-		Resends: e.stats.Resends.Load(), Cancels: e.stats.Cancels.Load(),
-		Failures: e.stats.EstablishFailures.Load() + e.stats.RenewFailures.Load() + e.stats.CancelFailures.Load(),
+		Requests: s.Requests, Establishes: s.Establishes, Renewals: s.Renewals, Resends: s.Resends, Cancels: s.Cancels,
+		Failures: s.EstablishFailures + s.RenewFailures + s.CancelFailures,
 	}
-	c := e.cur.Load()
-	if c != nil {
+	c := cs.Value
+	if cs.Held {
 		st.Identifier, st.Established, st.Expires = c.Identifier(), c.Established, c.Expires
 	}
 	if n := e.next.Load(); n != 0 {
 		st.NextRenewal = time.Unix(0, n).UTC()
 	}
-	if e.failing.err != nil {
-		st.LastError, st.LastErrorAt, st.RetryAt = e.failing.err.Error(), e.failing.last, e.failing.retryAt
+	if cs.Err != nil {
+		st.LastError, st.LastErrorAt, st.RetryAt = cs.Err.Error(), cs.LastFailure, cs.RetryAt
 	}
 	switch {
-	case e.closing:
+	case closing:
 		st.State = StateClosed
-	case e.inflight != nil:
+	case cs.Fetching:
 		st.State = StateRenewing
-	case e.failing.err != nil:
+	case cs.Err != nil:
 		st.State = StateFailing
-	case c == nil:
+	case !cs.Held:
 		st.State = StateIdle
-	case c.Expired(now):
+	case c.Expired(e.cfg.Now()):
 		st.State = StateExpired
 	default:
 		st.State = StateActive
 	}
 	return st
-}
-
-// Schedule reports what the renewal loop needs: the current context's
-// lifetime and, after failures, when to try again (zero otherwise). ok is
-// false when there is no context to keep alive.
-func (e *Endpoint) Schedule() (established, expires, retryAt time.Time, ok bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c := e.cur.Load()
-	if c == nil || e.closing {
-		return time.Time{}, time.Time{}, time.Time{}, false
-	}
-	if e.failing.err != nil {
-		retryAt = e.failing.retryAt
-	}
-	return c.Established, c.Expires, retryAt, true
-}
-
-// Scheduled records the next renewal the loop has planned, for Status.
-func (e *Endpoint) Scheduled(at time.Time) {
-	if at.IsZero() {
-		e.next.Store(0)
-		return
-	}
-	e.next.Store(at.UnixNano())
-}
-
-// RenewCurrent renews the current context, for the renewal loop.
-func (e *Endpoint) RenewCurrent(ctx context.Context) error {
-	_, err := e.Renew(ctx, nil)
-	return err
 }

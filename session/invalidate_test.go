@@ -2,16 +2,13 @@ package session_test
 
 import (
 	"context"
-	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
-	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wssc"
 )
@@ -61,59 +58,49 @@ func TestReissueAfterRenewalAndRecycle(t *testing.T) {
 // the race detector: requests failed with BadContextToken after their
 // resend.)
 func TestReissueJoiningARenewal(t *testing.T) {
-	srv, err := scserver.New(scserver.Config{PlainHTTP: true, Users: map[string]string{"demo": password}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	renewed, release := make(chan struct{}), make(chan struct{})
-	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, action, _ := soap.ActionFromHTTP(r.Header.Get("Content-Type"), r.Header.Get("SOAPAction"))
-		if action != wssc.V1_3.Action(wssc.Renew) {
-			srv.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, r)
-		close(renewed)
-		<-release // the answer is late
-		w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	}))
-	t.Cleanup(func() { ts.Close(); srv.Close() })
-	pool := x509.NewCertPool()
-	pool.AddCert(ts.Certificate())
-	u, _ := url.Parse(ts.URL + "/svc")
-	ep, err := session.New(session.Config{
-		URL: u, Version: wssc.V1_3, Bootstrap: session.Username{User: "demo", Password: password},
-		Client: upstream.New(upstream.Config{RootCAs: pool}), Timeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	first, err := ep.Context(ctx, wire12)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _, _ = ep.Renew(ctx, first) }()
-	<-renewed
-	srv.ForgetAll()
-	got := make(chan *session.Context)
-	go func() {
-		c, err := ep.Reissue(ctx, first)
+	synctest.Test(t, func(t *testing.T) {
+		renewed, release := make(chan struct{}), make(chan struct{})
+		r := newMemRig(t, scserver.Config{}, func(srv http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, action, _ := soap.ActionFromHTTP(r.Header.Get("Content-Type"), r.Header.Get("SOAPAction"))
+				if action != wssc.V1_3.Action(wssc.Renew) {
+					srv.ServeHTTP(w, r)
+					return
+				}
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, r)
+				close(renewed)
+				<-release // the answer is late
+				w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
+			})
+		})
+		ep := r.endpoint(t, nil)
+		ctx := context.Background()
+		first, err := ep.Context(ctx, wire12)
 		if err != nil {
-			t.Error(err)
+			t.Fatal(err)
 		}
-		got <- c
-	}()
-	time.Sleep(100 * time.Millisecond) // the reissue has joined the renewal
-	close(release)
-	c := <-got
-	if c == nil || c.Identifier() == first.Identifier() {
-		t.Fatalf("reissue after the recycle gave %v, the dropped token; want a new context", c)
-	}
-	if n := srv.Stats().Issued; n != 2 {
-		t.Errorf("the server issued %d contexts, want 2", n)
-	}
+		go func() { _, _ = ep.Renew(ctx, first) }()
+		<-renewed
+		r.srv.ForgetAll()
+		got := make(chan *session.Context)
+		go func() {
+			c, err := ep.Reissue(ctx, first)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- c
+		}()
+		synctest.Wait() // the reissue has joined the renewal
+		close(release)
+		c := <-got
+		if c == nil || c.Identifier() == first.Identifier() {
+			t.Fatalf("reissue after the recycle gave %v, the dropped token; want a new context", c)
+		}
+		if n := r.srv.Stats().Issued; n != 2 {
+			t.Errorf("the server issued %d contexts, want 2", n)
+		}
+	})
 }

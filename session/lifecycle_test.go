@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/scproxy/scproxy/internal/oracle"
@@ -26,8 +27,9 @@ import (
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
-// recorder is the built-in server behind real TLS, recording WS-Trust
-// requests; refuseRenew answers every Renew with UnableToRenew.
+// recorder is the built-in server, recording WS-Trust requests;
+// refuseRenew answers every Renew with UnableToRenew. Its endpoints belong
+// to a pool.
 type recorder struct {
 	srv         *scserver.Server
 	mu          sync.Mutex
@@ -35,16 +37,24 @@ type recorder struct {
 	refuseRenew bool
 	url         *url.URL
 	client      *upstream.Client
+	mem         *memory // when reached in process
+	pool        *session.Pool
 }
 
-func newRecorder(t *testing.T, v wssc.Version) *recorder {
+// newRecorder serves behind real TLS; newMemRecorder in process, for
+// tests in a synctest bubble.
+func newRecorder(t *testing.T, v wssc.Version) *recorder { return makeRecorder(t, v, false) }
+
+func newMemRecorder(t *testing.T, v wssc.Version) *recorder { return makeRecorder(t, v, true) }
+
+func makeRecorder(t *testing.T, v wssc.Version, inMemory bool) *recorder {
 	t.Helper()
 	srv, err := scserver.New(scserver.Config{PlainHTTP: true, Users: map[string]string{"demo": password}, Versions: []wssc.Version{v}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{srv: srv, bodies: map[string][][]byte{}}
-	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r := &recorder{srv: srv, bodies: map[string][][]byte{}, pool: session.NewPool(session.PoolConfig{})}
+	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		action := req.Header.Get("Content-Type")
 		op := action[strings.LastIndex(action, "/")+1:]
@@ -63,8 +73,16 @@ func newRecorder(t *testing.T, v wssc.Version) *recorder {
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		srv.ServeHTTP(w, req)
-	}))
-	t.Cleanup(func() { ts.Close(); srv.Close() })
+	})
+	if inMemory {
+		r.mem = &memory{h: h}
+		r.url, _ = url.Parse("https://sts.test/svc")
+		r.client = upstream.New(upstream.Config{Transport: r.mem})
+		t.Cleanup(func() { r.pool.Close(context.Background()); srv.Close() })
+		return r
+	}
+	ts := httptest.NewTLSServer(h)
+	t.Cleanup(func() { r.pool.Close(context.Background()); ts.Close(); srv.Close() })
 	pool := x509.NewCertPool()
 	pool.AddCert(ts.Certificate())
 	r.url, _ = url.Parse(ts.URL + "/svc")
@@ -74,11 +92,13 @@ func newRecorder(t *testing.T, v wssc.Version) *recorder {
 
 func (r *recorder) endpoint(t *testing.T, v wssc.Version, mod func(*session.Config)) *session.Endpoint {
 	t.Helper()
-	cfg := session.Config{URL: r.url, Version: v, Bootstrap: session.Username{User: "demo", Password: password}, Client: r.client, Timeout: 5 * time.Second}
-	if mod != nil {
-		mod(&cfg)
-	}
-	ep, err := session.New(cfg)
+	ep, err := r.pool.Endpoint(r.url.String(), func() session.Config {
+		cfg := session.Config{URL: r.url, Version: v, Bootstrap: session.Username{User: "demo", Password: password}, Client: r.client, Timeout: 5 * time.Second}
+		if mod != nil {
+			mod(&cfg)
+		}
+		return cfg
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +169,7 @@ func TestRenewThenCancel(t *testing.T) {
 			if !bytes.Contains(renews[0], []byte(first.Identifier())) {
 				t.Fatal("RenewTarget does not name the context")
 			}
-			if err := ep.Shutdown(context.Background(), true); err != nil {
+			if err := r.pool.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if st := r.srv.Stats(); st.Issued != 1 || st.Renewed != 1 || st.Cancelled != 1 {
@@ -169,42 +189,45 @@ func TestRenewThenCancel(t *testing.T) {
 }
 
 // A server that cannot renew gets a new Issue; the replaced context is
-// cancelled once the rollover has passed, not before.
+// cancelled by the endpoint's keeper once the rollover has passed, not
+// before.
 func TestRenewRefusedReissuesAndRetiresAfterRollover(t *testing.T) {
-	r := newRecorder(t, wssc.V1_3)
-	r.refuseRenew = true
-	ep := r.endpoint(t, wssc.V1_3, func(c *session.Config) { c.Rollover = 300 * time.Millisecond; c.CancelReplaced = true })
-	first, err := ep.Context(context.Background(), wire12)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := ep.Renew(context.Background(), first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if second.Identifier() == first.Identifier() {
-		t.Fatal("refused renewal kept the context")
-	}
-	if ep.Stats().RenewRefused.Load() != 1 || r.srv.Stats().Issued != 2 {
-		t.Fatalf("refused %d, issued %d", ep.Stats().RenewRefused.Load(), r.srv.Stats().Issued)
-	}
-	if c := r.srv.Stats().Cancelled; c != 0 {
-		t.Fatalf("old context cancelled before the rollover (%d)", c)
-	}
-	deadline := time.Now().Add(3 * time.Second)
-	for r.srv.Stats().Cancelled != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("old context never cancelled")
+	synctest.Test(t, func(t *testing.T) {
+		r := newMemRecorder(t, wssc.V1_3)
+		r.refuseRenew = true
+		ep := r.endpoint(t, wssc.V1_3, func(c *session.Config) { c.Rollover = 300 * time.Millisecond; c.CancelReplaced = true })
+		first, err := ep.Context(context.Background(), wire12)
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if cs := r.srv.Stats().Contexts[first.Identifier()]; !cs.Cancelled {
-		t.Fatal("the wrong context was cancelled")
-	}
-	_ = ep.Shutdown(context.Background(), true)
-	if st := r.srv.Stats(); st.Cancelled != 2 {
-		t.Fatalf("cancelled %d at the end, want 2", st.Cancelled)
-	}
+		second, err := ep.Renew(context.Background(), first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if second.Identifier() == first.Identifier() {
+			t.Fatal("refused renewal kept the context")
+		}
+		if ep.Stats().RenewRefused != 1 || r.srv.Stats().Issued != 2 {
+			t.Fatalf("refused %d, issued %d", ep.Stats().RenewRefused, r.srv.Stats().Issued)
+		}
+		time.Sleep(300*time.Millisecond - time.Nanosecond)
+		synctest.Wait()
+		if c := r.srv.Stats().Cancelled; c != 0 {
+			t.Fatalf("old context cancelled before the rollover (%d)", c)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if c := r.srv.Stats().Cancelled; c != 1 {
+			t.Fatalf("old context not cancelled once the rollover passed (%d)", c)
+		}
+		if cs := r.srv.Stats().Contexts[first.Identifier()]; !cs.Cancelled {
+			t.Fatal("the wrong context was cancelled")
+		}
+		_ = r.pool.Close(context.Background())
+		if st := r.srv.Stats(); st.Cancelled != 2 {
+			t.Fatalf("cancelled %d at the end, want 2", st.Cancelled)
+		}
+	})
 }
 
 func TestReissueModeNeverRenews(t *testing.T) {
@@ -225,35 +248,37 @@ func TestReissueModeNeverRenews(t *testing.T) {
 // While an expired context's renewal keeps failing, requests fail at once
 // with a HeldError naming the retry time instead of queueing.
 func TestExpiredContextFailsFastWhileRetrying(t *testing.T) {
-	r := newRecorder(t, wssc.V1_3)
-	now := time.Now()
-	clock := func() time.Time { return now }
-	var mu sync.Mutex
-	ep := r.endpoint(t, wssc.V1_3, func(c *session.Config) {
-		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock() }
-		c.RetryAt = func(first time.Time, n int) time.Time { return first.Add(time.Minute) }
+	synctest.Test(t, func(t *testing.T) {
+		r := newMemRecorder(t, wssc.V1_3)
+		now := time.Now()
+		clock := func() time.Time { return now }
+		var mu sync.Mutex
+		ep := r.endpoint(t, wssc.V1_3, func(c *session.Config) {
+			c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock() }
+			c.RetryAt = func(first time.Time, n int) time.Time { return first.Add(time.Minute) }
+		})
+		c, err := ep.Context(context.Background(), wire12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.mem.down.Store(true) // the STS is gone
+		mu.Lock()
+		clock = func() time.Time { return c.Expires.Add(time.Second) }
+		mu.Unlock()
+		if _, err := ep.Renew(context.Background(), c); err == nil {
+			t.Fatal("renewal against a closed server succeeded")
+		}
+		start := time.Now()
+		_, err = ep.Context(context.Background(), wire12)
+		var held *session.HeldError
+		if !errors.As(err, &held) || held.Failures != 1 {
+			t.Fatalf("error %v, want a HeldError", err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("held request took %v", d)
+		}
+		if st := ep.Status(); st.State != session.StateFailing || st.LastError == "" || st.RetryAt.IsZero() {
+			t.Fatalf("status %+v", st)
+		}
 	})
-	c, err := ep.Context(context.Background(), wire12)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.srv.Close() // the STS is gone
-	mu.Lock()
-	clock = func() time.Time { return c.Expires.Add(time.Second) }
-	mu.Unlock()
-	if _, err := ep.Renew(context.Background(), c); err == nil {
-		t.Fatal("renewal against a closed server succeeded")
-	}
-	start := time.Now()
-	_, err = ep.Context(context.Background(), wire12)
-	var held *session.HeldError
-	if !errors.As(err, &held) || held.Failures != 1 {
-		t.Fatalf("error %v, want a HeldError", err)
-	}
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Fatalf("held request took %v", d)
-	}
-	if st := ep.Status(); st.State != session.StateFailing || st.LastError == "" || st.RetryAt.IsZero() {
-		t.Fatalf("status %+v", st)
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scproxy/scproxy/credcache"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -22,6 +23,9 @@ const (
 	// DefaultRollover is how long a replaced context stays usable, as in
 	// WCF and WWSAPI.
 	DefaultRollover = 5 * time.Minute
+	// DefaultExpiryMargin is how long before its expiry a context is
+	// renewed rather than used: the clock skew WCF services allow.
+	DefaultExpiryMargin = credcache.DefaultMargin
 )
 
 // RenewMode is how a context is renewed.
@@ -75,6 +79,12 @@ type Config struct {
 	// before it is cancelled, for the requests still using it; 0 means
 	// DefaultRollover, negative cancels at once.
 	Rollover time.Duration
+	// ExpiryMargin is how long before its expiry a context stops being
+	// used: a request then waits for its renewal rather than be signed
+	// with a key the server, its clock that much ahead, finds expired.
+	// Zero means DefaultExpiryMargin, negative none; it is clamped to a
+	// quarter of a context's lifetime (see credcache.Clamp).
+	ExpiryMargin time.Duration
 	// CancelReplaced cancels contexts replaced by a new Issue once the
 	// rollover has passed (servers with stateful cookies need no cancel).
 	CancelReplaced bool

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/scproxy/scproxy/scserver"
@@ -83,23 +84,70 @@ func TestConcurrentFirstCallersShareOneIssue(t *testing.T) {
 }
 
 func TestCallerGivingUpDoesNotCancelTheEstablishment(t *testing.T) {
-	r := newRig(t, scserver.Config{Script: scserver.Script{Delay: 200 * time.Millisecond}}, nil)
-	impatient, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		time.Sleep(5 * time.Millisecond) // join the establishment the impatient caller starts
-		_, err := r.ep.Context(context.Background(), wire12)
-		done <- err
-	}()
-	if _, err := r.ep.Context(impatient, wire12); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("impatient caller: %v", err)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("patient caller: %v", err)
-	}
-	if r.srv.Stats().Issued != 1 || r.ep.Current() == nil {
-		t.Fatal("establishment did not complete once")
+	synctest.Test(t, func(t *testing.T) {
+		r := newMemRig(t, scserver.Config{Script: scserver.Script{Delay: 200 * time.Millisecond}}, nil)
+		ep := r.endpoint(t, nil)
+		impatient, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() {
+			time.Sleep(5 * time.Millisecond) // join the establishment the impatient caller starts
+			_, err := ep.Context(context.Background(), wire12)
+			done <- err
+		}()
+		if _, err := ep.Context(impatient, wire12); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("impatient caller: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("patient caller: %v", err)
+		}
+		if r.srv.Stats().Issued != 1 || ep.Current() == nil {
+			t.Fatal("establishment did not complete once")
+		}
+	})
+}
+
+// A context within the margin of its expiry is renewed before use, not
+// used: a message signed with it would arrive expired at a server whose
+// clock is ahead. The margin is the service's clock skew (5 minutes by
+// default), clamped to a quarter of a short context's life.
+func TestContextWithinTheMarginIsRenewedBeforeUse(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		life, margin time.Duration
+		usable       time.Duration
+	}{
+		{"default margin", time.Hour, 0, 55 * time.Minute},
+		{"set margin", time.Hour, 10 * time.Minute, 50 * time.Minute},
+		{"clamped for a 2-minute context", 2 * time.Minute, 0, 90 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newMemRig(t, scserver.Config{Lifetime: tc.life}, nil)
+				// No keeper renews it at 60% of its life: a keeper held
+				// back by failures, say.
+				ep := r.unkept(t, func(c *session.Config) { c.ExpiryMargin = tc.margin })
+				first, err := ep.Context(t.Context(), wire12)
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(tc.usable - time.Millisecond)
+				if c, err := ep.Context(t.Context(), wire12); err != nil || c != first {
+					t.Fatalf("before the margin: %v, %v; want the first context", c, err)
+				}
+				time.Sleep(time.Millisecond)
+				c, err := ep.Context(t.Context(), wire12)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c == first || c.Identifier() != first.Identifier() || time.Until(first.Expires) != tc.life-tc.usable {
+					t.Fatalf("within the margin got %v, want the first context renewed", c)
+				}
+				if st := r.srv.Stats(); st.Issued != 1 || st.Renewed != 1 || st.Rejected != 0 {
+					t.Fatalf("server saw issued %d renewed %d rejected %d", st.Issued, st.Renewed, st.Rejected)
+				}
+			})
+		})
 	}
 }
 
@@ -152,18 +200,19 @@ func TestSTSFaultIsTypedAndNotCached(t *testing.T) {
 }
 
 func TestEstablishmentTimeout(t *testing.T) {
-	r := newRig(t, scserver.Config{Script: scserver.Script{Delay: 2 * time.Second}}, func(c *session.Config) {
-		c.Timeout = 100 * time.Millisecond
+	synctest.Test(t, func(t *testing.T) {
+		r := newMemRig(t, scserver.Config{Script: scserver.Script{Delay: 2 * time.Second}}, nil)
+		ep := r.endpoint(t, func(c *session.Config) { c.Timeout = 100 * time.Millisecond })
+		start := time.Now()
+		_, err := ep.Context(context.Background(), wire12)
+		var ue *upstream.Error
+		if !errors.As(err, &ue) || ue.Kind != upstream.Timeout {
+			t.Fatalf("error %v, want an upstream timeout", err)
+		}
+		if d := time.Since(start); d != 100*time.Millisecond {
+			t.Fatalf("took %v, want the 100ms timeout", d)
+		}
 	})
-	start := time.Now()
-	_, err := r.ep.Context(context.Background(), wire12)
-	var ue *upstream.Error
-	if !errors.As(err, &ue) || ue.Kind != upstream.Timeout {
-		t.Fatalf("error %v, want an upstream timeout", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("took %v", d)
-	}
 }
 
 func TestEveryVersionAndEntropy(t *testing.T) {

@@ -76,6 +76,7 @@ type RunOptions struct {
 	RenewInterval    time.Duration
 	RenewMode        string
 	Rollover         time.Duration
+	ExpiryMargin     time.Duration
 	ShutdownTimeout  time.Duration
 	CancelOnShutdown bool
 
@@ -159,6 +160,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.DurationVar(&o.RenewInterval, "renew-interval", renewal.DefaultInterval, "renew a context after at most this long (also at 60% of its lifetime)")
 	f.StringVar(&o.RenewMode, "renew-mode", "renew", "renew (WS-Trust Renew, a new Issue when refused) or reissue (always a new Issue)")
 	f.DurationVar(&o.Rollover, "rollover", session.DefaultRollover, "how long a context replaced by a new Issue stays usable before it is cancelled")
+	f.DurationVar(&o.ExpiryMargin, "expiry-margin", session.DefaultExpiryMargin, "renew a context this long before it expires rather than use it: the service's clock skew (at most a quarter of the lifetime; 0: none)")
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", outbound.DefaultShutdownTimeout, "time allowed for requests in flight at shutdown")
 	f.BoolVar(&o.CancelOnShutdown, "cancel-on-shutdown", true, "cancel every context at shutdown and each replaced context after --rollover (false for servers with stateful cookie contexts: nothing is cancelled)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -215,6 +217,7 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		UpstreamTimeout:  o.UpstreamTimeout,
 		Renewal:          renewal.Policy{Interval: o.RenewInterval},
 		Rollover:         rollover(o.Rollover),
+		ExpiryMargin:     rollover(o.ExpiryMargin), // zero means none here too
 		ShutdownTimeout:  o.ShutdownTimeout,
 		KeepContexts:     !o.CancelOnShutdown,
 	}
