@@ -30,6 +30,7 @@ import (
 
 	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/oracle"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -191,25 +192,6 @@ func TestNewCertificateRefusesMismatch(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination the server's and the session's
-// goroutines share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // recorder keeps the body of every WS-Trust request on its way to the
 // server.
 type recorder struct {
@@ -235,7 +217,7 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // private key shows in no log line, error or status.
 func TestCertificateLifecycle(t *testing.T) {
 	p := loadCertPKI(t)
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	textLogger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := scserver.New(scserver.Config{PlainHTTP: true, TrustedCAs: p.pool, Logger: textLogger})

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -284,7 +285,7 @@ func caseBody(t *testing.T, c corpusCase) []byte {
 // as JSON, and checks that the bootstrap password shows in none of it nor
 // in any answer or status document it was shown.
 type canary struct {
-	logs logBuffer
+	logs testkit.LogBuffer
 	mu   sync.Mutex
 	seen []string
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scproxy/scproxy/internal/keyringtest"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/outbound"
 )
 
@@ -32,7 +33,7 @@ func runOnce(t *testing.T, env []string, stdin string, args ...string) (int, str
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testkit.LogBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
