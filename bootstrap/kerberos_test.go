@@ -424,9 +424,7 @@ func TestKerberosGivesUpWithTheContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "alice@HUNG.TEST") {
 		t.Fatalf("error %v, want the deadline naming the principal", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("Secure returned after %v", d)
-	}
+	testkit.Budget(t, "Secure's return after its 150 ms deadline", time.Since(start), 500*time.Millisecond)
 	// Hang up: the exchange left behind ends, and Close waits for it.
 	l.Close()
 	mu.Lock()
