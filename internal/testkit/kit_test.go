@@ -69,3 +69,15 @@ type fakeT struct {
 func (f *fakeT) Helper()               {}
 func (f *fakeT) Logf(string, ...any)   {}
 func (f *fakeT) Errorf(string, ...any) { f.failed = true }
+
+func TestRandIsDeterministic(t *testing.T) {
+	a, b, c := make([]byte, 100), make([]byte, 100), make([]byte, 100)
+	io.ReadFull(Rand("x"), a)
+	r := Rand("x")
+	io.ReadFull(r, b[:7])
+	io.ReadFull(r, b[7:])
+	io.ReadFull(Rand("y"), c)
+	if string(a) != string(b) || string(a) == string(c) {
+		t.Fatalf("streams: %x %x %x", a, b, c)
+	}
+}
