@@ -3,19 +3,14 @@ package bootstrap
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -40,8 +35,8 @@ import (
 	"github.com/scproxy/scproxy/wire/wssc"
 )
 
-// certPKI is a CA and a client certificate it signed, made once per test
-// binary (RSA keys are slow to make).
+// certPKI is the test kit's CA and the client certificate it signed, with
+// another key that does not belong to it.
 type certPKI struct {
 	pool     *x509.CertPool
 	caPEM    []byte
@@ -50,37 +45,9 @@ type certPKI struct {
 	otherKey *rsa.PrivateKey
 }
 
-var (
-	certOnce sync.Once
-	certVal  *certPKI
-)
-
 func loadCertPKI(t *testing.T) *certPKI {
 	t.Helper()
-	certOnce.Do(func() {
-		caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-		key, _ := rsa.GenerateKey(rand.Reader, 2048)
-		other, _ := rsa.GenerateKey(rand.Reader, 2048)
-		caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bootstrap test CA"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true,
-			BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-		caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-		if err != nil {
-			panic(err)
-		}
-		ca, _ := x509.ParseCertificate(caDER)
-		leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "orders client"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-		leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			panic(err)
-		}
-		leaf, _ := x509.ParseCertificate(leafDER)
-		p := &certPKI{pool: x509.NewCertPool(), caPEM: pemOf("CERTIFICATE", caDER), cert: leaf, key: key, otherKey: other}
-		p.pool.AddCert(ca)
-		certVal = p
-	})
-	return certVal
+	return &certPKI{pool: testkit.Pool(), caPEM: testkit.CA().CertPEM, cert: testkit.Client().Cert, key: testkit.Client().RSAKey(), otherKey: testkit.OtherClient().RSAKey()}
 }
 
 func pemOf(kind string, der []byte) []byte {
@@ -180,11 +147,8 @@ func TestNewCertificateRefusesMismatch(t *testing.T) {
 	if _, err := NewCertificate(secure.Certificate{Cert: p.cert, Key: p.otherKey}); err == nil || !strings.Contains(err.Error(), "does not belong") {
 		t.Fatalf("mismatched key: %v", err)
 	}
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &ec.PublicKey, ec)
-	ecCert, _ := x509.ParseCertificate(der)
-	if _, err := NewCertificate(secure.Certificate{Cert: ecCert, Key: ec}); err == nil || !strings.Contains(err.Error(), "RSA") {
+	ec := testkit.ServerEC()
+	if _, err := NewCertificate(secure.Certificate{Cert: ec.Cert, Key: ec.Key}); err == nil || !strings.Contains(err.Error(), "RSA") {
 		t.Fatalf("ECDSA certificate: %v", err)
 	}
 	if _, err := NewCertificate(secure.Certificate{Cert: p.cert}); err == nil {

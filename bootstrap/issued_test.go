@@ -286,21 +286,10 @@ type testIssuer struct {
 
 func newTestIssuer(t *testing.T) testIssuer {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testkit.Server().RSAKey()
 	now := time.Now()
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "test STS"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testIssuer{key: key, cert: cert}
+	return testIssuer{key: key, cert: testkit.SelfSign(t, tmpl, key)}
 }
 
 // assertionFor builds a token for the rig's service, its proof key
