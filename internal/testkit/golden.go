@@ -13,7 +13,8 @@ var update = flag.Bool("update", false, "rewrite golden files under testdata/ wi
 
 // Golden compares got with the golden file testdata/<test name>.golden of
 // the package under test (subtests' slashes become directories). With
-// -update it writes got there instead.
+// -update it writes got there instead. The kit defines the -update flag
+// for every test binary that imports it.
 func Golden(t testing.TB, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", filepath.FromSlash(t.Name())+".golden")
