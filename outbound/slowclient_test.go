@@ -22,11 +22,11 @@ import (
 // a byte at a time and 100 that send a body a few bytes at a time, never
 // finishing, against a proxy whose listener timeouts are shortened (the
 // header timeout to 1 s, the request timeout to 2 s). Every slow
-// connection is cut off by its timeout, not before (a slow header gets net/http's
-// 400, a slow body scproxy's fault), nothing of theirs reaches the upstream, and normal requests
-// sent meanwhile succeed. Their latency against the latency before, and
-// how late after its timeout a slow client is cut off, are budgets
-// (testkit.Budget).
+// connection is cut off by its timeout and not before (a slow header gets
+// net/http's 400, a slow body scproxy's fault), nothing of theirs reaches
+// the upstream, and normal requests sent meanwhile succeed. Their latency
+// against the latency before, and how late after its timeout a slow
+// client is cut off, are budgets (testkit.Budget).
 func TestSlowClientsAreCutOff(t *testing.T) {
 	const (
 		headerTimeout  = time.Second
