@@ -3,19 +3,14 @@ package bootstrap
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,6 +25,7 @@ import (
 
 	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/oracle"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -39,8 +35,8 @@ import (
 	"github.com/scproxy/scproxy/wire/wssc"
 )
 
-// certPKI is a CA and a client certificate it signed, made once per test
-// binary (RSA keys are slow to make).
+// certPKI is the test kit's CA and the client certificate it signed, with
+// another key that does not belong to it.
 type certPKI struct {
 	pool     *x509.CertPool
 	caPEM    []byte
@@ -49,37 +45,9 @@ type certPKI struct {
 	otherKey *rsa.PrivateKey
 }
 
-var (
-	certOnce sync.Once
-	certVal  *certPKI
-)
-
 func loadCertPKI(t *testing.T) *certPKI {
 	t.Helper()
-	certOnce.Do(func() {
-		caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-		key, _ := rsa.GenerateKey(rand.Reader, 2048)
-		other, _ := rsa.GenerateKey(rand.Reader, 2048)
-		caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bootstrap test CA"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true,
-			BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-		caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-		if err != nil {
-			panic(err)
-		}
-		ca, _ := x509.ParseCertificate(caDER)
-		leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "orders client"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-		leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			panic(err)
-		}
-		leaf, _ := x509.ParseCertificate(leafDER)
-		p := &certPKI{pool: x509.NewCertPool(), caPEM: pemOf("CERTIFICATE", caDER), cert: leaf, key: key, otherKey: other}
-		p.pool.AddCert(ca)
-		certVal = p
-	})
-	return certVal
+	return &certPKI{pool: testkit.Pool(), caPEM: testkit.CA().CertPEM, cert: testkit.Client().Cert, key: testkit.Client().RSAKey(), otherKey: testkit.OtherClient().RSAKey()}
 }
 
 func pemOf(kind string, der []byte) []byte {
@@ -179,35 +147,13 @@ func TestNewCertificateRefusesMismatch(t *testing.T) {
 	if _, err := NewCertificate(secure.Certificate{Cert: p.cert, Key: p.otherKey}); err == nil || !strings.Contains(err.Error(), "does not belong") {
 		t.Fatalf("mismatched key: %v", err)
 	}
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &ec.PublicKey, ec)
-	ecCert, _ := x509.ParseCertificate(der)
-	if _, err := NewCertificate(secure.Certificate{Cert: ecCert, Key: ec}); err == nil || !strings.Contains(err.Error(), "RSA") {
+	ec := testkit.ServerEC()
+	if _, err := NewCertificate(secure.Certificate{Cert: ec.Cert, Key: ec.Key}); err == nil || !strings.Contains(err.Error(), "RSA") {
 		t.Fatalf("ECDSA certificate: %v", err)
 	}
 	if _, err := NewCertificate(secure.Certificate{Cert: p.cert}); err == nil {
 		t.Fatal("missing key accepted")
 	}
-}
-
-// syncBuffer is a log destination the server's and the session's
-// goroutines share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // recorder keeps the body of every WS-Trust request on its way to the
@@ -235,7 +181,7 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // private key shows in no log line, error or status.
 func TestCertificateLifecycle(t *testing.T) {
 	p := loadCertPKI(t)
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	textLogger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := scserver.New(scserver.Config{PlainHTTP: true, TrustedCAs: p.pool, Logger: textLogger})

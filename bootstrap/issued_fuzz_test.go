@@ -21,6 +21,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/dsig"
@@ -92,12 +93,11 @@ func newFakeSTS() *fakeSTS {
 
 // RoundTrip answers r with the stored answer.
 func (s *fakeSTS) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
 	a := s.answer.Load()
 	if a.serve != nil {
-		a.serve.ServeHTTP(rec, r)
-		return rec.Result(), nil
+		return testkit.Upstream{Handler: a.serve}.RoundTrip(r)
 	}
+	rec := httptest.NewRecorder()
 	_, _ = io.Copy(io.Discard, r.Body)
 	rec.Header().Set("Content-Type", a.contentType)
 	rec.WriteHeader(a.status)

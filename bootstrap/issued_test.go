@@ -31,6 +31,7 @@ import (
 
 	"github.com/scproxy/scproxy/bootstrap"
 	"github.com/scproxy/scproxy/internal/oracle"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -85,15 +86,12 @@ type stsRig struct {
 	mu   sync.Mutex
 	seen []exchange
 
-	logMu sync.Mutex
-	logs  bytes.Buffer // text and JSON lines of server, endpoints and bootstrap
-	log   *slog.Logger
+	logs testkit.LogBuffer // text and JSON lines of server, endpoints and bootstrap
+	log  *slog.Logger
 }
 
 // logText returns what was logged so far.
 func (r *stsRig) logText() string {
-	r.logMu.Lock()
-	defer r.logMu.Unlock()
 	return r.logs.String()
 }
 
@@ -103,8 +101,8 @@ func newSTSRig(t *testing.T, mod func(*scserver.Config)) *stsRig {
 	t.Helper()
 	r := &stsRig{clock: &clock{now: time.Now().UTC().Truncate(time.Second)}}
 	r.log = slog.New(slog.NewMultiHandler(
-		slog.NewTextHandler(lockedWriter{&r.logMu, &r.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}),
-		slog.NewJSONHandler(lockedWriter{&r.logMu, &r.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}),
+		slog.NewTextHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}),
+		slog.NewJSONHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}),
 	))
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(r.record))
 	r.svc, _ = url.Parse("https://" + ts.Listener.Addr().String() + "/svc")
@@ -306,21 +304,10 @@ type testIssuer struct {
 
 func newTestIssuer(t *testing.T) testIssuer {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testkit.Server().RSAKey()
 	now := time.Now()
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "test STS"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testIssuer{key: key, cert: cert}
+	return testIssuer{key: key, cert: testkit.SelfSign(t, tmpl, key)}
 }
 
 // assertionFor builds a token for the rig's service, its proof key
@@ -669,18 +656,6 @@ func TestIssuedTokenSecretsNeverPrinted(t *testing.T) {
 			t.Errorf("output lacks %q: the canary check would prove nothing", want)
 		}
 	}
-}
-
-// lockedWriter serializes writes to a buffer shared by goroutines.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // A SAML 1.1 token given as XML is presented as WSS4J and WCF present

@@ -30,6 +30,7 @@ import (
 	"github.com/scproxy/scproxy/internal/bench"
 	"github.com/scproxy/scproxy/internal/kdctest"
 	"github.com/scproxy/scproxy/internal/oracle"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -44,35 +45,16 @@ import (
 // krbLogs collects every log line of a test twice, through a JSON and a
 // text handler at debug level, as the canary test needs.
 type krbLogs struct {
-	mu   sync.Mutex
-	json bytes.Buffer
-	text bytes.Buffer
-}
-
-func (l *krbLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.text.Write(p)
-}
-
-// krbJSONWriter is the JSON side of krbLogs.
-type krbJSONWriter struct{ l *krbLogs }
-
-func (w krbJSONWriter) Write(p []byte) (int, error) {
-	w.l.mu.Lock()
-	defer w.l.mu.Unlock()
-	return w.l.json.Write(p)
+	json, text testkit.LogBuffer
 }
 
 // logger returns a logger writing to both handlers.
 func (l *krbLogs) logger() *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
-	return slog.New(slog.NewMultiHandler(slog.NewJSONHandler(krbJSONWriter{l}, opts), slog.NewTextHandler(l, opts)))
+	return slog.New(slog.NewMultiHandler(slog.NewJSONHandler(&l.json, opts), slog.NewTextHandler(&l.text, opts)))
 }
 
 func (l *krbLogs) all() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	return l.json.String() + l.text.String()
 }
 
@@ -446,9 +428,7 @@ func TestKerberosGivesUpWithTheContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "alice@HUNG.TEST") {
 		t.Fatalf("error %v, want the deadline naming the principal", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("Secure returned after %v", d)
-	}
+	testkit.Budget(t, "Secure's return after its 150 ms deadline", time.Since(start), 500*time.Millisecond)
 	// Hang up: the exchange left behind ends, and Close waits for it.
 	l.Close()
 	mu.Lock()

@@ -3,20 +3,15 @@ package outbound
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -117,22 +112,9 @@ func BenchmarkProxy(b *testing.B) {
 	}
 }
 
-// benchCertificate is a self-signed RSA-2048 certificate for the x509
+// benchCertificate is the kit's RSA-2048 client certificate for the x509
 // profile.
 func benchCertificate(b *testing.B) *secure.Certificate {
-	b.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return &secure.Certificate{Cert: cert, Key: key}
+	id := testkit.Client()
+	return &secure.Certificate{Cert: id.Cert, Key: id.RSAKey()}
 }

@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -26,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -164,14 +162,12 @@ func withResponseSecurity(env []byte) []byte {
 	return []byte(s)
 }
 
-// selfSignedCert makes a certificate for 127.0.0.1 that nothing trusts.
+// selfSignedCert makes a certificate for 127.0.0.1 that nothing trusts:
+// the kit's untrusted CA signs it for the kit's ECDSA server key.
 func selfSignedCert(t *testing.T) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
+	key := testkit.ServerEC().Key
+	cert := testkit.Issue(t, testkit.OtherCA(), &x509.Certificate{
 		SerialNumber: big.NewInt(42),
 		Subject:      pkix.Name{CommonName: "untrusted scserver"},
 		NotBefore:    time.Now().Add(-time.Hour),
@@ -180,12 +176,8 @@ func selfSignedCert(t *testing.T) tls.Certificate {
 		DNSNames:     []string{"localhost"},
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	}, key.Public())
+	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}
 }
 
 // stop closes the upstream's listener: later calls find nobody there.

@@ -1,7 +1,6 @@
 package outbound_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -23,26 +23,8 @@ import (
 // service's security faults, rollover, shutdown, status) through the real
 // listener against the built-in server behind a real TLS listener.
 
-// logBuffer collects a logger's output; safe for concurrent writes.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // debugLogger logs everything, as JSON, to buf.
-func debugLogger(buf *logBuffer) *slog.Logger {
+func debugLogger(buf *testkit.LogBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -361,7 +343,7 @@ func TestShutdown(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			logs := &logBuffer{}
+			logs := &testkit.LogBuffer{}
 			up := newUpstream(t, scserver.Config{})
 			sp := serveProxy(t, outbound.Config{
 				Routes: []outbound.Route{
@@ -463,7 +445,7 @@ func TestShutdown(t *testing.T) {
 // and, after a failed renewal, the error; never the password.
 func TestStatus(t *testing.T) {
 	t.Parallel()
-	logs := &logBuffer{}
+	logs := &testkit.LogBuffer{}
 	up := newUpstream(t, scserver.Config{Script: scserver.Script{RenewAfterMessages: 2}})
 	endpoint := up.url(t, "/Echo.svc").String()
 	sp := serveProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool(), Logger: debugLogger(logs)})

@@ -1,21 +1,16 @@
 package outbound_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/scproxy/scproxy/internal/oracle"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/wire/dsig"
@@ -26,71 +21,20 @@ import (
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
-// x509PKI is a CA the test service trusts, a client certificate it
-// signed, and a certificate of a CA nobody trusts.
+// x509PKI is the test kit's CA, which the test service trusts, the client
+// certificate it signed, and the kit's certificate of a CA nobody trusts.
 type x509PKI struct {
 	pool            *x509.CertPool
 	client, foreign secure.Certificate
 }
 
-var (
-	pkiOnce sync.Once
-	pkiVal  *x509PKI
-	pkiErr  error
-)
-
-// testPKI makes the PKI once per test binary: RSA keys are slow to make.
 func testPKI(t *testing.T) *x509PKI {
 	t.Helper()
-	pkiOnce.Do(func() { pkiVal, pkiErr = makeX509PKI() })
-	if pkiErr != nil {
-		t.Fatal(pkiErr)
+	return &x509PKI{
+		pool:    testkit.Pool(),
+		client:  secure.Certificate{Cert: testkit.Client().Cert, Key: testkit.Client().RSAKey()},
+		foreign: secure.Certificate{Cert: testkit.OtherClient().Cert, Key: testkit.OtherClient().RSAKey()},
 	}
-	return pkiVal
-}
-
-func makeX509PKI() (*x509PKI, error) {
-	p := &x509PKI{pool: x509.NewCertPool()}
-	for i, cred := range []*secure.Certificate{&p.client, &p.foreign} {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return nil, err
-		}
-		// The client certificate reuses its CA's key: which key a leaf has
-		// does not matter to the checks, and keys are the slow part.
-		ca, err := issueCert("test CA", nil, key, key, int64(2*i+1))
-		if err != nil {
-			return nil, err
-		}
-		leaf, err := issueCert("test client", ca, key, key, int64(2*i+2))
-		if err != nil {
-			return nil, err
-		}
-		if i == 0 {
-			p.pool.AddCert(ca)
-		}
-		*cred = secure.Certificate{Cert: leaf, Key: key}
-	}
-	return p, nil
-}
-
-func issueCert(cn string, parent *x509.Certificate, pub, signer *rsa.PrivateKey, serial int64) (*x509.Certificate, error) {
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-	}
-	if parent == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &pub.PublicKey, signer)
-	if err != nil {
-		return nil, err
-	}
-	return x509.ParseCertificate(der)
 }
 
 // TestX509Profile runs the x509 profile through the real listener and the

@@ -2,7 +2,6 @@ package scserver
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/keys"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -26,8 +26,8 @@ import (
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
-// testPKI is a test CA with client certificates: one it signed, one from
-// an unrelated CA, one expired at testStart.
+// testPKI is the test kit's CA with client certificates: one it signed,
+// the kit's untrusted one, one expired at testStart.
 type testPKI struct {
 	pool                   *x509.CertPool
 	good, foreign, expired *x509.Certificate
@@ -37,72 +37,21 @@ type testPKI struct {
 var (
 	pkiOnce sync.Once
 	pki     *testPKI
-	pkiErr  error
 )
 
-// loadPKI makes the test PKI once per test binary: RSA keys are slow.
+// loadPKI builds the test PKI once per test binary.
 func loadPKI(t *testing.T) *testPKI {
 	t.Helper()
-	pkiOnce.Do(func() { pki, pkiErr = makePKI() })
-	if pkiErr != nil {
-		t.Fatal(pkiErr)
-	}
+	pkiOnce.Do(func() {
+		client, other := testkit.Client(), testkit.OtherClient()
+		pki = &testPKI{pool: testkit.Pool(), good: client.Cert, goodKey: client.RSAKey(), foreign: other.Cert, foreignKey: other.RSAKey()}
+		pki.expired = testkit.Issue(t, nil, &x509.Certificate{
+			SerialNumber: big.NewInt(100), Subject: pkix.Name{CommonName: "expired client"},
+			NotBefore: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC),
+			KeyUsage: x509.KeyUsageDigitalSignature,
+		}, client.Key.Public())
+	})
 	return pki
-}
-
-func makePKI() (*testPKI, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := makeCert("test CA", nil, key, key, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil {
-		return nil, err
-	}
-	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
-	otherCA, err := makeCert("other CA", nil, otherKey, otherKey, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil {
-		return nil, err
-	}
-	p := &testPKI{pool: x509.NewCertPool(), goodKey: key, foreignKey: otherKey}
-	p.pool.AddCert(ca)
-	// The client certificates reuse the CA keys: key generation is the
-	// slow part, and which key a leaf has does not matter to the checks.
-	if p.good, err = makeCert("client", ca, key, key, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2039, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
-		return nil, err
-	}
-	if p.foreign, err = makeCert("stranger", otherCA, otherKey, otherKey, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2039, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
-		return nil, err
-	}
-	if p.expired, err = makeCert("expired client", ca, key, key, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-var serialCounter int64
-
-func makeCert(cn string, parent *x509.Certificate, pubKey, signer *rsa.PrivateKey, from, to time.Time) (*x509.Certificate, error) {
-	serialCounter++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serialCounter),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    from,
-		NotAfter:     to,
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-	}
-	if parent == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &pubKey.PublicKey, signer)
-	if err != nil {
-		return nil, err
-	}
-	return x509.ParseCertificate(der)
 }
 
 // rstXML writes a RequestSecurityToken by hand. target is the inner XML

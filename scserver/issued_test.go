@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/wire/keys"
 	"github.com/scproxy/scproxy/wire/saml"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -280,7 +281,7 @@ func TestIssuedTokenBootstrapDisabled(t *testing.T) {
 // The token service's private key, the proof keys and the password reach
 // neither the log (debug, text and JSON), nor a fault, nor the counters.
 func TestTokenSecretsNeverLogged(t *testing.T) {
-	var text, js syncBuffer
+	var text, js testkit.LogBuffer
 	logger := slog.New(slog.NewMultiHandler(slog.NewTextHandler(&text, &slog.HandlerOptions{Level: slog.LevelDebug}), slog.NewJSONHandler(&js, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	h := start(t, Config{IssueTokens: true, Logger: logger})
 	_, tok := h.fetchToken(wssc.V1_3, testUser, testPassword)

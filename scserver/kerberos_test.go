@@ -22,6 +22,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/scproxy/scproxy/internal/kdctest"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
 	"github.com/scproxy/scproxy/wire/wss"
@@ -214,7 +215,7 @@ func TestKerberosBootstrap(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var log syncBuffer
+			var log testkit.LogBuffer
 			cfg := Config{Now: time.Now, Kerberos: f.acceptor(t), Logger: slog.New(slog.NewTextHandler(&log, nil))}
 			if tc.disabled {
 				cfg.Kerberos = nil

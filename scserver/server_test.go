@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
@@ -161,7 +162,7 @@ func TestConfigRefused(t *testing.T) {
 // exactly one line that names the context and never the key, the
 // entropy or the password.
 func TestStatsAndLog(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.LogBuffer
 	h := start(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	entropy := bytes.Repeat([]byte{0x5a}, 32)
 	c := h.issue(wssc.V1_3)
@@ -216,24 +217,6 @@ func TestStatsAndLog(t *testing.T) {
 			}
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestConcurrentClients runs many clients at once (run with -race):

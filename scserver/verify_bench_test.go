@@ -4,18 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -36,15 +33,6 @@ var benchSizes = []int{1 << 10, 10 << 10, 100 << 10}
 
 const benchAction = "http://tempuri.org/IService/Process"
 
-// inMemory hands requests straight to the server's handler.
-type inMemory struct{ h http.Handler }
-
-func (m inMemory) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	m.h.ServeHTTP(rec, r)
-	return rec.Result(), nil
-}
-
 // benchRig is a server trusting one client certificate's CA, with a
 // context established against it by the client packages.
 type benchRig struct {
@@ -55,20 +43,8 @@ type benchRig struct {
 
 func newBenchRig(b *testing.B) *benchRig {
 	b.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
+	id := testkit.Client()
+	cert, key, pool := id.Cert, id.RSAKey(), testkit.Pool()
 	srv, err := scserver.New(scserver.Config{PlainHTTP: true, Users: map[string]string{"u": "p"}, TrustedCAs: pool})
 	if err != nil {
 		b.Fatal(err)
@@ -76,7 +52,7 @@ func newBenchRig(b *testing.B) *benchRig {
 	b.Cleanup(func() { srv.Close() })
 	u, _ := url.Parse("https://svc.example/Service.svc")
 	ep, err := session.New(session.Config{URL: u, Version: wssc.Feb2005, Bootstrap: session.Username{User: "u", Password: "p"},
-		Client: upstream.New(upstream.Config{Transport: inMemory{srv}})})
+		Client: upstream.New(upstream.Config{Transport: testkit.Upstream{Handler: srv}})})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
 )
@@ -60,25 +60,6 @@ const (
 func echoBody(s string) string {
 	return `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><EchoString xmlns="http://tempuri.org/"><echo>` +
 		s + `</echo></EchoString></s:Body></s:Envelope>`
-}
-
-// lockedBuffer is a bytes.Buffer safe for a process's copier goroutine
-// and the test at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // upstream is a scserver with one user, demo, of a random password.
@@ -127,7 +108,7 @@ func (u *upstream) waitRequests(t *testing.T, n int) {
 // proc is a running scproxy process.
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr lockedBuffer
+	stdout, stderr testkit.LogBuffer
 	done           chan struct{} // closed when the process has exited
 	exitedAt       time.Time     // set before done is closed
 	code           int           // exit code, -1 for a signal; set before done is closed

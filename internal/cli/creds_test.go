@@ -3,22 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/scproxy/scproxy/bootstrap"
 	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/keyringtest"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/session"
 )
 
@@ -161,19 +157,9 @@ func TestRunSecretSources(t *testing.T) {
 // The certificate flags feed both the certificate bootstrap and the x509
 // profile; a PKCS#12 passphrase comes from the secret flags.
 func TestRunCertificateFlags(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "cli client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
+	key, cert := testkit.Client().RSAKey(), testkit.Client().Cert
 	dir := t.TempDir()
-	certFile := writeFile(t, dir, "c.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
+	certFile := writeFile(t, dir, "c.pem", string(testkit.Client().CertPEM), 0o644)
 	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 	keyFile := writeFile(t, dir, "k.pem", keyPEM, 0o600)
 	openKey := writeFile(t, dir, "open.pem", keyPEM, 0o644)

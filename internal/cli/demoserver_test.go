@@ -13,10 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/wire/wssc"
 )
@@ -137,28 +137,10 @@ func TestDemoServerBadFlags(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects the banner while the server runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestDemoServerRuns starts the real command, reads the banner, checks the
 // service answers over TLS with the printed CA, and stops it by context.
 func TestDemoServerRuns(t *testing.T) {
-	var out, errOut lockedBuffer
+	var out, errOut testkit.LogBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
@@ -304,7 +286,7 @@ func TestDemoServerUserEnv(t *testing.T) {
 		}
 	}
 	// Through Main, the environment of Streams is what is read.
-	var out lockedBuffer
+	var out testkit.LogBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {

@@ -1,8 +1,6 @@
 package dsig
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"errors"
 	"os"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
@@ -371,10 +370,7 @@ func wantAlgorithmError(kind string) func(*testing.T, *etree.Element, *Verified,
 }
 
 func TestRSARoundTrip(t *testing.T) {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	priv := testkit.Client().RSAKey()
 	for _, method := range []string{RSASHA1, RSASHA256} {
 		t.Run(method, func(t *testing.T) {
 			d := parseString(t, bodySigned)
@@ -392,7 +388,7 @@ func TestRSARoundTrip(t *testing.T) {
 			if _, err := Verify(root, signatureOf(t, root), resolve, DefaultPolicy); err != nil {
 				t.Fatal(err)
 			}
-			other, _ := rsa.GenerateKey(rand.Reader, 2048)
+			other := testkit.OtherClient().RSAKey()
 			resolveOther := func(_ *etree.Element, m string) (VerifyingKey, error) { return RSAVerifyingKey(m, &other.PublicKey) }
 			if _, err := Verify(root, signatureOf(t, root), resolveOther, DefaultPolicy); !errors.Is(err, ErrBadSignature) {
 				t.Fatalf("verify with another key: %v", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
@@ -32,7 +33,8 @@ var (
 
 // loadParties makes, once per test binary, an issuer, a relying party, an
 // unrelated issuer and an issuer whose certificate expired before
-// testStart. RSA key generation is the slow part.
+// testStart, with the test kit's keys: self-signed certificates valid
+// around testStart.
 func loadParties(t testing.TB) (issuer, rp, other, expired party) {
 	t.Helper()
 	partiesOnce.Do(func() {
@@ -41,9 +43,14 @@ func loadParties(t testing.TB) (issuer, rp, other, expired party) {
 		for _, p := range []struct {
 			dst  *party
 			cn   string
+			key  *rsa.PrivateKey
 			span [2]time.Time
-		}{{&parties.issuer, "test issuer", valid}, {&parties.rp, "relying party", valid}, {&parties.other, "other issuer", valid}} {
-			if *p.dst, partiesErr = newParty(p.cn, nil, p.span); partiesErr != nil {
+		}{
+			{&parties.issuer, "test issuer", testkit.Server().RSAKey(), valid},
+			{&parties.rp, "relying party", testkit.Client().RSAKey(), valid},
+			{&parties.other, "other issuer", testkit.OtherClient().RSAKey(), valid},
+		} {
+			if *p.dst, partiesErr = newParty(p.cn, p.key, p.span); partiesErr != nil {
 				return
 			}
 		}
@@ -56,12 +63,6 @@ func loadParties(t testing.TB) (issuer, rp, other, expired party) {
 }
 
 func newParty(cn string, key *rsa.PrivateKey, span [2]time.Time) (party, error) {
-	var err error
-	if key == nil {
-		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			return party{}, err
-		}
-	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(span[0].Unix()), Subject: pkix.Name{CommonName: cn}, NotBefore: span[0], NotAfter: span[1], KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"strings"
 	"testing"
@@ -19,6 +15,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/scproxy/scproxy/internal/oracle"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
@@ -212,17 +209,8 @@ func TestTokenBytesUnchangedWithoutDeclarations(t *testing.T) {
 
 func TestWithCertificate(t *testing.T) {
 	oracle.Require(t, "xmlsec1")
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "scproxy test client"}, NotBefore: fixedNow().Add(-time.Hour), NotAfter: fixedNow().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	id := testkit.Client()
+	priv, cert, certPEM := id.RSAKey(), id.Cert, id.CertPEM
 	for _, sv := range soap.Versions {
 		for _, method := range []string{dsig.RSASHA1, dsig.RSASHA256} {
 			t.Run(fmt.Sprintf("%s/%s", sv, method[strings.LastIndex(method, "#")+1:]), func(t *testing.T) {

@@ -2,19 +2,16 @@ package soap
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/beevik/etree"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
 	nsSC2005  = "http://schemas.xmlsoap.org/ws/2005/02/sc"
@@ -437,7 +434,8 @@ func TestFaultRenderErrors(t *testing.T) {
 	})
 }
 
-// The rendered bytes are stable and shaped like WCF's (golden files).
+// The rendered bytes are stable and shaped like WCF's (golden files under
+// testdata/TestFaultGolden; go test -update rewrites them).
 func TestFaultGolden(t *testing.T) {
 	detail := etree.NewElement("Detail")
 	entry := detail.CreateElement("d:Info")
@@ -458,25 +456,9 @@ func TestFaultGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				golden(t, filepath.Join("testdata/golden", name), env.Bytes())
+				testkit.Golden(t, env.Bytes())
 			})
 		}
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := readFile(t, path)
-	if string(got) != string(want) {
-		t.Errorf("output differs from %s\ngot  %s\nwant %s", path, got, want)
 	}
 }
 
