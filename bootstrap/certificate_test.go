@@ -137,7 +137,7 @@ func TestLoadCertificate(t *testing.T) {
 		{"encrypted PEM key", func() (secure.Certificate, error) {
 			enc := pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1, 2, 3}})
 			return LoadPEM(certFile, writeFile(t, "enc.pem", enc, 0o600))
-		}, "--pkcs12-file"},
+		}, "put it in a PKCS#12 file"},
 		{"no key in the key file", func() (secure.Certificate, error) {
 			return LoadPEM(certFile, writeFile(t, "nokey.pem", certPEM, 0o600))
 		}, "no PRIVATE KEY block"},
