@@ -16,6 +16,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/keys"
 	"github.com/scproxy/scproxy/wire/saml"
@@ -51,7 +52,8 @@ type TokenSTS struct {
 	// wssc.Feb2005).
 	Version wssc.Version
 	// Username and Password authenticate the request.
-	Username, Password string
+	Username string
+	Password creds.Secret
 	// AppliesTo is the address of the service the token is for (the
 	// assertion's audience); empty asks for a token without one.
 	AppliesTo string
@@ -353,7 +355,7 @@ func (s *TokenSTS) envelope(payload *etree.Element) ([]byte, string, error) {
 	if _, err := h.AddTo(env.Header, wsa.V10); err != nil {
 		return nil, "", err
 	}
-	body, err := secure.WithUsername(env, s.Username, s.Password, false, secure.Options{Now: s.Now, Rand: s.Rand})
+	body, err := secure.WithUsername(env, s.Username, s.Password.Reveal(), false, secure.Options{Now: s.Now, Rand: s.Rand})
 	return body, h.MessageID, err
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wss"
@@ -44,7 +45,7 @@ type KerberosConfig struct {
 	// Principal is the user, "alice" or "alice@EXAMPLE.COM".
 	Principal string
 	// Password or KeytabFile (exactly one) is the user's credential.
-	Password   string
+	Password   creds.Secret
 	KeytabFile string
 	// SPN is the service principal, without realm: "HTTP/svc.example.com".
 	SPN string
@@ -65,7 +66,7 @@ type KerberosConfig struct {
 // concurrent use.
 type Kerberos struct {
 	user, realm, spn string
-	password         string
+	password         creds.Secret
 	keytab           *keytab.Keytab
 	krb5             *config.Config
 	log              *slog.Logger
@@ -171,7 +172,7 @@ func (k *Kerberos) checkNames(c KerberosConfig) error {
 	switch {
 	case k.user == "" || strings.ContainsAny(k.user, "@\x00"):
 		return fmt.Errorf("kerberos: principal %q is not a user name", c.Principal)
-	case (c.Password == "") == (c.KeytabFile == ""):
+	case c.Password.IsZero() == (c.KeytabFile == ""):
 		return fmt.Errorf("kerberos: %s needs exactly one of a password and a keytab", k.user)
 	case c.SPN == "" || strings.ContainsAny(c.SPN, "@ \t\r\n"):
 		return fmt.Errorf("kerberos: service principal %q must be given without realm, such as HTTP/svc.example.com", c.SPN)
@@ -326,7 +327,7 @@ func (k *Kerberos) newClient() *client.Client {
 	if k.keytab != nil {
 		return client.NewWithKeytab(k.user, k.realm, k.keytab, k.krb5, client.DisablePAFXFAST(true))
 	}
-	return client.NewWithPassword(k.user, k.realm, k.password, k.krb5, client.DisablePAFXFAST(true))
+	return client.NewWithPassword(k.user, k.realm, k.password.Reveal(), k.krb5, client.DisablePAFXFAST(true))
 }
 
 func (k *Kerberos) credentialKind() string {

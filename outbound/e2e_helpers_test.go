@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -238,7 +239,7 @@ func serveProxy(t *testing.T, cfg outbound.Config) *servingProxy {
 	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
 	if cfg.Bootstrap == nil && cfg.Security == outbound.SecurityContext {
-		cfg.Bootstrap = session.Username{User: testUser, Password: testPassword}
+		cfg.Bootstrap = session.Username{User: testUser, Password: creds.NewSecret(testPassword)}
 	}
 	p, err := outbound.New(cfg)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -75,7 +76,7 @@ func newBenchRig(b *testing.B) *benchRig {
 	}
 	b.Cleanup(func() { srv.Close() })
 	u, _ := url.Parse("https://svc.example/Service.svc")
-	ep, err := session.New(session.Config{URL: u, Version: wssc.Feb2005, Bootstrap: session.Username{User: "u", Password: "p"},
+	ep, err := session.New(session.Config{URL: u, Version: wssc.Feb2005, Bootstrap: session.Username{User: "u", Password: creds.NewSecret("p")},
 		Client: upstream.New(upstream.Config{Transport: inMemory{srv}})})
 	if err != nil {
 		b.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -85,7 +86,7 @@ func TestReissueJoiningARenewal(t *testing.T) {
 	pool.AddCert(ts.Certificate())
 	u, _ := url.Parse(ts.URL + "/svc")
 	ep, err := session.New(session.Config{
-		URL: u, Version: wssc.V1_3, Bootstrap: session.Username{User: "demo", Password: password},
+		URL: u, Version: wssc.V1_3, Bootstrap: session.Username{User: "demo", Password: creds.NewSecret(password)},
 		Client: upstream.New(upstream.Config{RootCAs: pool}), Timeout: 5 * time.Second,
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/oracle"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -74,7 +75,7 @@ func newRecorder(t *testing.T, v wssc.Version) *recorder {
 
 func (r *recorder) endpoint(t *testing.T, v wssc.Version, mod func(*session.Config)) *session.Endpoint {
 	t.Helper()
-	cfg := session.Config{URL: r.url, Version: v, Bootstrap: session.Username{User: "demo", Password: password}, Client: r.client, Timeout: 5 * time.Second}
+	cfg := session.Config{URL: r.url, Version: v, Bootstrap: session.Username{User: "demo", Password: creds.NewSecret(password)}, Client: r.client, Timeout: 5 * time.Second}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -46,7 +46,7 @@ func TestCredsCommand(t *testing.T) {
 	}
 	// run reads the entry named after the upstream's host by default.
 	cfg, r := mustConfig(t, nil, cmdline(upstream)...)
-	if got := cfg.Routes[0].Bootstrap; got != (session.Username{User: "alice", Password: canary}) {
+	if got := cfg.Routes[0].Bootstrap; got != (session.Username{User: "alice", Password: creds.NewSecret(canary)}) {
 		t.Fatalf("bootstrap from the keyring: %v", got)
 	}
 	if strings.Contains(r.out.String()+r.err.String(), canary) {
@@ -109,7 +109,7 @@ func TestRunSecretSources(t *testing.T) {
 
 	t.Run("--credential", func(t *testing.T) {
 		cfg, _ := mustConfig(t, nil, cmdline(upstream, []string{"--credential", "orders"})...)
-		if cfg.Bootstrap != (session.Username{User: "olga", Password: canary + "-orders"}) {
+		if cfg.Bootstrap != (session.Username{User: "olga", Password: creds.NewSecret(canary + "-orders")}) {
 			t.Fatalf("got %v", cfg.Bootstrap)
 		}
 	})
@@ -124,7 +124,7 @@ func TestRunSecretSources(t *testing.T) {
 	})
 	t.Run("systemd credential", func(t *testing.T) {
 		cfg, _ := mustConfig(t, map[string]string{"CREDENTIALS_DIRECTORY": sysDir}, cmdline(upstream, []string{"--username", "sam", "--systemd-credential", "svc"})...)
-		if cfg.Bootstrap != (session.Username{User: "sam", Password: canary + "-systemd"}) {
+		if cfg.Bootstrap != (session.Username{User: "sam", Password: creds.NewSecret(canary + "-systemd")}) {
 			t.Fatalf("got %v", cfg.Bootstrap)
 		}
 	})
