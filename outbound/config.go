@@ -352,7 +352,9 @@ func (c *Config) checkRoutes() error {
 	for i, r := range c.Routes {
 		field := fmt.Sprintf("Routes[%d]", i)
 		if !strings.HasPrefix(r.Prefix, "/") {
-			return fieldErr(field+".Prefix", r.Prefix, "the path must start with /")
+			// Not shown: text that is no path may be a mistyped URL with
+			// a password in it.
+			return fieldErr(field+".Prefix", "", "the path must start with /")
 		}
 		if seen[r.Prefix] {
 			return fieldErr(field+".Prefix", r.Prefix, "given twice")

@@ -445,7 +445,11 @@ func (o *RunOptions) routes() ([]outbound.Route, error) {
 		case prefix == "/" && o.Upstream != "":
 			return nil, usageErrorf("--route / and --upstream both give route /: keep one")
 		}
-		u, err := upstreamURL("--route "+prefix, raw)
+		flag := "--route"
+		if strings.HasPrefix(prefix, "/") {
+			flag += " " + prefix
+		}
+		u, err := upstreamURL(flag, raw)
 		if err != nil {
 			return nil, err
 		}

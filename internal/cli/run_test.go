@@ -392,6 +392,8 @@ func TestRunInvalid(t *testing.T) {
 		{"upstream fragment", baseEnv, cmdline(userPW, []string{"--upstream", "https://svc.example/#x"}), []string{"--upstream", "fragment"}},
 		{"route without =", baseEnv, cmdline(userPW, []string{"--route", "https://alice:" + canary + "@svc.example/"}), []string{"--route", "/path=URL"}},
 		{"route path", baseEnv, cmdline(userPW, []string{"--route", "a=https://svc.example/"}), []string{"--route", "start with /"}},
+		{"route path a URL, its own URL unparsable", baseEnv, cmdline(userPW, []string{"--route", "https://alice:" + canary + "@svc.example/a=%zz"}), []string{"--route", "not a URL"}},
+		{"route path a URL with credentials", baseEnv, cmdline(userPW, []string{"--route", "https://alice:" + canary + "@svc.example/?a=https://svc.example/"}), []string{"--route", "start with /"}},
 		{"route URL", baseEnv, cmdline(userPW, []string{"--route", "/a=svc.example"}), []string{"--route /a"}},
 		{"route / with --upstream", baseEnv, cmdline(upstream, userPW, []string{"--route", "/=https://other.example/"}), []string{"--route /", "--upstream"}},
 		{"route twice", baseEnv, cmdline(userPW, []string{"--route", "/a=https://a.example/", "--route", "/a=https://b.example/"}), []string{"--route", "twice"}},
