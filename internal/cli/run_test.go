@@ -562,3 +562,17 @@ func TestRunStartsProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigFlagsExist: every flag the table names a configuration's
+// settings by is a flag of run, so a *FieldError always reaches the user
+// as a flag they can type.
+func TestConfigFlagsExist(t *testing.T) {
+	flags := NewCmdRun(Streams{}, nil).Flags()
+	for field, names := range configFlags {
+		for _, name := range strings.Split(names, " or ") {
+			if flags.Lookup(strings.TrimPrefix(name, "--")) == nil {
+				t.Errorf("%s: %s is not a flag of run", field, name)
+			}
+		}
+	}
+}
