@@ -22,13 +22,12 @@ import (
 	"github.com/scproxy/scproxy/wire/wssc"
 )
 
-// Defaults of the settings a zero Config leaves open.
+// Defaults and bounds of the settings; the defaults of settings that
+// belong to other packages are theirs (session.DefaultEstablishTimeout,
+// upstream.DefaultMaxBody, upstream.DefaultTimeout).
 const (
-	DefaultListen  = "127.0.0.1:8780"
-	DefaultMaxBody = 4 << 20
-	// DefaultUpstreamTimeout bounds one forwarded call from dial to the last
-	// byte of the response.
-	DefaultUpstreamTimeout = 2 * time.Minute
+	// DefaultListen is where the proxy listens when Listen is empty.
+	DefaultListen = "127.0.0.1:8780"
 	// MinKeySize and MaxKeySize bound KeySize (bits, multiples of 8).
 	MinKeySize = 128
 	MaxKeySize = 512
@@ -153,7 +152,8 @@ type Config struct {
 	// RootCAs verifies upstream certificates; nil means the system roots.
 	RootCAs *x509.CertPool
 
-	// MaxBody caps request and response bodies; DefaultMaxBody when zero.
+	// MaxBody caps request and response bodies; upstream.DefaultMaxBody
+	// when zero.
 	MaxBody int64
 	// MaxEndpoints bounds the upstream endpoints held at once, each with
 	// its context, precomputed header and renewal loop (about 15 KiB, see
@@ -161,7 +161,8 @@ type Config struct {
 	MaxEndpoints int
 	// EstablishTimeout bounds each Issue, Renew and Cancel exchange;
 	// session.DefaultEstablishTimeout when zero. UpstreamTimeout bounds
-	// one forwarded call; DefaultUpstreamTimeout when zero.
+	// one forwarded call from dial to the last byte of the response;
+	// upstream.DefaultTimeout when zero.
 	EstablishTimeout time.Duration
 	UpstreamTimeout  time.Duration
 
@@ -247,7 +248,7 @@ func (c Config) withDefaults() Config {
 		c.SignatureMethod = dsig.HMACSHA1
 	}
 	if c.MaxBody == 0 {
-		c.MaxBody = DefaultMaxBody
+		c.MaxBody = upstream.DefaultMaxBody
 	}
 	if c.MaxEndpoints == 0 {
 		c.MaxEndpoints = DefaultMaxEndpoints
@@ -256,7 +257,7 @@ func (c Config) withDefaults() Config {
 		c.EstablishTimeout = session.DefaultEstablishTimeout
 	}
 	if c.UpstreamTimeout == 0 {
-		c.UpstreamTimeout = DefaultUpstreamTimeout
+		c.UpstreamTimeout = upstream.DefaultTimeout
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout

@@ -19,6 +19,7 @@ import (
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/session"
+	up "github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
@@ -86,7 +87,7 @@ type RunOptions struct {
 // NewCmdRun returns `scproxy run`. runF runs the validated configuration;
 // nil means runProxy.
 func NewCmdRun(s Streams, runF func(context.Context, *outbound.Config) error) *cobra.Command {
-	o := &RunOptions{MaxBody: outbound.DefaultMaxBody}
+	o := &RunOptions{MaxBody: up.DefaultMaxBody}
 	if runF == nil {
 		runF = runProxy
 	}
@@ -155,7 +156,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.SignatureAlgorithm, "signature-algorithm", "hmac-sha1", "message signature: hmac-sha1 or hmac-sha256")
 	f.Var(&o.MaxBody, "max-body", "largest request or response body, in bytes (suffixes KiB and MiB allowed)")
 	f.DurationVar(&o.EstablishTimeout, "establish-timeout", session.DefaultEstablishTimeout, "time allowed to establish a context")
-	f.DurationVar(&o.UpstreamTimeout, "upstream-timeout", outbound.DefaultUpstreamTimeout, "time allowed for one upstream call")
+	f.DurationVar(&o.UpstreamTimeout, "upstream-timeout", up.DefaultTimeout, "time allowed for one upstream call")
 	f.DurationVar(&o.RenewInterval, "renew-interval", renewal.DefaultInterval, "renew a context after at most this long (also at 60% of its lifetime)")
 	f.StringVar(&o.RenewMode, "renew-mode", "renew", "renew (WS-Trust Renew, a new Issue when refused) or reissue (always a new Issue)")
 	f.DurationVar(&o.Rollover, "rollover", session.DefaultRollover, "how long a context replaced by a new Issue stays usable before it is cancelled (0: cancelled at once)")

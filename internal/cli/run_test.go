@@ -24,6 +24,7 @@ import (
 	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/session"
+	up "github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
@@ -142,7 +143,7 @@ func TestRunDefaults(t *testing.T) {
 		t.Errorf("soap %v addressing %+v", cfg.SOAP, cfg.Addressing)
 	case cfg.RootCAs != nil:
 		t.Error("RootCAs set without --ca-file")
-	case cfg.MaxBody != 4194304 || cfg.EstablishTimeout != session.DefaultEstablishTimeout || cfg.UpstreamTimeout != outbound.DefaultUpstreamTimeout:
+	case cfg.MaxBody != 4194304 || cfg.EstablishTimeout != session.DefaultEstablishTimeout || cfg.UpstreamTimeout != up.DefaultTimeout:
 		t.Errorf("max body %d timeouts %v %v", cfg.MaxBody, cfg.EstablishTimeout, cfg.UpstreamTimeout)
 	case cfg.Logger == nil || cfg.Logger.Enabled(context.Background(), -4) || !cfg.Logger.Enabled(context.Background(), 0):
 		t.Error("logger is not at level info")
