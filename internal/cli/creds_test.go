@@ -182,6 +182,7 @@ func TestRunCertificateFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	p12File := writeFile(t, dir, "c.p12", string(p12), 0o600)
+	encryptedKey := writeFile(t, dir, "enc.pem", string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1, 2, 3}})), 0o600)
 
 	pemArgs := []string{"--cert-file", certFile, "--key-file", keyFile}
 	cfg, _ := mustConfig(t, nil, cmdline(upstream, []string{"--bootstrap", "certificate"}, pemArgs)...)
@@ -201,6 +202,7 @@ func TestRunCertificateFlags(t *testing.T) {
 		{"key open to others", nil, cmdline(upstream, []string{"--bootstrap", "certificate", "--cert-file", certFile, "--key-file", openKey}), "chmod 600"},
 		{"PKCS#12 wrong passphrase", map[string]string{"PW": "wrong"}, cmdline(upstream, []string{"--bootstrap", "certificate", "--pkcs12-file", p12File, "--password-env", "PW"}), "wrong passphrase"},
 		{"PEM and PKCS#12", baseEnv, cmdline(upstream, pemArgs, []string{"--bootstrap", "certificate", "--pkcs12-file", p12File, "--password-env", "PW"}), "give only one"},
+		{"encrypted PEM key", nil, cmdline(upstream, []string{"--bootstrap", "certificate", "--cert-file", certFile, "--key-file", encryptedKey}), "use --pkcs12-file"},
 		{"key without certificate", nil, cmdline(upstream, []string{"--bootstrap", "certificate", "--key-file", keyFile}), "--cert-file"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

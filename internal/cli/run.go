@@ -459,8 +459,8 @@ func (o *RunOptions) routes() ([]outbound.Route, error) {
 	return out, nil
 }
 
-// upstreamURL parses a URL. Its messages show no part of the text, since
-// a mistaken user:password in it is a secret.
+// upstreamURL parses a URL. Its messages show no part of it, since a
+// mistaken user:password in it is a secret.
 func upstreamURL(flag, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -481,9 +481,9 @@ func upstreamURL(flag, raw string) (*url.URL, error) {
 func (o *RunOptions) checkFlagBounds() error {
 	switch {
 	case o.KeySize == 0:
-		return usageErrorf("--key-size 0: want a multiple of 8 from %d to %d", outbound.MinKeySize, outbound.MaxKeySize)
+		return usageErrorf("--key-size 0: give the size in bits, e.g. %d", wssc.DefaultKeySize)
 	case o.MaxBody == 0:
-		return usageErrorf("--max-body 0: want at least %d bytes", outbound.MinMaxBody)
+		return usageErrorf("--max-body 0: give the largest body, e.g. 4MiB")
 	case o.EstablishTimeout <= 0:
 		return usageErrorf("--establish-timeout %v: want a positive duration, e.g. 30s", o.EstablishTimeout)
 	case o.UpstreamTimeout <= 0:
