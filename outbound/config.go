@@ -210,6 +210,7 @@ type FieldError struct {
 	Allow string
 }
 
+// Error is the message with the settings named as Config names them.
 func (e *FieldError) Error() string { return e.Describe(func(field string) string { return field }) }
 
 // Unwrap returns Err.
