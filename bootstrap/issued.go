@@ -17,6 +17,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/scproxy/scproxy/creds"
+	"github.com/scproxy/scproxy/setting"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/keys"
 	"github.com/scproxy/scproxy/wire/saml"
@@ -160,15 +161,16 @@ func hold(frag xmldoc.Fragment, a *saml.Assertion, key []byte, lifetimeEnd time.
 // sts when first used. It checks the settings; it does not contact the
 // STS.
 func NewIssuedTokenFromSTS(sts TokenSTS) (*IssuedToken, error) {
+	if err := upstream.CheckURL(sts.URL); err != nil {
+		return nil, &setting.Error{Field: "TokenSTS.URL", Value: upstream.Redact(sts.URL), Err: err}
+	}
 	switch {
-	case sts.URL == nil:
-		return nil, errors.New("issued token: no STS URL")
 	case sts.Version != wssc.V1_3 && sts.Version != wssc.Feb2005:
-		return nil, errors.New("issued token: no WS-Trust version for the STS")
+		return nil, setting.Errorf("TokenSTS.Version", "", "no WS-Trust version for the STS")
 	case sts.Username == "":
-		return nil, errors.New("issued token: no user name for the STS")
+		return nil, setting.Errorf("TokenSTS.Username", "", "no user name for the STS")
 	case sts.Client == nil:
-		return nil, errors.New("issued token: no upstream client")
+		return nil, setting.Errorf("TokenSTS.Client", "", "no upstream client")
 	}
 	if sts.Timeout == 0 {
 		sts.Timeout = DefaultTokenFetchTimeout

@@ -14,6 +14,7 @@ import (
 
 	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/setting"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/secure"
@@ -112,7 +113,7 @@ type Route struct {
 
 // Config configures a Proxy. The CLI builds it from flags; nothing here
 // reads flags or the environment. A zero setting takes its default;
-// Validate reports the first one that cannot work as a *FieldError.
+// Validate reports the first one that cannot work as a *setting.Error.
 type Config struct {
 	// Listen is the local address; DefaultListen when empty. A
 	// non-loopback address is refused unless AllowRemote is set.
@@ -193,48 +194,6 @@ const DefaultShutdownTimeout = 30 * time.Second
 // session.DefaultRollover.
 const NoRollover time.Duration = -1
 
-// FieldError reports a Config setting that cannot work. Callers that
-// present the settings under other names (the command line's flags) find
-// it with errors.As and name Field and Allow their way.
-type FieldError struct {
-	// Field is the setting as Config spells it: "Listen", "KeySize",
-	// "Routes[1].Upstream".
-	Field string
-	// Value is the value given, redacted of secrets; empty when Err
-	// shows it.
-	Value string
-	// Err says what is wrong. It names no setting.
-	Err error
-	// Allow names the setting that would accept the value ("AllowRemote"),
-	// when one would.
-	Allow string
-}
-
-// Error is the message with the settings named as Config names them.
-func (e *FieldError) Error() string { return e.Describe(func(field string) string { return field }) }
-
-// Unwrap returns Err.
-func (e *FieldError) Unwrap() error { return e.Err }
-
-// Describe is the message of e with its settings called as name calls
-// them.
-func (e *FieldError) Describe(name func(field string) string) string {
-	s := name(e.Field)
-	if e.Value != "" {
-		s += " " + e.Value
-	}
-	s += ": " + e.Err.Error()
-	if e.Allow != "" {
-		s += " (" + name(e.Allow) + " allows it)"
-	}
-	return s
-}
-
-// fieldErr returns a *FieldError for field with the message format makes.
-func fieldErr(field, value, format string, args ...any) error {
-	return &FieldError{Field: field, Value: value, Err: fmt.Errorf(format, args...)}
-}
-
 // withDefaults returns c with every setting left open set to its default.
 // It is the only place defaults are filled; Validate checks the result
 // without changing c.
@@ -269,7 +228,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first setting that cannot work as a *FieldError
+// Validate reports the first setting that cannot work as a *setting.Error
 // naming it; settings left open take their defaults. It does not change
 // c.
 func (c *Config) Validate() error {
@@ -300,13 +259,13 @@ func (c *Config) validateSettings() error {
 	switch c.SignatureMethod {
 	case dsig.HMACSHA1, dsig.HMACSHA256:
 	default:
-		return fieldErr("SignatureMethod", c.SignatureMethod, "want HMAC-SHA1 or HMAC-SHA256")
+		return setting.Errorf("SignatureMethod", c.SignatureMethod, "want HMAC-SHA1 or HMAC-SHA256")
 	}
 	if c.KeySize != 0 && (c.KeySize < MinKeySize || c.KeySize > MaxKeySize || c.KeySize%8 != 0) {
-		return fieldErr("KeySize", strconv.Itoa(c.KeySize), "want a multiple of 8 from %d to %d", MinKeySize, MaxKeySize)
+		return setting.Errorf("KeySize", strconv.Itoa(c.KeySize), "want a multiple of 8 from %d to %d", MinKeySize, MaxKeySize)
 	}
 	if c.MaxBody < MinMaxBody {
-		return fieldErr("MaxBody", strconv.FormatInt(c.MaxBody, 10), "want at least %d bytes", MinMaxBody)
+		return setting.Errorf("MaxBody", strconv.FormatInt(c.MaxBody, 10), "want at least %d bytes", MinMaxBody)
 	}
 	for _, n := range []struct {
 		field string
@@ -318,11 +277,11 @@ func (c *Config) validateSettings() error {
 		{"Renewal.Interval", c.Renewal.Interval},
 	} {
 		if n.value < 0 {
-			return fieldErr(n.field, n.value.String(), "must not be negative")
+			return setting.Errorf(n.field, n.value.String(), "must not be negative")
 		}
 	}
 	if c.MaxEndpoints < 0 {
-		return fieldErr("MaxEndpoints", strconv.Itoa(c.MaxEndpoints), "must not be negative")
+		return setting.Errorf("MaxEndpoints", strconv.Itoa(c.MaxEndpoints), "must not be negative")
 	}
 	return nil
 }
@@ -334,10 +293,10 @@ func (c *Config) validateSettings() error {
 func CheckListen(addr string, allowRemote bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fieldErr("Listen", addr, "want host:port, e.g. %s", DefaultListen)
+		return setting.Errorf("Listen", addr, "want host:port, e.g. %s", DefaultListen)
 	}
 	if !allowRemote && !isLoopbackHost(host) {
-		return &FieldError{Field: "Listen", Value: addr, Allow: "AllowRemote",
+		return &setting.Error{Field: "Listen", Value: addr, Allow: "AllowRemote",
 			Err: errors.New("not a loopback address: other hosts could call it")}
 	}
 	return nil
@@ -348,7 +307,7 @@ func CheckListen(addr string, allowRemote bool) error {
 // AllowPlainHTTP says the service is a test service.
 func (c *Config) checkRoutes() error {
 	if len(c.Routes) == 0 {
-		return fieldErr("Routes", "", "no upstream configured")
+		return setting.Errorf("Routes", "", "no upstream configured")
 	}
 	seen := map[string]bool{}
 	for i, r := range c.Routes {
@@ -356,17 +315,17 @@ func (c *Config) checkRoutes() error {
 		if !strings.HasPrefix(r.Prefix, "/") {
 			// Not shown: text that is no path may be a mistyped URL with
 			// a password in it.
-			return fieldErr(field+".Prefix", "", "the path must start with /")
+			return setting.Errorf(field+".Prefix", "", "the path must start with /")
 		}
 		if seen[r.Prefix] {
-			return fieldErr(field+".Prefix", r.Prefix, "given twice")
+			return setting.Errorf(field+".Prefix", r.Prefix, "given twice")
 		}
 		seen[r.Prefix] = true
 		if err := upstream.CheckURL(r.Upstream); err != nil {
-			return &FieldError{Field: field + ".Upstream", Value: redacted(r.Upstream), Err: err}
+			return &setting.Error{Field: field + ".Upstream", Value: redacted(r.Upstream), Err: err}
 		}
 		if r.Upstream.Scheme == "http" && c.Security == SecurityContext && !c.AllowPlainHTTP {
-			return &FieldError{Field: field + ".Upstream", Allow: "AllowPlainHTTP",
+			return &setting.Error{Field: field + ".Upstream", Allow: "AllowPlainHTTP",
 				Err: fmt.Errorf("upstream %q is plain http, which would expose the bootstrap credential and every message; use https://, unless it is a test service", r.Upstream.Redacted())}
 		}
 	}
@@ -390,30 +349,30 @@ func (c *Config) checkCredentials() error {
 	case ProfileSCOverTLS:
 		for i, r := range c.Routes {
 			if r.Bootstrap == nil && c.Bootstrap == nil {
-				return fieldErr(fmt.Sprintf("Routes[%d].Bootstrap", i), "", "no bootstrap credential for establishing security contexts with %s", r.Prefix)
+				return setting.Errorf(fmt.Sprintf("Routes[%d].Bootstrap", i), "", "no bootstrap credential for establishing security contexts with %s", r.Prefix)
 			}
 		}
 		return nil
 	case ProfileX509:
 		cred := c.Certificate
 		if cred == nil || cred.Cert == nil || cred.Key == nil {
-			return fieldErr("Certificate", "", "profile x509: no certificate and key to sign messages with")
+			return setting.Errorf("Certificate", "", "profile x509: no certificate and key to sign messages with")
 		}
 		method := cred.Method
 		if method == "" {
 			method = dsig.RSASHA1
 		}
 		if _, err := dsig.RSASigningKey(method, cred.Key); err != nil {
-			return &FieldError{Field: "Certificate", Err: fmt.Errorf("profile x509: %w", err)}
+			return &setting.Error{Field: "Certificate", Err: fmt.Errorf("profile x509: %w", err)}
 		}
 		// A key that is not the certificate's would have every message
 		// refused by the service; say so at start.
 		if pub, ok := cred.Key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cred.Cert.PublicKey) {
-			return fieldErr("Certificate", "", "profile x509: the private key does not belong to the certificate")
+			return setting.Errorf("Certificate", "", "profile x509: the private key does not belong to the certificate")
 		}
 		return nil
 	}
-	return fieldErr("Profile", c.Profile.String(), "unknown profile")
+	return setting.Errorf("Profile", c.Profile.String(), "unknown profile")
 }
 
 // isLoopbackHost reports whether host (no port) names this machine only.

@@ -10,12 +10,13 @@ import (
 	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/setting"
 )
 
-// TestValidateFieldErrors: every setting that cannot work is reported as
-// a *FieldError naming it as Config spells it, with the setting that
+// TestValidateSettingErrors: every setting that cannot work is reported as
+// a *setting.Error naming it as Config spells it, with the setting that
 // would allow it where one would, and never a URL's password.
-func TestValidateFieldErrors(t *testing.T) {
+func TestValidateSettingErrors(t *testing.T) {
 	parse := func(raw string) *url.URL {
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -57,12 +58,12 @@ func TestValidateFieldErrors(t *testing.T) {
 			cfg := valid()
 			tt.change(&cfg)
 			err := cfg.Validate()
-			var fe *outbound.FieldError
+			var fe *setting.Error
 			if !errors.As(err, &fe) {
-				t.Fatalf("Validate = %v, want a *FieldError", err)
+				t.Fatalf("Validate = %v, want a *setting.Error", err)
 			}
 			if fe.Field != tt.field || fe.Value != tt.value || fe.Allow != tt.allow {
-				t.Errorf("FieldError{Field: %q, Value: %q, Allow: %q}, want {%q, %q, %q}", fe.Field, fe.Value, fe.Allow, tt.field, tt.value, tt.allow)
+				t.Errorf("setting.Error{Field: %q, Value: %q, Allow: %q}, want {%q, %q, %q}", fe.Field, fe.Value, fe.Allow, tt.field, tt.value, tt.allow)
 			}
 			if msg := err.Error(); !strings.HasPrefix(msg, tt.field) || strings.Contains(msg, testPassword) {
 				t.Errorf("message %q does not start with the field or holds the password", msg)
@@ -107,7 +108,7 @@ func TestValidateSettingsNeedsNoCredential(t *testing.T) {
 	if err := cfg.ValidateSettings(); err != nil {
 		t.Fatalf("ValidateSettings: %v", err)
 	}
-	var fe *outbound.FieldError
+	var fe *setting.Error
 	if err := cfg.Validate(); !errors.As(err, &fe) || fe.Field != "Routes[0].Bootstrap" {
 		t.Fatalf("Validate = %v, want the missing bootstrap", err)
 	}

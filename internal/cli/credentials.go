@@ -9,6 +9,7 @@ import (
 	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/setting"
 	"github.com/scproxy/scproxy/wire/secure"
 )
 
@@ -217,7 +218,8 @@ func (o *RunOptions) certificate(passphrase creds.Secret) (secure.Certificate, e
 	return c, flagErr("--cert-file/--key-file", err)
 }
 
-// flagErr makes err a usage error naming flag.
+// flagErr makes err a usage error naming flag, or the flag of the
+// setting a *setting.Error names.
 func flagErr(flag string, err error) error {
 	if err == nil {
 		return nil
@@ -225,6 +227,12 @@ func flagErr(flag string, err error) error {
 	var ue *UsageError
 	if errors.As(err, &ue) {
 		return err
+	}
+	var se *setting.Error
+	if errors.As(err, &se) {
+		if _, ok := configFlags[se.Field]; ok {
+			return usageErrorf("%s", se.Describe(func(field string) string { return configFlags[field] }))
+		}
 	}
 	return usageErrorf("%s: %v", flag, err)
 }

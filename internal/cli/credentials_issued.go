@@ -37,9 +37,6 @@ func (o *RunOptions) issuedToken(c creds.Credential, cfg *outbound.Config, svc *
 		if err != nil {
 			return nil, err
 		}
-		if err := stsclient.CheckURL(stsURL); err != nil {
-			return nil, usageErrorf("--token-sts %s: %v", stsURL.Redacted(), err)
-		}
 		user, err := o.user(c)
 		if err != nil {
 			return nil, err

@@ -10,9 +10,6 @@ import (
 // or the one stored with the credential) with the stored password, or
 // --keytab; realm and KDCs from --krb5-conf.
 func (o *RunOptions) kerberos(c creds.Credential) (session.Bootstrap, error) {
-	if o.SPN == "" {
-		return nil, usageErrorf("--spn: the service principal is required with --bootstrap kerberos (e.g. HTTP/svc.example.com)")
-	}
 	user, err := o.user(c)
 	if err != nil {
 		return nil, err

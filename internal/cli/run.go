@@ -19,6 +19,7 @@ import (
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/setting"
 	up "github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -257,10 +258,11 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 	return cfg, nil
 }
 
-// configFlags names the flag of each outbound.Config setting: the one
-// table between the configuration's names, which its errors use, and the
-// command line's. A route's settings are named by the flag that gave the
-// route (routeFlag).
+// configFlags names the flag of each setting of the configurations the
+// command line builds (outbound.Config, bootstrap.KerberosConfig,
+// bootstrap.TokenSTS): the one table between the configurations' names,
+// which their *setting.Error use, and the command line's. A route's
+// settings are named by the flag that gave the route (routeFlag).
 var configFlags = map[string]string{
 	"Listen":           "--listen",
 	"AllowRemote":      "--allow-remote",
@@ -285,6 +287,17 @@ var configFlags = map[string]string{
 	"Rollover":         "--rollover",
 	"ShutdownTimeout":  "--shutdown-timeout",
 	"KeepContexts":     "--cancel-on-shutdown",
+
+	"KerberosConfig.Principal":  "--username",
+	"KerberosConfig.KeytabFile": "--keytab",
+	"KerberosConfig.SPN":        "--spn",
+	"KerberosConfig.Realm":      "--krb5-conf",
+	"KerberosConfig.KDCs":       "--krb5-conf",
+	"KerberosConfig.Krb5Conf":   "--krb5-conf",
+
+	"TokenSTS.URL":      "--token-sts",
+	"TokenSTS.Version":  "--sc-version",
+	"TokenSTS.Username": "--username",
 }
 
 // flagName returns the flag that sets the configuration's field, or the
@@ -313,10 +326,10 @@ func (o *RunOptions) routeFlag(r outbound.Route) string {
 	return "--route " + r.Prefix
 }
 
-// usage makes err a *UsageError, a configuration's *FieldError said with
+// usage makes err a *UsageError, a configuration's *setting.Error said with
 // the names of the flags.
 func (o *RunOptions) usage(cfg *outbound.Config, err error) error {
-	var fe *outbound.FieldError
+	var fe *setting.Error
 	if errors.As(err, &fe) {
 		return &UsageError{Err: errors.New(fe.Describe(func(field string) string { return o.flagName(cfg, field) }))}
 	}
@@ -414,7 +427,7 @@ var (
 // risk says what serving other hosts would expose.
 func checkLoopback(addr string, allowRemote bool, risk string) error {
 	err := outbound.CheckListen(addr, allowRemote)
-	var fe *outbound.FieldError
+	var fe *setting.Error
 	if !errors.As(err, &fe) {
 		return err
 	}

@@ -565,7 +565,7 @@ func TestRunStartsProxy(t *testing.T) {
 }
 
 // TestConfigFlagsExist: every flag the table names a configuration's
-// settings by is a flag of run, so a *FieldError always reaches the user
+// settings by is a flag of run, so a *setting.Error always reaches the user
 // as a flag they can type.
 func TestConfigFlagsExist(t *testing.T) {
 	flags := NewCmdRun(Streams{}, nil).Flags()
