@@ -67,6 +67,10 @@ func subject(cert *x509.Certificate) string {
 	return fmt.Sprintf("%q (serial %s)", cert.Subject.String(), cert.SerialNumber)
 }
 
+// ErrEncryptedKey is returned by LoadPEM for a private key protected by
+// a passphrase, which LoadPKCS12 reads instead.
+var ErrEncryptedKey = errors.New("the key is encrypted with a passphrase: put it in a PKCS#12 file (openssl pkcs12 -export)")
+
 // LoadPEM reads a certificate and an unencrypted private key (PKCS#1,
 // PKCS#8) from PEM files; both may be the same file. The key's file must
 // be readable by its owner only. Keys protected by a passphrase come in
@@ -137,7 +141,7 @@ func privateKey(b []byte) (crypto.Signer, error) {
 		switch block.Type {
 		case "RSA PRIVATE KEY":
 			if _, encrypted := block.Headers["DEK-Info"]; encrypted {
-				return nil, errors.New("the key is encrypted with a passphrase: put it in a PKCS#12 file (openssl pkcs12 -export) and use --pkcs12-file")
+				return nil, ErrEncryptedKey
 			}
 			k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
 			if err != nil {
@@ -155,7 +159,7 @@ func privateKey(b []byte) (crypto.Signer, error) {
 			}
 			return s, nil
 		case "ENCRYPTED PRIVATE KEY":
-			return nil, errors.New("the key is encrypted with a passphrase: put it in a PKCS#12 file (openssl pkcs12 -export) and use --pkcs12-file")
+			return nil, ErrEncryptedKey
 		}
 	}
 }

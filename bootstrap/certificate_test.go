@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,7 +106,7 @@ func TestLoadCertificate(t *testing.T) {
 		{"encrypted PEM key", func() (secure.Certificate, error) {
 			enc := pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1, 2, 3}})
 			return LoadPEM(certFile, writeFile(t, "enc.pem", enc, 0o600))
-		}, "--pkcs12-file"},
+		}, "put it in a PKCS#12 file"},
 		{"no key in the key file", func() (secure.Certificate, error) {
 			return LoadPEM(certFile, writeFile(t, "nokey.pem", certPEM, 0o600))
 		}, "no PRIVATE KEY block"},
@@ -254,5 +255,24 @@ func TestCertificateLifecycle(t *testing.T) {
 		if strings.Contains(printed, s) {
 			t.Fatalf("the private key shows in the logs or the bootstrap's printed forms")
 		}
+	}
+}
+
+// TestLoadPEMEncryptedKey: a key protected by a passphrase, in either PEM
+// form, is refused with ErrEncryptedKey, which callers find with
+// errors.Is to say where such keys go.
+func TestLoadPEMEncryptedKey(t *testing.T) {
+	p := loadCertPKI(t)
+	certFile := writeFile(t, "cert.pem", pemOf("CERTIFICATE", p.cert.Raw), 0o644)
+	for name, block := range map[string]*pem.Block{
+		"PKCS#8":         {Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1, 2, 3}},
+		"PKCS#1, legacy": {Type: "RSA PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-256-CBC,00"}, Bytes: []byte{1, 2, 3}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadPEM(certFile, writeFile(t, "enc.pem", pem.EncodeToMemory(block), 0o600))
+			if !errors.Is(err, ErrEncryptedKey) {
+				t.Fatalf("got %v, want ErrEncryptedKey", err)
+			}
+		})
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/scproxy/scproxy/credcache"
+	"github.com/scproxy/scproxy/creds"
+	"github.com/scproxy/scproxy/setting"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/keys"
 	"github.com/scproxy/scproxy/wire/saml"
@@ -49,7 +51,8 @@ type TokenSTS struct {
 	// wssc.Feb2005).
 	Version wssc.Version
 	// Username and Password authenticate the request.
-	Username, Password string
+	Username string
+	Password creds.Secret
 	// AppliesTo is the address of the service the token is for (the
 	// assertion's audience); empty asks for a token without one.
 	AppliesTo string
@@ -151,15 +154,16 @@ func hold(frag xmldoc.Fragment, a *saml.Assertion, key []byte, lifetimeEnd time.
 // sts when first used. It checks the settings; it does not contact the
 // STS.
 func NewIssuedTokenFromSTS(sts TokenSTS) (*IssuedToken, error) {
+	if err := upstream.CheckURL(sts.URL); err != nil {
+		return nil, &setting.Error{Field: "TokenSTS.URL", Value: upstream.Redact(sts.URL), Err: err}
+	}
 	switch {
-	case sts.URL == nil:
-		return nil, errors.New("issued token: no STS URL")
 	case sts.Version != wssc.V1_3 && sts.Version != wssc.Feb2005:
-		return nil, errors.New("issued token: no WS-Trust version for the STS")
+		return nil, setting.Errorf("TokenSTS.Version", "", "no WS-Trust version for the STS")
 	case sts.Username == "":
-		return nil, errors.New("issued token: no user name for the STS")
+		return nil, setting.Errorf("TokenSTS.Username", "", "no user name for the STS")
 	case sts.Client == nil:
-		return nil, errors.New("issued token: no upstream client")
+		return nil, setting.Errorf("TokenSTS.Client", "", "no upstream client")
 	}
 	if sts.Timeout == 0 {
 		sts.Timeout = DefaultTokenFetchTimeout
@@ -297,7 +301,7 @@ func (s *TokenSTS) envelope(rst *wssc.RST) wstrust.Request {
 		Op: wssc.Issue.String(), Action: saml.IssueAction(s.Version), ReplyActions: issueReplyActions(s.Version),
 		Payload: rst.Element,
 		Secure: func(env *soap.Envelope, o secure.Options) ([]byte, error) {
-			return secure.WithUsername(env, s.Username, s.Password, false, o)
+			return secure.WithUsername(env, s.Username, s.Password.Reveal(), false, o)
 		},
 	}
 }

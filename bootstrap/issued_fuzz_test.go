@@ -21,6 +21,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/upstream"
@@ -109,7 +110,7 @@ func (s *fakeSTS) RoundTrip(r *http.Request) (*http.Response, error) {
 // message, the exported path a proxy takes on its first request.
 func (s *fakeSTS) secure(v wssc.Version) (*IssuedToken, []byte, error) {
 	it, err := NewIssuedTokenFromSTS(TokenSTS{
-		URL: s.url, Version: v, Username: fuzzUser, Password: fuzzPassword, AppliesTo: fuzzService, Client: s.client,
+		URL: s.url, Version: v, Username: fuzzUser, Password: creds.NewSecret(fuzzPassword), AppliesTo: fuzzService, Client: s.client,
 		Timeout: 10 * time.Second, Limits: xmldoc.Limits{MaxBytes: 64 << 10},
 		Now: func() time.Time { return fuzzNow }, Rand: &countingRand{},
 	})

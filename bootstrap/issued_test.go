@@ -30,6 +30,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/scproxy/scproxy/bootstrap"
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/oracle"
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
@@ -162,7 +163,7 @@ func (r *stsRig) sts(t *testing.T, mod func(*bootstrap.TokenSTS)) *bootstrap.Iss
 	u, _ := url.Parse(r.svc.String())
 	u.Path = "/Token.svc"
 	cfg := bootstrap.TokenSTS{
-		URL: u, Version: wssc.V1_3, Username: tokenUser, Password: tokenPassword, AppliesTo: r.svc.String(),
+		URL: u, Version: wssc.V1_3, Username: tokenUser, Password: creds.NewSecret(tokenPassword), AppliesTo: r.svc.String(),
 		Client: r.client, Now: r.clock.Now, Logger: r.log, Timeout: 5 * time.Second,
 	}
 	if mod != nil {
@@ -473,7 +474,7 @@ func TestFetchFailures(t *testing.T) {
 		srv    func(*scserver.Config)
 		reason string
 	}{
-		{"wrong password", func(s *bootstrap.TokenSTS) { s.Password = "canary-Wrong-P4ss" }, nil, "authentication failed"},
+		{"wrong password", func(s *bootstrap.TokenSTS) { s.Password = creds.NewSecret("canary-Wrong-P4ss") }, nil, "authentication failed"},
 		{"token service off", nil, func(c *scserver.Config) { c.IssueTokens = false }, "ActionNotSupported"},
 		{"version not served", func(s *bootstrap.TokenSTS) { s.Version = wssc.Feb2005 }, func(c *scserver.Config) { c.Versions = []wssc.Version{wssc.V1_3} }, "not enabled"},
 	}
@@ -611,7 +612,7 @@ func TestIssuedTokenSecretsNeverPrinted(t *testing.T) {
 	}
 	// Failures: a wrong password at the STS, a wrong proof key at the
 	// service.
-	bad := r.sts(t, func(s *bootstrap.TokenSTS) { s.Password = "canary-Wrong-P4ss" })
+	bad := r.sts(t, func(s *bootstrap.TokenSTS) { s.Password = creds.NewSecret("canary-Wrong-P4ss") })
 	wrongKey, err := bootstrap.NewIssuedTokenFromXML(issuer.assertionFor(t, r, testProof, time.Hour), bytes.Repeat([]byte{0xa7}, 32))
 	if err != nil {
 		t.Fatal(err)

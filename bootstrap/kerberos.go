@@ -26,6 +26,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/scproxy/scproxy/credcache"
+	"github.com/scproxy/scproxy/creds"
+	"github.com/scproxy/scproxy/setting"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wss"
@@ -45,7 +47,7 @@ type KerberosConfig struct {
 	// Principal is the user, "alice" or "alice@EXAMPLE.COM".
 	Principal string
 	// Password or KeytabFile (exactly one) is the user's credential.
-	Password   string
+	Password   creds.Secret
 	KeytabFile string
 	// SPN is the service principal, without realm: "HTTP/svc.example.com".
 	SPN string
@@ -66,7 +68,7 @@ type KerberosConfig struct {
 // concurrent use.
 type Kerberos struct {
 	user, realm, spn string
-	password         string
+	password         creds.Secret
 	keytab           *keytab.Keytab
 	krb5             *config.Config
 	log              *slog.Logger
@@ -140,7 +142,7 @@ func NewKerberos(c KerberosConfig) (*Kerberos, error) {
 	}
 	if user, realm, ok := strings.Cut(c.Principal, "@"); ok {
 		if c.Realm != "" && c.Realm != realm {
-			return nil, fmt.Errorf("kerberos: principal %q is not in realm %q", c.Principal, c.Realm)
+			return nil, setting.Errorf("KerberosConfig.Principal", "", "principal %q is not in realm %q", c.Principal, c.Realm)
 		}
 		k.user, k.realm = user, realm
 	}
@@ -155,7 +157,7 @@ func NewKerberos(c KerberosConfig) (*Kerberos, error) {
 		k.realm = k.krb5.LibDefaults.DefaultRealm
 	}
 	if k.realm == "" {
-		return nil, fmt.Errorf("kerberos: no realm for %q: give one or set default_realm in krb5.conf", k.user)
+		return nil, setting.Errorf("KerberosConfig.Realm", "", "no realm for %q: give one or set default_realm in krb5.conf", k.user)
 	}
 	if len(c.KDCs) > 0 {
 		if err := setKDCs(k.krb5, k.realm, c.KDCs); err != nil {
@@ -170,19 +172,22 @@ func NewKerberos(c KerberosConfig) (*Kerberos, error) {
 	return k, nil
 }
 
-// checkNames validates what NewKerberos needs besides files.
+// checkNames validates what NewKerberos needs besides files; its
+// *setting.Error names the KerberosConfig field at fault.
 func (k *Kerberos) checkNames(c KerberosConfig) error {
 	switch {
 	case k.user == "" || strings.ContainsAny(k.user, "@\x00"):
-		return fmt.Errorf("kerberos: principal %q is not a user name", c.Principal)
-	case (c.Password == "") == (c.KeytabFile == ""):
-		return fmt.Errorf("kerberos: %s needs exactly one of a password and a keytab", k.user)
-	case c.SPN == "" || strings.ContainsAny(c.SPN, "@ \t\r\n"):
-		return fmt.Errorf("kerberos: service principal %q must be given without realm, such as HTTP/svc.example.com", c.SPN)
+		return setting.Errorf("KerberosConfig.Principal", "", "principal %q is not a user name", c.Principal)
+	case c.Password.IsZero() == (c.KeytabFile == ""):
+		return setting.Errorf("KerberosConfig.KeytabFile", "", "%s needs exactly one of a password and a keytab", k.user)
+	case c.SPN == "":
+		return setting.Errorf("KerberosConfig.SPN", "", "the service principal is required, such as HTTP/svc.example.com")
+	case strings.ContainsAny(c.SPN, "@ \t\r\n"):
+		return setting.Errorf("KerberosConfig.SPN", "", "service principal %q must be given without realm, such as HTTP/svc.example.com", c.SPN)
 	case k.realm != "" && !realmPattern.MatchString(k.realm):
-		return fmt.Errorf("kerberos: realm %q is not valid", k.realm)
+		return setting.Errorf("KerberosConfig.Realm", "", "realm %q is not valid", k.realm)
 	case c.Krb5Conf == "" && (k.realm == "" || len(c.KDCs) == 0):
-		return errors.New("kerberos: without a krb5.conf both a realm and KDC addresses are needed")
+		return setting.Errorf("KerberosConfig.Krb5Conf", "", "without a krb5.conf both a realm and KDC addresses are needed")
 	}
 	return nil
 }
@@ -213,7 +218,7 @@ func setKDCs(cfg *config.Config, realm string, kdcs []string) error {
 			host, port = a, "88"
 		}
 		if host == "" || strings.ContainsAny(host, " \t\r\n{}=/") {
-			return fmt.Errorf("kerberos: KDC address %q is not host or host:port", a)
+			return setting.Errorf("KerberosConfig.KDCs", "", "KDC address %q is not host or host:port", a)
 		}
 		addrs = append(addrs, net.JoinHostPort(host, port))
 	}
@@ -341,7 +346,7 @@ func (k *Kerberos) newClient() *client.Client {
 	if k.keytab != nil {
 		return client.NewWithKeytab(k.user, k.realm, k.keytab, k.krb5, client.DisablePAFXFAST(true))
 	}
-	return client.NewWithPassword(k.user, k.realm, k.password, k.krb5, client.DisablePAFXFAST(true))
+	return client.NewWithPassword(k.user, k.realm, k.password.Reveal(), k.krb5, client.DisablePAFXFAST(true))
 }
 
 func (k *Kerberos) credentialKind() string {

@@ -27,6 +27,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 
 	"github.com/scproxy/scproxy/bootstrap"
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/bench"
 	"github.com/scproxy/scproxy/internal/kdctest"
 	"github.com/scproxy/scproxy/internal/oracle"
@@ -133,7 +134,7 @@ func (r *krbRig) kerberosFor(t testing.TB, credential string) *bootstrap.Kerbero
 	c := bootstrap.KerberosConfig{Krb5Conf: r.kdc.Krb5Conf, Principal: r.kdc.User, SPN: r.kdc.SPN, Logger: r.logs.logger()}
 	switch credential {
 	case "password":
-		c.Password = r.kdc.Password
+		c.Password = creds.NewSecret(r.kdc.Password)
 	case "keytab":
 		c.KeytabFile = r.kdc.UserKeytab
 	}
@@ -288,7 +289,7 @@ func TestKerberosWrongPassword(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			krb, err := bootstrap.NewKerberos(bootstrap.KerberosConfig{Krb5Conf: r.kdc.Krb5Conf, Principal: tc.user, Password: tc.password, SPN: r.kdc.SPN})
+			krb, err := bootstrap.NewKerberos(bootstrap.KerberosConfig{Krb5Conf: r.kdc.Krb5Conf, Principal: tc.user, Password: creds.NewSecret(tc.password), SPN: r.kdc.SPN})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -343,7 +344,7 @@ func TestKerberosCanary(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bad, err := bootstrap.NewKerberos(bootstrap.KerberosConfig{Krb5Conf: r.kdc.Krb5Conf, Principal: r.kdc.User, Password: r.kdc.Password + "x", SPN: r.kdc.SPN, Logger: r.logs.logger()})
+	bad, err := bootstrap.NewKerberos(bootstrap.KerberosConfig{Krb5Conf: r.kdc.Krb5Conf, Principal: r.kdc.User, Password: creds.NewSecret(r.kdc.Password + "x"), SPN: r.kdc.SPN, Logger: r.logs.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +417,7 @@ func TestKerberosGivesUpWithTheContext(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	krb, err := bootstrap.NewKerberos(bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice", Password: "pw", SPN: "HTTP/localhost"})
+	krb, err := bootstrap.NewKerberos(bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice", Password: creds.NewSecret("pw"), SPN: "HTTP/localhost"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,16 +456,16 @@ func TestNewKerberosValidates(t *testing.T) {
 		c    bootstrap.KerberosConfig
 		want string
 	}{
-		{"no principal", bootstrap.KerberosConfig{Krb5Conf: conf, Password: pw, SPN: "HTTP/x"}, "not a user name"},
+		{"no principal", bootstrap.KerberosConfig{Krb5Conf: conf, Password: creds.NewSecret(pw), SPN: "HTTP/x"}, "not a user name"},
 		{"no credential", bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice", SPN: "HTTP/x"}, "exactly one of a password and a keytab"},
-		{"both credentials", bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice", Password: pw, KeytabFile: "k", SPN: "HTTP/x"}, "exactly one"},
-		{"no SPN", bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice", Password: pw}, "service principal"},
-		{"SPN with realm", bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice", Password: pw, SPN: "HTTP/x@EXAMPLE.TEST"}, "without realm"},
-		{"realm conflict", bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice@A.TEST", Realm: "B.TEST", Password: pw, SPN: "HTTP/x"}, "not in realm"},
-		{"no krb5.conf, no KDCs", bootstrap.KerberosConfig{Realm: "EXAMPLE.TEST", Principal: "alice", Password: pw, SPN: "HTTP/x"}, "KDC addresses"},
-		{"realm with newline", bootstrap.KerberosConfig{Realm: "A\n[realms]", KDCs: []string{"kdc"}, Principal: "alice", Password: pw, SPN: "HTTP/x"}, "realm"},
-		{"bad KDC address", bootstrap.KerberosConfig{Realm: "EXAMPLE.TEST", KDCs: []string{"kdc }"}, Principal: "alice", Password: pw, SPN: "HTTP/x"}, "KDC address"},
-		{"missing krb5.conf", bootstrap.KerberosConfig{Krb5Conf: conf + ".none", Principal: "alice", Password: pw, SPN: "HTTP/x"}, "krb5.conf"},
+		{"both credentials", bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice", Password: creds.NewSecret(pw), KeytabFile: "k", SPN: "HTTP/x"}, "exactly one"},
+		{"no SPN", bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice", Password: creds.NewSecret(pw)}, "service principal"},
+		{"SPN with realm", bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice", Password: creds.NewSecret(pw), SPN: "HTTP/x@EXAMPLE.TEST"}, "without realm"},
+		{"realm conflict", bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice@A.TEST", Realm: "B.TEST", Password: creds.NewSecret(pw), SPN: "HTTP/x"}, "not in realm"},
+		{"no krb5.conf, no KDCs", bootstrap.KerberosConfig{Realm: "EXAMPLE.TEST", Principal: "alice", Password: creds.NewSecret(pw), SPN: "HTTP/x"}, "KDC addresses"},
+		{"realm with newline", bootstrap.KerberosConfig{Realm: "A\n[realms]", KDCs: []string{"kdc"}, Principal: "alice", Password: creds.NewSecret(pw), SPN: "HTTP/x"}, "realm"},
+		{"bad KDC address", bootstrap.KerberosConfig{Realm: "EXAMPLE.TEST", KDCs: []string{"kdc }"}, Principal: "alice", Password: creds.NewSecret(pw), SPN: "HTTP/x"}, "KDC address"},
+		{"missing krb5.conf", bootstrap.KerberosConfig{Krb5Conf: conf + ".none", Principal: "alice", Password: creds.NewSecret(pw), SPN: "HTTP/x"}, "krb5.conf"},
 		{"missing keytab", bootstrap.KerberosConfig{Krb5Conf: conf, Principal: "alice", KeytabFile: conf + ".kt", SPN: "HTTP/x"}, "keytab"},
 	}
 	for _, tc := range tests {
@@ -481,9 +482,9 @@ func TestNewKerberosValidates(t *testing.T) {
 	// Valid forms: the realm from krb5.conf, from the principal, or given
 	// with the KDCs; the password stays out of every rendering.
 	for _, c := range []bootstrap.KerberosConfig{
-		{Krb5Conf: conf, Principal: "alice", Password: pw, SPN: "HTTP/svc"},
-		{Krb5Conf: conf, Principal: "alice@EXAMPLE.TEST", Password: pw, SPN: "HTTP/svc"},
-		{Realm: "EXAMPLE.TEST", KDCs: []string{"kdc.example.test", "10.0.0.1:750"}, Principal: "alice", Password: pw, SPN: "HTTP/svc"},
+		{Krb5Conf: conf, Principal: "alice", Password: creds.NewSecret(pw), SPN: "HTTP/svc"},
+		{Krb5Conf: conf, Principal: "alice@EXAMPLE.TEST", Password: creds.NewSecret(pw), SPN: "HTTP/svc"},
+		{Realm: "EXAMPLE.TEST", KDCs: []string{"kdc.example.test", "10.0.0.1:750"}, Principal: "alice", Password: creds.NewSecret(pw), SPN: "HTTP/svc"},
 	} {
 		krb, err := bootstrap.NewKerberos(c)
 		if err != nil {

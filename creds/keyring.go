@@ -22,7 +22,7 @@ const KeyringService = "scproxy"
 const DefaultKeyringTimeout = 5 * time.Second
 
 // keyringFix is the advice an unavailable keyring error gives.
-const keyringFix = "use --password-file FILE (mode 0600), --password-env VAR or --systemd-credential NAME instead, " +
+const keyringFix = "read the secret from a file (mode 0600), an environment variable or a systemd credential instead, " +
 	"or run scproxy in a desktop session with a Secret Service (gnome-keyring, KeePassXC)"
 
 // Keyring is the OS keyring: Secret Service on Linux, Keychain on macOS,

@@ -116,7 +116,7 @@ func TestKeyringWithoutSessionBus(t *testing.T) {
 		t.Fatalf("got %v, want UnavailableError", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"no D-Bus session bus", "--password-file", "--password-env", "--systemd-credential"} {
+	for _, want := range []string{"no D-Bus session bus", "a file", "an environment variable", "a systemd credential"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -80,7 +81,7 @@ func BenchmarkProxy(b *testing.B) {
 				p, err := New(Config{
 					Listen: "127.0.0.1:0", Routes: []Route{{Prefix: "/", Upstream: up}},
 					Security: mode.security, Profile: mode.profile, Certificate: cert,
-					SC: wssc.Feb2005, Bootstrap: session.Username{User: "u", Password: "p"},
+					SC: wssc.Feb2005, Bootstrap: session.Username{User: "u", Password: creds.NewSecret("p")},
 				})
 				if err != nil {
 					b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/scproxy/scproxy/bootstrap"
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -21,7 +22,7 @@ func init() {
 		// The token service makes the proof key alone, so that it travels
 		// in the token service's answer, where the test can read it.
 		b, err := bootstrap.NewIssuedTokenFromSTS(bootstrap.TokenSTS{
-			URL: up.url(t, "/Token.svc"), Version: wssc.V1_3, Username: testUser, Password: password,
+			URL: up.url(t, "/Token.svc"), Version: wssc.V1_3, Username: testUser, Password: creds.NewSecret(password),
 			Entropy: wssc.ServerEntropy, Client: upstream.New(upstream.Config{RootCAs: up.pool()}),
 		})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/scproxy/scproxy/bootstrap"
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/kdctest"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -23,7 +24,7 @@ func init() {
 	kerberos := func(t *testing.T, password string) session.Bootstrap {
 		t.Helper()
 		b, err := bootstrap.NewKerberos(bootstrap.KerberosConfig{Krb5Conf: canaryKDC.Krb5Conf, Principal: canaryKDC.User,
-			Password: password, SPN: canaryKDC.SPN})
+			Password: creds.NewSecret(password), SPN: canaryKDC.SPN})
 		if err != nil {
 			t.Fatal(err)
 		}

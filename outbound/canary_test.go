@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -36,10 +37,10 @@ var canaryCases = []canaryCase{
 		name:   "username",
 		server: func(*testing.T, *scserver.Config) {},
 		good: func(*testing.T, *upstreamRig) session.Bootstrap {
-			return session.Username{User: testUser, Password: testPassword}
+			return session.Username{User: testUser, Password: creds.NewSecret(testPassword)}
 		},
 		bad: func(*testing.T, *upstreamRig) session.Bootstrap {
-			return session.Username{User: testUser, Password: testPassword + "-wrong"}
+			return session.Username{User: testUser, Password: creds.NewSecret(testPassword + "-wrong")}
 		},
 		secrets: func(*testing.T, *upstreamRig) [][]byte { return [][]byte{[]byte(testPassword)} },
 	},
@@ -47,10 +48,10 @@ var canaryCases = []canaryCase{
 		name:   "username digest",
 		server: func(*testing.T, *scserver.Config) {},
 		good: func(*testing.T, *upstreamRig) session.Bootstrap {
-			return session.Username{User: testUser, Password: testPassword, Digest: true}
+			return session.Username{User: testUser, Password: creds.NewSecret(testPassword), Digest: true}
 		},
 		bad: func(*testing.T, *upstreamRig) session.Bootstrap {
-			return session.Username{User: testUser, Password: testPassword + "-wrong", Digest: true}
+			return session.Username{User: testUser, Password: creds.NewSecret(testPassword + "-wrong"), Digest: true}
 		},
 		secrets: func(*testing.T, *upstreamRig) [][]byte { return [][]byte{[]byte(testPassword)} },
 	},

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/scproxy/scproxy/credcache"
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -138,7 +139,7 @@ func newClockProxy(t *testing.T, up *memUpstream, cfg Config) *Proxy {
 	if cfg.SC == (wssc.Version{}) {
 		cfg.SC = wssc.Feb2005
 	}
-	cfg.Bootstrap = session.Username{User: "u", Password: clockPassword}
+	cfg.Bootstrap = session.Username{User: "u", Password: creds.NewSecret(clockPassword)}
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

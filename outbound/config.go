@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/setting"
+	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -20,16 +23,12 @@ import (
 	"github.com/scproxy/scproxy/wire/wssc"
 )
 
-// Defaults of the settings a zero Config leaves open.
+// Defaults and bounds of the settings; the defaults of settings that
+// belong to other packages are theirs (session.DefaultEstablishTimeout,
+// upstream.DefaultMaxBody, upstream.DefaultTimeout).
 const (
-	DefaultListen  = "127.0.0.1:8780"
-	DefaultMaxBody = 4 << 20
-	// DefaultEstablishTimeout bounds one establishment of a context, shared
-	// by every request waiting for it.
-	DefaultEstablishTimeout = 30 * time.Second
-	// DefaultUpstreamTimeout bounds one forwarded call from dial to the last
-	// byte of the response.
-	DefaultUpstreamTimeout = 2 * time.Minute
+	// DefaultListen is where the proxy listens when Listen is empty.
+	DefaultListen = "127.0.0.1:8780"
 	// MinKeySize and MaxKeySize bound KeySize (bits, multiples of 8).
 	MinKeySize = 128
 	MaxKeySize = 512
@@ -113,7 +112,8 @@ type Route struct {
 }
 
 // Config configures a Proxy. The CLI builds it from flags; nothing here
-// reads flags or the environment.
+// reads flags or the environment. A zero setting takes its default;
+// Validate reports the first one that cannot work as a *setting.Error.
 type Config struct {
 	// Listen is the local address; DefaultListen when empty. A
 	// non-loopback address is refused unless AllowRemote is set.
@@ -151,27 +151,29 @@ type Config struct {
 	Addressing Addressing
 
 	// RootCAs verifies upstream certificates; nil means the system roots.
-	// The CLI adds --ca-file to the system roots.
 	RootCAs *x509.CertPool
 
-	// MaxBody caps request and response bodies; DefaultMaxBody when zero.
+	// MaxBody caps request and response bodies; upstream.DefaultMaxBody
+	// when zero.
 	MaxBody int64
 	// MaxEndpoints bounds the upstream endpoints held at once, each with
 	// its context, precomputed header and renewal loop (about 15 KiB, see
 	// cmd/scbench); DefaultMaxEndpoints when zero.
 	MaxEndpoints int
-	// EstablishTimeout and UpstreamTimeout: defaults above when zero.
-	// EstablishTimeout bounds each Issue, Renew and Cancel exchange.
+	// EstablishTimeout bounds each Issue, Renew and Cancel exchange;
+	// session.DefaultEstablishTimeout when zero. UpstreamTimeout bounds
+	// one forwarded call from dial to the last byte of the response;
+	// upstream.DefaultTimeout when zero.
 	EstablishTimeout time.Duration
 	UpstreamTimeout  time.Duration
 
-	// Renewal says when contexts are renewed (renewal.Policy; Interval is
-	// --renew-interval). RenewMode chooses Renew or a new Issue.
+	// Renewal says when contexts are renewed (renewal.Policy). RenewMode
+	// chooses Renew or a new Issue.
 	Renewal   renewal.Policy
 	RenewMode session.RenewMode
 	// Rollover is how long a context replaced by a new Issue stays usable
-	// before it is cancelled; zero means session.DefaultRollover, negative
-	// cancels it at once.
+	// before it is cancelled; zero means session.DefaultRollover,
+	// NoRollover (or any negative) cancels it at once.
 	Rollover time.Duration
 	// ExpiryMargin is how long before its expiry a context is renewed
 	// rather than used (session.Config.ExpiryMargin): zero means 5
@@ -181,8 +183,8 @@ type Config struct {
 	// zero means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 	// KeepContexts leaves contexts alive at shutdown and after
-	// replacement (--cancel-on-shutdown=false), for servers that keep
-	// context state in a stateful cookie and need no cancel.
+	// replacement, for servers that keep context state in a stateful
+	// cookie and need no cancel.
 	KeepContexts bool
 
 	Logger *slog.Logger
@@ -191,83 +193,155 @@ type Config struct {
 // DefaultShutdownTimeout bounds the wait for requests in flight at shutdown.
 const DefaultShutdownTimeout = 30 * time.Second
 
-// Validate reports the first setting that cannot work, naming it.
-func (c *Config) Validate() error {
+// NoRollover, as Config.Rollover, cancels a context replaced by a new
+// Issue at once (any negative Rollover does); zero means
+// session.DefaultRollover.
+const NoRollover time.Duration = -1
+
+// withDefaults returns c with every setting left open set to its default.
+// It is the only place defaults are filled; Validate checks the result
+// without changing c.
+func (c Config) withDefaults() Config {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
-	host, _, err := net.SplitHostPort(c.Listen)
-	if err != nil {
-		return fmt.Errorf("listen address %q: %v", c.Listen, err)
+	if c.Security == SecurityContext && c.SC == (wssc.Version{}) {
+		c.SC = wssc.Feb2005
 	}
-	if !c.AllowRemote && !isLoopbackHost(host) {
-		return fmt.Errorf("listen address %q is not loopback; scproxy holds credentials for every caller, so listening beyond this host needs AllowRemote", c.Listen)
-	}
-	if len(c.Routes) == 0 {
-		return errors.New("no upstream configured")
-	}
-	seen := map[string]bool{}
-	for _, r := range c.Routes {
-		if !strings.HasPrefix(r.Prefix, "/") {
-			return fmt.Errorf("route %q: the path must start with /", r.Prefix)
-		}
-		if seen[r.Prefix] {
-			return fmt.Errorf("route %q given twice", r.Prefix)
-		}
-		seen[r.Prefix] = true
-		if err := checkUpstream(r.Upstream); err != nil {
-			return fmt.Errorf("route %q: %w", r.Prefix, err)
-		}
-		if r.Upstream.Scheme == "http" && c.Security == SecurityContext && !c.AllowPlainHTTP {
-			return fmt.Errorf("route %q: upstream %q is plain http, which would expose the bootstrap credential and every message; use https://, or AllowPlainHTTP for a test service", r.Prefix, r.Upstream.Redacted())
-		}
-	}
-	if c.Security == SecurityContext {
-		if err := c.checkCredentials(); err != nil {
-			return err
-		}
-		if c.SC == (wssc.Version{}) {
-			c.SC = wssc.Feb2005
-		}
-	}
-	switch c.SignatureMethod {
-	case "":
+	if c.SignatureMethod == "" {
 		c.SignatureMethod = dsig.HMACSHA1
-	case dsig.HMACSHA1, dsig.HMACSHA256:
-	default:
-		return fmt.Errorf("signature method %q: want HMAC-SHA1 or HMAC-SHA256", c.SignatureMethod)
-	}
-	if c.KeySize != 0 && (c.KeySize < MinKeySize || c.KeySize > MaxKeySize || c.KeySize%8 != 0) {
-		return fmt.Errorf("key size %d: want a multiple of 8 between %d and %d bits", c.KeySize, MinKeySize, MaxKeySize)
 	}
 	if c.MaxBody == 0 {
-		c.MaxBody = DefaultMaxBody
-	}
-	if c.MaxBody < MinMaxBody {
-		return fmt.Errorf("max body %d: must be at least %d bytes", c.MaxBody, MinMaxBody)
+		c.MaxBody = upstream.DefaultMaxBody
 	}
 	if c.MaxEndpoints == 0 {
 		c.MaxEndpoints = DefaultMaxEndpoints
 	}
-	if c.MaxEndpoints < 0 {
-		return fmt.Errorf("max endpoints %d: must not be negative", c.MaxEndpoints)
-	}
 	if c.EstablishTimeout == 0 {
-		c.EstablishTimeout = DefaultEstablishTimeout
+		c.EstablishTimeout = session.DefaultEstablishTimeout
 	}
 	if c.UpstreamTimeout == 0 {
-		c.UpstreamTimeout = DefaultUpstreamTimeout
+		c.UpstreamTimeout = upstream.DefaultTimeout
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
-	if c.ShutdownTimeout < 0 || c.Renewal.Interval < 0 {
-		return errors.New("shutdown timeout and renew interval must not be negative")
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	return c
+}
+
+// Validate reports the first setting that cannot work as a *setting.Error
+// naming it; settings left open take their defaults. It does not change
+// c.
+func (c *Config) Validate() error {
+	d := c.withDefaults()
+	if err := d.validateSettings(); err != nil {
+		return err
+	}
+	if d.Security == SecurityContext {
+		return d.checkCredentials()
+	}
 	return nil
+}
+
+// ValidateSettings is Validate without the credentials (Bootstrap,
+// Certificate): what can be checked before any secret is read.
+func (c *Config) ValidateSettings() error {
+	d := c.withDefaults()
+	return d.validateSettings()
+}
+
+func (c *Config) validateSettings() error {
+	if err := CheckListen(c.Listen, c.AllowRemote); err != nil {
+		return err
+	}
+	if err := c.checkRoutes(); err != nil {
+		return err
+	}
+	switch c.SignatureMethod {
+	case dsig.HMACSHA1, dsig.HMACSHA256:
+	default:
+		return setting.Errorf("SignatureMethod", c.SignatureMethod, "want HMAC-SHA1 or HMAC-SHA256")
+	}
+	if c.KeySize != 0 && (c.KeySize < MinKeySize || c.KeySize > MaxKeySize || c.KeySize%8 != 0) {
+		return setting.Errorf("KeySize", strconv.Itoa(c.KeySize), "want a multiple of 8 from %d to %d", MinKeySize, MaxKeySize)
+	}
+	if c.MaxBody < MinMaxBody {
+		return setting.Errorf("MaxBody", strconv.FormatInt(c.MaxBody, 10), "want at least %d bytes", MinMaxBody)
+	}
+	for _, n := range []struct {
+		field string
+		value time.Duration
+	}{
+		{"EstablishTimeout", c.EstablishTimeout},
+		{"UpstreamTimeout", c.UpstreamTimeout},
+		{"ShutdownTimeout", c.ShutdownTimeout},
+		{"Renewal.Interval", c.Renewal.Interval},
+	} {
+		if n.value < 0 {
+			return setting.Errorf(n.field, n.value.String(), "must not be negative")
+		}
+	}
+	if c.MaxEndpoints < 0 {
+		return setting.Errorf("MaxEndpoints", strconv.Itoa(c.MaxEndpoints), "must not be negative")
+	}
+	return nil
+}
+
+// CheckListen refuses an address that is not host:port, and one beyond
+// this host unless allowRemote (an empty host means every interface): a
+// listener that lends its credentials to every caller serves this host
+// only unless told otherwise.
+func CheckListen(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return setting.Errorf("Listen", addr, "want host:port, e.g. %s", DefaultListen)
+	}
+	if !allowRemote && !isLoopbackHost(host) {
+		return &setting.Error{Field: "Listen", Value: addr, Allow: "AllowRemote",
+			Err: errors.New("not a loopback address: other hosts could call it")}
+	}
+	return nil
+}
+
+// checkRoutes requires at least one route, each with a distinct path
+// and a usable upstream; secured traffic goes over https only, unless
+// AllowPlainHTTP says the service is a test service.
+func (c *Config) checkRoutes() error {
+	if len(c.Routes) == 0 {
+		return setting.Errorf("Routes", "", "no upstream configured")
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Routes {
+		field := fmt.Sprintf("Routes[%d]", i)
+		if !strings.HasPrefix(r.Prefix, "/") {
+			// Not shown: text that is no path may be a mistyped URL with
+			// a password in it.
+			return setting.Errorf(field+".Prefix", "", "the path must start with /")
+		}
+		if seen[r.Prefix] {
+			return setting.Errorf(field+".Prefix", r.Prefix, "given twice")
+		}
+		seen[r.Prefix] = true
+		if err := upstream.CheckURL(r.Upstream); err != nil {
+			return &setting.Error{Field: field + ".Upstream", Value: redacted(r.Upstream), Err: err}
+		}
+		if r.Upstream.Scheme == "http" && c.Security == SecurityContext && !c.AllowPlainHTTP {
+			return &setting.Error{Field: field + ".Upstream", Allow: "AllowPlainHTTP",
+				Err: fmt.Errorf("upstream %q is plain http, which would expose the bootstrap credential and every message; use https://, unless it is a test service", r.Upstream.Redacted())}
+		}
+	}
+	return nil
+}
+
+// redacted is u without its password, or "" for no URL.
+func redacted(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return u.Redacted()
 }
 
 // checkCredentials requires what the profile signs with: for ProfileX509
@@ -277,50 +351,32 @@ func (c *Config) Validate() error {
 func (c *Config) checkCredentials() error {
 	switch c.Profile {
 	case ProfileSCOverTLS:
-		for _, r := range c.Routes {
+		for i, r := range c.Routes {
 			if r.Bootstrap == nil && c.Bootstrap == nil {
-				return fmt.Errorf("route %q: no bootstrap credential for establishing security contexts", r.Prefix)
+				return setting.Errorf(fmt.Sprintf("Routes[%d].Bootstrap", i), "", "no bootstrap credential for establishing security contexts with %s", r.Prefix)
 			}
 		}
 		return nil
 	case ProfileX509:
 		cred := c.Certificate
 		if cred == nil || cred.Cert == nil || cred.Key == nil {
-			return errors.New("profile x509: no certificate and key to sign messages with")
+			return setting.Errorf("Certificate", "", "profile x509: no certificate and key to sign messages with")
 		}
 		method := cred.Method
 		if method == "" {
 			method = dsig.RSASHA1
 		}
 		if _, err := dsig.RSASigningKey(method, cred.Key); err != nil {
-			return fmt.Errorf("profile x509: %w", err)
+			return &setting.Error{Field: "Certificate", Err: fmt.Errorf("profile x509: %w", err)}
 		}
 		// A key that is not the certificate's would have every message
 		// refused by the service; say so at start.
 		if pub, ok := cred.Key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cred.Cert.PublicKey) {
-			return errors.New("profile x509: the private key does not belong to the certificate")
+			return setting.Errorf("Certificate", "", "profile x509: the private key does not belong to the certificate")
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown profile %v", c.Profile)
-}
-
-// checkUpstream accepts absolute http and https URLs without credentials,
-// query or fragment.
-func checkUpstream(u *url.URL) error {
-	switch {
-	case u == nil:
-		return errors.New("no upstream URL")
-	case u.Scheme != "https" && u.Scheme != "http":
-		return fmt.Errorf("upstream %q: want an https:// URL", u.Redacted())
-	case u.Host == "":
-		return fmt.Errorf("upstream %q: no host", u.Redacted())
-	case u.User != nil:
-		return fmt.Errorf("upstream %q: credentials do not belong in the URL", u.Redacted())
-	case u.Fragment != "":
-		return fmt.Errorf("upstream %q: a fragment has no meaning here", u.Redacted())
-	}
-	return nil
+	return setting.Errorf("Profile", c.Profile.String(), "unknown profile")
 }
 
 // isLoopbackHost reports whether host (no port) names this machine only.

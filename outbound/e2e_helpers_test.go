@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
@@ -230,7 +231,7 @@ func serveProxy(t *testing.T, cfg outbound.Config) *servingProxy {
 	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
 	if cfg.Bootstrap == nil && cfg.Security == outbound.SecurityContext {
-		cfg.Bootstrap = session.Username{User: testUser, Password: testPassword}
+		cfg.Bootstrap = session.Username{User: testUser, Password: creds.NewSecret(testPassword)}
 	}
 	p, err := outbound.New(cfg)
 	if err != nil {

@@ -127,7 +127,7 @@ func TestUpstreamFailures(t *testing.T) {
 		{name: "untrusted certificate", bad: func(t *testing.T) (*url.URL, *upstreamRig) {
 			up := newUntrustedUpstream(t, scserver.Config{})
 			return up.url(t, "/Echo.svc"), up
-		}, status: http.StatusBadGateway, code: outbound.CodeUntrusted, words: []string{"certificate", "--ca-file"}},
+		}, status: http.StatusBadGateway, code: outbound.CodeUntrusted, words: []string{"certificate", "trusted roots"}},
 		{name: "STS unavailable once", bad: func(t *testing.T) (*url.URL, *upstreamRig) {
 			up := newUpstream(t, scserver.Config{})
 			if err := up.srv.FailNext(1, http.StatusServiceUnavailable); err != nil {

@@ -68,11 +68,11 @@ func fromUpstream(endpoint string, err error) *proxyError {
 	case errors.As(err, &ue):
 		switch ue.Kind {
 		case upstream.Untrusted, upstream.TLSFailed:
-			return upstreamError(http.StatusBadGateway, CodeUntrusted, "%s failed: %s (%v); add the server's CA with --ca-file", what, ue.Kind, ue.Err)
+			return upstreamError(http.StatusBadGateway, CodeUntrusted, "%s failed: %s (%v); the server's CA must be among the trusted roots", what, ue.Kind, ue.Err)
 		case upstream.Timeout:
 			return upstreamError(http.StatusGatewayTimeout, CodeTimeout, "%s timed out: %v", what, ue.Err)
 		case upstream.TooLarge:
-			return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s: the response is larger than the limit (--max-body)", what)
+			return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s: the response is larger than the limit on body size", what)
 		case upstream.Canceled:
 			return upstreamError(http.StatusServiceUnavailable, CodeTimeout, "%s was canceled by the caller", what)
 		}

@@ -172,13 +172,13 @@ func (p *Proxy) routeList() string {
 // readBody reads the request body under the cap; a larger body is 413.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	if r.ContentLength > max {
-		return nil, appError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body of %d bytes is over the limit of %d (--max-body)", r.ContentLength, max)
+		return nil, appError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body of %d bytes is over the limit of %d bytes", r.ContentLength, max)
 	}
 	body, err := upstream.ReadAll(http.MaxBytesReader(w, r.Body, max), r.ContentLength)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return nil, appError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body is over the limit of %d bytes (--max-body)", max)
+		return nil, appError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body is over the limit of %d bytes", max)
 	case err != nil:
 		return nil, appError(http.StatusBadRequest, CodeBadRequest, "reading the request body: %v", err)
 	}

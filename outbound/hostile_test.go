@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
@@ -359,7 +360,7 @@ func newDirectProxy(t testing.TB, cfg outbound.Config) *directProxy {
 	d := &directProxy{up: newQuietUpstream(t), canary: newCanary(t)}
 	cfg.Routes = routes(d.up.url(t))
 	cfg.RootCAs = d.up.srv.CertPool()
-	cfg.Bootstrap = session.Username{User: testUser, Password: testPassword}
+	cfg.Bootstrap = session.Username{User: testUser, Password: creds.NewSecret(testPassword)}
 	cfg.Logger = d.canary.logger()
 	p, err := outbound.New(cfg)
 	if err != nil {

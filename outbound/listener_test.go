@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -197,7 +198,7 @@ func TestPlainHTTPUpstreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	boot := session.Username{User: testUser, Password: testPassword}
+	boot := session.Username{User: testUser, Password: creds.NewSecret(testPassword)}
 	tests := []struct {
 		name string
 		cfg  outbound.Config

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -181,7 +182,7 @@ func (d *dialRecorder) byAddr() map[string]int {
 func startRecordedProxy(t *testing.T, cfg outbound.Config, dials *dialRecorder) *proxyRig {
 	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.Bootstrap = session.Username{User: testUser, Password: testPassword}
+	cfg.Bootstrap = session.Username{User: testUser, Password: creds.NewSecret(testPassword)}
 	p, err := outbound.New(cfg)
 	if err != nil {
 		t.Fatal(err)

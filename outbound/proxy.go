@@ -53,6 +53,7 @@ func New(cfg Config) (*Proxy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -53,7 +54,7 @@ func newFuzzProxy(f *testing.F, target *url.URL, roots *x509.CertPool) *outbound
 	})
 	p, err := outbound.New(outbound.Config{
 		Routes: routes(target), RootCAs: roots, MaxBody: 64 << 10,
-		Bootstrap: session.Username{User: testUser, Password: testPassword},
+		Bootstrap: session.Username{User: testUser, Password: creds.NewSecret(testPassword)},
 		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -51,7 +52,7 @@ func newBenchRig(b *testing.B) *benchRig {
 	}
 	b.Cleanup(func() { srv.Close() })
 	u, _ := url.Parse("https://svc.example/Service.svc")
-	ep, err := session.New(session.Config{URL: u, Version: wssc.Feb2005, Bootstrap: session.Username{User: "u", Password: "p"},
+	ep, err := session.New(session.Config{URL: u, Version: wssc.Feb2005, Bootstrap: session.Username{User: "u", Password: creds.NewSecret("p")},
 		Client: upstream.New(upstream.Config{Transport: testkit.Upstream{Handler: srv}})})
 	if err != nil {
 		b.Fatal(err)

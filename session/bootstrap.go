@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 )
@@ -22,15 +23,16 @@ type Bootstrap interface {
 
 // Username bootstraps with a WS-Security UsernameToken over TLS.
 type Username struct {
-	User     string
-	Password string
+	User string
+	// Password stays a creds.Secret until the UsernameToken is written.
+	Password creds.Secret
 	// Digest sends PasswordDigest instead of PasswordText.
 	Digest bool
 }
 
 // Secure adds the UsernameToken and a Timestamp.
 func (u Username) Secure(_ context.Context, env *soap.Envelope, o secure.Options) ([]byte, error) {
-	return secure.WithUsername(env, u.User, u.Password, u.Digest, o)
+	return secure.WithUsername(env, u.User, u.Password.Reveal(), u.Digest, o)
 }
 
 // Kind returns "username".

@@ -7,13 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/session"
 )
 
 // The password of a Username reaches no formatted or logged output.
 func TestUsernameNeverPrintsPassword(t *testing.T) {
 	const canary = "canary-S3cret-0b9d"
-	u := session.Username{User: "alice", Password: canary}
+	u := session.Username{User: "alice", Password: creds.NewSecret(canary)}
 	var outs []string
 	for _, f := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
 		outs = append(outs, fmt.Sprintf(f, u), fmt.Sprintf(f, &u))

@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/oracle"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -93,7 +94,7 @@ func makeRecorder(t *testing.T, v wssc.Version, inMemory bool) *recorder {
 func (r *recorder) endpoint(t *testing.T, v wssc.Version, mod func(*session.Config)) *session.Endpoint {
 	t.Helper()
 	ep, err := r.pool.Endpoint(r.url.String(), func() session.Config {
-		cfg := session.Config{URL: r.url, Version: v, Bootstrap: session.Username{User: "demo", Password: password}, Client: r.client, Timeout: 5 * time.Second}
+		cfg := session.Config{URL: r.url, Version: v, Bootstrap: session.Username{User: "demo", Password: creds.NewSecret(password)}, Client: r.client, Timeout: 5 * time.Second}
 		if mod != nil {
 			mod(&cfg)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -82,7 +83,7 @@ func newMemRig(t *testing.T, scfg scserver.Config, wrap func(http.Handler) http.
 
 func (r *memRig) config(mod func(*session.Config)) session.Config {
 	cfg := session.Config{
-		URL: r.url, Version: wssc.V1_3, Bootstrap: session.Username{User: "demo", Password: password},
+		URL: r.url, Version: wssc.V1_3, Bootstrap: session.Username{User: "demo", Password: creds.NewSecret(password)},
 		Client: upstream.New(upstream.Config{Transport: r.mem}), Timeout: 5 * time.Second,
 	}
 	if mod != nil {

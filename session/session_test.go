@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -43,7 +44,7 @@ func newRig(t *testing.T, scfg scserver.Config, mod func(*session.Config)) *rig 
 	pool.AddCert(ts.Certificate())
 	u, _ := url.Parse(ts.URL + "/svc")
 	cfg := session.Config{
-		URL: u, Version: wssc.V1_3, Bootstrap: session.Username{User: "demo", Password: password},
+		URL: u, Version: wssc.V1_3, Bootstrap: session.Username{User: "demo", Password: creds.NewSecret(password)},
 		Client: upstream.New(upstream.Config{RootCAs: pool}), Timeout: 5 * time.Second,
 	}
 	if mod != nil {
@@ -178,7 +179,7 @@ func TestInvalidateDropsOnlyTheRejectedContext(t *testing.T) {
 
 func TestSTSFaultIsTypedAndNotCached(t *testing.T) {
 	r := newRig(t, scserver.Config{}, func(c *session.Config) {
-		c.Bootstrap = session.Username{User: "demo", Password: "wrong-password"}
+		c.Bootstrap = session.Username{User: "demo", Password: creds.NewSecret("wrong-password")}
 	})
 	for range 2 {
 		_, err := r.ep.Context(context.Background(), wire12)

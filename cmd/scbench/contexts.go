@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scproxy/scproxy/bootstrap"
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/bench"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/session"
@@ -46,7 +47,7 @@ type namedBootstrap struct {
 // runs one) by the first, unmeasured establishment and then held, as a
 // proxy holds it between establishments.
 func bootstraps(g *rig) []namedBootstrap {
-	out := []namedBootstrap{{name: "username", b: session.Username{User: "bench", Password: g.password}}}
+	out := []namedBootstrap{{name: "username", b: session.Username{User: "bench", Password: creds.NewSecret(g.password)}}}
 	named := func(name string, b session.Bootstrap, err error) namedBootstrap {
 		if err != nil {
 			return namedBootstrap{name: name, note: "not measured: " + err.Error()}
@@ -60,7 +61,7 @@ func bootstraps(g *rig) []namedBootstrap {
 		return append(out, namedBootstrap{name: "issued-token", note: "not measured: this demo server has no --issue-tokens"})
 	}
 	tok, err := bootstrap.NewIssuedTokenFromSTS(bootstrap.TokenSTS{
-		URL: g.svc, Version: wssc.Feb2005, Username: "bench", Password: g.password, AppliesTo: g.svc.String(),
+		URL: g.svc, Version: wssc.Feb2005, Username: "bench", Password: creds.NewSecret(g.password), AppliesTo: g.svc.String(),
 		Client: upstream.New(upstream.Config{RootCAs: g.roots}),
 	})
 	return append(out, named("issued-token", tok, err))
@@ -144,7 +145,7 @@ func measureMemory(ctx context.Context, svc *url.URL, roots *x509.CertPool, pass
 	top := levels[len(levels)-1]
 	p, err := outbound.New(outbound.Config{
 		Listen: "127.0.0.1:0", Routes: []outbound.Route{{Prefix: "/", Upstream: svc}}, RootCAs: roots,
-		Bootstrap: session.Username{User: "bench", Password: password}, SC: wssc.Feb2005,
+		Bootstrap: session.Username{User: "bench", Password: creds.NewSecret(password)}, SC: wssc.Feb2005,
 		SOAP: soap.V12, Addressing: outbound.Addressing{Version: wsa.V10},
 		MaxEndpoints: top + warmEndpoints, KeepContexts: true,
 		Logger: slog.New(slog.DiscardHandler),

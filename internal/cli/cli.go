@@ -1,8 +1,10 @@
-// Package cli turns scproxy's command line into validated configurations
-// and hands them to the packages that do the work. Each command is built
-// by a NewCmdX function taking the function that runs it, so that flag
-// parsing is tested apart from running; errors become exit codes in one
-// place, Main.
+// Package cli turns scproxy's command line into configurations and hands
+// them to the packages that do the work. It parses and maps; the
+// configurations validate themselves, and their field errors reach the
+// user under the flags' names (configFlags, the one table between the
+// two). Each command is built by a NewCmdX function taking the function
+// that runs it, so that flag parsing is tested apart from running; errors
+// become exit codes in one place, Main.
 package cli
 
 import (

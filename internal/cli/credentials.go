@@ -9,6 +9,7 @@ import (
 	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/setting"
 	"github.com/scproxy/scproxy/wire/secure"
 )
 
@@ -66,7 +67,44 @@ func (o *RunOptions) keyring() creds.Source {
 	if o.keyringStore != nil {
 		return o.keyringStore
 	}
-	return &creds.Keyring{}
+	return flagKeyring{&creds.Keyring{}}
+}
+
+// keyringFix is what an unavailable keyring's error advises on the
+// command line.
+const keyringFix = "use --password-file FILE (mode 0600), --password-env VAR or --systemd-credential NAME instead, " +
+	"or run scproxy in a desktop session with a Secret Service (gnome-keyring, KeePassXC)"
+
+// flagKeyring is a keyring whose unavailable errors advise the flags of
+// the other sources.
+type flagKeyring struct{ creds.Store }
+
+// Get reads the entry called name.
+func (k flagKeyring) Get(ctx context.Context, name string) (creds.Credential, error) {
+	c, err := k.Store.Get(ctx, name)
+	return c, withKeyringFix(err)
+}
+
+// Set stores c under name.
+func (k flagKeyring) Set(ctx context.Context, name string, c creds.Credential) error {
+	return withKeyringFix(k.Store.Set(ctx, name, c))
+}
+
+// Delete removes the entry called name.
+func (k flagKeyring) Delete(ctx context.Context, name string) error {
+	return withKeyringFix(k.Store.Delete(ctx, name))
+}
+
+// withKeyringFix gives an unavailable keyring's error the command line's
+// advice.
+func withKeyringFix(err error) error {
+	var u *creds.UnavailableError
+	if !errors.As(err, &u) {
+		return err
+	}
+	fixed := *u
+	fixed.Fix = keyringFix
+	return &fixed
 }
 
 // DefaultCredentialName is the keyring entry an upstream's secret is read
@@ -129,33 +167,23 @@ func (o *RunOptions) newBootstrap(ref *secretRef, cfg *outbound.Config, svc *url
 		if err != nil {
 			return nil, err
 		}
-		return session.Username{User: user, Password: c.Secret.Reveal(), Digest: o.PasswordDigest}, nil
+		return session.Username{User: user, Password: c.Secret, Digest: o.PasswordDigest}, nil
 	case "certificate":
 		cert, err := o.certificate(c.Secret)
 		if err != nil {
 			return nil, err
 		}
 		return bootstrap.NewCertificate(cert)
+	case "issued-token":
+		return o.issuedToken(c, cfg, svc)
+	case "kerberos":
+		return o.kerberos(c)
 	}
-	if mk, ok := moreBootstraps[o.Bootstrap]; ok {
-		return mk(o, c, cfg, svc)
-	}
-	return nil, usageErrorf("--bootstrap %q: want %s", o.Bootstrap, orList(bootstrapNames()))
+	return nil, usageErrorf("--bootstrap %q: want %s", o.Bootstrap, orList(bootstrapNames))
 }
 
-// moreBootstraps are the bootstraps beyond username and certificate, by
-// name.
-var moreBootstraps = map[string]func(*RunOptions, creds.Credential, *outbound.Config, *url.URL) (session.Bootstrap, error){}
-
-func bootstrapNames() []string {
-	names := []string{"username", "certificate"}
-	for _, n := range []string{"issued-token", "kerberos"} {
-		if _, ok := moreBootstraps[n]; ok {
-			names = append(names, n)
-		}
-	}
-	return names
-}
+// bootstrapNames are the values of --bootstrap.
+var bootstrapNames = []string{"username", "certificate", "issued-token", "kerberos"}
 
 // user returns the user name: --username, or the one stored with the
 // credential; when both are given they must agree.
@@ -184,10 +212,14 @@ func (o *RunOptions) certificate(passphrase creds.Secret) (secure.Certificate, e
 		return secure.Certificate{}, usageErrorf("no certificate: give --cert-file and --key-file (PEM), or --pkcs12-file")
 	}
 	c, err := bootstrap.LoadPEM(o.CertFile, o.KeyFile)
+	if errors.Is(err, bootstrap.ErrEncryptedKey) {
+		return c, usageErrorf("--key-file: %v and use --pkcs12-file", err)
+	}
 	return c, flagErr("--cert-file/--key-file", err)
 }
 
-// flagErr makes err a usage error naming flag.
+// flagErr makes err a usage error naming flag, or the flag of the
+// setting a *setting.Error names.
 func flagErr(flag string, err error) error {
 	if err == nil {
 		return nil
@@ -195,6 +227,12 @@ func flagErr(flag string, err error) error {
 	var ue *UsageError
 	if errors.As(err, &ue) {
 		return err
+	}
+	var se *setting.Error
+	if errors.As(err, &se) {
+		if _, ok := configFlags[se.Field]; ok {
+			return usageErrorf("%s", se.Describe(func(field string) string { return configFlags[field] }))
+		}
 	}
 	return usageErrorf("%s: %v", flag, err)
 }

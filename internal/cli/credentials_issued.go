@@ -13,8 +13,6 @@ import (
 	stsclient "github.com/scproxy/scproxy/upstream"
 )
 
-func init() { moreBootstraps["issued-token"] = (*RunOptions).issuedToken }
-
 // issuedToken makes the issued-token bootstrap: a token from --token-file
 // whose proof key (base64) is the secret, or one fetched from --token-sts
 // with the user name and password, for the service at svc unless
@@ -48,7 +46,7 @@ func (o *RunOptions) issuedToken(c creds.Credential, cfg *outbound.Config, svc *
 			appliesTo = svc.String()
 		}
 		b, err := bootstrap.NewIssuedTokenFromSTS(bootstrap.TokenSTS{
-			URL: stsURL, Version: cfg.SC, Username: user, Password: c.Secret.Reveal(), AppliesTo: appliesTo,
+			URL: stsURL, Version: cfg.SC, Username: user, Password: c.Secret, AppliesTo: appliesTo,
 			Client: stsclient.New(stsclient.Config{RootCAs: cfg.RootCAs, Timeout: cfg.EstablishTimeout}), Logger: cfg.Logger,
 		})
 		return b, flagErr("--token-sts", err)

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"bytes"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -77,6 +80,41 @@ func TestRunIssuedTokenFlags(t *testing.T) {
 			r := runCmd(t, env, cmdline(upstream, tc.args)...)
 			if r.runErr == nil || !strings.Contains(r.runErr.Error(), tc.want) || strings.Contains(r.runErr.Error(), canary) {
 				t.Fatalf("got %v, want an error naming %q", r.runErr, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunBootstrapsPrintRedacted: every bootstrap the command line builds
+// with a password, printed with any verb or logged as text or JSON, shows
+// no password: the secret stays a creds.Secret up to the bytes it is sent
+// in.
+func TestRunBootstrapsPrintRedacted(t *testing.T) {
+	kdc := kdctest.Start(t)
+	env := map[string]string{"PW": canary, "KPW": kdc.Password}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		secret string
+	}{
+		{"username", cmdline(upstream, userPW), canary},
+		{"username, digest", cmdline(upstream, userPW, []string{"--password-digest"}), canary},
+		{"issued token from an STS", cmdline(upstream, userPW, []string{"--bootstrap", "issued-token", "--token-sts", "https://sts.example.com/Token.svc"}), canary},
+		{"kerberos", cmdline(upstream, []string{"--bootstrap", "kerberos", "--krb5-conf", kdc.Krb5Conf, "--spn", kdc.SPN, "--username", kdc.User, "--password-env", "KPW"}), kdc.Password},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, r := mustConfig(t, env, tc.args...)
+			defer closeBootstraps(cfg)
+			var logs bytes.Buffer
+			for _, h := range []slog.Handler{slog.NewTextHandler(&logs, nil), slog.NewJSONHandler(&logs, nil)} {
+				slog.New(h).Info("bootstrap", "bootstrap", cfg.Bootstrap, "config", cfg)
+			}
+			b := cfg.Bootstrap
+			shown := fmt.Sprintf("%v %+v %#v %s %q", b, b, b, b, b)
+			for _, where := range []string{shown, logs.String(), r.out.String(), r.err.String()} {
+				if strings.Contains(where, tc.secret) {
+					t.Errorf("the password is shown: %q", where)
+				}
 			}
 		})
 	}

@@ -28,7 +28,7 @@ type CredsOptions struct {
 // credentials in the OS keyring. store nil means the OS keyring.
 func NewCmdCreds(s Streams, store creds.Store) *cobra.Command {
 	if store == nil {
-		store = &creds.Keyring{}
+		store = flagKeyring{&creds.Keyring{}}
 	}
 	cmd := &cobra.Command{
 		Use:   "creds",

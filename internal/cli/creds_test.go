@@ -42,7 +42,7 @@ func TestCredsCommand(t *testing.T) {
 	}
 	// run reads the entry named after the upstream's host by default.
 	cfg, r := mustConfig(t, nil, cmdline(upstream)...)
-	if got := cfg.Routes[0].Bootstrap; got != (session.Username{User: "alice", Password: canary}) {
+	if got := cfg.Routes[0].Bootstrap; got != (session.Username{User: "alice", Password: creds.NewSecret(canary)}) {
 		t.Fatalf("bootstrap from the keyring: %v", got)
 	}
 	if strings.Contains(r.out.String()+r.err.String(), canary) {
@@ -105,7 +105,7 @@ func TestRunSecretSources(t *testing.T) {
 
 	t.Run("--credential", func(t *testing.T) {
 		cfg, _ := mustConfig(t, nil, cmdline(upstream, []string{"--credential", "orders"})...)
-		if cfg.Bootstrap != (session.Username{User: "olga", Password: canary + "-orders"}) {
+		if cfg.Bootstrap != (session.Username{User: "olga", Password: creds.NewSecret(canary + "-orders")}) {
 			t.Fatalf("got %v", cfg.Bootstrap)
 		}
 	})
@@ -120,7 +120,7 @@ func TestRunSecretSources(t *testing.T) {
 	})
 	t.Run("systemd credential", func(t *testing.T) {
 		cfg, _ := mustConfig(t, map[string]string{"CREDENTIALS_DIRECTORY": sysDir}, cmdline(upstream, []string{"--username", "sam", "--systemd-credential", "svc"})...)
-		if cfg.Bootstrap != (session.Username{User: "sam", Password: canary + "-systemd"}) {
+		if cfg.Bootstrap != (session.Username{User: "sam", Password: creds.NewSecret(canary + "-systemd")}) {
 			t.Fatalf("got %v", cfg.Bootstrap)
 		}
 	})
@@ -168,6 +168,7 @@ func TestRunCertificateFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	p12File := writeFile(t, dir, "c.p12", string(p12), 0o600)
+	encryptedKey := writeFile(t, dir, "enc.pem", string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1, 2, 3}})), 0o600)
 
 	pemArgs := []string{"--cert-file", certFile, "--key-file", keyFile}
 	cfg, _ := mustConfig(t, nil, cmdline(upstream, []string{"--bootstrap", "certificate"}, pemArgs)...)
@@ -187,6 +188,7 @@ func TestRunCertificateFlags(t *testing.T) {
 		{"key open to others", nil, cmdline(upstream, []string{"--bootstrap", "certificate", "--cert-file", certFile, "--key-file", openKey}), "chmod 600"},
 		{"PKCS#12 wrong passphrase", map[string]string{"PW": "wrong"}, cmdline(upstream, []string{"--bootstrap", "certificate", "--pkcs12-file", p12File, "--password-env", "PW"}), "wrong passphrase"},
 		{"PEM and PKCS#12", baseEnv, cmdline(upstream, pemArgs, []string{"--bootstrap", "certificate", "--pkcs12-file", p12File, "--password-env", "PW"}), "give only one"},
+		{"encrypted PEM key", nil, cmdline(upstream, []string{"--bootstrap", "certificate", "--cert-file", certFile, "--key-file", encryptedKey}), "use --pkcs12-file"},
 		{"key without certificate", nil, cmdline(upstream, []string{"--bootstrap", "certificate", "--key-file", keyFile}), "--cert-file"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/scproxy/scproxy/bootstrap"
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	stsclient "github.com/scproxy/scproxy/upstream"
@@ -51,7 +52,7 @@ func demoUsername(cfg *scserver.Config) (demoCredential, error) {
 		return demoCredential{}, err
 	}
 	cfg.Users = map[string]string{demoUser: password}
-	return demoCredential{bootstrap: session.Username{User: demoUser, Password: password}, about: fmt.Sprintf("user %q, UsernameToken over TLS", demoUser)}, nil
+	return demoCredential{bootstrap: session.Username{User: demoUser, Password: creds.NewSecret(password)}, about: fmt.Sprintf("user %q, UsernameToken over TLS", demoUser)}, nil
 }
 
 // demoCertificate makes a CA the service trusts and a client certificate

@@ -131,7 +131,7 @@ func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 		Limits: xmldoc.Limits{MaxBytes: o.MaxBytes},
 		Script: scserver.Script{RenewAfterMessages: o.RenewAfterMessages, RenewAfterKeyAge: o.RenewAfterKeyAge, Delay: o.Delay},
 	}
-	if err := checkLoopback(o.Listen, scserver.DefaultAddr, o.AllowRemote, "it hands the demo users' passwords to any client"); err != nil {
+	if err := checkLoopback(o.Listen, o.AllowRemote, "it hands the demo users' passwords to any client"); err != nil {
 		return cfg, err
 	}
 	var err error

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -19,6 +19,8 @@ import (
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/setting"
+	up "github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
@@ -87,7 +89,7 @@ type RunOptions struct {
 // NewCmdRun returns `scproxy run`. runF runs the validated configuration;
 // nil means runProxy.
 func NewCmdRun(s Streams, runF func(context.Context, *outbound.Config) error) *cobra.Command {
-	o := &RunOptions{MaxBody: outbound.DefaultMaxBody}
+	o := &RunOptions{MaxBody: up.DefaultMaxBody}
 	if runF == nil {
 		runF = runProxy
 	}
@@ -155,11 +157,11 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.IntVar(&o.KeySize, "key-size", wssc.DefaultKeySize, "size of the context key in bits")
 	f.StringVar(&o.SignatureAlgorithm, "signature-algorithm", "hmac-sha1", "message signature: hmac-sha1 or hmac-sha256")
 	f.Var(&o.MaxBody, "max-body", "largest request or response body, in bytes (suffixes KiB and MiB allowed)")
-	f.DurationVar(&o.EstablishTimeout, "establish-timeout", outbound.DefaultEstablishTimeout, "time allowed to establish a context")
-	f.DurationVar(&o.UpstreamTimeout, "upstream-timeout", outbound.DefaultUpstreamTimeout, "time allowed for one upstream call")
+	f.DurationVar(&o.EstablishTimeout, "establish-timeout", session.DefaultEstablishTimeout, "time allowed to establish a context")
+	f.DurationVar(&o.UpstreamTimeout, "upstream-timeout", up.DefaultTimeout, "time allowed for one upstream call")
 	f.DurationVar(&o.RenewInterval, "renew-interval", renewal.DefaultInterval, "renew a context after at most this long (also at 60% of its lifetime)")
 	f.StringVar(&o.RenewMode, "renew-mode", "renew", "renew (WS-Trust Renew, a new Issue when refused) or reissue (always a new Issue)")
-	f.DurationVar(&o.Rollover, "rollover", session.DefaultRollover, "how long a context replaced by a new Issue stays usable before it is cancelled")
+	f.DurationVar(&o.Rollover, "rollover", session.DefaultRollover, "how long a context replaced by a new Issue stays usable before it is cancelled (0: cancelled at once)")
 	f.DurationVar(&o.ExpiryMargin, "expiry-margin", session.DefaultExpiryMargin, "renew a context this long before it expires rather than use it: the service's clock skew (at most a quarter of the lifetime; 0: none)")
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", outbound.DefaultShutdownTimeout, "time allowed for requests in flight at shutdown")
 	f.BoolVar(&o.CancelOnShutdown, "cancel-on-shutdown", true, "cancel every context at shutdown and each replaced context after --rollover (false for servers with stateful cookie contexts: nothing is cancelled)")
@@ -169,11 +171,12 @@ variable holding it, or --password-file a file only its owner can read.`,
 	return cmd
 }
 
-// rollover maps --rollover to the configuration, where zero means the
-// default: on the command line, 0 means no rollover at all.
-func rollover(d time.Duration) time.Duration {
+// zeroIsNone maps a duration flag whose 0 means "none" (--rollover,
+// --expiry-margin) to the configuration, where zero is the default and
+// none is negative (outbound.NoRollover).
+func zeroIsNone(d time.Duration) time.Duration {
 	if d == 0 {
-		return -1
+		return outbound.NoRollover
 	}
 	return d
 }
@@ -202,10 +205,10 @@ func closeBootstraps(cfg *outbound.Config) {
 	}
 }
 
-// Config validates the options and returns the proxy configuration.
-// getenv reads the variable named by --password-env; the logger writes to
-// s.Err. Every error is a *UsageError naming the flag at fault, and none
-// contains the password.
+// Config parses the options into the proxy configuration, which
+// outbound.Config.Validate checks. getenv reads the variable named by
+// --password-env; the logger writes to s.Err. Every error is a
+// *UsageError naming the flag at fault, and none contains the password.
 func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Config, error) {
 	cfg := &outbound.Config{
 		Listen:           o.Listen,
@@ -216,17 +219,15 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		EstablishTimeout: o.EstablishTimeout,
 		UpstreamTimeout:  o.UpstreamTimeout,
 		Renewal:          renewal.Policy{Interval: o.RenewInterval},
-		Rollover:         rollover(o.Rollover),
-		ExpiryMargin:     rollover(o.ExpiryMargin), // zero means none here too
+		Rollover:         zeroIsNone(o.Rollover),
+		ExpiryMargin:     zeroIsNone(o.ExpiryMargin),
 		ShutdownTimeout:  o.ShutdownTimeout,
 		KeepContexts:     !o.CancelOnShutdown,
 	}
 	steps := []func() error{
 		func() (err error) { cfg.RenewMode, err = pick("--renew-mode", o.RenewMode, renewModes); return err },
-		func() error { return checkListen(o.Listen, o.AllowRemote) },
 		func() (err error) { cfg.Routes, err = o.routes(); return err },
 		func() (err error) { cfg.Security, err = pick("--security", o.Security, securities); return err },
-		func() error { return o.checkPlainHTTP(cfg) },
 		func() (err error) { cfg.Profile, err = pick("--profile", o.Profile, profiles); return err },
 		func() (err error) { cfg.SC, err = pick("--sc-version", o.SCVersion, scVersions); return err },
 		func() (err error) { cfg.SOAP, err = pick("--soap-version", o.SOAPVersion, soapVersions); return err },
@@ -236,7 +237,9 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 			cfg.SignatureMethod, err = pick("--signature-algorithm", o.SignatureAlgorithm, signatureMethods)
 			return err
 		},
-		o.checkSizes,
+		o.checkFlagBounds,
+		// Every setting is checked before any secret is read.
+		cfg.ValidateSettings,
 		func() (err error) { cfg.RootCAs, err = rootCAs(o.CAFile); return err },
 		func() (err error) { cfg.Logger, err = o.logger(s.Err); return err },
 		func() error {
@@ -248,16 +251,93 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 			}
 			return o.bootstraps(cfg, getenv)
 		},
+		cfg.Validate,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return nil, asUsage(err)
+			return nil, o.usage(cfg, err)
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, asUsage(err)
-	}
 	return cfg, nil
+}
+
+// configFlags names the flag of each setting of the configurations the
+// command line builds (outbound.Config, bootstrap.KerberosConfig,
+// bootstrap.TokenSTS): the one table between the configurations' names,
+// which their *setting.Error use, and the command line's. A route's
+// settings are named by the flag that gave the route (routeFlag).
+var configFlags = map[string]string{
+	"Listen":           "--listen",
+	"AllowRemote":      "--allow-remote",
+	"AllowPlainHTTP":   "--allow-plain-http",
+	"Routes":           "--upstream or --route",
+	"Security":         "--security",
+	"Profile":          "--profile",
+	"Certificate":      "--cert-file",
+	"SC":               "--sc-version",
+	"Bootstrap":        "--bootstrap",
+	"Entropy":          "--entropy",
+	"KeySize":          "--key-size",
+	"SignatureMethod":  "--signature-algorithm",
+	"SOAP":             "--soap-version",
+	"Addressing":       "--addressing",
+	"RootCAs":          "--ca-file",
+	"MaxBody":          "--max-body",
+	"EstablishTimeout": "--establish-timeout",
+	"UpstreamTimeout":  "--upstream-timeout",
+	"Renewal.Interval": "--renew-interval",
+	"RenewMode":        "--renew-mode",
+	"Rollover":         "--rollover",
+	"ExpiryMargin":     "--expiry-margin",
+	"ShutdownTimeout":  "--shutdown-timeout",
+	"KeepContexts":     "--cancel-on-shutdown",
+
+	"KerberosConfig.Principal":  "--username",
+	"KerberosConfig.KeytabFile": "--keytab",
+	"KerberosConfig.SPN":        "--spn",
+	"KerberosConfig.Realm":      "--krb5-conf",
+	"KerberosConfig.KDCs":       "--krb5-conf",
+	"KerberosConfig.Krb5Conf":   "--krb5-conf",
+
+	"TokenSTS.URL":      "--token-sts",
+	"TokenSTS.Version":  "--sc-version",
+	"TokenSTS.Username": "--username",
+}
+
+// flagName returns the flag that sets the configuration's field, or the
+// field itself when no flag does.
+func (o *RunOptions) flagName(cfg *outbound.Config, field string) string {
+	if f, ok := configFlags[field]; ok {
+		return f
+	}
+	var i int
+	var rest string
+	if n, _ := fmt.Sscanf(field, "Routes[%d].%s", &i, &rest); n == 2 && i >= 0 && i < len(cfg.Routes) {
+		if rest == "Prefix" {
+			return "--route"
+		}
+		return o.routeFlag(cfg.Routes[i])
+	}
+	return field
+}
+
+// routeFlag is the flag that gave r: --upstream for its route /, else
+// --route with r's path.
+func (o *RunOptions) routeFlag(r outbound.Route) string {
+	if r.Prefix == "/" && o.Upstream != "" {
+		return "--upstream"
+	}
+	return "--route " + r.Prefix
+}
+
+// usage makes err a *UsageError, a configuration's *setting.Error said with
+// the names of the flags.
+func (o *RunOptions) usage(cfg *outbound.Config, err error) error {
+	var fe *setting.Error
+	if errors.As(err, &fe) {
+		return &UsageError{Err: errors.New(fe.Describe(func(field string) string { return o.flagName(cfg, field) }))}
+	}
+	return asUsage(err)
 }
 
 // asUsage marks err as an error in the command line.
@@ -346,46 +426,24 @@ var (
 	}
 )
 
-// checkListen refuses an address that is not host:port, and one beyond
-// this host without --allow-remote. outbound.Config.Validate checks the
-// same; here the message can name the flags.
-func checkListen(addr string, allowRemote bool) error {
-	return checkLoopback(addr, outbound.DefaultListen, allowRemote, "they all use the credential")
-}
-
 // checkLoopback refuses a --listen address that is not host:port, and
-// one beyond this host without --allow-remote (an empty host means every
-// interface); risk says what serving other hosts would expose.
-func checkLoopback(addr, example string, allowRemote bool, risk string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return usageErrorf("--listen %q: want host:port, e.g. %s", addr, example)
+// one beyond this host without --allow-remote (outbound.CheckListen);
+// risk says what serving other hosts would expose.
+func checkLoopback(addr string, allowRemote bool, risk string) error {
+	err := outbound.CheckListen(addr, allowRemote)
+	var fe *setting.Error
+	if !errors.As(err, &fe) {
+		return err
 	}
-	if ip := net.ParseIP(host); !allowRemote && !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
-		return usageErrorf("--listen %q is not a loopback address: add --allow-remote to serve other hosts (%s)", addr, risk)
+	name := func(field string) string { return configFlags[field] }
+	if fe.Allow != "" {
+		return usageErrorf("%s; %s", fe.Describe(name), risk)
 	}
-	return nil
+	return usageErrorf("%s", fe.Describe(name))
 }
 
-// checkPlainHTTP refuses an http:// upstream for secured traffic unless
-// --allow-plain-http says it is a test service.
-func (o *RunOptions) checkPlainHTTP(cfg *outbound.Config) error {
-	if cfg.Security != outbound.SecurityContext || o.AllowPlainHTTP {
-		return nil
-	}
-	for _, r := range cfg.Routes {
-		if r.Upstream.Scheme == "http" {
-			flag := "--route " + r.Prefix
-			if r.Prefix == "/" && o.Upstream != "" {
-				flag = "--upstream"
-			}
-			return usageErrorf("%s: %s is plain http, which would expose the bootstrap credential and every message; use https://, or --allow-plain-http for a test service", flag, r.Upstream.Redacted())
-		}
-	}
-	return nil
-}
-
-// routes returns --upstream as route / followed by every --route.
+// routes returns --upstream as route / followed by every --route;
+// outbound.Config.Validate checks them.
 func (o *RunOptions) routes() ([]outbound.Route, error) {
 	var out []outbound.Route
 	if o.Upstream != "" {
@@ -395,7 +453,6 @@ func (o *RunOptions) routes() ([]outbound.Route, error) {
 		}
 		out = append(out, outbound.Route{Prefix: "/", Upstream: u})
 	}
-	seen := map[string]bool{}
 	for _, r := range o.Routes {
 		prefix, raw, ok := strings.Cut(r, "=")
 		switch {
@@ -403,28 +460,24 @@ func (o *RunOptions) routes() ([]outbound.Route, error) {
 		// credentials in it, and is not repeated.
 		case !ok || raw == "":
 			return nil, usageErrorf("--route: want /path=URL")
-		case !strings.HasPrefix(prefix, "/"):
-			return nil, usageErrorf("--route: the path must start with / (want /path=URL)")
 		case prefix == "/" && o.Upstream != "":
 			return nil, usageErrorf("--route / and --upstream both give route /: keep one")
-		case seen[prefix]:
-			return nil, usageErrorf("--route %q given twice: keep one", prefix)
 		}
-		seen[prefix] = true
-		u, err := upstreamURL("--route "+prefix, raw)
+		flag := "--route"
+		if strings.HasPrefix(prefix, "/") {
+			flag += " " + prefix
+		}
+		u, err := upstreamURL(flag, raw)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, outbound.Route{Prefix: prefix, Upstream: u})
 	}
-	if len(out) == 0 {
-		return nil, usageErrorf("no upstream: give --upstream URL or --route /path=URL")
-	}
 	return out, nil
 }
 
-// upstreamURL parses an absolute http or https URL. Its messages show the
-// URL redacted, since a mistaken user:password in it is a secret.
+// upstreamURL parses a URL. Its messages show no part of it, since a
+// mistaken user:password in it is a secret.
 func upstreamURL(flag, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -434,46 +487,31 @@ func upstreamURL(flag, raw string) (*url.URL, error) {
 		}
 		return nil, usageErrorf("%s: not a URL: %v", flag, err)
 	}
-	switch {
-	case u.Scheme != "https" && u.Scheme != "http":
-		return nil, usageErrorf("%s %q: want an absolute https:// or http:// URL", flag, u.Redacted())
-	case u.Host == "":
-		return nil, usageErrorf("%s %q: the URL has no host", flag, u.Redacted())
-	case u.User != nil:
-		return nil, usageErrorf("%s %q: credentials do not belong in the URL; use --username and --password-env", flag, u.Redacted())
-	case u.Fragment != "":
-		return nil, usageErrorf("%s %q: remove the #fragment", flag, u.Redacted())
-	}
 	return u, nil
 }
 
-// Bounds outbound.Config.Validate enforces, checked here to name the flag.
-const (
-	minKeySize = outbound.MinKeySize
-	maxKeySize = outbound.MaxKeySize
-	minMaxBody = outbound.MinMaxBody
-)
-
-func (o *RunOptions) checkSizes() error {
-	if o.KeySize < minKeySize || o.KeySize > maxKeySize || o.KeySize%8 != 0 {
-		return usageErrorf("--key-size %d: want a multiple of 8 from %d to %d", o.KeySize, minKeySize, maxKeySize)
-	}
-	if o.MaxBody < minMaxBody {
-		return usageErrorf("--max-body %d: want at least %d bytes", o.MaxBody, minMaxBody)
-	}
-	if o.EstablishTimeout <= 0 {
+// checkFlagBounds refuses what the command line does not take although
+// the configuration does: zero, which the configuration reads as "the
+// default" while a flag always carries a value (its default is shown in
+// the help), a negative --rollover (0 is none), and a renewal interval
+// under a minute, which only tests want.
+func (o *RunOptions) checkFlagBounds() error {
+	switch {
+	case o.KeySize == 0:
+		return usageErrorf("--key-size 0: give the size in bits, e.g. %d", wssc.DefaultKeySize)
+	case o.MaxBody == 0:
+		return usageErrorf("--max-body 0: give the largest body, e.g. 4MiB")
+	case o.EstablishTimeout <= 0:
 		return usageErrorf("--establish-timeout %v: want a positive duration, e.g. 30s", o.EstablishTimeout)
-	}
-	if o.UpstreamTimeout <= 0 {
+	case o.UpstreamTimeout <= 0:
 		return usageErrorf("--upstream-timeout %v: want a positive duration, e.g. 2m", o.UpstreamTimeout)
-	}
-	if o.RenewInterval < time.Minute {
+	case o.RenewInterval < time.Minute:
 		return usageErrorf("--renew-interval %v: want at least 1m, e.g. 10h", o.RenewInterval)
-	}
-	if o.Rollover < 0 {
+	case o.Rollover < 0:
 		return usageErrorf("--rollover %v: want zero or a positive duration, e.g. 5m", o.Rollover)
-	}
-	if o.ShutdownTimeout <= 0 {
+	case o.ExpiryMargin < 0:
+		return usageErrorf("--expiry-margin %v: want zero or a positive duration, e.g. 5m", o.ExpiryMargin)
+	case o.ShutdownTimeout <= 0:
 		return usageErrorf("--shutdown-timeout %v: want a positive duration, e.g. 30s", o.ShutdownTimeout)
 	}
 	return nil

@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/session"
+	up "github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
@@ -99,7 +101,7 @@ func newCA(t *testing.T) (*x509.Certificate, []byte) {
 
 func TestRunDefaults(t *testing.T) {
 	cfg, r := mustConfig(t, baseEnv, cmdline(upstream, userPW)...)
-	want := session.Username{User: "alice", Password: canary}
+	want := session.Username{User: "alice", Password: creds.NewSecret(canary)}
 	switch {
 	case cfg.Listen != "127.0.0.1:8780" || cfg.AllowRemote:
 		t.Errorf("listen %q allow-remote %v", cfg.Listen, cfg.AllowRemote)
@@ -115,7 +117,7 @@ func TestRunDefaults(t *testing.T) {
 		t.Errorf("soap %v addressing %+v", cfg.SOAP, cfg.Addressing)
 	case cfg.RootCAs != nil:
 		t.Error("RootCAs set without --ca-file")
-	case cfg.MaxBody != 4194304 || cfg.EstablishTimeout != outbound.DefaultEstablishTimeout || cfg.UpstreamTimeout != outbound.DefaultUpstreamTimeout:
+	case cfg.MaxBody != 4194304 || cfg.EstablishTimeout != session.DefaultEstablishTimeout || cfg.UpstreamTimeout != up.DefaultTimeout:
 		t.Errorf("max body %d timeouts %v %v", cfg.MaxBody, cfg.EstablishTimeout, cfg.UpstreamTimeout)
 	case cfg.Logger == nil || cfg.Logger.Enabled(context.Background(), -4) || !cfg.Logger.Enabled(context.Background(), 0):
 		t.Error("logger is not at level info")
@@ -176,14 +178,14 @@ func TestRunFlags(t *testing.T) {
 			func(c *outbound.Config) bool { return c.SC == wssc.Feb2005 }},
 		{"password digest", cmdline(upstream, userPW, []string{"--bootstrap", "username", "--password-digest"}),
 			func(c *outbound.Config) bool {
-				return c.Bootstrap == session.Username{User: "alice", Password: canary, Digest: true}
+				return c.Bootstrap == session.Username{User: "alice", Password: creds.NewSecret(canary), Digest: true}
 			}},
 		{"password file with CRLF", cmdline(upstream, fileCreds(crlfFile)),
-			func(c *outbound.Config) bool { return c.Bootstrap.(session.Username).Password == canary }},
+			func(c *outbound.Config) bool { return c.Bootstrap.(session.Username).Password.Reveal() == canary }},
 		{"password file loses one newline only", cmdline(upstream, fileCreds(twoNL)),
-			func(c *outbound.Config) bool { return c.Bootstrap.(session.Username).Password == canary+"\n" }},
+			func(c *outbound.Config) bool { return c.Bootstrap.(session.Username).Password.Reveal() == canary+"\n" }},
 		{"password file without newline", cmdline(upstream, fileCreds(bare)),
-			func(c *outbound.Config) bool { return c.Bootstrap.(session.Username).Password == canary }},
+			func(c *outbound.Config) bool { return c.Bootstrap.(session.Username).Password.Reveal() == canary }},
 		{"ca-file joins the roots", cmdline(upstream, userPW, []string{"--ca-file", caFile}),
 			func(c *outbound.Config) bool {
 				_, err := caCert.Verify(x509.VerifyOptions{Roots: c.RootCAs})
@@ -278,7 +280,7 @@ func TestRunEnv(t *testing.T) {
 			"SCPROXY_MAX_BODY": "1MiB", "SCPROXY_UPSTREAM_TIMEOUT": "10s", "SCPROXY_ENTROPY": "server",
 		}), nil, func(c *outbound.Config) bool {
 			return c.Routes[0].Upstream.Host == "env.example" && c.SC == wssc.V1_3 && c.Listen == "127.0.0.2:9" &&
-				c.Bootstrap == session.Username{User: "bob", Password: canary, Digest: true} &&
+				c.Bootstrap == session.Username{User: "bob", Password: creds.NewSecret(canary), Digest: true} &&
 				c.MaxBody == 1<<20 && c.UpstreamTimeout == 10*time.Second && c.Entropy == wssc.ServerEntropy
 		}},
 		{"flag beats environment", withPW(map[string]string{"SCPROXY_SC_VERSION": "1.3", "SCPROXY_USERNAME": "bob"}),
@@ -334,8 +336,8 @@ func TestRunInvalid(t *testing.T) {
 	}{
 		{"sc-version", baseEnv, cmdline(upstream, userPW, []string{"--sc-version", "1.2"}), []string{`--sc-version "1.2": want 2005-02 or 1.3`}},
 		{"security", baseEnv, cmdline(upstream, userPW, []string{"--security", "tls"}), []string{"--security", "context or none"}},
-		{"plain http upstream", baseEnv, cmdline(userPW, []string{"--upstream", "http://svc.example/Echo.svc"}), []string{"--upstream: http://svc.example/Echo.svc is plain http", "--allow-plain-http"}},
-		{"plain http route", baseEnv, cmdline(userPW, []string{"--route", "/a=https://a.example/", "--route", "/b=http://b.example/B"}), []string{"--route /b: http://b.example/B is plain http"}},
+		{"plain http upstream", baseEnv, cmdline(userPW, []string{"--upstream", "http://svc.example/Echo.svc"}), []string{`--upstream: upstream "http://svc.example/Echo.svc" is plain http`, "--allow-plain-http"}},
+		{"plain http route", baseEnv, cmdline(userPW, []string{"--route", "/a=https://a.example/", "--route", "/b=http://b.example/B"}), []string{`--route /b: upstream "http://b.example/B" is plain http`}},
 		{"bootstrap certificate without files", baseEnv, cmdline(upstream, userPW, []string{"--bootstrap", "certificate"}), []string{"--cert-file", "--pkcs12-file"}},
 		{"bootstrap unknown", baseEnv, cmdline(upstream, userPW, []string{"--bootstrap", "saml"}), []string{"--bootstrap", "username", "certificate"}},
 		{"soap-version", baseEnv, cmdline(upstream, userPW, []string{"--soap-version", "1.0"}), []string{"--soap-version", "auto, 1.1 or 1.2"}},
@@ -365,6 +367,8 @@ func TestRunInvalid(t *testing.T) {
 		{"upstream fragment", baseEnv, cmdline(userPW, []string{"--upstream", "https://svc.example/#x"}), []string{"--upstream", "fragment"}},
 		{"route without =", baseEnv, cmdline(userPW, []string{"--route", "https://alice:" + canary + "@svc.example/"}), []string{"--route", "/path=URL"}},
 		{"route path", baseEnv, cmdline(userPW, []string{"--route", "a=https://svc.example/"}), []string{"--route", "start with /"}},
+		{"route path a URL, its own URL unparsable", baseEnv, cmdline(userPW, []string{"--route", "https://alice:" + canary + "@svc.example/a=%zz"}), []string{"--route", "not a URL"}},
+		{"route path a URL with credentials", baseEnv, cmdline(userPW, []string{"--route", "https://alice:" + canary + "@svc.example/?a=https://svc.example/"}), []string{"--route", "start with /"}},
 		{"route URL", baseEnv, cmdline(userPW, []string{"--route", "/a=svc.example"}), []string{"--route /a"}},
 		{"route / with --upstream", baseEnv, cmdline(upstream, userPW, []string{"--route", "/=https://other.example/"}), []string{"--route /", "--upstream"}},
 		{"route twice", baseEnv, cmdline(userPW, []string{"--route", "/a=https://a.example/", "--route", "/a=https://b.example/"}), []string{"--route", "twice"}},
@@ -531,5 +535,19 @@ func TestRunStartsProxy(t *testing.T) {
 				t.Fatal("the proxy did not stop with its context")
 			}
 		})
+	}
+}
+
+// TestConfigFlagsExist: every flag the table names a configuration's
+// settings by is a flag of run, so a *setting.Error always reaches the user
+// as a flag they can type.
+func TestConfigFlagsExist(t *testing.T) {
+	flags := NewCmdRun(Streams{}, nil).Flags()
+	for field, names := range configFlags {
+		for _, name := range strings.Split(names, " or ") {
+			if flags.Lookup(strings.TrimPrefix(name, "--")) == nil {
+				t.Errorf("%s: %s is not a flag of run", field, name)
+			}
+		}
 	}
 }
