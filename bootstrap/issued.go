@@ -3,12 +3,14 @@ package bootstrap
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -106,13 +108,22 @@ type heldToken struct {
 	fetched   time.Time // when it was asked for
 }
 
+// ErrProofKeyEncoding is returned by NewIssuedTokenFromXML for a proof key
+// that is not base64.
+var ErrProofKeyEncoding = errors.New("issued token: the proof key must be base64")
+
 // NewIssuedTokenFromXML returns a bootstrap presenting token, a SAML 2.0
-// or 1.1 assertion, with its proofKey. The token's bytes are sent exactly
+// or 1.1 assertion, with its proof key, given in base64 and kept a
+// creds.Secret until it is decoded here. The token's bytes are sent exactly
 // as given (its outermost element; an XML declaration around it is
 // dropped); it is parsed only to find its ID, kind and expiry, since its
 // issuer's signature is for the service to check. Secure fails with
 // ErrTokenExpired once the token's NotOnOrAfter has passed.
-func NewIssuedTokenFromXML(token, proofKey []byte) (*IssuedToken, error) {
+func NewIssuedTokenFromXML(token []byte, proofKey creds.Secret) (*IssuedToken, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(proofKey.Reveal()))
+	if err != nil {
+		return nil, ErrProofKeyEncoding
+	}
 	d, err := xmldoc.Parse(token, xmldoc.Options{KeepSpans: true})
 	if err != nil {
 		return nil, fmt.Errorf("issued token: %w", err)
@@ -125,7 +136,7 @@ func NewIssuedTokenFromXML(token, proofKey []byte) (*IssuedToken, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issued token: %w", err)
 	}
-	tok, err := hold(frag, a, proofKey, time.Time{})
+	tok, err := hold(frag, a, key, time.Time{})
 	if err != nil {
 		return nil, err
 	}

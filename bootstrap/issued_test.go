@@ -340,7 +340,7 @@ func TestIssuedTokenFromXMLEstablishes(t *testing.T) {
 	issuer := newTestIssuer(t)
 	r := newSTSRig(t, func(c *scserver.Config) { c.IssueTokens, c.TrustedIssuers = false, []*x509.Certificate{issuer.cert} })
 	xmlToken := issuer.assertionFor(t, r, testProof, time.Hour)
-	tok, err := bootstrap.NewIssuedTokenFromXML(xmlToken, testProof)
+	tok, err := bootstrap.NewIssuedTokenFromXML(xmlToken, proofSecret(testProof))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +377,7 @@ func TestIssuedTokenFromXMLRefuses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := bootstrap.NewIssuedTokenFromXML(tc.token, tc.key)
+			tok, err := bootstrap.NewIssuedTokenFromXML(tc.token, proofSecret(tc.key))
 			if err == nil {
 				_, err = r.endpoint(t, "/svc", tok).Context(context.Background(), wire12)
 				if fault := new(soap.Fault); errors.As(err, &fault) {
@@ -597,7 +597,7 @@ func TestIssuedTokenSecretsNeverPrinted(t *testing.T) {
 	var outs []string
 	var eps []*session.Endpoint
 	fetched := r.sts(t, nil)
-	given, err := bootstrap.NewIssuedTokenFromXML(issuer.assertionFor(t, r, testProof, time.Hour), testProof)
+	given, err := bootstrap.NewIssuedTokenFromXML(issuer.assertionFor(t, r, testProof, time.Hour), proofSecret(testProof))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -613,7 +613,7 @@ func TestIssuedTokenSecretsNeverPrinted(t *testing.T) {
 	// Failures: a wrong password at the STS, a wrong proof key at the
 	// service.
 	bad := r.sts(t, func(s *bootstrap.TokenSTS) { s.Password = creds.NewSecret("canary-Wrong-P4ss") })
-	wrongKey, err := bootstrap.NewIssuedTokenFromXML(issuer.assertionFor(t, r, testProof, time.Hour), bytes.Repeat([]byte{0xa7}, 32))
+	wrongKey, err := bootstrap.NewIssuedTokenFromXML(issuer.assertionFor(t, r, testProof, time.Hour), proofSecret(bytes.Repeat([]byte{0xa7}, 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -665,7 +665,7 @@ func TestIssuedTokenSecretsNeverPrinted(t *testing.T) {
 func TestSecureWithSAML11Token(t *testing.T) {
 	const src = `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion" MajorVersion="1" MinorVersion="1" AssertionID="_b11c" Issuer='https://sts.example/' IssueInstant="2025-06-01T12:00:00Z">` +
 		`<saml:Conditions NotBefore="2025-06-01T12:00:00Z" NotOnOrAfter="2025-06-01T20:00:00Z"/></saml:Assertion>`
-	tok, err := bootstrap.NewIssuedTokenFromXML([]byte(src), testProof)
+	tok, err := bootstrap.NewIssuedTokenFromXML([]byte(src), proofSecret(testProof))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -735,7 +735,7 @@ func TestSecureWithSAML11Token(t *testing.T) {
 // HMAC signature.
 func BenchmarkSecureCachedToken(b *testing.B) {
 	const src = `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion" MajorVersion="1" MinorVersion="1" AssertionID="_b11c" Issuer="https://sts.example/" IssueInstant="2025-06-01T12:00:00Z"/>`
-	tok, err := bootstrap.NewIssuedTokenFromXML([]byte(src), testProof)
+	tok, err := bootstrap.NewIssuedTokenFromXML([]byte(src), proofSecret(testProof))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -748,4 +748,10 @@ func BenchmarkSecureCachedToken(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// proofSecret is key as the command line hands it over: base64 in a
+// creds.Secret.
+func proofSecret(key []byte) creds.Secret {
+	return creds.NewSecret(base64.StdEncoding.EncodeToString(key))
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/oracle"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
@@ -76,7 +77,7 @@ func makeRecorder(t *testing.T, v wssc.Version, inMemory bool) *recorder {
 		srv.ServeHTTP(w, req)
 	})
 	if inMemory {
-		r.mem = &memory{h: h}
+		r.mem = &memory{up: testkit.Upstream{Handler: h}}
 		r.url, _ = url.Parse("https://sts.test/svc")
 		r.client = upstream.New(upstream.Config{Transport: r.mem})
 		t.Cleanup(func() { r.pool.Close(context.Background()); srv.Close() })

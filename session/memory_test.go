@@ -1,29 +1,27 @@
 package session_test
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/scproxy/scproxy/creds"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/wssc"
 )
 
-// memory serves h in process, for tests in a synctest bubble: every
-// goroutine of an exchange, the handler's included, is in the bubble, so
-// its time is the bubble's. down fails every request as a closed server
-// would.
+// memory serves h in process (testkit.Upstream), for tests in a synctest
+// bubble: every goroutine of an exchange, the handler's included, is in
+// the bubble, so its time is the bubble's. down fails every request as a
+// closed server would.
 type memory struct {
-	h    http.Handler
+	up   testkit.Upstream
 	down atomic.Bool
 }
 
@@ -31,25 +29,7 @@ func (m *memory) RoundTrip(req *http.Request) (*http.Response, error) {
 	if m.down.Load() {
 		return nil, errors.New("connection refused")
 	}
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		return nil, err
-	}
-	in := req.Clone(req.Context())
-	in.Body = io.NopCloser(bytes.NewReader(body))
-	in.RemoteAddr = "127.0.0.1:1"
-	done := make(chan *http.Response, 1)
-	go func() {
-		rec := httptest.NewRecorder()
-		m.h.ServeHTTP(rec, in)
-		done <- rec.Result()
-	}()
-	select {
-	case r := <-done:
-		return r, nil
-	case <-req.Context().Done():
-		return nil, req.Context().Err()
-	}
+	return m.up.RoundTrip(req)
 }
 
 // memRig is a built-in server reached in process, and a pool of its
@@ -75,7 +55,7 @@ func newMemRig(t *testing.T, scfg scserver.Config, wrap func(http.Handler) http.
 	if wrap != nil {
 		h = wrap(srv)
 	}
-	r := &memRig{srv: srv, mem: &memory{h: h}, pool: session.NewPool(session.PoolConfig{})}
+	r := &memRig{srv: srv, mem: &memory{up: testkit.Upstream{Handler: h}}, pool: session.NewPool(session.PoolConfig{})}
 	r.url, _ = url.Parse("https://sts.test/svc")
 	t.Cleanup(func() { r.pool.Close(t.Context()); srv.Close() })
 	return r

@@ -1,10 +1,9 @@
 package cli
 
 import (
-	"encoding/base64"
+	"errors"
 	"net/url"
 	"os"
-	"strings"
 
 	"github.com/scproxy/scproxy/bootstrap"
 	"github.com/scproxy/scproxy/creds"
@@ -26,11 +25,10 @@ func (o *RunOptions) issuedToken(c creds.Credential, cfg *outbound.Config, svc *
 		if err != nil {
 			return nil, usageErrorf("--token-file: %v", pathless(err))
 		}
-		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.Secret.Reveal()))
-		if err != nil {
+		b, err := bootstrap.NewIssuedTokenFromXML(xml, c.Secret)
+		if errors.Is(err, bootstrap.ErrProofKeyEncoding) {
 			return nil, usageErrorf("--token-file: the secret must be the token's proof key in base64")
 		}
-		b, err := bootstrap.NewIssuedTokenFromXML(xml, key)
 		return b, flagErr("--token-file", err)
 	case o.TokenSTS != "":
 		stsURL, err := upstreamURL("--token-sts", o.TokenSTS)

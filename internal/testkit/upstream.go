@@ -16,7 +16,9 @@ type Upstream struct {
 
 // RoundTrip serves req with the handler and returns its answer. The
 // request's body is read by the handler as a server would read it; the
-// answer's body is what the handler wrote.
+// answer's body is what the handler wrote. A caller whose context ends
+// gets its error at once, as from a real connection, while the handler
+// runs on (in a synctest bubble its goroutine is the bubble's).
 func (u Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := req.Context().Err(); err != nil {
 		return nil, err
@@ -30,11 +32,19 @@ func (u Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	if in.Host == "" {
 		in.Host = req.URL.Host
 	}
-	rec := httptest.NewRecorder()
-	u.Handler.ServeHTTP(rec, in)
-	resp := rec.Result()
-	resp.Request = req
-	return resp, nil
+	done := make(chan *http.Response, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		u.Handler.ServeHTTP(rec, in)
+		done <- rec.Result()
+	}()
+	select {
+	case resp := <-done:
+		resp.Request = req
+		return resp, nil
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
 }
 
 // Client returns an http.Client whose transport is u.
