@@ -67,34 +67,10 @@ type Stats struct {
 // first request asks for one. An Endpoint made by New has no keeper: it
 // is renewed only when asked. A Pool makes endpoints with one.
 func New(cfg Config) (*Endpoint, error) {
-	switch {
-	case cfg.URL == nil:
-		return nil, errors.New("session: no endpoint URL")
-	case cfg.Bootstrap == nil:
-		return nil, errors.New("session: no bootstrap credential")
-	case cfg.Client == nil:
-		return nil, errors.New("session: no upstream client")
-	case cfg.Version == (wssc.Version{}):
-		return nil, errors.New("session: no WS-SecureConversation version")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.SignatureMethod == "" {
-		cfg.SignatureMethod = dsig.HMACSHA1
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultEstablishTimeout
-	}
-	if cfg.Rollover == 0 {
-		cfg.Rollover = DefaultRollover
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.Reader
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg = cfg.withDefaults()
 	e := &Endpoint{cfg: cfg, url: upstream.Redact(cfg.URL), wake: make(chan struct{}, 1)}
 	retryAt := cfg.RetryAt
 	if retryAt == nil {
@@ -113,6 +89,45 @@ func New(cfg Config) (*Endpoint, error) {
 		Changed: e.signal,
 	})
 	return e, nil
+}
+
+// validate refuses a Config an endpoint cannot work with.
+func (cfg Config) validate() error {
+	switch {
+	case cfg.URL == nil:
+		return errors.New("session: no endpoint URL")
+	case cfg.Bootstrap == nil:
+		return errors.New("session: no bootstrap credential")
+	case cfg.Client == nil:
+		return errors.New("session: no upstream client")
+	case cfg.Version == (wssc.Version{}):
+		return errors.New("session: no WS-SecureConversation version")
+	}
+	return nil
+}
+
+// withDefaults fills in what cfg leaves open: the package's one place for
+// its defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.SignatureMethod == "" {
+		cfg.SignatureMethod = dsig.HMACSHA1
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultEstablishTimeout
+	}
+	if cfg.Rollover == 0 {
+		cfg.Rollover = DefaultRollover
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
 }
 
 // URL returns the endpoint's address, redacted for display.
