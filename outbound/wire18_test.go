@@ -177,7 +177,9 @@ func TestProcessingInstructionInRequestRefused(t *testing.T) {
 	px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool()})
 	app := newApp(t)
 	cases := map[string]func(soap.Version) string{
-		"prolog": func(v soap.Version) string { return `<?xml-stylesheet href="x.xsl"?>` + envelope(v, "", echoPayload("x")) },
+		"prolog": func(v soap.Version) string {
+			return `<?xml-stylesheet href="x.xsl"?>` + envelope(v, "", echoPayload("x"))
+		},
 		"header": func(v soap.Version) string {
 			return envelope(v, `<h:Tenant xmlns:h="urn:h"><?pi data?>t1</h:Tenant>`, echoPayload("x"))
 		},
