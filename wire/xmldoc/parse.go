@@ -105,10 +105,9 @@ type Options struct {
 	KeepSpans bool
 	// Stop, when set, is asked after each start tag with the new element,
 	// its depth (the root is 1) and the byte range of the tag in the input
-	// as given (a byte order mark counts); when it
-	// returns true parsing ends there, the tree holds everything read so
-	// far, and StoppedAt reports the range. The rest of the input is not
-	// read.
+	// as given (a byte order mark counts); when it returns true parsing
+	// ends there, the tree holds everything read so far, and StoppedAt
+	// reports the range. The rest of the input is not read.
 	Stop func(el *etree.Element, depth, start, end int) bool
 	// NoProcInst refuses every processing instruction with ErrProcInst,
 	// as SOAP requires; the XML declaration is not one.
