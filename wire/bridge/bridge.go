@@ -135,7 +135,10 @@ func (h *Hop) Response(m *splice.Message) error {
 }
 
 // setTo points the application's wsa:To at the service, adding one when
-// the application sent none.
+// the application sent none, under Action's prefix. The To declares that
+// prefix itself unless the Header already binds it to v's namespace: the
+// application may have declared it on Action alone, or bound it to
+// another namespace everywhere but on Action.
 func setTo(header *etree.Element, v wsa.Version, to string) {
 	if el, err := xmldoc.Optional(header, v.Name("To")); err == nil && el != nil {
 		el.SetText(to)
@@ -147,8 +150,12 @@ func setTo(header *etree.Element, v wsa.Version, to string) {
 	}
 	el := header.CreateElement("To")
 	el.Space = action.Space
-	if action.Space == "" { // Action declares the default namespace itself
-		el.CreateAttr("xmlns", v.Namespace())
+	if el.NamespaceURI() != v.Namespace() {
+		decl := "xmlns"
+		if action.Space != "" {
+			decl += ":" + action.Space
+		}
+		el.CreateAttr(decl, v.Namespace())
 	}
 	el.SetText(to)
 }

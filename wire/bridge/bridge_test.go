@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
 	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -24,6 +26,31 @@ const (
 	// the proxy.
 	service = "https://svc.example/Echo.svc"
 )
+
+// wellFormed checks that doc is namespace-well-formed by a full parse
+// and, when it is installed, by xmllint, an independent parser.
+func wellFormed(t *testing.T, doc []byte) {
+	t.Helper()
+	mustParse(t, doc)
+	bin, err := exec.LookPath("xmllint")
+	if err != nil {
+		return
+	}
+	cmd := exec.Command(bin, "--noout", "--nonet", "-")
+	cmd.Stdin = bytes.NewReader(doc)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("xmllint refuses the output (%v): %s\n%s", err, out, doc)
+	}
+}
+
+func mustParse(t *testing.T, doc []byte) *soap.Envelope {
+	t.Helper()
+	env, err := soap.Parse(doc, xmldoc.Limits{})
+	if err != nil {
+		t.Fatalf("the output is not a namespace-well-formed envelope: %v\n%s", err, doc)
+	}
+	return env
+}
 
 // fixedRand makes MessageIDs reproducible.
 func fixedRand() *bytes.Reader { return bytes.NewReader(bytes.Repeat([]byte{0xa5}, 16)) }
@@ -90,6 +117,20 @@ func TestRequest(t *testing.T) {
 			upstream: Side{SOAP: soap.V12, Addressing: wsa.V10},
 		},
 		{
+			// WCF clients and hand-written ones declare the prefix on
+			// Action itself; a To written beside it must declare it too.
+			name:     "same-versions-to-added-with-the-prefix-actions-own",
+			in:       `<s:Envelope xmlns:s="` + ns12 + `"><s:Header><a:Action xmlns:a="` + wsa.NS10 + `" s:mustUnderstand="1">urn:echo</a:Action></s:Header><s:Body/></s:Envelope>`,
+			upstream: Side{SOAP: soap.V12, Addressing: wsa.V10},
+		},
+		{
+			// Action rebinds a prefix the Header binds to another
+			// namespace: the To must not land in that other namespace.
+			name:     "same-versions-to-added-where-action-rebinds-its-prefix",
+			in:       `<s:Envelope xmlns:s="` + ns11 + `" xmlns:a="urn:not-wsa"><s:Header><a:Action xmlns:a="` + wsa.NS200408 + `">urn:echo</a:Action></s:Header><s:Body/></s:Envelope>`,
+			upstream: Side{SOAP: soap.V11, Addressing: wsa.V200408},
+		},
+		{
 			name:     "soap11-to-soap12-without-addressing",
 			in:       `<soap:Envelope xmlns:soap="` + ns11 + `"><soap:Header><h:Tenant xmlns:h="urn:h" soap:mustUnderstand="1">t1</h:Tenant></soap:Header><soap:Body><soap:Echo xmlns:soap="urn:not-soap">hi</soap:Echo></soap:Body></soap:Envelope>`,
 			upstream: Side{SOAP: soap.V12, Addressing: wsa.None},
@@ -130,6 +171,13 @@ func TestRequest(t *testing.T) {
 			out := m.Bytes(nil)
 			if _, err := splice.Read(out, splice.Options{}); err != nil {
 				t.Fatalf("the bridged envelope does not read back: %v\n%s", err, out)
+			}
+			wellFormed(t, out)
+			if tt.upstream.Addressing != wsa.None {
+				got, v, err := wsa.Read(mustParse(t, out).Header)
+				if err != nil || v != tt.upstream.Addressing || got.To != service {
+					t.Errorf("the service reads To %q in %v (%v), want %q in %v:\n%s", got.To, v, err, service, tt.upstream.Addressing, out)
+				}
 			}
 			golden(t, out)
 		})

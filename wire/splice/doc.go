@@ -10,4 +10,11 @@
 // untouched. Converting between SOAP 1.1 and 1.2 renames only the envelope's
 // own elements, under a fresh prefix, so content inside the Body that uses
 // the old envelope prefix keeps its meaning.
+//
+// The Body's content and an added header block are written at their
+// elements' places in the tree, never at a placeholder searched for in
+// the output, which the application's comments could imitate. SOAP's ban
+// on processing instructions (SOAP 1.1 §3, SOAP 1.2 part 1 §5) covers the
+// unread Body too: it is scanned for "<?" outside comments and CDATA
+// sections, a scan that costs little beside the copy.
 package splice

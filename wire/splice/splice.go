@@ -44,6 +44,12 @@ var (
 
 // Read parses src up to the start of its Body (or its first payload
 // element) and locates the Body's content by the end tags.
+//
+// SOAP forbids processing instructions (SOAP 1.1 §3, SOAP 1.2 part 1 §5):
+// one in the part parsed, or in the Body's content that is not, is
+// refused with xmldoc.ErrProcInst. src may start with a UTF-8 byte order
+// mark, which is not written back; a UTF-16 document is refused with
+// xmldoc.ErrEncoding.
 func Read(src []byte, o Options) (*Message, error) {
 	var bodyTag [2]int
 	var sawBody bool
@@ -61,7 +67,7 @@ func Read(src []byte, o Options) (*Message, error) {
 		}
 		return false
 	}
-	env, err := soap.ParseWith(src, xmldoc.Options{Limits: o.Limits, Stop: stop})
+	env, err := soap.ParseWith(src, xmldoc.Options{Limits: o.Limits, Stop: stop, NoProcInst: true})
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +92,46 @@ func Read(src []byte, o Options) (*Message, error) {
 		return nil, err
 	}
 	m.content[1] = end
+	if i := procInst(src[m.content[0]:end]); i >= 0 {
+		return nil, fmt.Errorf("splice: %w: in the Body at byte %d", xmldoc.ErrProcInst, m.content[0]+i)
+	}
 	return m, nil
+}
+
+// procInst returns the offset of the first processing instruction in b,
+// the Body's unparsed content, or -1: a "<?" outside comments and CDATA
+// sections (anywhere else it cannot stand in well-formed XML). A Body
+// without "<?" is the common case and costs one fast scan.
+func procInst(b []byte) int {
+	if !hasPIStart(b) {
+		return -1
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '<')
+		if j < 0 {
+			return -1
+		}
+		i += j
+		skip := func(open, close string) bool {
+			if !bytes.HasPrefix(b[i:], []byte(open)) {
+				return false
+			}
+			k := bytes.Index(b[i+len(open):], []byte(close))
+			if k < 0 {
+				i = len(b) // unterminated: not Read's to judge
+			} else {
+				i += len(open) + k + len(close)
+			}
+			return true
+		}
+		switch {
+		case bytes.HasPrefix(b[i:], []byte("<?")):
+			return i
+		case skip("<!--", "-->"), skip("<![CDATA[", "]]>"):
+		default:
+			i++
+		}
+	}
 }
 
 // PayloadName returns the name of the Body's first element, when Read was
@@ -105,19 +150,6 @@ func (m *Message) Complete() bool { return m.complete }
 // BodySize is the length of the Body's content as received.
 func (m *Message) BodySize() int { return m.content[1] - m.content[0] }
 
-// Markers stand for the Body's content and for a header block given as
-// bytes while the envelope is serialised. Serialisation escapes "<" in
-// attribute values, so the last body marker is the one in the Body, and the
-// last header marker before it is the one in the Header.
-const (
-	bodyMarker   = "<!--scproxy:body-->"
-	headerMarker = "<!--scproxy:header-->"
-)
-
-func comment(marker string) *etree.Comment {
-	return &etree.Comment{Data: marker[4 : len(marker)-3]}
-}
-
 // Bytes writes the envelope: the current Envelope start tag and Header,
 // then the Body with its content exactly as received. tokens are elements
 // placed from received tokens (see xmldoc.SerializeWith); nil when none.
@@ -125,9 +157,19 @@ func (m *Message) Bytes(tokens map[*etree.Element]xmldoc.Fragment) []byte {
 	return m.BytesWith(tokens, nil)
 }
 
+// headSlack is room for what writing the head may add to it (a SOAP
+// version's namespace declaration, a Header's tags), so that the output
+// is allocated once.
+const headSlack = 256
+
 // BytesWith is Bytes with block, the bytes of a header block that declares
 // every prefix it uses, written as the Header's last child (a Header is
 // added when there is none).
+//
+// The Body's content and the block are placed by their elements in the
+// tree while it is written (xmldoc.AppendWith), never by looking for a
+// placeholder in the output, which the application's own comments could
+// imitate.
 func (m *Message) BytesWith(tokens map[*etree.Element]xmldoc.Fragment, block []byte) []byte {
 	body := m.Env.Body
 	saved := body.Child
@@ -140,38 +182,42 @@ func (m *Message) BytesWith(tokens map[*etree.Element]xmldoc.Fragment, block []b
 		}
 		content = b.Bytes()
 	}
-	body.Child = []etree.Token{comment(bodyMarker)}
-	var hdr *etree.Element
+	inserts := [2]xmldoc.Insert{{El: body, Bytes: content}}
+	n := 1
 	addedHeader := false
 	if block != nil {
 		addedHeader = m.Env.Header == nil
-		hdr = m.Env.EnsureHeader()
-		hdr.AddChild(comment(headerMarker))
+		inserts[1] = xmldoc.Insert{El: m.Env.EnsureHeader(), Bytes: block}
+		n = 2
 	}
-	head := xmldoc.SerializeWith(m.Env.Root, tokens)
+	body.Child = nil
+	out := make([]byte, 0, len(m.src)+len(block)+headSlack)
+	out = xmldoc.AppendWith(out, m.Env.Root, tokens, inserts[:n]...)
 	body.Child = saved
-	if hdr != nil {
-		hdr.RemoveChildAt(len(hdr.Child) - 1)
-		if addedHeader {
-			m.Env.Root.RemoveChild(hdr)
-			m.Env.Header = nil
-		}
+	if addedHeader {
+		m.Env.Root.RemoveChild(m.Env.Header)
+		m.Env.Header = nil
 	}
-	bi := bytes.LastIndex(head, []byte(bodyMarker))
-	out := make([]byte, 0, len(head)+len(block)+len(content))
-	if block != nil {
-		hi := bytes.LastIndex(head[:bi], []byte(headerMarker))
-		out = append(out, head[:hi]...)
-		out = append(out, block...)
-		out = append(out, head[hi+len(headerMarker):bi]...)
-	} else {
-		out = append(out, head[:bi]...)
-	}
-	out = append(out, content...)
-	return append(out, head[bi+len(bodyMarker):]...)
+	return out
 }
 
 func selfClosed(tag []byte) bool { return bytes.HasSuffix(tag, []byte("/>")) }
+
+// hasPIStart reports whether b holds "<?". It looks for the '?', rare in
+// XML, rather than for the pair: a search for a two-byte string tests
+// every '<' of the markup, which made it cost as much as the rest of the
+// splice on a large Body.
+func hasPIStart(b []byte) bool {
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(b[i:], '?')
+		if j < 0 {
+			return false
+		}
+		if i += j; i > 0 && b[i-1] == '<' {
+			return true
+		}
+	}
+}
 
 // bodyEnd returns the offset of the Body's end tag, reading backwards:
 // optional white space, </envelope>, optional white space, </body>.

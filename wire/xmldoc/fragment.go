@@ -117,11 +117,30 @@ func SerializeWith(el *etree.Element, frags map[*etree.Element]Fragment) []byte 
 		return Serialize(el)
 	}
 	var buf bytes.Buffer
-	writeWith(&buf, el, frags)
+	writeWith(&buf, el, frags, nil)
 	return buf.Bytes()
 }
 
-func writeWith(w *bytes.Buffer, el *etree.Element, frags map[*etree.Element]Fragment) {
+// Insert is content that is not in the tree (the unread content of a
+// Body, a header block given as bytes), written as the last content of
+// element El.
+type Insert struct {
+	El    *etree.Element
+	Bytes []byte
+}
+
+// AppendWith appends el to dst, written like SerializeWith, with each
+// insert's bytes after the children of its element, which is then written
+// with an end tag even when it has no content. The bytes are placed by the
+// insert's position in the tree, not found again in the output, so nothing
+// the document holds (a comment, a CDATA section) can move them.
+func AppendWith(dst []byte, el *etree.Element, frags map[*etree.Element]Fragment, inserts ...Insert) []byte {
+	w := bytes.NewBuffer(dst)
+	writeWith(w, el, frags, inserts)
+	return w.Bytes()
+}
+
+func writeWith(w *bytes.Buffer, el *etree.Element, frags map[*etree.Element]Fragment, inserts []Insert) {
 	if f, ok := frags[el]; ok {
 		scope := map[string]string{}
 		if p := el.Parent(); p != nil {
@@ -136,7 +155,7 @@ func writeWith(w *bytes.Buffer, el *etree.Element, frags map[*etree.Element]Frag
 		w.Write(f.with(missing))
 		return
 	}
-	if !containsAny(el, frags) {
+	if !containsAny(el, frags) && !holdsInsert(el, inserts) {
 		el.WriteTo(w, &writeSettings)
 		return
 	}
@@ -149,10 +168,15 @@ func writeWith(w *bytes.Buffer, el *etree.Element, frags map[*etree.Element]Frag
 	w.WriteByte('>')
 	for _, c := range el.Child {
 		if ce, ok := c.(*etree.Element); ok {
-			writeWith(w, ce, frags)
+			writeWith(w, ce, frags, inserts)
 			continue
 		}
 		c.WriteTo(w, &writeSettings)
+	}
+	for _, in := range inserts {
+		if in.El == el {
+			w.Write(in.Bytes)
+		}
 	}
 	w.WriteString("</")
 	w.WriteString(el.FullTag())
@@ -162,10 +186,28 @@ func writeWith(w *bytes.Buffer, el *etree.Element, frags map[*etree.Element]Frag
 // containsAny reports whether a fragment placeholder sits at or below el.
 func containsAny(el *etree.Element, frags map[*etree.Element]Fragment) bool {
 	for f := range frags {
-		for e := f; e != nil; e = e.Parent() {
-			if e == el {
-				return true
-			}
+		if within(f, el) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsInsert reports whether an insert goes into el or below it.
+func holdsInsert(el *etree.Element, inserts []Insert) bool {
+	for _, in := range inserts {
+		if within(in.El, el) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether e is el or lies below it.
+func within(e, el *etree.Element) bool {
+	for ; e != nil; e = e.Parent() {
+		if e == el {
+			return true
 		}
 	}
 	return false

@@ -77,6 +77,16 @@ func (e *LimitError) Error() string {
 // expansion and external entity attacks.
 var ErrDTD = errors.New("xml: document type declarations are not allowed")
 
+// ErrEncoding is returned for a document in an encoding other than UTF-8:
+// SOAP stacks send UTF-8 unless told otherwise, and a transcoding reader
+// would be one more parser on the attack surface.
+var ErrEncoding = errors.New("xml: only UTF-8 is accepted")
+
+// ErrProcInst is returned, under Options.NoProcInst, for a processing
+// instruction anywhere in the document. SOAP forbids them (SOAP 1.1 §3,
+// SOAP 1.2 part 1 §5); the XML declaration is not one.
+var ErrProcInst = errors.New("xml: processing instructions are not allowed")
+
 // SyntaxError reports malformed XML or a namespace well-formedness error.
 type SyntaxError struct {
 	Offset int64
@@ -94,11 +104,14 @@ type Options struct {
 	// return an element exactly as received.
 	KeepSpans bool
 	// Stop, when set, is asked after each start tag with the new element,
-	// its depth (the root is 1) and the byte range of the tag; when it
-	// returns true parsing ends there, the tree holds everything read so
-	// far, and StoppedAt reports the range. The rest of the input is not
-	// read.
+	// its depth (the root is 1) and the byte range of the tag in the input
+	// as given (a byte order mark counts); when it returns true parsing
+	// ends there, the tree holds everything read so far, and StoppedAt
+	// reports the range. The rest of the input is not read.
 	Stop func(el *etree.Element, depth, start, end int) bool
+	// NoProcInst refuses every processing instruction with ErrProcInst,
+	// as SOAP requires; the XML declaration is not one.
+	NoProcInst bool
 }
 
 // Doc is a parsed document: an etree tree plus, when asked for, the byte
@@ -112,7 +125,9 @@ type Doc struct {
 }
 
 // StoppedAt reports the byte range of the start tag at which Options.Stop
-// ended parsing, and false when the whole document was read.
+// ended parsing, and false when the whole document was read. Like every
+// offset Parse reports, it counts from the start of the input as given,
+// byte order mark included.
 func (d *Doc) StoppedAt() (start, end int, ok bool) {
 	return int(d.stopped[0]), int(d.stopped[1]), d.stop
 }
@@ -135,9 +150,19 @@ func (d *Doc) Raw(el *etree.Element) ([]byte, bool) {
 // data inside the root is kept exactly (whitespace included) so signatures
 // over pretty-printed documents still verify; comments and processing
 // instructions inside the root are kept, those outside are dropped.
+//
+// The document must be UTF-8, optionally after a byte order mark; one in
+// UTF-16 is refused with ErrEncoding.
 func Parse(src []byte, opts Options) (*Doc, error) {
 	lim := opts.Limits.withDefaults()
-	src = bytes.TrimPrefix(src, utf8BOM)
+	if enc := utf16Encoding(src); enc != "" {
+		return nil, fmt.Errorf("%w: the document is %s", ErrEncoding, enc)
+	}
+	base := 0
+	if bytes.HasPrefix(src, utf8BOM) {
+		base = len(utf8BOM)
+	}
+	src = src[base:]
 	if len(src) > lim.MaxBytes {
 		return nil, &LimitError{Limit: "MaxBytes", Max: lim.MaxBytes}
 	}
@@ -147,6 +172,8 @@ func Parse(src []byte, opts Options) (*Doc, error) {
 		dec:   xml.NewDecoder(bytes.NewReader(src)),
 		doc:   &Doc{Document: etree.NewDocument(), src: src},
 		stop:  opts.Stop,
+		base:  int64(base),
+		noPI:  opts.NoProcInst,
 		// SOAP messages rarely nest deeper than this; growing the stack
 		// from nothing cost an allocation per level.
 		stack: make([]frame, 0, 16),
@@ -171,6 +198,26 @@ func refuseCharset(label string, _ io.Reader) (io.Reader, error) {
 // utf8BOM may precede a UTF-8 document (XML 1.0 §4.3.3); .NET writes it.
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
+// utf16Encoding names the UTF-16 encoding src starts in, by its byte order
+// mark or, without one, by a first "<" in UTF-16 (XML 1.0 appendix F), and
+// returns "" for anything else.
+func utf16Encoding(src []byte) string {
+	if len(src) < 2 {
+		return ""
+	}
+	switch {
+	case src[0] == 0xFE && src[1] == 0xFF:
+		return "UTF-16 (big-endian byte order mark)"
+	case src[0] == 0xFF && src[1] == 0xFE:
+		return "UTF-16 (little-endian byte order mark)"
+	case src[0] == 0 && src[1] == '<':
+		return "UTF-16 (big-endian, no byte order mark)"
+	case src[0] == '<' && src[1] == 0:
+		return "UTF-16 (little-endian, no byte order mark)"
+	}
+	return ""
+}
+
 // frame is an open element. undo restores the bindings its declarations
 // shadowed when it closes, so that prefix lookups stay O(1) at any depth.
 type frame struct {
@@ -193,13 +240,18 @@ type parser struct {
 	elements int
 	sawRoot  bool
 	stop     func(*etree.Element, int, int, int) bool
+	noPI     bool
+	// base is the length of the byte order mark cut from the input: the
+	// parser works on what follows it, and adds base to the offsets it
+	// reports, so that they index the input as given.
+	base int64
 }
 
 // errStopped ends the token loop when Options.Stop asks for it.
 var errStopped = errors.New("stopped")
 
 func (p *parser) fail(format string, args ...any) error {
-	return &SyntaxError{Offset: p.dec.InputOffset(), Msg: fmt.Sprintf(format, args...)}
+	return &SyntaxError{Offset: p.base + p.dec.InputOffset(), Msg: fmt.Sprintf(format, args...)}
 }
 
 func (p *parser) run() error {
@@ -262,6 +314,9 @@ func (p *parser) token(tok xml.Token, off int64) error {
 	case xml.ProcInst:
 		if err := p.checkProcInst(t, off); err != nil {
 			return err
+		}
+		if p.noPI && t.Target != "xml" { // checkProcInst allows "xml" only as the declaration
+			return fmt.Errorf("%w: <?%s?> at byte %d", ErrProcInst, t.Target, p.base+off)
 		}
 		if len(p.stack) > 0 {
 			p.top().CreateProcInst(t.Target, normalizeLineEnds(string(t.Inst)))
@@ -400,9 +455,9 @@ func (p *parser) start(t xml.StartElement, off int64) error {
 		el.CreateAttr(qname(a.Name), a.Value)
 	}
 	p.stack[len(p.stack)-1].el = el
-	if p.stop != nil && p.stop(el, len(p.stack), int(off), int(p.dec.InputOffset())) {
+	if p.stop != nil && p.stop(el, len(p.stack), int(p.base+off), int(p.base+p.dec.InputOffset())) {
 		p.doc.stop = true
-		p.doc.stopped = [2]int64{off, p.dec.InputOffset()}
+		p.doc.stopped = [2]int64{p.base + off, p.base + p.dec.InputOffset()}
 		return errStopped
 	}
 	return nil
