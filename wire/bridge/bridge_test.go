@@ -3,21 +3,18 @@ package bridge
 import (
 	"bytes"
 	"errors"
-	"flag"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
 	"github.com/scproxy/scproxy/wire/wsa"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
 	ns11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -55,27 +52,6 @@ func mustParse(t *testing.T, doc []byte) *soap.Envelope {
 // fixedRand makes MessageIDs reproducible.
 func fixedRand() *bytes.Reader { return bytes.NewReader(bytes.Repeat([]byte{0xa5}, 16)) }
 
-// golden compares got with testdata/<test name>.xml, rewriting it under
-// -update.
-func golden(t *testing.T, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", filepath.FromSlash(t.Name())+".xml")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("got\n%s\nwant (%s)\n%s", got, path, want)
-	}
-}
 
 // appHop reads the application's side of a hop from its envelope, as the
 // proxy does.
@@ -179,7 +155,7 @@ func TestRequest(t *testing.T) {
 					t.Errorf("the service reads To %q in %v (%v), want %q in %v:\n%s", got.To, v, err, service, tt.upstream.Addressing, out)
 				}
 			}
-			golden(t, out)
+			testkit.Golden(t, out)
 		})
 	}
 }
@@ -320,7 +296,7 @@ func TestResponse(t *testing.T) {
 			if bytes.Contains(out, []byte(wsse)) {
 				t.Errorf("the service's Security header reached the application:\n%s", out)
 			}
-			golden(t, out)
+			testkit.Golden(t, out)
 		})
 	}
 }
