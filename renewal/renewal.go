@@ -19,8 +19,10 @@ type Policy struct {
 	Interval time.Duration
 	// Fraction of the lifetime after which to renew.
 	Fraction float64
-	// Jitter is the largest part of the lifetime the renewal is brought
-	// forward by, at random.
+	// Jitter is the largest part of the delay chosen (the earlier of the
+	// lifetime's Fraction and Interval) the renewal is brought forward by,
+	// at random: a part of the delay, not of the lifetime, so that however
+	// long the lifetime the renewal stays within [(1-Jitter)·delay, delay].
 	Jitter float64
 	// Floor is the least time between establishment and renewal, so that
 	// a very short lifetime cannot make the loop spin.
@@ -41,7 +43,7 @@ func (p Policy) withDefaults() Policy {
 	if p.Fraction <= 0 || p.Fraction >= 1 {
 		p.Fraction = DefaultFraction
 	}
-	if p.Jitter <= 0 || p.Jitter >= p.Fraction {
+	if p.Jitter <= 0 || p.Jitter >= 1 {
 		p.Jitter = DefaultJitter
 	}
 	if p.Floor <= 0 {
@@ -69,7 +71,7 @@ func (p Policy) Due(established, expires time.Time, rnd func() float64) time.Tim
 	}
 	life := expires.Sub(established)
 	after := min(time.Duration(float64(life)*p.Fraction), p.Interval)
-	after -= time.Duration(rnd() * p.Jitter * float64(life))
+	after -= time.Duration(rnd() * p.Jitter * float64(after))
 	after = max(after, p.Floor)
 	return established.Add(after)
 }
