@@ -153,15 +153,6 @@ func (c *Cache[T]) Usable() (T, bool) {
 	return zero, false
 }
 
-// Stale reports whether v, just fetched, would not be handed out at now:
-// it expires, less the margin, at or before now. A fetch that yields such
-// a value has failed.
-func (c *Cache[T]) Stale(v T, now time.Time) bool {
-	from, until := c.cfg.Lifetime(v)
-	u := usableUntil(c.margin, from, until)
-	return !u.IsZero() && !now.Before(u)
-}
-
 // Get returns a usable value, fetching one when there is none: concurrent
 // callers share one fetch, which fetch makes (the caller that starts it
 // decides). A value past its advisory refresh time is returned at once

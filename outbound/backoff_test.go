@@ -1,7 +1,10 @@
 package outbound_test
 
 import (
+	"maps"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -111,5 +114,59 @@ func waitRetry(t *testing.T, px *servingProxy) {
 		if st.State == session.StateFailing {
 			time.Sleep(time.Until(st.RetryAt) + 10*time.Millisecond)
 		}
+	}
+}
+
+// lifetimeTimes finds the Created and Expires of an RSTR's Lifetime.
+var lifetimeTimes = regexp.MustCompile(`(?s)(Lifetime>.*?Created>)[^<]*(<.*?Expires>)[^<]*(<)`)
+
+// TestExpiredAtBirthRefused: an STS whose RSTR grants a context already
+// expired (its clock hours behind), or expiring within the expiry margin,
+// gets one Issue for 20 requests, not one per request: the context is
+// refused as a failed establishment, named in the fault, and the backoff
+// holds the requests that follow. No application message is sent with
+// it, and nothing keeps re-issuing.
+func TestExpiredAtBirthRefused(t *testing.T) {
+	cases := []struct {
+		name             string
+		created, expires time.Duration // from now
+	}{
+		{"past", -2 * time.Hour, -time.Hour},
+		{"within the margin", -20 * time.Minute, 2 * time.Minute},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			up := newUpstream(t, scserver.Config{})
+			up.setIntercept(func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+				if op, ok := trustOp(r.Header.Get("Content-Type"), r.Header.Get("SOAPAction")); !ok || op != wssc.Issue {
+					return false
+				}
+				rec := httptest.NewRecorder()
+				up.srv.ServeHTTP(rec, r)
+				at := func(d time.Duration) string { return time.Now().Add(d).UTC().Format("2006-01-02T15:04:05.000Z") }
+				body := lifetimeTimes.ReplaceAll(rec.Body.Bytes(), []byte("${1}"+at(c.created)+"${2}"+at(c.expires)+"${3}"))
+				maps.Copy(w.Header(), rec.Header())
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(body)
+				return true
+			})
+			px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool()})
+			app := newApp(t)
+			answers := waves(app, px.base, 20)
+			if n := up.issues(); n != 1 {
+				t.Errorf("%d Issue requests for 20 requests with contexts expired at birth, want 1", n)
+			}
+			if n := len(up.appOnly()); n != 0 {
+				t.Errorf("%d application messages sent with an expired context, want none", n)
+			}
+			for _, a := range answers {
+				wantProxyFault(t, a, soap.V11, http.StatusBadGateway, outbound.CodeNoContext, "Echo.svc", "expiring at", "clock")
+			}
+			st := px.p.Status().Endpoints
+			if len(st) != 1 || st[0].State != session.StateFailing || st[0].Identifier != "" {
+				t.Errorf("status %+v, want one failing endpoint holding no context", st)
+			}
+		})
 	}
 }

@@ -302,18 +302,16 @@ func (e *Endpoint) run(ctx context.Context, old *Context, w Wire, renew bool) (*
 	if issued && err == nil {
 		c, err = e.issue(ctx, w)
 	}
-	if err == nil && e.cache.Stale(c, e.cfg.Now()) {
-		c, err = nil, e.fail(map[bool]wssc.Operation{true: wssc.Issue, false: wssc.Renew}[issued], &ExpiredError{Expires: c.Expires, At: e.cfg.Now()})
-	}
 	e.record(old, c, err, issued, start)
 	return c, err
 }
 
 // ExpiredError is an STS answer granting a context that has expired
-// already, or expires within the expiry margin (Config.ExpiryMargin, as
-// clamped): it is refused as a failed exchange, with its backoff, rather
-// than used and replaced at once, over and over. The STS's clock, or this
-// host's, is wrong.
+// already, or expires within the expiry margin (Config.ExpiryMargin,
+// clamped to a quarter of the lifetime the STS states, from its Created):
+// it is refused as a failed exchange, with its backoff, rather than used
+// and replaced at once, over and over. The STS's clock, or this host's,
+// is wrong.
 type ExpiredError struct {
 	Expires, At time.Time
 }
