@@ -17,7 +17,9 @@ import (
 // or any answer to another operation, is retried on the ordinary windows.
 func TestRefusedCredential(t *testing.T) {
 	failed := xmldoc.Name{Space: wss.NSWSSE, Local: "FailedAuthentication"}
-	fail := func(op wssc.Operation, err error) error { return &Error{Op: op, Endpoint: "https://svc.example/", Err: err} }
+	fail := func(op wssc.Operation, err error) error {
+		return &Error{Op: op, Endpoint: "https://svc.example/", Err: err}
+	}
 	tests := []struct {
 		name string
 		err  error
