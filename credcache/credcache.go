@@ -38,10 +38,13 @@ type Config[T comparable] struct {
 	// background and is handed v.
 	RefreshAt func(v T) time.Time
 	// Backoff returns when to fetch again after the n-th consecutive
-	// failure, the first of which happened at first. Until then, while a
-	// stale value is held, callers get a *HeldError at once. Nil: failures
-	// are not remembered and every call may fetch.
-	Backoff func(first time.Time, n int) time.Time
+	// failure, err, the first of which happened at first. Until then, and
+	// while the next attempt is under way, callers without a usable value
+	// get a *HeldError at once, whether a stale value is held or none
+	// ever was: a failure to fetch the first value (a wrong password)
+	// must not be repeated by every caller. Nil: failures are not
+	// remembered and every call may fetch.
+	Backoff func(first time.Time, n int, err error) time.Time
 	// Same reports whether a is b for Invalidate; nil compares with ==.
 	Same func(a, b T) bool
 	// Timeout bounds one fetch; zero means DefaultTimeout.
@@ -203,12 +206,12 @@ func (c *Cache[T]) await(ctx context.Context, fetch Fetch[T], now time.Time, rep
 	}
 }
 
-// held reports whether callers fail at once: after failures, while a
-// stale value is held, until the retry time or while a fetch is under
-// way. With no value at all there is nothing to wait for: each caller may
-// try (concurrent ones together). Called with c.mu held.
+// held reports whether callers fail at once: after failures, until the
+// retry time or while the retry is under way, with or without a stale
+// value. Before any failure concurrent callers share the fetch. Called
+// with c.mu held.
 func (c *Cache[T]) held(s *snapshot[T], now time.Time) bool {
-	return c.cfg.Backoff != nil && s.err != nil && s.held && (c.flight != nil || now.Before(s.retry))
+	return c.cfg.Backoff != nil && s.err != nil && (c.flight != nil || now.Before(s.retry))
 }
 
 // refreshEarly starts a background fetch of a value past its advisory
@@ -258,7 +261,7 @@ func (c *Cache[T]) publish(cl *call[T]) {
 			s.fails++
 			s.last, s.err, s.retry = now, cl.err, now
 			if c.cfg.Backoff != nil {
-				s.retry = c.cfg.Backoff(s.first, s.fails)
+				s.retry = c.cfg.Backoff(s.first, s.fails, cl.err)
 			}
 			// While the value still works, retrying past its end is pointless.
 			if s.usable(now) && !s.usableUntil.IsZero() && s.retry.After(s.usableUntil) {
@@ -370,11 +373,16 @@ type HeldError struct {
 }
 
 func (e *HeldError) Error() string {
-	next := "the next is at " + e.RetryAt.UTC().Format(time.RFC3339)
+	return fmt.Sprintf("no usable %s; %d attempt(s) failed, %s; last failure: %v", e.What, e.Failures, e.Next(), e.Err)
+}
+
+// Next says when the next attempt is: "the next is at" the retry time,
+// or "another is under way".
+func (e *HeldError) Next() string {
 	if e.Underway {
-		next = "another is under way"
+		return "another is under way"
 	}
-	return fmt.Sprintf("no usable %s; %d attempt(s) failed, %s; last failure: %v", e.What, e.Failures, next, e.Err)
+	return "the next is at " + e.RetryAt.UTC().Format(time.RFC3339)
 }
 
 // Unwrap returns the last failure.

@@ -227,7 +227,7 @@ func TestBackoffHoldsCallers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := &source{life: time.Hour, delay: time.Second}
 		c := newCache(func(c *credcache.Config[*cred]) {
-			c.Backoff = func(first time.Time, n int) time.Time { return first.Add(time.Duration(n) * time.Minute) }
+			c.Backoff = func(first time.Time, n int, _ error) time.Time { return first.Add(time.Duration(n) * time.Minute) }
 		})
 		first, _ := c.Get(t.Context(), src.fetch)
 		src.down.Store(true)
@@ -261,27 +261,77 @@ func TestBackoffHoldsCallers(t *testing.T) {
 	})
 }
 
-// Without a value, or without a backoff, failures are not remembered.
-func TestFailuresWithoutAValueAreRetried(t *testing.T) {
-	for _, backoff := range []bool{false, true} {
-		synctest.Test(t, func(t *testing.T) {
-			src := &source{}
-			src.down.Store(true)
-			c := newCache(func(c *credcache.Config[*cred]) {
-				if backoff {
-					c.Backoff = func(first time.Time, n int) time.Time { return first.Add(time.Hour) }
-				}
-			})
-			for range 2 {
-				if _, err := c.Get(t.Context(), src.fetch); err == nil || err.Error() != "issuer down" {
-					t.Fatalf("error %v", err)
-				}
+// Without a backoff, failures are not remembered: every call fetches.
+func TestFailuresWithoutABackoffAreRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &source{}
+		src.down.Store(true)
+		c := newCache(nil)
+		for range 2 {
+			if _, err := c.Get(t.Context(), src.fetch); err == nil || err.Error() != "issuer down" {
+				t.Fatalf("error %v", err)
 			}
-			if n := src.fetches.Load(); n != 2 {
-				t.Fatalf("backoff %v: %d fetches, want 2", backoff, n)
+		}
+		if n := src.fetches.Load(); n != 2 {
+			t.Fatalf("%d fetches, want 2", n)
+		}
+	})
+}
+
+// A failure to fetch the first value (a wrong password) holds callers as
+// a failure to replace one does: until the retry time, and while the
+// retry is under way, callers get a HeldError with the last error at
+// once, so that twenty callers make one attempt, not twenty. The backoff
+// is told the error, to wait longer after some.
+func TestFailureWithoutAValueHoldsCallers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &source{delay: time.Second}
+		src.down.Store(true)
+		var told []error
+		c := newCache(func(c *credcache.Config[*cred]) {
+			c.Backoff = func(first time.Time, n int, err error) time.Time {
+				told = append(told, err)
+				return first.Add(time.Duration(n) * time.Minute)
 			}
 		})
-	}
+		if _, err := c.Get(t.Context(), src.fetch); err == nil || err.Error() != "issuer down" {
+			t.Fatalf("first call: %v", err)
+		}
+		if len(told) != 1 || told[0].Error() != "issuer down" {
+			t.Fatalf("the backoff was told %v, want the failure", told)
+		}
+		for range 20 {
+			start := time.Now()
+			_, err := c.Get(t.Context(), src.fetch)
+			var held *credcache.HeldError
+			if !errors.As(err, &held) || held.Failures != 1 || held.Underway || time.Since(start) != 0 || held.Err.Error() != "issuer down" {
+				t.Fatalf("error %v after %v, want a HeldError at once", err, time.Since(start))
+			}
+		}
+		if n := src.fetches.Load(); n != 1 {
+			t.Fatalf("%d fetches for 21 calls, want 1", n)
+		}
+		time.Sleep(time.Minute)
+		go c.Get(context.Background(), src.fetch) // the retry
+		synctest.Wait()
+		var held *credcache.HeldError
+		if _, err := c.Get(t.Context(), src.fetch); !errors.As(err, &held) || !held.Underway {
+			t.Fatalf("while the retry is under way: %v, want a HeldError saying so", err)
+		}
+		src.down.Store(false)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := src.fetches.Load(); n != 2 {
+			t.Fatalf("%d fetches, want 2 (one retry)", n)
+		}
+		time.Sleep(2 * time.Minute)
+		if _, err := c.Get(t.Context(), src.fetch); err != nil {
+			t.Fatalf("after the issuer recovered: %v", err)
+		}
+		if st := c.State(); st.Failures != 0 || st.Err != nil || !st.Held {
+			t.Fatalf("a success did not clear the failures: %+v", st)
+		}
+	})
 }
 
 // Past the advisory refresh time the current value is handed out at once

@@ -25,10 +25,12 @@
 //     keeps a 30-second margin;
 //   - the expiry itself.
 //
-// After a failed fetch, while a stale value is held, callers fail at once
-// with a *HeldError carrying the last error until the retry time the
-// backoff gives (Config.Backoff), instead of queueing behind an issuer
-// that does not answer. Invalidate drops a value the server rejected by
+// After a failed fetch, callers without a usable value fail at once with
+// a *HeldError carrying the last error until the retry time the backoff
+// gives (Config.Backoff, told the error), and while that retry is under
+// way, instead of queueing behind an issuer that does not answer, or
+// repeating a login it refused: whether a stale value is held or none
+// ever was. Invalidate drops a value the server rejected by
 // compare-and-swap, so that many requests failing with the same value
 // cause one refresh.
 //

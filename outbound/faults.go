@@ -61,7 +61,13 @@ func fromUpstream(endpoint string, err error) *proxyError {
 		what = fmt.Sprintf("%s a security context with %s", se.Doing(), endpoint)
 	}
 	switch {
-	case errors.As(err, &held):
+	case errors.As(err, &held) && held.Err != nil:
+		// Held by the backoff: the last failure's fault, saying when the
+		// next attempt is.
+		pe := fromUpstream(endpoint, held.Err)
+		pe.reason += fmt.Sprintf(" (not tried again: %d attempt(s) failed, %s)", held.Failures, held.Next())
+		return pe
+	case held != nil:
 		return upstreamError(http.StatusServiceUnavailable, CodeNoContext, "%s: %v", what, held)
 	case errors.As(err, &f):
 		return upstreamError(http.StatusBadGateway, CodeNoContext, "%s: the STS refused: %s", what, f.Error())

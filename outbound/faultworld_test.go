@@ -309,6 +309,7 @@ func TestFaultsInTheWorld(t *testing.T) {
 			if tc.target == nil {
 				bad.sts.Store(int32(behave))
 				bad.app.Store(int32(behave))
+				waitRetry(t, px)
 				wantEcho(t, app.post(px.base+"/bad", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("recovered"))), soap.V11, "recovered", false)
 			}
 		})

@@ -101,7 +101,7 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 	if err != nil {
 		return err
 	}
-	again, err := p.sec.recover(r.Context(), x.sent, a.fault)
+	again, err := p.sec.recover(r.Context(), x.sent, a.fault, a.context)
 	if err != nil {
 		return err
 	}
@@ -120,6 +120,8 @@ type reply struct {
 	resp  *upstream.Response
 	m     *splice.Message // nil for an empty one-way answer
 	fault *soap.Fault
+	// context is what the fault says of the context, by its shape.
+	context wssc.ContextFault
 }
 
 // call forwards a prepared message and reads the answer.
@@ -143,6 +145,9 @@ func (x *exchange) call(body []byte) (*reply, error) {
 		env, err := soap.Parse(resp.Body, x.p.limits)
 		if err == nil {
 			a.fault, err = env.Fault()
+		}
+		if err == nil && a.fault != nil {
+			a.context = wssc.ClassifyFault(a.fault, wssc.EnvelopeOf(env))
 		}
 		if err != nil || a.fault == nil {
 			return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed fault: %v", endpoint, err)
@@ -242,12 +247,14 @@ type securer interface {
 	// to secure it again.
 	secure(ctx context.Context, target *url.URL, up session.Wire, m *splice.Message) (sealed, error)
 	// recover answers the service's fault f (nil for an answer that is not
-	// one) to request s: s secured anew, to be resent once, or a sealed
-	// without a body when the answer is for the application.
-	recover(ctx context.Context, s sealed, f *soap.Fault) (sealed, error)
-	// rejected notes fault f to request s, on its way to the application,
-	// so that what the service refused is not used again.
-	rejected(s sealed, f *soap.Fault)
+	// one), which says cf of the context, to request s: s secured anew, to
+	// be resent once, or a sealed without a body when the answer is for
+	// the application.
+	recover(ctx context.Context, s sealed, f *soap.Fault, cf wssc.ContextFault) (sealed, error)
+	// rejected notes fault f, which says cf of the context, to request s,
+	// on its way to the application, so that what the service refused is
+	// not used again.
+	rejected(s sealed, f *soap.Fault, cf wssc.ContextFault)
 	// status adds the profile's own part to st.
 	status(st *Status)
 }
@@ -279,11 +286,11 @@ type passThrough struct{}
 func (passThrough) secure(_ context.Context, _ *url.URL, _ session.Wire, m *splice.Message) (sealed, error) {
 	return sealed{body: m.Bytes(nil)}, nil
 }
-func (passThrough) recover(context.Context, sealed, *soap.Fault) (sealed, error) {
+func (passThrough) recover(context.Context, sealed, *soap.Fault, wssc.ContextFault) (sealed, error) {
 	return sealed{}, nil
 }
-func (passThrough) rejected(sealed, *soap.Fault) {}
-func (passThrough) status(*Status)               {}
+func (passThrough) rejected(sealed, *soap.Fault, wssc.ContextFault) {}
+func (passThrough) status(*Status)                                  {}
 
 // contextSecurer secures each request with its endpoint's security
 // context (ProfileSCOverTLS) and replaces the context when the service
@@ -330,7 +337,7 @@ func (s contextSecurer) sign(r sealed, c *session.Context) (sealed, error) {
 // exchange with the STS is made for them (the endpoint replaces only the
 // context the server rejected). Any other answer is left for answer, and
 // never resent: operations are not known to be idempotent.
-func (s contextSecurer) recover(ctx context.Context, r sealed, f *soap.Fault) (sealed, error) {
+func (s contextSecurer) recover(ctx context.Context, r sealed, f *soap.Fault, cf wssc.ContextFault) (sealed, error) {
 	if r.ctx == nil || f == nil {
 		return sealed{}, nil
 	}
@@ -340,7 +347,7 @@ func (s contextSecurer) recover(ctx context.Context, r sealed, f *soap.Fault) (s
 		how string
 	)
 	ep := r.ep
-	switch wssc.ClassifyFault(f) {
+	switch cf {
 	case wssc.ContextRenewNeeded:
 		how = "renewed"
 		c, err = ep.Renew(ctx, r.ctx)
@@ -365,8 +372,8 @@ func (s contextSecurer) recover(ctx context.Context, r sealed, f *soap.Fault) (s
 // rejected drops the context when a fault saying it is unusable reaches
 // the application (met again after a resend), so that the next request
 // establishes a new one.
-func (s contextSecurer) rejected(r sealed, f *soap.Fault) {
-	if r.ctx == nil || wssc.ClassifyFault(f) == wssc.ContextUsable {
+func (s contextSecurer) rejected(r sealed, f *soap.Fault, cf wssc.ContextFault) {
+	if r.ctx == nil || cf == wssc.ContextUsable {
 		return
 	}
 	if r.ep.Invalidate(r.ctx) {
@@ -429,7 +436,7 @@ func (x *exchange) answer(w http.ResponseWriter, a *reply) error {
 // dropped).
 func (x *exchange) answerFault(w http.ResponseWriter, a *reply) error {
 	f := a.fault
-	x.p.sec.rejected(x.sent, f)
+	x.p.sec.rejected(x.sent, f, a.context)
 	status := a.resp.Status
 	if status < 400 {
 		status = http.StatusInternalServerError

@@ -163,7 +163,8 @@ func TestRecycleConcurrentOneIssue(t *testing.T) {
 
 // TestWCFContextFaultsReestablish: WCF's ways of saying it does not know
 // the context (SecuritySessionAborted, and an unsecured sender fault about
-// an "invalid or expired security context token") are answered like
+// an "invalid or expired security context token" under the WS-Addressing
+// fault action) are answered like
 // BadContextToken: one new context, the request resent once.
 func TestWCFContextFaultsReestablish(t *testing.T) {
 	cases := []struct {
@@ -189,7 +190,7 @@ func TestWCFContextFaultsReestablish(t *testing.T) {
 					return false
 				}
 				hit := false
-				once.Do(func() { hit = true; answerFault(w, r.Header.Get("Content-Type"), c.fault) })
+				once.Do(func() { hit = true; answerUnsecuredFault(w, r.Header.Get("Content-Type"), c.fault) })
 				return hit
 			})
 			before := len(up.appOnly())

@@ -12,6 +12,7 @@ import (
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
+	"github.com/scproxy/scproxy/wire/wssc"
 )
 
 // certSigner secures messages under ProfileX509: each one gets a
@@ -54,12 +55,12 @@ func (s *certSigner) secure(_ context.Context, target *url.URL, _ session.Wire, 
 }
 
 // recover resends nothing: there is no context to replace.
-func (*certSigner) recover(context.Context, sealed, *soap.Fault) (sealed, error) {
+func (*certSigner) recover(context.Context, sealed, *soap.Fault, wssc.ContextFault) (sealed, error) {
 	return sealed{}, nil
 }
 
 // rejected keeps nothing to drop.
-func (*certSigner) rejected(sealed, *soap.Fault) {}
+func (*certSigner) rejected(sealed, *soap.Fault, wssc.ContextFault) {}
 
 // status reports the messages signed per endpoint.
 func (s *certSigner) status(st *Status) { st.Signed = s.signed() }

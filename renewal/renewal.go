@@ -13,14 +13,24 @@ const (
 	DefaultFactor   = 4
 )
 
+// AuthFailureWindows is how many backoff windows a refused credential
+// skips: the STS said the credential is wrong, the same credential sent
+// again soon is refused again, and every refusal counts against the
+// account's lockout threshold. With the default policy the first retry
+// after a refused login falls 21 s to 85 s after it (not 1 s to 5 s), the
+// next 85 s to 341 s after, then one in every 5 minutes.
+const AuthFailureWindows = 2
+
 // Policy says when to renew.
 type Policy struct {
 	// Interval caps the time between establishment and renewal.
 	Interval time.Duration
 	// Fraction of the lifetime after which to renew.
 	Fraction float64
-	// Jitter is the largest part of the lifetime the renewal is brought
-	// forward by, at random.
+	// Jitter is the largest part of the delay chosen (the earlier of the
+	// lifetime's Fraction and Interval) the renewal is brought forward by,
+	// at random: a part of the delay, not of the lifetime, so that however
+	// long the lifetime the renewal stays within [(1-Jitter)·delay, delay].
 	Jitter float64
 	// Floor is the least time between establishment and renewal, so that
 	// a very short lifetime cannot make the loop spin.
@@ -41,7 +51,7 @@ func (p Policy) withDefaults() Policy {
 	if p.Fraction <= 0 || p.Fraction >= 1 {
 		p.Fraction = DefaultFraction
 	}
-	if p.Jitter <= 0 || p.Jitter >= p.Fraction {
+	if p.Jitter <= 0 || p.Jitter >= 1 {
 		p.Jitter = DefaultJitter
 	}
 	if p.Floor <= 0 {
@@ -69,7 +79,7 @@ func (p Policy) Due(established, expires time.Time, rnd func() float64) time.Tim
 	}
 	life := expires.Sub(established)
 	after := min(time.Duration(float64(life)*p.Fraction), p.Interval)
-	after -= time.Duration(rnd() * p.Jitter * float64(life))
+	after -= time.Duration(rnd() * p.Jitter * float64(after))
 	after = max(after, p.Floor)
 	return established.Add(after)
 }

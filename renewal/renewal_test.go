@@ -15,9 +15,9 @@ func TestDueInsideTheJitterWindow(t *testing.T) {
 		earliest time.Duration
 		latest   time.Duration
 	}{
-		{"15h WCF lifetime: 60% wins", 15 * time.Hour, Policy{}, 9*time.Hour - 45*time.Minute, 9 * time.Hour},
-		{"24h: the 10h interval wins", 24 * time.Hour, Policy{}, 10*time.Hour - 72*time.Minute, 10 * time.Hour},
-		{"renew interval flag", 15 * time.Hour, Policy{Interval: time.Hour}, time.Hour - 45*time.Minute, time.Hour},
+		{"15h WCF lifetime: 60% wins", 15 * time.Hour, Policy{}, 9*time.Hour - 27*time.Minute, 9 * time.Hour},
+		{"24h: the 10h interval wins", 24 * time.Hour, Policy{}, 10*time.Hour - 30*time.Minute, 10 * time.Hour},
+		{"renew interval flag", 15 * time.Hour, Policy{Interval: time.Hour}, time.Hour - 3*time.Minute, time.Hour},
 		{"short lifetime hits the floor", 4 * time.Second, Policy{}, DefaultFloor, DefaultFloor},
 	}
 	for _, c := range cases {
@@ -84,5 +84,50 @@ func TestPlanner(t *testing.T) {
 	pl.Tried(later)
 	if at := pl.Next(later, later.Add(10*time.Hour), later.Add(-time.Minute)); !at.Equal(later.Add(DefaultBase)) {
 		t.Fatalf("retry in the past planned at %v, want Base after the last try", at)
+	}
+}
+
+// TestDueJitterIsAPartOfTheDelay: the jitter brings the renewal forward by
+// a part of the delay chosen (the earlier of the lifetime's fraction and
+// the interval), never of the lifetime, so that a long lifetime cannot
+// push the renewal down to the floor: for lifetimes of an hour, 30 days
+// and a year every renewal falls within [(1-jitter)·delay, delay].
+func TestDueJitterIsAPartOfTheDelay(t *testing.T) {
+	est := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	cases := []struct {
+		name  string
+		life  time.Duration
+		delay time.Duration
+	}{
+		{"1h", time.Hour, 36 * time.Minute},
+		{"30 days", 30 * day, DefaultInterval},
+		{"1 year", 365 * day, DefaultInterval},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			earliest := c.delay - time.Duration(DefaultJitter*float64(c.delay))
+			rng := rand.New(rand.NewPCG(5, 6))
+			floored := 0
+			for i := range 1002 {
+				r := rng.Float64()
+				switch i {
+				case 0:
+					r = 0
+				case 1:
+					r = 0.999999
+				}
+				d := (Policy{}).Due(est, est.Add(c.life), func() float64 { return r }).Sub(est)
+				if d == DefaultFloor {
+					floored++
+				}
+				if d < earliest || d > c.delay {
+					t.Errorf("rnd %v: renewal after %v, want within [%v, %v]", r, d, earliest, c.delay)
+				}
+			}
+			if floored > 0 {
+				t.Errorf("%d of 1002 renewals clamped to the %v floor", floored, DefaultFloor)
+			}
+		})
 	}
 }

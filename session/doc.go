@@ -12,8 +12,10 @@
 // exchange in flight at a time whose result every waiting request shares,
 // run on a context of its own so that a request that gives up does not
 // cancel it for the others, an Invalidate that only drops the context the
-// server actually rejected, a backoff after failures, and an expiry
-// margin: a context that close to its expiry is renewed before use.
+// server actually rejected, a backoff after any failure (with or without
+// a context; longer after the STS refuses the credential), and an expiry
+// margin: a context that close to its expiry is renewed before use, and a
+// context granted already within it is refused.
 //
 // A Pool owns the endpoints of a proxy: it makes them on first use, up to
 // a limit, runs one keeper goroutine for each on the pool's own context

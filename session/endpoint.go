@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/scproxy/scproxy/credcache"
+	"github.com/scproxy/scproxy/renewal"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -80,7 +81,12 @@ func New(cfg Config) (*Endpoint, error) {
 		Name:     "security context",
 		Lifetime: func(c *Context) (time.Time, time.Time) { return c.Established, c.Expires },
 		Margin:   cfg.ExpiryMargin,
-		Backoff:  retryAt,
+		Backoff: func(first time.Time, n int, err error) time.Time {
+			if refusedCredential(err) {
+				n += renewal.AuthFailureWindows
+			}
+			return retryAt(first, n)
+		},
 		// A renewal of c (the same token with a new key) counts as c: see
 		// Invalidate.
 		Same:    func(a, b *Context) bool { return a == b || a.Identifier() == b.Identifier() },
@@ -298,6 +304,36 @@ func (e *Endpoint) run(ctx context.Context, old *Context, w Wire, renew bool) (*
 	}
 	e.record(old, c, err, issued, start)
 	return c, err
+}
+
+// ExpiredError is an STS answer granting a context that has expired
+// already, or expires within the expiry margin (Config.ExpiryMargin,
+// clamped to a quarter of the lifetime the STS states, from its Created):
+// it is refused as a failed exchange, with its backoff, rather than used
+// and replaced at once, over and over. The STS's clock, or this host's,
+// is wrong.
+type ExpiredError struct {
+	Expires, At time.Time
+}
+
+func (e *ExpiredError) Error() string {
+	return fmt.Sprintf("the STS granted a context expiring at %s, unusable at %s (past, or within the expiry margin): is the STS's clock or this host's wrong?",
+		e.Expires.UTC().Format(time.RFC3339), e.At.UTC().Format(time.RFC3339))
+}
+
+// refusedCredential reports whether err is the STS refusing the
+// credential of an Issue: a SOAP fault of class Sender answering an Issue
+// (wsse:FailedAuthentication, wsse:InvalidSecurity,
+// wsse:InvalidSecurityToken, WCF's generic security fault: the STS blames
+// the request, so the same request fails again). A Receiver fault, an
+// HTTP error, a timeout or an unreachable STS are the service's trouble
+// and retried on the ordinary windows. A refused credential waits
+// renewal.AuthFailureWindows more: every refusal counts against the
+// account's lockout threshold.
+func refusedCredential(err error) bool {
+	var se *Error
+	var f *soap.Fault
+	return errors.As(err, &se) && se.Op == wssc.Issue && errors.As(err, &f) && f.Class() == soap.Sender
 }
 
 // record counts an exchange's outcome, retires the context a new Issue

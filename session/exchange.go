@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/scproxy/scproxy/credcache"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wssc"
@@ -20,6 +21,9 @@ func (e *Endpoint) issue(ctx context.Context, w Wire) (*Context, error) {
 		return e.cfg.Bootstrap.Secure(ctx, env, o)
 	}
 	resp, err := e.exchange(ctx, wssc.Issue, w, wstrust.Request{Payload: rst.Element, Secure: bootstrap})
+	if err == nil {
+		err = e.bornExpired(wssc.Issue, resp.Lifetime)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -40,6 +44,9 @@ func (e *Endpoint) renew(ctx context.Context, old *Context) (*Context, error) {
 		return nil, e.fail(wssc.Renew, err)
 	}
 	resp, err := e.exchange(ctx, wssc.Renew, old.Wire, wstrust.Request{Payload: rst.Element, Secure: e.signedWith(old)})
+	if err == nil {
+		err = e.bornExpired(wssc.Renew, resp.Lifetime)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -51,6 +58,30 @@ func (e *Endpoint) renew(ctx context.Context, old *Context) (*Context, error) {
 		return nil, e.fail(wssc.Renew, err)
 	}
 	return &Context{Version: old.Version, Token: resp.Token, Wire: old.Wire, Established: e.cfg.Now(), Expires: resp.Lifetime.Expires, key: key}, nil
+}
+
+// bornExpired refuses a context granted with lifetime lt when it expires
+// before now plus the expiry margin, clamped to a quarter of the lifetime
+// the STS states (from its Created, or now when it states none or a time
+// to come): a context the cache would never hand out, or one the server,
+// its clock ahead by the margin, already finds expired.
+func (e *Endpoint) bornExpired(op wssc.Operation, lt wssc.Lifetime) error {
+	if lt.Expires.IsZero() {
+		return nil
+	}
+	now := e.cfg.Now()
+	from := lt.Created
+	if from.IsZero() || from.After(now) {
+		from = now
+	}
+	margin := e.cfg.ExpiryMargin
+	if margin == 0 {
+		margin = DefaultExpiryMargin
+	}
+	if now.Before(lt.Expires.Add(-credcache.Clamp(margin, from, lt.Expires))) {
+		return nil
+	}
+	return e.fail(op, &ExpiredError{Expires: lt.Expires, At: now})
 }
 
 // cancelExchange ends c at the STS (WS-Trust Cancel), signed with its key.

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wss"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
@@ -21,15 +23,49 @@ const (
 	ContextRejected
 )
 
-// ClassifyFault reports what fault f says about the context a message was
-// secured with: RenewNeeded (either version), or a rejection, which is
-// BadContextToken (either version), WCF's SecuritySessionAborted, or the
-// unsecured fault WCF sends for a token it does not know.
-func ClassifyFault(f *soap.Fault) ContextFault {
+// FaultEnvelope is what ClassifyFault needs of the envelope a fault came
+// in: WCF's fault for a context it does not know is recognised by its
+// shape, not by its text alone.
+type FaultEnvelope struct {
+	// Action is the WS-Addressing Action header; empty when there is none
+	// (or the headers are not well-formed WS-Addressing).
+	Action string
+	// Secured: the envelope carries a wsse:Security header. A service
+	// that knows the context secures its faults with it; the fault saying
+	// it does not know the context cannot be.
+	Secured bool
+}
+
+// EnvelopeOf returns what ClassifyFault needs of env, the envelope of a
+// fault.
+func EnvelopeOf(env *soap.Envelope) FaultEnvelope {
+	var fe FaultEnvelope
+	if env == nil || env.Header == nil {
+		return fe
+	}
+	if h, v, err := wsa.Read(env.Header); err == nil && v != wsa.None {
+		fe.Action = h.Action
+	}
+	for c := range env.Header.ChildElementsSeq() {
+		if c.Tag == "Security" && c.NamespaceURI() == wss.NSWSSE {
+			fe.Secured = true
+		}
+	}
+	return fe
+}
+
+// ClassifyFault reports what fault f, which came in an envelope shaped as
+// env says, says about the context a message was secured with:
+// RenewNeeded (either version), or a rejection, which is BadContextToken
+// (either version), WCF's SecuritySessionAborted, or the unsecured
+// generic fault WCF sends for a token it does not know (see
+// unknownTokenFault). Free text alone never classifies a fault: a service
+// may echo its input in a fault's reason.
+func ClassifyFault(f *soap.Fault, env FaultEnvelope) ContextFault {
 	switch {
 	case hasCode(f, RenewNeeded):
 		return ContextRenewNeeded
-	case hasCode(f, BadContextToken), f.Has(sessionAborted), unknownTokenFault(f):
+	case hasCode(f, BadContextToken), f.Has(sessionAborted), unknownTokenFault(f, env):
 		return ContextRejected
 	}
 	return ContextUsable
@@ -51,10 +87,17 @@ func hasCode(f *soap.Fault, c FaultCode) bool {
 
 // unknownTokenFault recognises the fault WCF sends, unsecured and with a
 // generic code, for a message whose context it does not know, by its
-// reason: "The message could not be processed. This is most likely
-// because the action '...' is incorrect or because the message contains
-// an invalid or expired security context token or because there is a
-// mismatch between bindings."
-func unknownTokenFault(f *soap.Fault) bool {
-	return f.Class() == soap.Sender && strings.Contains(strings.ToLower(f.Reason), "invalid or expired security context token")
+// whole shape: a Sender fault with no specific code, in an envelope with
+// no Security header and the WS-Addressing fault Action (1.0 or
+// 2004/08), whose reason is WCF's ("The message could not be processed.
+// This is most likely because the action '...' is incorrect or because
+// the message contains an invalid or expired security context token or
+// because there is a mismatch between bindings."). A service's own fault
+// quoting those words is secured, carries its own action or code, or
+// none: it is the application's, and the request is never resent for it.
+func unknownTokenFault(f *soap.Fault, env FaultEnvelope) bool {
+	_, generic := soap.ClassOf(f.Code)
+	return generic && len(f.Subcodes) == 0 && f.Class() == soap.Sender &&
+		!env.Secured && (env.Action == wsa.V10.FaultAction() || env.Action == wsa.V200408.FaultAction()) &&
+		strings.Contains(strings.ToLower(f.Reason), "invalid or expired security context token")
 }
