@@ -1,0 +1,53 @@
+package outbound
+
+import (
+	"bufio"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestRouteRefusesServletEscapes: a servlet container cuts ";" path
+// parameters and decodes before it normalises, so "..;" is ".." to it and
+// "/svc/..;/..;/admin/x" under a route to /Service/x reaches another web
+// application, with the Issue and its password. Whatever the profile, the
+// router refuses dot segments after cutting parameters and decoding, and
+// any ";", NUL or backslash below the route.
+func TestRouteRefusesServletEscapes(t *testing.T) {
+	rt := newRouter(&Config{Listen: "127.0.0.1:8780", Security: SecurityNone,
+		Routes: []Route{{Prefix: "/svc", Upstream: mustURL(t, "https://tomcat.example/Service/x")}}})
+	tests := []struct {
+		target string
+		ok     bool
+	}{
+		{"/svc", true},
+		{"/svc/sub/path", true},
+		{"/svc?wsdl", true},
+		{"/svc/..;/..;/admin/x", false},
+		{"/svc/%2e%2e;/%2e%2e;/admin/x", false},
+		{"/svc/.;/x", false},
+		{"/svc/..;jsessionid=1/admin", false},
+		{"/svc/%2E%2E%3B/admin", false},
+		{"/svc/%2e%2e%3bx/admin", false},
+		{"/svc/.%2e;/admin", false},
+		{"/svc/%252e%252e/admin", false},
+		{"/svc/%252e%252e%253b/admin", false},
+		{"/svc/a;b", false},
+		{"/svc/a%3Bb", false},
+		{"/svc/a%00b", false},
+		{"/svc/a%5cb", false},
+		{"/svc/a%5C..%5Cadmin", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			r, err := http.ReadRequest(bufio.NewReader(strings.NewReader("POST " + tt.target + " HTTP/1.1\r\nHost: 127.0.0.1:8780\r\n\r\n")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, ok := rt.target(r)
+			if ok != tt.ok {
+				t.Errorf("target(%q) = %v, %v; want ok %v", tt.target, u, ok, tt.ok)
+			}
+		})
+	}
+}
