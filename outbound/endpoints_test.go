@@ -130,3 +130,25 @@ func TestEndpointUnderRouteUsesRouteBootstrap(t *testing.T) {
 		t.Errorf("%d Issues, want one per endpoint (2)", n)
 	}
 }
+
+// TestEstablishRatePerRoute: a service that forgets its contexts after
+// every call (a recycle loop, or a hostile service) makes every request
+// re-establish. A route makes at most EstablishRate establishments a
+// minute; past them the request fails at once with a fault naming the
+// limit, and the service receives no Issue with the credential.
+func TestEstablishRatePerRoute(t *testing.T) {
+	const rate = 3
+	up := newUpstream(t, scserver.Config{})
+	px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool(), EstablishRate: rate})
+	app := newApp(t)
+	for i := range rate {
+		text := fmt.Sprintf("call-%d", i)
+		wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload(text))), soap.V11, text, false)
+		up.srv.ForgetAll()
+	}
+	wantProxyFault(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("over"))), soap.V11,
+		http.StatusBadGateway, outbound.CodeNoContext, "more than 3 establishments in a minute")
+	if n := up.issues(); n != rate {
+		t.Errorf("%d Issues sent, want the %d the rate allows", n, rate)
+	}
+}
