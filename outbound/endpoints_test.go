@@ -152,3 +152,20 @@ func TestEstablishRatePerRoute(t *testing.T) {
 		t.Errorf("%d Issues sent, want the %d the rate allows", n, rate)
 	}
 }
+
+// TestServletEscapeRefused: "/..;/..;/admin/x" under a route to
+// /Service/x would reach another web application of a servlet container
+// with the Issue and its password; it is refused with a fault that names
+// the path escaped (a NUL included), and nothing reaches the upstream.
+func TestServletEscapeRefused(t *testing.T) {
+	up := newUpstream(t, scserver.Config{})
+	px := startProxy(t, outbound.Config{Routes: []outbound.Route{{Prefix: "/svc", Upstream: up.url(t, "/Service/x")}}, RootCAs: up.pool()})
+	app := newApp(t)
+	for _, path := range []string{"/svc/..;/..;/admin/x", "/svc/%2e%2e;/%2e%2e;/admin/x", "/svc/.;/x", "/svc/x%00", "/svc/x%5c..%5cadmin"} {
+		r := app.raw(px.base, http.MethodPost, rawPost(path, "127.0.0.1"))
+		wantProxyFault(t, r, soap.V11, http.StatusNotFound, outbound.CodeNoRoute, "no route for")
+	}
+	if n := up.count(); n != 0 {
+		t.Errorf("the upstream received %d requests, want none", n)
+	}
+}

@@ -40,7 +40,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &pe) {
 			pe = upstreamError(http.StatusInternalServerError, CodeInternal, "%v", err)
 		}
-		p.cfg.Logger.Warn("request failed", "path", r.URL.Path, "status", pe.status, "reason", pe.reason)
+		p.cfg.Logger.Warn("request failed", "path", logPath(r), "status", pe.status, "reason", pe.reason)
 		pe.write(w, x.hop.App.SOAP)
 	}
 }

@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -35,9 +36,9 @@ func newRouter(cfg *Config) *router {
 const MaxRequestTarget = 2048
 
 // route returns the upstream URL for r, or the fault that refuses it: 414
-// for a request target over MaxRequestTarget, 400 for a path that could
-// climb out of its route (see checkAppended), 404 when no route takes it
-// or when it names no endpoint of its route.
+// for a request target over MaxRequestTarget, 404 for a path that could
+// climb out of its route (see checkAppended), when no route takes it, or
+// when it names no endpoint of its route.
 func (rt *router) route(r *http.Request) (*url.URL, error) {
 	if n := len(r.URL.EscapedPath()) + len(r.URL.RawQuery); n > MaxRequestTarget {
 		return nil, appError(http.StatusRequestURITooLong, CodeBadRequest, "request target of %d bytes is over the limit of %d bytes", n, MaxRequestTarget)
@@ -50,7 +51,7 @@ func (rt *router) route(r *http.Request) (*url.URL, error) {
 	}
 	p := r.URL.EscapedPath()
 	if reason := checkPath(p); reason != "" {
-		return nil, appError(http.StatusBadRequest, CodeBadRequest, "path refused: %s", reason)
+		return nil, rt.refused(r, reason)
 	}
 	for _, route := range rt.routes {
 		rest, ok := underPrefix(p, route.Prefix)
@@ -58,7 +59,7 @@ func (rt *router) route(r *http.Request) (*url.URL, error) {
 			continue
 		}
 		if reason := checkAppended(rest); reason != "" {
-			return nil, appError(http.StatusBadRequest, CodeBadRequest, "path refused: %s", reason)
+			return nil, rt.refused(r, reason)
 		}
 		if rt.endpointsOnly && rest != "" && !slices.Contains(route.Endpoints, rest) {
 			return nil, appError(http.StatusNotFound, CodeNoRoute, "%s is not an endpoint of route %s: a security context serves the address it was issued for, so only the route's upstream and the endpoints configured for it are secured (%s)",
@@ -69,7 +70,7 @@ func (rt *router) route(r *http.Request) (*url.URL, error) {
 			raw := strings.TrimSuffix(u.EscapedPath(), "/") + rest
 			path, err := url.PathUnescape(raw)
 			if err != nil {
-				return nil, appError(http.StatusBadRequest, CodeBadRequest, "path refused: malformed escape")
+				return nil, rt.refused(r, "malformed escape")
 			}
 			u.Path, u.RawPath = path, raw
 		}
@@ -79,6 +80,12 @@ func (rt *router) route(r *http.Request) (*url.URL, error) {
 		return &u, nil
 	}
 	return nil, rt.noRoute(r)
+}
+
+// refused is the fault for a path that could climb out of its route:
+// no route takes it.
+func (rt *router) refused(r *http.Request, reason string) error {
+	return appError(http.StatusNotFound, CodeNoRoute, "no route for %s: %s", r.URL.EscapedPath(), reason)
 }
 
 // noRoute is the fault for a request no route takes.
@@ -298,4 +305,18 @@ func (rt *router) endpoint(target *url.URL) (key string, ep *url.URL, route *Rou
 		rest = ""
 	}
 	return key, ep, route, !rt.endpointsOnly || rest == "" || slices.Contains(route.Endpoints, rest)
+}
+
+// maxLoggedPath bounds the part of a request's path a log line shows.
+const maxLoggedPath = 256
+
+// logPath returns r's path for a log line: escaped, and cut at
+// maxLoggedPath bytes, so that a caller cannot grow the log by sending
+// long paths.
+func logPath(r *http.Request) string {
+	p := r.URL.EscapedPath()
+	if len(p) > maxLoggedPath {
+		return p[:maxLoggedPath] + fmt.Sprintf("…(%d bytes)", len(p))
+	}
+	return p
 }

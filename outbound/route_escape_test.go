@@ -51,3 +51,20 @@ func TestRouteRefusesServletEscapes(t *testing.T) {
 		})
 	}
 }
+
+// A log line shows at most maxLoggedPath bytes of a path, however long
+// the path a caller sends.
+func TestLogPathIsBounded(t *testing.T) {
+	long := "/svc/" + strings.Repeat("x", 60<<10)
+	r, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:8780"+long, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := logPath(r); len(got) > maxLoggedPath+32 || !strings.HasPrefix(got, "/svc/xxx") {
+		t.Errorf("logged %d bytes of a %d-byte path", len(got), len(long))
+	}
+	r.URL.Path = "/svc/short"
+	if got := logPath(r); got != "/svc/short" {
+		t.Errorf("logPath = %q", got)
+	}
+}
