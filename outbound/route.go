@@ -122,25 +122,28 @@ func (rt *router) target(r *http.Request) (*url.URL, bool) {
 
 // checkPath returns why a whole escaped path is refused, or "": a
 // backslash, which some servers take for a slash, or a dot segment
-// ("." or ".."), found after cutting each segment's ";"
-// parameters and decoding it (twice, for a server that decodes again),
+// ("." or ".."), found after cutting each segment's ";" parameters and
+// after decoding (the path as sent, decoded once, and decoded again for a
+// server that decodes twice; an escaped "/" makes segments of its own),
 // which servers resolve before routing, so that the request could climb
 // out of its route; servlet containers, for one, take "..;x" and
 // "%2e%2e;" for "..". A path that is no valid escape is refused too.
 func checkPath(escaped string) string {
-	for _, seg := range strings.Split(escaped, "/") {
-		seg, _, _ = strings.Cut(seg, ";")
-		for range 2 {
-			dec, err := url.PathUnescape(seg)
-			if err != nil {
-				return "malformed escape"
-			}
-			seg, _, _ = strings.Cut(dec, ";")
-			if seg == "." || seg == ".." {
+	dec, err := url.PathUnescape(escaped)
+	if err != nil {
+		return "malformed escape"
+	}
+	again, err := url.PathUnescape(dec)
+	if err != nil {
+		again = dec // no server decodes this twice
+	}
+	for _, p := range []string{escaped, dec, again} {
+		if strings.ContainsRune(p, '\\') {
+			return "a backslash, which some servers take for a slash"
+		}
+		for _, seg := range strings.Split(p, "/") {
+			if seg, _, _ = strings.Cut(seg, ";"); seg == "." || seg == ".." {
 				return "a dot segment could leave the route"
-			}
-			if strings.ContainsRune(seg, '\\') {
-				return "a backslash, which some servers take for a slash"
 			}
 		}
 	}

@@ -37,6 +37,12 @@ func TestRouteRefusesServletEscapes(t *testing.T) {
 		{"/svc/a%00b", false},
 		{"/svc/a%5cb", false},
 		{"/svc/a%5C..%5Cadmin", false},
+		{"/svc/%2F..%2Fadmin", false},
+		{"/svc/x%2f%2e%2e%2f%2e%2e%2fadmin", false},
+		{"/svc/x%252f..%252fadmin", false},
+		{"/svc/a%2Fb", true},
+		{"/svc/100%25", true},
+		{"/svc/caf%C3%A9", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {
