@@ -128,7 +128,8 @@ type Config struct {
 	Listen      string
 	AllowRemote bool
 	// Routes map local path prefixes to upstream endpoints, longest prefix
-	// first when several match. Each upstream gets one security context.
+	// first when several match. Each upstream, and each of its
+	// Endpoints, gets one security context.
 	Routes []Route
 	// AllowPlainHTTP lets secured traffic go to http:// upstreams. Both
 	// profiles rely on TLS for confidentiality: over plain HTTP a

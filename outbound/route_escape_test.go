@@ -74,3 +74,51 @@ func TestLogPathIsBounded(t *testing.T) {
 		t.Errorf("logPath = %q", got)
 	}
 }
+
+// With security contexts, a route reaches its upstream and the endpoints
+// configured below it, in either form of request target, and nothing
+// else; each is an endpoint of its own, found by the route it lies
+// under. Without contexts any path below a route is forwarded.
+func TestRouterEndpoints(t *testing.T) {
+	up := mustURL(t, "https://svc.example/Service.svc")
+	cfg := Config{Listen: "127.0.0.1:8780", Routes: []Route{{Prefix: "/svc", Upstream: up, Endpoints: []string{"/ep2", "/a%2Fb"}}}}
+	tests := []struct {
+		target, want string // want: the endpoint; "" refused
+	}{
+		{"/svc", "https://svc.example/Service.svc"},
+		{"/svc/?wsdl", "https://svc.example/Service.svc"},
+		{"/svc/ep2?x=1", "https://svc.example/Service.svc/ep2"},
+		{"/svc/a%2Fb", "https://svc.example/Service.svc/a%2Fb"},
+		{"/svc/ep3", ""},
+		{"/svc/ep2/more", ""},
+		{"/svc/EP2", ""},
+		{"https://svc.example/Service.svc/ep2", "https://svc.example/Service.svc/ep2"},
+		{"http://svc.example/Service.svc", "https://svc.example/Service.svc"},
+		{"https://svc.example/Service.svc/junk", ""},
+	}
+	for _, security := range []Security{SecurityContext, SecurityNone} {
+		cfg.Security = security
+		rt := newRouter(&cfg)
+		for _, tt := range tests {
+			r, err := http.ReadRequest(bufio.NewReader(strings.NewReader("POST " + tt.target + " HTTP/1.1\r\nHost: 127.0.0.1:8780\r\n\r\n")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, ok := rt.target(r)
+			want := tt.want
+			if security == SecurityNone && want == "" && !strings.HasPrefix(tt.target, "http") {
+				want = "forwarded"
+			}
+			switch {
+			case want == "" && ok:
+				t.Errorf("%s: %s routed to %s, want refused", security, tt.target, u)
+			case want != "" && !ok:
+				t.Errorf("%s: %s refused, want routed", security, tt.target)
+			case ok && want != "forwarded":
+				if key, _, route, isEP := rt.endpoint(u); key != want || !isEP || route.Prefix != "/svc" {
+					t.Errorf("%s: %s: endpoint %q (%v, route %v), want %q", security, tt.target, key, isEP, route, want)
+				}
+			}
+		}
+	}
+}
