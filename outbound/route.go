@@ -20,15 +20,28 @@ type router struct {
 	// requests are secured with security contexts, each scoped to the
 	// address it was issued for (see endpoint).
 	endpointsOnly bool
+	// endpoints holds each route's Endpoints, by its prefix.
+	endpoints map[string]map[string]bool
 }
 
 func newRouter(cfg *Config) *router {
 	rs := slices.Clone(cfg.Routes)
 	slices.SortStableFunc(rs, func(a, b Route) int { return len(b.Prefix) - len(a.Prefix) })
 	host, _, _ := net.SplitHostPort(cfg.Listen)
-	return &router{routes: rs, listen: host, remote: cfg.AllowRemote,
+	eps := map[string]map[string]bool{}
+	for _, r := range rs {
+		eps[r.Prefix] = map[string]bool{}
+		for _, e := range r.Endpoints {
+			eps[r.Prefix][e] = true
+		}
+	}
+	return &router{routes: rs, listen: host, remote: cfg.AllowRemote, endpoints: eps,
 		endpointsOnly: cfg.Security == SecurityContext && cfg.Profile == ProfileSCOverTLS}
 }
+
+// isEndpoint reports whether rest, a path below route's upstream, is one
+// of its configured endpoints.
+func (rt *router) isEndpoint(route *Route, rest string) bool { return rt.endpoints[route.Prefix][rest] }
 
 // MaxRequestTarget bounds the path and query of a request, in bytes as
 // sent: a SOAP endpoint's address is short, and every byte of a path may
@@ -61,9 +74,9 @@ func (rt *router) route(r *http.Request) (*url.URL, error) {
 		if reason := checkAppended(rest); reason != "" {
 			return nil, rt.refused(r, reason)
 		}
-		if rt.endpointsOnly && rest != "" && !slices.Contains(route.Endpoints, rest) {
+		if rt.endpointsOnly && rest != "" && !rt.isEndpoint(&route, rest) {
 			return nil, appError(http.StatusNotFound, CodeNoRoute, "%s is not an endpoint of route %s: a security context serves the address it was issued for, so only the route's upstream and the endpoints configured for it are secured (%s)",
-				r.URL.EscapedPath(), route.Prefix, strings.Join(append([]string{route.Prefix}, prefixed(route.Prefix, route.Endpoints)...), ", "))
+				r.URL.EscapedPath(), route.Prefix, endpointList(route))
 		}
 		u := *route.Upstream
 		if rest != "" {
@@ -97,13 +110,19 @@ func (rt *router) noRoute(r *http.Request) error {
 	return appError(http.StatusNotFound, CodeNoRoute, "no route for %s; configured routes: %s", describeRequest(r), strings.Join(prefixes, ", "))
 }
 
-// prefixed returns the local paths of a route's endpoints.
-func prefixed(prefix string, endpoints []string) []string {
-	out := make([]string, len(endpoints))
-	for i, e := range endpoints {
-		out[i] = strings.TrimSuffix(prefix, "/") + e
+// endpointList names a route's endpoints by their local paths, the first
+// few of them.
+func endpointList(route Route) string {
+	const shown = 8
+	base := strings.TrimSuffix(route.Prefix, "/")
+	names := []string{route.Prefix}
+	for _, e := range route.Endpoints[:min(len(route.Endpoints), shown)] {
+		names = append(names, base+e)
 	}
-	return out
+	if n := len(route.Endpoints) - shown; n > 0 {
+		names = append(names, fmt.Sprintf("and %d more", n))
+	}
+	return strings.Join(names, ", ")
 }
 
 // target returns the upstream URL for r and false when no route takes it
@@ -219,7 +238,7 @@ func (rt *router) absolute(in *url.URL) (*url.URL, bool) {
 		u := *up
 		switch rest, ok := strings.CutPrefix(in.EscapedPath(), strings.TrimSuffix(up.EscapedPath(), "/")); {
 		case in.EscapedPath() == up.EscapedPath():
-		case ok && slices.Contains(route.Endpoints, rest):
+		case ok && rt.isEndpoint(&route, rest):
 			u.RawPath = strings.TrimSuffix(up.EscapedPath(), "/") + rest
 			u.Path, _ = url.PathUnescape(u.RawPath)
 		default:
@@ -307,7 +326,7 @@ func (rt *router) endpoint(target *url.URL) (key string, ep *url.URL, route *Rou
 	if rest == "/" {
 		rest = ""
 	}
-	return key, ep, route, !rt.endpointsOnly || rest == "" || slices.Contains(route.Endpoints, rest)
+	return key, ep, route, !rt.endpointsOnly || rest == "" || rt.isEndpoint(route, rest)
 }
 
 // maxLoggedPath bounds the part of a request's path a log line shows.
