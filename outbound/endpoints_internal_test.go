@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/scproxy/scproxy/scserver"
 )
 
 // TestRouteRefusesServletEscapes: a servlet container cuts ";" path
@@ -121,4 +125,31 @@ func TestRouterEndpoints(t *testing.T) {
 			}
 		}
 	}
+}
+
+// An endpoint unused for EndpointIdleTimeout is dropped, its context
+// cancelled; the next request establishes anew.
+func TestProxyEvictsIdleEndpoints(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := newMemUpstream(t, scserver.Config{Lifetime: 10 * time.Hour})
+		p := newClockProxy(t, up, Config{EndpointIdleTimeout: time.Hour})
+		defer shutdown(t, p)
+		if w := clockPost(p, "/", "first"); !echoed(w, "first") {
+			t.Fatalf("first request: HTTP %d\n%s", w.Code, w.Body)
+		}
+		time.Sleep(time.Hour + time.Minute)
+		synctest.Wait()
+		if n := len(p.Endpoints()); n != 0 {
+			t.Fatalf("%d endpoints after an idle hour, want none", n)
+		}
+		if st := up.srv.Stats(); st.Cancelled != 1 {
+			t.Fatalf("server cancelled %d contexts, want the idle endpoint's", st.Cancelled)
+		}
+		if w := clockPost(p, "/", "again"); !echoed(w, "again") {
+			t.Fatalf("request after the eviction: HTTP %d\n%s", w.Code, w.Body)
+		}
+		if st := up.srv.Stats(); st.Issued != 2 {
+			t.Fatalf("server issued %d contexts, want 2", st.Issued)
+		}
+	})
 }
