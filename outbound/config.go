@@ -109,6 +109,14 @@ type Route struct {
 	// instead of Config.Bootstrap (each service may want its own
 	// credential).
 	Bootstrap session.Bootstrap
+	// Endpoints are the upstream's sub-addresses that are endpoints of
+	// their own, each with its own security context: paths below
+	// Upstream's, escaped as sent, starting with "/" ("/ep1" for
+	// Service.svc/ep1, WCF's relative endpoint addresses). A secured
+	// request to any other path below the route is refused: a context is
+	// scoped to the address it was issued for, and callers do not make
+	// endpoints by inventing paths.
+	Endpoints []string
 }
 
 // Config configures a Proxy. The CLI builds it from flags; nothing here
@@ -120,7 +128,8 @@ type Config struct {
 	Listen      string
 	AllowRemote bool
 	// Routes map local path prefixes to upstream endpoints, longest prefix
-	// first when several match. Each upstream gets one security context.
+	// first when several match. Each upstream, and each of its
+	// Endpoints, gets one security context.
 	Routes []Route
 	// AllowPlainHTTP lets secured traffic go to http:// upstreams. Both
 	// profiles rely on TLS for confidentiality: over plain HTTP a
@@ -179,6 +188,17 @@ type Config struct {
 	// rather than used (session.Config.ExpiryMargin): zero means 5
 	// minutes, negative none.
 	ExpiryMargin time.Duration
+	// EndpointIdleTimeout is how long an endpoint may go without a request
+	// before it is dropped, its contexts cancelled (unless KeepContexts)
+	// and its renewals stopped; the next request establishes anew. Zero
+	// means DefaultEndpointIdleTimeout, negative never.
+	EndpointIdleTimeout time.Duration
+	// EstablishRate bounds the establishments (Issue requests, which carry
+	// the bootstrap credential) per route and minute, a token bucket that
+	// holds as many; over it, an establishment fails at once without
+	// contacting the service. Zero means DefaultEstablishRate, negative no
+	// bound.
+	EstablishRate int
 	// ShutdownTimeout bounds the wait for requests in flight at shutdown;
 	// zero means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -189,6 +209,14 @@ type Config struct {
 
 	Logger *slog.Logger
 }
+
+// DefaultEndpointIdleTimeout is how long an endpoint may go unused before
+// it is dropped and its contexts cancelled.
+const DefaultEndpointIdleTimeout = 24 * time.Hour
+
+// DefaultEstablishRate is how many establishments a route may make per
+// minute (and at once).
+const DefaultEstablishRate = 30
 
 // DefaultShutdownTimeout bounds the wait for requests in flight at shutdown.
 const DefaultShutdownTimeout = 30 * time.Second
@@ -219,6 +247,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.EstablishTimeout == 0 {
 		c.EstablishTimeout = session.DefaultEstablishTimeout
+	}
+	if c.EndpointIdleTimeout == 0 {
+		c.EndpointIdleTimeout = DefaultEndpointIdleTimeout
+	}
+	if c.EstablishRate == 0 {
+		c.EstablishRate = DefaultEstablishRate
 	}
 	if c.UpstreamTimeout == 0 {
 		c.UpstreamTimeout = upstream.DefaultTimeout
@@ -314,6 +348,7 @@ func (c *Config) checkRoutes() error {
 		return setting.Errorf("Routes", "", "no upstream configured")
 	}
 	seen := map[string]bool{}
+	endpoints := 0
 	for i, r := range c.Routes {
 		field := fmt.Sprintf("Routes[%d]", i)
 		if !strings.HasPrefix(r.Prefix, "/") {
@@ -332,6 +367,34 @@ func (c *Config) checkRoutes() error {
 			return &setting.Error{Field: field + ".Upstream", Allow: "AllowPlainHTTP",
 				Err: fmt.Errorf("upstream %q is plain http, which would expose the bootstrap credential and every message; use https://, unless it is a test service", r.Upstream.Redacted())}
 		}
+		if err := checkEndpoints(field, r.Endpoints); err != nil {
+			return err
+		}
+		endpoints += 1 + len(r.Endpoints)
+	}
+	if c.MaxEndpoints > 0 && endpoints > c.MaxEndpoints {
+		return setting.Errorf("Routes", strconv.Itoa(endpoints)+" endpoints", "more than MaxEndpoints (%d)", c.MaxEndpoints)
+	}
+	return nil
+}
+
+// checkEndpoints requires each of a route's endpoints to be a distinct
+// path below its upstream that the router would take.
+func checkEndpoints(field string, eps []string) error {
+	seen := map[string]bool{}
+	for j, e := range eps {
+		f := fmt.Sprintf("%s.Endpoints[%d]", field, j)
+		switch {
+		case !strings.HasPrefix(e, "/") || e == "/" || strings.HasSuffix(e, "/"):
+			return setting.Errorf(f, "", "want a path below the upstream's, starting with / and not ending with one")
+		case strings.ContainsAny(e, "?#"):
+			return setting.Errorf(f, "", "a path only: no query or fragment")
+		case checkAppended(e) != "":
+			return setting.Errorf(f, e, "%s", checkAppended(e))
+		case seen[e]:
+			return setting.Errorf(f, e, "given twice")
+		}
+		seen[e] = true
 	}
 	return nil
 }

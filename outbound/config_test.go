@@ -52,6 +52,11 @@ func TestValidateSettingErrors(t *testing.T) {
 		{"max endpoints", func(c *outbound.Config) { c.MaxEndpoints = -1 }, "MaxEndpoints", "-1", ""},
 		{"establish timeout", func(c *outbound.Config) { c.EstablishTimeout = -1 }, "EstablishTimeout", "-1ns", ""},
 		{"renew interval", func(c *outbound.Config) { c.Renewal.Interval = -1 }, "Renewal.Interval", "-1ns", ""},
+		{"endpoint not a path", func(c *outbound.Config) { c.Routes[0].Endpoints = []string{"ep"} }, "Routes[0].Endpoints[0]", "", ""},
+		{"endpoint with query", func(c *outbound.Config) { c.Routes[0].Endpoints = []string{"/ep?x"} }, "Routes[0].Endpoints[0]", "", ""},
+		{"endpoint climbing out", func(c *outbound.Config) { c.Routes[0].Endpoints = []string{"/..;/admin"} }, "Routes[0].Endpoints[0]", "/..;/admin", ""},
+		{"endpoint twice", func(c *outbound.Config) { c.Routes[0].Endpoints = []string{"/ep", "/ep"} }, "Routes[0].Endpoints[1]", "/ep", ""},
+		{"more endpoints than MaxEndpoints", func(c *outbound.Config) { c.MaxEndpoints, c.Routes[0].Endpoints = 2, []string{"/a", "/b"} }, "Routes", "3 endpoints", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

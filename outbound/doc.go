@@ -12,6 +12,12 @@
 // (wire/bridge), secure it with the securer New chose for the profile,
 // forward it, and unbridge the reply. The XML itself is rewritten in wire.
 //
+// An endpoint, which has a context of its own, is a route's upstream or a
+// sub-address configured for it (Route.Endpoints); a secured request to
+// any other path below a route is refused, since a context is scoped to
+// the address it was issued for. Each route's establishments are
+// rate-limited, and idle endpoints are dropped (session.Pool).
+//
 // Only the part of a message before its Body is parsed; the Body travels as
 // the application sent it, so securing costs the same at any message size.
 // Every failure reaches the application as a SOAP fault in its own version

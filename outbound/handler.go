@@ -40,7 +40,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &pe) {
 			pe = upstreamError(http.StatusInternalServerError, CodeInternal, "%v", err)
 		}
-		p.cfg.Logger.Warn("request failed", "path", r.URL.Path, "status", pe.status, "reason", pe.reason)
+		p.cfg.Logger.Warn("request failed", "path", logPath(r), "status", pe.status, "reason", pe.reason)
 		pe.write(w, x.hop.App.SOAP)
 	}
 }
@@ -73,9 +73,9 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 	if !r.URL.IsAbs() && r.URL.Path == StatusPath {
 		return p.serveStatus(w, r)
 	}
-	target, ok := p.router.target(r)
-	if !ok {
-		return appError(http.StatusNotFound, CodeNoRoute, "no route for %s; configured routes: %s", describeRequest(r), p.routeList())
+	target, err := p.router.route(r)
+	if err != nil {
+		return err
 	}
 	x.target = target
 	if r.Method != http.MethodPost {
@@ -161,17 +161,6 @@ func describeRequest(r *http.Request) string {
 		return upstream.Redact(r.URL)
 	}
 	return r.URL.Path
-}
-
-func (p *Proxy) routeList() string {
-	s := ""
-	for i, rt := range p.router.routes {
-		if i > 0 {
-			s += ", "
-		}
-		s += rt.Prefix
-	}
-	return s
 }
 
 // readBody reads the request body under the cap; a larger body is 413.

@@ -16,7 +16,8 @@ import (
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
-// listenerRig is a proxy with one route, /orders, to an upstream.
+// listenerRig is a proxy with one route, /orders, to an upstream, with
+// endpoints of their own below it (see TestRoutePaths).
 type listenerRig struct {
 	up  *upstreamRig
 	px  *proxyRig
@@ -30,7 +31,8 @@ func newListenerRig(t *testing.T) *listenerRig {
 	up := newUpstream(t, scserver.Config{})
 	target := up.url(t, "/Echo.svc")
 	px := startProxy(t, outbound.Config{
-		Routes:  []outbound.Route{{Prefix: "/orders", Upstream: target}},
+		Routes: []outbound.Route{{Prefix: "/orders", Upstream: target,
+			Endpoints: []string{"/sub", "/x", "/sub%20path", "/caf%C3%A9", "/a%2Fb"}}},
 		RootCAs: up.pool(),
 	})
 	return &listenerRig{up: up, px: px, app: newApp(t), upHost: target.Host, upURL: target.String()}
@@ -142,10 +144,12 @@ func TestForwardProxyToUpstream(t *testing.T) {
 }
 
 // TestRoutePaths checks how the path below a route's prefix reaches the
-// upstream: appended to the upstream's path exactly as the application
-// escaped it (RFC 3986 §2.4: decoding or re-encoding changes the
-// resource), and never escaping the route with dot segments (RFC 3986
-// §5.2.4), which servers resolve before routing.
+// upstream's endpoints configured below it: appended to the upstream's
+// path exactly as the application escaped it (RFC 3986 §2.4: decoding or
+// re-encoding changes the resource), never escaping the route with dot
+// segments (RFC 3986 §5.2.4), which servers resolve before routing, with
+// or without ";" parameters, and never reaching a path that is no
+// configured endpoint.
 func TestRoutePaths(t *testing.T) {
 	t.Parallel()
 	rig := newListenerRig(t)
@@ -163,6 +167,11 @@ func TestRoutePaths(t *testing.T) {
 		{"escaped slash", "/orders/a%2Fb", "/Echo.svc/a%2Fb"},
 		{"dot segments out of the route", "/orders/../Admin.svc", ""},
 		{"escaped dot segments out of the route", "/orders/%2e%2e/Admin.svc", ""},
+		{"servlet dot segments out of the route", "/orders/..;/..;/Admin.svc", ""},
+		{"escaped servlet dot segments", "/orders/%2e%2e;/Admin.svc", ""},
+		{"path parameter", "/orders/sub;jsessionid=1", ""},
+		{"a path no endpoint has", "/orders/junk", ""},
+		{"below an endpoint", "/orders/sub/more", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

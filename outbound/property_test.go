@@ -68,7 +68,7 @@ func TestRoutesAreTheOnlyWayOut(t *testing.T) {
 		}
 	})
 	px := startRecordedProxy(t, outbound.Config{
-		Routes:  []outbound.Route{{Prefix: "/a", Upstream: aURL}, {Prefix: "/b/deep", Upstream: bURL}},
+		Routes:  []outbound.Route{{Prefix: "/a", Upstream: aURL, Endpoints: []string{"/x", "/op", "/v1"}}, {Prefix: "/b/deep", Upstream: bURL}},
 		RootCAs: upA.pool(), // both httptest servers share one certificate
 		Logger:  newCanary(t).logger(),
 	}, dials)
@@ -203,7 +203,8 @@ func startRecordedProxy(t *testing.T, cfg outbound.Config, dials *dialRecorder) 
 	return sp
 }
 
-// underPath reports whether a request URI's path is path or below it.
+// underPath reports whether a request URI's path is path or below it,
+// without a dot segment, ";", NUL or backslash.
 func underPath(uri, path string) bool {
 	u, err := url.ParseRequestURI(uri)
 	if err != nil {
@@ -214,7 +215,7 @@ func underPath(uri, path string) bool {
 		return false
 	}
 	unescaped, err := url.PathUnescape(p)
-	if err != nil || strings.Contains(unescaped, `\`) {
+	if err != nil || strings.ContainsAny(unescaped, "\\;\x00") {
 		return false
 	}
 	for _, seg := range strings.Split(unescaped, "/") {
@@ -253,7 +254,8 @@ type rawRequest struct {
 
 var (
 	segments = []string{"x", "op", "v1", "a", "b", "deep", "Echo.svc", "Svc", "Deep.svc", "Admin.svc", "..", ".", "%2e%2e", "%2E", ".%2e",
-		"%2f", "%2F..", "%5c", "\\", "..\\..", "", "x;y", "%00", "%252e%252e", "%3f", "@", "a%20b", "~", "é"}
+		"%2f", "%2F..", "%5c", "\\", "..\\..", "", "x;y", "%00", "%252e%252e", "%3f", "@", "a%20b", "~", "é",
+		"..;", ".;", "%2e%2e;", "%2e%2e%3b", "..;x=1", "%3b", ";"}
 	schemes = []string{"http", "https", "HTTP", "ftp", "file", "gopher", "ws"}
 	methods = []string{"POST", "POST", "POST", "POST", "POST", "POST", "GET", "PUT", "OPTIONS", "CONNECT", "DELETE", "TRACE"}
 	others  = []string{"attacker.example", "127.0.0.1:1", "localhost", "[::1]", "169.254.169.254", "0x7f.0.0.1", "2130706433", "127.0.0.1.", "evil.example:443"}

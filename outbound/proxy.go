@@ -14,14 +14,18 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
+	"github.com/scproxy/scproxy/wire/secure"
+	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
 // DefaultMaxEndpoints bounds the upstream endpoints one proxy holds
-// contexts for when Config.MaxEndpoints is zero; paths under a route are
-// endpoints of their own.
+// contexts for when Config.MaxEndpoints is zero: each route's upstream
+// and the endpoints configured for it.
 const DefaultMaxEndpoints = session.DefaultMaxEndpoints
 
 // Proxy is the local listener's handler and the endpoints it secures.
@@ -46,6 +50,8 @@ type Proxy struct {
 
 	// pool owns the endpoints, their keepers and their shutdown.
 	pool *session.Pool
+	// establish bounds the establishments of each route, by its upstream.
+	establish map[*url.URL]*rate.Limiter
 }
 
 // New validates cfg and returns a Proxy.
@@ -68,25 +74,32 @@ func New(cfg Config) (*Proxy, error) {
 		rand:     rand.Reader,
 		pool: session.NewPool(session.PoolConfig{
 			MaxEndpoints: cfg.MaxEndpoints, Renewal: cfg.Renewal, KeepContexts: cfg.KeepContexts,
+			IdleTimeout: max(cfg.EndpointIdleTimeout, 0),
 		}),
+		establish: establishLimits(&cfg),
 	}
 	p.sec = newSecurer(p)
 	return p, nil
 }
 
 // Endpoint returns the session of the upstream endpoint of u (see
-// endpointKey), creating it on first use.
+// router.endpoint), creating it on first use. A URL that is no endpoint
+// (a path below a route that is neither its upstream nor one of its
+// configured endpoints) is refused.
 func (p *Proxy) Endpoint(u *url.URL) (*session.Endpoint, error) {
-	key, u := endpointKey(u)
-	return p.pool.Endpoint(key, func() session.Config { return p.sessionConfig(u, key) })
+	key, u, route, ok := p.router.endpoint(u)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a configured endpoint", upstream.Redact(u))
+	}
+	return p.pool.Endpoint(key, func() session.Config { return p.sessionConfig(u, route) })
 }
 
 // sessionConfig maps the proxy's settings to those of the endpoint u
-// whose key is key: the one place they are copied.
-func (p *Proxy) sessionConfig(u *url.URL, key string) session.Config {
+// under route: the one place they are copied.
+func (p *Proxy) sessionConfig(u *url.URL, route *Route) session.Config {
 	return session.Config{
 		URL: u, Version: p.cfg.SC, Entropy: p.cfg.Entropy, KeySize: p.cfg.KeySize,
-		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.bootstrapFor(key), Client: p.clientFor(u),
+		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.bootstrapFor(route), Client: p.clientFor(u),
 		Timeout: p.cfg.EstablishTimeout, Limits: p.limits, Logger: p.cfg.Logger,
 		RenewMode: p.cfg.RenewMode, Rollover: p.cfg.Rollover, CancelReplaced: !p.cfg.KeepContexts,
 		ExpiryMargin: p.cfg.ExpiryMargin,
@@ -104,6 +117,20 @@ func routeClients(cfg *Config) map[*url.URL]*upstream.Client {
 	return clients
 }
 
+// establishLimits makes the token bucket of each route: EstablishRate a
+// minute, as many at once, and at least one per endpoint of the route, so
+// that the first request to each can establish together.
+func establishLimits(cfg *Config) map[*url.URL]*rate.Limiter {
+	limits := map[*url.URL]*rate.Limiter{}
+	if cfg.EstablishRate < 0 {
+		return limits
+	}
+	for _, r := range cfg.Routes {
+		limits[r.Upstream] = rate.NewLimiter(rate.Limit(float64(cfg.EstablishRate)/60), max(cfg.EstablishRate, 1+len(r.Endpoints)))
+	}
+	return limits
+}
+
 // clientFor returns the client for requests to u, a URL the router made
 // from a route's upstream: that route's client (the one with the longest
 // upstream path u is under).
@@ -111,17 +138,10 @@ func (p *Proxy) clientFor(u *url.URL) *upstream.Client {
 	if p.client != nil {
 		return p.client
 	}
-	var best *url.URL
-	for _, r := range p.cfg.Routes {
-		up := r.Upstream
-		if up.Scheme == u.Scheme && up.Host == u.Host && underUpstream(u.Path, up.Path) && (best == nil || len(up.Path) > len(best.Path)) {
-			best = up
-		}
+	if _, _, route, _ := p.router.endpoint(u); route != nil {
+		return p.clients[route.Upstream]
 	}
-	if best == nil {
-		best = p.cfg.Routes[0].Upstream // unreachable: every target comes from a route
-	}
-	return p.clients[best]
+	return p.clients[p.cfg.Routes[0].Upstream] // unreachable: every target comes from a route
 }
 
 // underUpstream reports whether path is base or lies under it.
@@ -132,16 +152,47 @@ func underUpstream(path, base string) bool {
 	return len(path) == len(base) || strings.HasSuffix(base, "/") || path[len(base)] == '/'
 }
 
-// bootstrapFor returns the credential for the upstream whose URL is key:
-// its route's own, else the proxy's.
-func (p *Proxy) bootstrapFor(key string) session.Bootstrap {
-	for _, r := range p.cfg.Routes {
-		if r.Bootstrap != nil && r.Upstream.String() == key {
-			return r.Bootstrap
-		}
+// bootstrapFor returns the credential that establishes the contexts of
+// the endpoints under route: its own, else the proxy's; bounded by the
+// route's establishment limit.
+func (p *Proxy) bootstrapFor(route *Route) session.Bootstrap {
+	b := p.cfg.Bootstrap
+	if route.Bootstrap != nil {
+		b = route.Bootstrap
 	}
-	return p.cfg.Bootstrap
+	if b == nil {
+		return nil
+	}
+	if l := p.establish[route.Upstream]; l != nil {
+		return limitedBootstrap{Bootstrap: b, limit: l, now: p.now, route: route.Prefix, rate: p.cfg.EstablishRate}
+	}
+	return b
 }
+
+// limitedBootstrap is a bootstrap that lends its credential to at most
+// the route's establishment rate: over it, the Issue fails at once,
+// without contacting the service, and the endpoint waits to retry.
+type limitedBootstrap struct {
+	session.Bootstrap
+	limit *rate.Limiter
+	now   func() time.Time
+	route string
+	rate  int
+}
+
+// Secure adds the credential when the route's bucket has a token.
+func (b limitedBootstrap) Secure(ctx context.Context, env *soap.Envelope, o secure.Options) ([]byte, error) {
+	if !b.limit.AllowN(b.now(), 1) {
+		return nil, fmt.Errorf("route %s made more than %d establishments in a minute; not sending another now", b.route, b.rate)
+	}
+	return b.Bootstrap.Secure(ctx, env, o)
+}
+
+// String is the credential's own (which holds no secret).
+func (b limitedBootstrap) String() string { return fmt.Sprint(b.Bootstrap) }
+
+// LogValue is String.
+func (b limitedBootstrap) LogValue() slog.Value { return slog.StringValue(b.String()) }
 
 // Endpoints returns the endpoints in use.
 func (p *Proxy) Endpoints() []*session.Endpoint { return p.pool.Endpoints() }

@@ -11,9 +11,12 @@ import (
 // FuzzRouterTarget parses arbitrary request lines and Host headers as
 // net/http does and routes them. Whatever the request, the router either
 // refuses it or names a URL on a configured upstream's scheme and host,
-// at or under its path, without credentials, fragment or dot segments.
-// Seeds (each form of request target, escapes, backslashes) are in
-// testdata/fuzz/FuzzRouterTarget.
+// at its path or at one of its configured endpoints (contexts secure
+// nothing else), without credentials, fragment, dot segments (also after
+// cutting ";" parameters and decoding), ";", NUL or backslash below the
+// route, and no longer than MaxRequestTarget. Seeds (each form of request
+// target, escapes, backslashes, servlet "..;" escapes, a long path) are
+// in testdata/fuzz/FuzzRouterTarget.
 func FuzzRouterTarget(f *testing.F) {
 	ups := []*url.URL{
 		mustParse(f, "https://up.example/Echo.svc"),
@@ -21,7 +24,7 @@ func FuzzRouterTarget(f *testing.F) {
 		mustParse(f, "http://plain.example/"),
 	}
 	rt := newRouter(&Config{Listen: "127.0.0.1:8780", Routes: []Route{
-		{Prefix: "/a", Upstream: ups[0]}, {Prefix: "/b/deep", Upstream: ups[1]}, {Prefix: "/c/", Upstream: ups[2]},
+		{Prefix: "/a", Upstream: ups[0], Endpoints: []string{"/x", "/op"}}, {Prefix: "/b/deep", Upstream: ups[1]}, {Prefix: "/c/", Upstream: ups[2]},
 	}})
 	f.Fuzz(func(t *testing.T, method, target, host string) {
 		raw := method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n"
@@ -37,10 +40,16 @@ func FuzzRouterTarget(f *testing.F) {
 		if u.User != nil || u.Fragment != "" {
 			t.Fatalf("%q routed to %s, with credentials or a fragment", target, u)
 		}
+		if len(r.URL.EscapedPath())+len(r.URL.RawQuery) > MaxRequestTarget {
+			t.Fatalf("%q routed to %s, over MaxRequestTarget", target, u)
+		}
 		for _, up := range ups {
 			if u.Scheme == up.Scheme && u.Host == up.Host && underUpstream(u.Path, up.Path) {
-				if hasDotSegment(u.EscapedPath()) {
-					t.Fatalf("%q routed to %s, with a dot segment", target, u)
+				if hasDotSegment(strings.TrimPrefix(u.EscapedPath(), strings.TrimSuffix(up.EscapedPath(), "/"))) {
+					t.Fatalf("%q routed to %s, with a dot segment, \";\", NUL or backslash", target, u)
+				}
+				if _, _, _, ok := rt.endpoint(u); !ok {
+					t.Fatalf("%q routed to %s, which is no configured endpoint", target, u)
 				}
 				return
 			}

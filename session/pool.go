@@ -33,12 +33,19 @@ type PoolConfig struct {
 	KeepContexts bool
 	// Rand seeds each endpoint's timing jitter; nil means crypto/rand.
 	Rand io.Reader
+	// IdleTimeout, when positive, drops an endpoint that has not been
+	// asked for in that long: its keeper stops and its contexts are
+	// cancelled (unless KeepContexts), so that endpoints nobody uses
+	// neither hold a place nor renew forever. Zero keeps every endpoint.
+	IdleTimeout time.Duration
 }
 
 // Pool owns the endpoints of a proxy: it makes each on first use, up to a
 // limit, runs one keeper goroutine per endpoint (renewals and rollover
-// cancels) on the pool's own context, reports their status, and closes
-// them all. It is safe for concurrent use.
+// cancels) on the pool's own context, drops those idle for
+// PoolConfig.IdleTimeout (one goroutine, the evictor, started with the
+// first endpoint), reports their status, and closes them all. It is safe
+// for concurrent use.
 type Pool struct {
 	cfg PoolConfig
 	// ctx is the pool's own context, the keepers' parent: a lifetime, not
@@ -49,8 +56,20 @@ type Pool struct {
 	seed    atomic.Uint64
 
 	mu        sync.RWMutex
-	endpoints map[string]*Endpoint
+	endpoints map[string]*entry
 	closed    bool
+	evicting  bool // the evictor runs
+}
+
+// entry is an endpoint in the pool.
+type entry struct {
+	ep *Endpoint
+	// used is when the endpoint was last asked for (Unix nanoseconds),
+	// stored under the pool's read lock so that the evictor, which reads
+	// it under the write lock, never drops an endpoint just handed out.
+	used atomic.Int64
+	// stop ends the endpoint's keeper.
+	stop context.CancelFunc
 }
 
 // NewPool returns an empty Pool.
@@ -62,7 +81,7 @@ func NewPool(cfg PoolConfig) *Pool {
 		cfg.Rand = rand.Reader
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	return &Pool{cfg: cfg, ctx: ctx, stop: stop, endpoints: map[string]*Endpoint{}}
+	return &Pool{cfg: cfg, ctx: ctx, stop: stop, endpoints: map[string]*entry{}}
 }
 
 // jitter returns a random source for one endpoint: timing jitter needs no
@@ -78,15 +97,19 @@ func (p *Pool) jitter() *mrand.Rand {
 // after failures as the pool's renewal policy says.
 func (p *Pool) Endpoint(key string, config func() Config) (*Endpoint, error) {
 	p.mu.RLock()
-	ep, ok := p.endpoints[key]
+	en, ok := p.endpoints[key]
+	if ok {
+		en.used.Store(time.Now().UnixNano())
+	}
 	p.mu.RUnlock()
 	if ok {
-		return ep, nil
+		return en.ep, nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if ep, ok := p.endpoints[key]; ok {
-		return ep, nil
+	if en, ok := p.endpoints[key]; ok {
+		en.used.Store(time.Now().UnixNano())
+		return en.ep, nil
 	}
 	if len(p.endpoints) >= p.cfg.MaxEndpoints {
 		return nil, fmt.Errorf("more than %d upstream endpoints in use", p.cfg.MaxEndpoints)
@@ -105,14 +128,60 @@ func (p *Pool) Endpoint(key string, config func() Config) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.endpoints[key] = ep
+	kctx, stop := context.WithCancel(p.ctx)
+	en = &entry{ep: ep, stop: stop}
+	en.used.Store(time.Now().UnixNano())
+	p.endpoints[key] = en
 	p.keepers.Add(1)
 	rnd := p.jitter().Float64
 	go func() {
 		defer p.keepers.Done()
-		keep(p.ctx, ep, p.cfg.Renewal, rnd)
+		keep(kctx, ep, p.cfg.Renewal, rnd)
 	}()
+	if p.cfg.IdleTimeout > 0 && !p.evicting {
+		p.evicting = true
+		p.keepers.Go(p.evictIdle)
+	}
 	return ep, nil
+}
+
+// evictIdle is the evictor: it wakes when the least recently used
+// endpoint is due to go idle, drops the endpoints idle for IdleTimeout
+// and shuts them down, and returns when the pool closes.
+func (p *Pool) evictIdle() {
+	timer := time.NewTimer(p.cfg.IdleTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-timer.C:
+		}
+		idle, next := p.takeIdle(time.Now())
+		for _, en := range idle {
+			en.stop()
+			_ = en.ep.shutdown(context.WithoutCancel(p.ctx), !p.cfg.KeepContexts)
+		}
+		timer.Reset(time.Until(next))
+	}
+}
+
+// takeIdle removes the endpoints not asked for since IdleTimeout before
+// now and returns them, and when the next one may go idle.
+func (p *Pool) takeIdle(now time.Time) (idle []*entry, next time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	next = now.Add(p.cfg.IdleTimeout)
+	for key, en := range p.endpoints {
+		due := time.Unix(0, en.used.Load()).Add(p.cfg.IdleTimeout)
+		if p.closed || due.After(now) {
+			next = earliest(next, due)
+			continue
+		}
+		delete(p.endpoints, key)
+		idle = append(idle, en)
+	}
+	return idle, next
 }
 
 // Endpoints returns the endpoints in use.
@@ -120,8 +189,8 @@ func (p *Pool) Endpoints() []*Endpoint {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	out := make([]*Endpoint, 0, len(p.endpoints))
-	for _, ep := range p.endpoints {
-		out = append(out, ep)
+	for _, en := range p.endpoints {
+		out = append(out, en.ep)
 	}
 	return out
 }

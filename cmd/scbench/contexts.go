@@ -138,16 +138,26 @@ func memStats() (heap, stack uint64, goroutines int) {
 const warmEndpoints = 16
 
 // measureMemory runs a proxy in this process with one route to the
-// service and makes it hold levels[i] endpoints in turn (each a path of
-// its own, so an endpoint with its own context, renewal loop and
-// precomputed header), reading live memory per endpoint after each level.
+// service and makes it hold levels[i] endpoints in turn (each a path
+// configured as an endpoint of the route, with its own context, renewal
+// loop and precomputed header), reading live memory per endpoint after
+// each level.
 func measureMemory(ctx context.Context, svc *url.URL, roots *x509.CertPool, password string, levels []int) ([]memoryFigure, error) {
 	top := levels[len(levels)-1]
+	// Each path is configured as an endpoint of the route: callers do not
+	// make endpoints of their own.
+	var eps []string
+	for i := range warmEndpoints {
+		eps = append(eps, fmt.Sprintf("/warm/%d", i))
+	}
+	for i := range top {
+		eps = append(eps, fmt.Sprintf("/e/%d", i))
+	}
 	p, err := outbound.New(outbound.Config{
-		Listen: "127.0.0.1:0", Routes: []outbound.Route{{Prefix: "/", Upstream: svc}}, RootCAs: roots,
+		Listen: "127.0.0.1:0", Routes: []outbound.Route{{Prefix: "/", Upstream: svc, Endpoints: eps}}, RootCAs: roots,
 		Bootstrap: session.Username{User: "bench", Password: creds.NewSecret(password)}, SC: wssc.Feb2005,
 		SOAP: soap.V12, Addressing: outbound.Addressing{Version: wsa.V10},
-		MaxEndpoints: top + warmEndpoints, KeepContexts: true,
+		MaxEndpoints: top + warmEndpoints + 1, KeepContexts: true, EstablishRate: -1,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

@@ -34,6 +34,9 @@ type RunOptions struct {
 	AllowRemote bool
 	Upstream    string   // URL of route /
 	Routes      []string // /path=URL
+	// Endpoints are local paths below a route that are endpoints of
+	// their own (the upstream's sub-addresses).
+	Endpoints []string
 	// AllowPlainHTTP accepts http:// upstreams for secured traffic.
 	AllowPlainHTTP bool
 
@@ -81,6 +84,9 @@ type RunOptions struct {
 	ExpiryMargin     time.Duration
 	ShutdownTimeout  time.Duration
 	CancelOnShutdown bool
+
+	EndpointIdleTimeout time.Duration
+	EstablishRate       int
 
 	LogLevel  string
 	LogFormat string
@@ -130,6 +136,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a --listen address beyond this host (every caller then uses the credential)")
 	f.StringVar(&o.Upstream, "upstream", "", "upstream endpoint URL for route /")
 	f.StringArrayVar(&o.Routes, "route", nil, "a route as /path=URL (repeatable)")
+	f.StringArrayVar(&o.Endpoints, "endpoint", nil, "a local path below a route that is an endpoint of its own, with its own context, e.g. /orders/ep2 for .../Orders.svc/ep2 (repeatable; other paths below a route are refused)")
 	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic (a test service only: the bootstrap credential and every message cross in clear)")
 	f.StringVar(&o.Security, "security", "context", "context (secure every message) or none (plain forwarding)")
 	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context) or x509 (each message signed with the certificate, no context)")
@@ -164,6 +171,8 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.DurationVar(&o.Rollover, "rollover", session.DefaultRollover, "how long a context replaced by a new Issue stays usable before it is cancelled (0: cancelled at once)")
 	f.DurationVar(&o.ExpiryMargin, "expiry-margin", session.DefaultExpiryMargin, "renew a context this long before it expires rather than use it: the service's clock skew (at most a quarter of the lifetime; 0: none)")
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", outbound.DefaultShutdownTimeout, "time allowed for requests in flight at shutdown")
+	f.DurationVar(&o.EndpointIdleTimeout, "endpoint-idle-timeout", outbound.DefaultEndpointIdleTimeout, "drop an endpoint unused this long, cancelling its context (0: never)")
+	f.IntVar(&o.EstablishRate, "establish-rate", outbound.DefaultEstablishRate, "establishments (Issues with the credential) allowed per route and minute (0: no bound)")
 	f.BoolVar(&o.CancelOnShutdown, "cancel-on-shutdown", true, "cancel every context at shutdown and each replaced context after --rollover (false for servers with stateful cookie contexts: nothing is cancelled)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.LogFormat, "log-format", "text", "text or json")
@@ -179,6 +188,15 @@ func zeroIsNone(d time.Duration) time.Duration {
 		return outbound.NoRollover
 	}
 	return d
+}
+
+// noBound maps a count flag whose 0 means "no bound" (--establish-rate)
+// to the configuration, where zero is the default and negative none.
+func noBound(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // runProxy runs the proxy until ctx ends, then lets the bootstraps that
@@ -223,6 +241,9 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		ExpiryMargin:     zeroIsNone(o.ExpiryMargin),
 		ShutdownTimeout:  o.ShutdownTimeout,
 		KeepContexts:     !o.CancelOnShutdown,
+
+		EndpointIdleTimeout: zeroIsNone(o.EndpointIdleTimeout),
+		EstablishRate:       noBound(o.EstablishRate),
 	}
 	steps := []func() error{
 		func() (err error) { cfg.RenewMode, err = pick("--renew-mode", o.RenewMode, renewModes); return err },
@@ -292,6 +313,9 @@ var configFlags = map[string]string{
 	"ShutdownTimeout":  "--shutdown-timeout",
 	"KeepContexts":     "--cancel-on-shutdown",
 
+	"EndpointIdleTimeout": "--endpoint-idle-timeout",
+	"EstablishRate":       "--establish-rate",
+
 	"KerberosConfig.Principal":  "--username",
 	"KerberosConfig.KeytabFile": "--keytab",
 	"KerberosConfig.SPN":        "--spn",
@@ -315,6 +339,9 @@ func (o *RunOptions) flagName(cfg *outbound.Config, field string) string {
 	if n, _ := fmt.Sscanf(field, "Routes[%d].%s", &i, &rest); n == 2 && i >= 0 && i < len(cfg.Routes) {
 		if rest == "Prefix" {
 			return "--route"
+		}
+		if strings.HasPrefix(rest, "Endpoints") {
+			return "--endpoint"
 		}
 		return o.routeFlag(cfg.Routes[i])
 	}
@@ -473,7 +500,27 @@ func (o *RunOptions) routes() ([]outbound.Route, error) {
 		}
 		out = append(out, outbound.Route{Prefix: prefix, Upstream: u})
 	}
-	return out, nil
+	return out, addEndpoints(out, o.Endpoints)
+}
+
+// addEndpoints gives each --endpoint to the route it lies below, the one
+// with the longest prefix, as a path below that route's upstream.
+func addEndpoints(routes []outbound.Route, endpoints []string) error {
+	for _, e := range endpoints {
+		best := -1
+		for i, r := range routes {
+			base := strings.TrimSuffix(r.Prefix, "/")
+			if strings.HasPrefix(e, base+"/") && (best < 0 || len(r.Prefix) > len(routes[best].Prefix)) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return usageErrorf("--endpoint %s: below no route; give a path below a --route or --upstream path", e)
+		}
+		r := &routes[best]
+		r.Endpoints = append(r.Endpoints, strings.TrimPrefix(e, strings.TrimSuffix(r.Prefix, "/")))
+	}
+	return nil
 }
 
 // upstreamURL parses a URL. Its messages show no part of it, since a
@@ -513,6 +560,10 @@ func (o *RunOptions) checkFlagBounds() error {
 		return usageErrorf("--expiry-margin %v: want zero or a positive duration, e.g. 5m", o.ExpiryMargin)
 	case o.ShutdownTimeout <= 0:
 		return usageErrorf("--shutdown-timeout %v: want a positive duration, e.g. 30s", o.ShutdownTimeout)
+	case o.EndpointIdleTimeout < 0:
+		return usageErrorf("--endpoint-idle-timeout %v: want zero or a positive duration, e.g. 24h", o.EndpointIdleTimeout)
+	case o.EstablishRate < 0:
+		return usageErrorf("--establish-rate %d: want zero or a positive count, e.g. %d", o.EstablishRate, outbound.DefaultEstablishRate)
 	}
 	return nil
 }
