@@ -303,7 +303,7 @@ func (c *Config) validateSettings() error {
 		return setting.Errorf("MaxBody", strconv.FormatInt(c.MaxBody, 10), "want at least %d bytes", MinMaxBody)
 	}
 	if c.MaxBodyInFlight < c.MaxBody {
-		return setting.Errorf("MaxBodyInFlight", strconv.FormatInt(c.MaxBodyInFlight, 10), "want at least MaxBody (%d bytes), or no request of that size could be read", c.MaxBody)
+		return setting.Errorf("MaxBodyInFlight", strconv.FormatInt(c.MaxBodyInFlight, 10), "want at least the largest body (%d bytes), or no request of that size could be read", c.MaxBody)
 	}
 	if c.MaxConns < 0 {
 		return setting.Errorf("MaxConns", strconv.Itoa(c.MaxConns), "must not be negative")

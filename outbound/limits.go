@@ -178,3 +178,7 @@ func (c *countedConn) Close() error {
 	c.once.Do(func() { c.l.open.Add(-1) })
 	return err
 }
+
+// NetConn returns the connection counted, for code that asks the socket
+// itself (its peer's credentials), as tls.Conn's NetConn does.
+func (c *countedConn) NetConn() net.Conn { return c.Conn }
