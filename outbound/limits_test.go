@@ -18,8 +18,8 @@ import (
 
 	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
-	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/setting"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wssc"
@@ -318,7 +318,7 @@ func TestShutdownBoundsAWaitingIssue(t *testing.T) {
 		return false
 	})
 	p, err := outbound.New(outbound.Config{Listen: "127.0.0.1:0", Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool(),
-		Bootstrap: session.Username{User: testUser, Password: creds.NewSecret(testPassword)},
+		Bootstrap:       session.Username{User: testUser, Password: creds.NewSecret(testPassword)},
 		ShutdownTimeout: shutdownTimeout, EstablishTimeout: 15 * time.Second})
 	if err != nil {
 		t.Fatal(err)
