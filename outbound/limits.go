@@ -81,6 +81,7 @@ func (w *answerWriter) start() {
 	}
 	w.started = true
 	w.x.release()
+	// A socket's deadline is on the wall clock, whatever p.now says.
 	_ = http.NewResponseController(w.ResponseWriter).SetWriteDeadline(time.Now().Add(w.x.p.cfg.WriteTimeout))
 }
 

@@ -10,13 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/scproxy/scproxy/creds"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
@@ -24,14 +23,6 @@ import (
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wssc"
 )
-
-// heapInUse is the live heap after a collection.
-func heapInUse() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
 
 // waitFor polls cond until it holds, failing the test after limit.
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
@@ -77,29 +68,9 @@ func TestAnnouncedBodiesAreNotPreallocated(t *testing.T) {
 	px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool(), MaxBody: maxBody})
 	app := newApp(t)
 	wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("before"))), soap.V11, "before", false)
-	before := heapInUse()
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for range conns {
-		c := dial(t, px)
-		wg.Go(func() {
-			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-			if _, err := io.WriteString(c, rawHead(maxBody, "Expect: 100-continue\r\n")); err != nil {
-				errs <- err
-				return
-			}
-			line, err := bufio.NewReader(c).ReadString('\n')
-			if err != nil || !strings.Contains(line, "100 Continue") {
-				errs <- fmt.Errorf("want 100 Continue, got %q (%v)", line, err)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	after := heapInUse()
+	before := testkit.HeapInUse()
+	testkit.AnnounceBodies(t, strings.TrimPrefix(px.base, "http://"), rawHead(maxBody, "Expect: 100-continue\r\n"), conns)
+	after := testkit.HeapInUse()
 	grew := int64(after) - int64(before)
 	t.Logf("heap %d KiB before, %d KiB with %d connections announcing %d bytes each (grew %d KiB)", before>>10, after>>10, conns, maxBody, grew>>10)
 	if grew > margin {
@@ -202,7 +173,7 @@ func TestUnreadAnswersAreCutOff(t *testing.T) {
 	}
 	app.client.CloseIdleConnections()
 	waitFor(t, "the warm-up connection closed", 10*time.Second, func() bool { return px.p.OpenConns() == 0 })
-	before := heapInUse()
+	before := testkit.HeapInUse()
 
 	body := envelope(soap.V11, "", echoPayload("never read"))
 	for range clients {
@@ -217,7 +188,7 @@ func TestUnreadAnswersAreCutOff(t *testing.T) {
 	waitFor(t, "the answers are being written", 10*time.Second, func() bool { return px.p.OpenConns() == clients && px.p.BodyBytesInFlight() == 0 })
 	start := time.Now()
 	waitFor(t, "the proxy closes connections whose answer is not read", 20*time.Second, func() bool { return px.p.OpenConns() == 0 })
-	after := heapInUse()
+	after := testkit.HeapInUse()
 	t.Logf("unread answers cut off %v after they started; heap %d KiB before, %d KiB after", time.Since(start).Round(10*time.Millisecond), before>>10, after>>10)
 	if grew := int64(after) - int64(before); grew > 16<<20 {
 		t.Errorf("the heap grew by %d MiB after the unread answers were cut off", grew>>20)

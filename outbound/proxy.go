@@ -222,7 +222,7 @@ var errShuttingDown = errors.New("the proxy is shutting down")
 // Serve); errc has what srv.Serve returned.
 func (p *Proxy) shutdown(ctx context.Context, srv *http.Server, errc <-chan error, stopRequests context.CancelCauseFunc) error {
 	timeout := p.cfg.ShutdownTimeout
-	start := p.now()
+	start := time.Now() // deadlines of real sockets and calls: the wall clock, not p.now
 	within := func(part time.Duration) (context.Context, context.CancelFunc) {
 		return context.WithDeadline(ctx, start.Add(part))
 	}

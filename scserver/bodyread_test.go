@@ -1,17 +1,12 @@
 package scserver
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"net/http/httptest"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
@@ -36,44 +31,12 @@ func TestAnnouncedBodiesAreNotPreallocated(t *testing.T) {
 	t.Cleanup(func() { ts.Close(); srv.Close() })
 	addr := strings.TrimPrefix(ts.URL, "http://")
 	head := fmt.Sprintf("POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"urn:x\"\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, maxBody)
-	before := heapAlloc()
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for range conns {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		wg.Go(func() {
-			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-			if _, err := io.WriteString(c, head); err != nil {
-				errs <- err
-				return
-			}
-			line, err := bufio.NewReader(c).ReadString('\n')
-			if err != nil || !strings.Contains(line, "100 Continue") {
-				errs <- fmt.Errorf("want 100 Continue, got %q (%v)", line, err)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	after := heapAlloc()
+	before := testkit.HeapInUse()
+	testkit.AnnounceBodies(t, addr, head, conns)
+	after := testkit.HeapInUse()
 	grew := int64(after) - int64(before)
 	t.Logf("heap %d KiB before, %d KiB with %d connections announcing %d bytes each (grew %d KiB)", before>>10, after>>10, conns, maxBody, grew>>10)
 	if grew > margin {
 		t.Errorf("the heap grew by %d MiB for bodies announced but not sent, want under %d MiB", grew>>20, margin>>20)
 	}
-}
-
-// heapAlloc is the live heap after a collection.
-func heapAlloc() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
