@@ -232,7 +232,7 @@ func (p *Proxy) shutdown(ctx context.Context, srv *http.Server, errc <-chan erro
 	drain, cancelDrain := within(timeout * 3 / 4)
 	defer cancelDrain()
 	err := srv.Shutdown(drain)
-	if err != nil {
+	if errors.Is(err, context.DeadlineExceeded) {
 		p.cfg.Logger.Warn("requests still in flight at three quarters of the shutdown timeout: answering them with a fault", "timeout", timeout)
 		stopRequests(errShuttingDown)
 		answered, cancelAnswered := within(timeout * 7 / 8)
