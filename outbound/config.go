@@ -34,6 +34,13 @@ const (
 	MaxKeySize = 512
 	// MinMaxBody is the smallest MaxBody accepted.
 	MinMaxBody = 1024
+	// DefaultMaxConns bounds the application connections open at once.
+	DefaultMaxConns = 512
+	// DefaultMaxBodyInFlight bounds the bytes of request bodies held at
+	// once, all requests together (16 bodies of the default MaxBody).
+	DefaultMaxBodyInFlight = 64 << 20
+	// DefaultWriteTimeout bounds the writing of one answer.
+	DefaultWriteTimeout = 30 * time.Second
 )
 
 // Security is what the proxy does to a message before forwarding it.
@@ -165,6 +172,21 @@ type Config struct {
 	// MaxBody caps request and response bodies; upstream.DefaultMaxBody
 	// when zero.
 	MaxBody int64
+	// MaxConns bounds the application connections open at once: one more
+	// is answered 503 with Retry-After and closed at once, never queued.
+	// DefaultMaxConns when zero.
+	MaxConns int
+	// MaxBodyInFlight bounds the bytes of request bodies held at once by
+	// every request together, charged as the bytes arrive (never as the
+	// client announces them): a request whose body would go beyond it is
+	// answered 503 with Retry-After. DefaultMaxBodyInFlight when zero (or
+	// MaxBody, when larger); at least MaxBody.
+	MaxBodyInFlight int64
+	// WriteTimeout bounds the writing of each answer, from when it is
+	// ready: an application that does not read its answer is cut off, and
+	// the request's buffers are released before the answer is written.
+	// DefaultWriteTimeout when zero.
+	WriteTimeout time.Duration
 	// MaxEndpoints bounds the upstream endpoints held at once, each with
 	// its context, precomputed header and renewal loop (about 15 KiB, see
 	// cmd/scbench); DefaultMaxEndpoints when zero.
@@ -245,6 +267,15 @@ func (c Config) withDefaults() Config {
 	if c.MaxEndpoints == 0 {
 		c.MaxEndpoints = DefaultMaxEndpoints
 	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxBodyInFlight == 0 {
+		c.MaxBodyInFlight = max(DefaultMaxBodyInFlight, c.MaxBody)
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
 	if c.EstablishTimeout == 0 {
 		c.EstablishTimeout = session.DefaultEstablishTimeout
 	}
@@ -305,6 +336,12 @@ func (c *Config) validateSettings() error {
 	if c.MaxBody < MinMaxBody {
 		return setting.Errorf("MaxBody", strconv.FormatInt(c.MaxBody, 10), "want at least %d bytes", MinMaxBody)
 	}
+	if c.MaxBodyInFlight < c.MaxBody {
+		return setting.Errorf("MaxBodyInFlight", strconv.FormatInt(c.MaxBodyInFlight, 10), "want at least the largest body (%d bytes), or no request of that size could be read", c.MaxBody)
+	}
+	if c.MaxConns < 0 {
+		return setting.Errorf("MaxConns", strconv.Itoa(c.MaxConns), "must not be negative")
+	}
 	for _, n := range []struct {
 		field string
 		value time.Duration
@@ -312,6 +349,7 @@ func (c *Config) validateSettings() error {
 		{"EstablishTimeout", c.EstablishTimeout},
 		{"UpstreamTimeout", c.UpstreamTimeout},
 		{"ShutdownTimeout", c.ShutdownTimeout},
+		{"WriteTimeout", c.WriteTimeout},
 		{"Renewal.Interval", c.Renewal.Interval},
 	} {
 		if n.value < 0 {
@@ -327,11 +365,18 @@ func (c *Config) validateSettings() error {
 // CheckListen refuses an address that is not host:port, and one beyond
 // this host unless allowRemote (an empty host means every interface): a
 // listener that lends its credentials to every caller serves this host
-// only unless told otherwise.
+// only unless told otherwise. A loopback listener is given by its
+// address, not by the name localhost: the name stands for 127.0.0.1 and
+// ::1, a socket binds one of them, and the other, left free, could be
+// taken by any local process to receive what applications that resolve
+// the name the other way send to "the proxy".
 func CheckListen(addr string, allowRemote bool) error {
-	host, _, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return setting.Errorf("Listen", addr, "want host:port, e.g. %s", DefaultListen)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return setting.Errorf("Listen", addr, "the name localhost stands for two addresses (127.0.0.1 and ::1) and only one would be bound, leaving the other to any local process: give 127.0.0.1:%s or [::1]:%s, and the same address to the applications", port, port)
 	}
 	if !allowRemote && !isLoopbackHost(host) {
 		return &setting.Error{Field: "Listen", Value: addr, Allow: "AllowRemote",

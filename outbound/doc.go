@@ -22,4 +22,9 @@
 // the application sent it, so securing costs the same at any message size.
 // Every failure reaches the application as a SOAP fault in its own version
 // whose reason names the endpoint and the cause.
+//
+// The listener bounds what any local caller can make it hold (limits.go):
+// connections open at once, bytes of request bodies in flight (charged as
+// they arrive, never as announced), the time to write an answer, and the
+// whole shutdown; beyond a bound the answer is 503 with Retry-After.
 package outbound

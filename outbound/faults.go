@@ -29,6 +29,7 @@ var (
 	CodeNoContext      = xmldoc.Name{Space: NSFault, Local: "NoSecurityContext"}
 	CodeInternal       = xmldoc.Name{Space: NSFault, Local: "Internal"}
 	CodeMethodNotAllow = xmldoc.Name{Space: NSFault, Local: "MethodNotAllowed"}
+	CodeBusy           = xmldoc.Name{Space: NSFault, Local: "Busy"}
 )
 
 // proxyError is a failure the proxy answers with a fault of its own.

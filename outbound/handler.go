@@ -29,16 +29,23 @@ type exchange struct {
 	hop bridge.Hop
 	// sent is the request as last secured and forwarded.
 	sent sealed
+	// charged is what the request's body holds of the proxy's budget.
+	charged int64
 }
 
 // ServeHTTP handles one application request.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	x := &exchange{p: p, r: r}
+	defer x.release()
+	w := &answerWriter{ResponseWriter: rw, x: x}
 	x.hop.App.SOAP = versionHint(r)
 	if err := x.serve(w); err != nil {
 		var pe *proxyError
 		if !errors.As(err, &pe) {
 			pe = upstreamError(http.StatusInternalServerError, CodeInternal, "%v", err)
+		}
+		if errors.Is(context.Cause(r.Context()), errShuttingDown) {
+			pe = upstreamError(http.StatusServiceUnavailable, CodeNoContext, "the proxy is shutting down: %v", pe.reason)
 		}
 		p.cfg.Logger.Warn("request failed", "path", logPath(r), "status", pe.status, "reason", pe.reason)
 		pe.write(w, x.hop.App.SOAP)
@@ -82,7 +89,7 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 		w.Header().Set("Allow", http.MethodPost)
 		return appError(http.StatusMethodNotAllowed, CodeMethodNotAllow, "method %s: SOAP requests are POSTed", r.Method)
 	}
-	body, err := readBody(w, r, p.cfg.MaxBody)
+	body, err := x.readBody(w)
 	if err != nil {
 		return err
 	}
@@ -132,6 +139,9 @@ func (x *exchange) call(body []byte) (*reply, error) {
 	}
 	a := &reply{resp: resp}
 	endpoint := upstream.Redact(x.target)
+	if resp.Status < 200 || resp.Status > 599 {
+		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with HTTP status %d, which is no final answer (200 to 599)", endpoint, resp.Status)
+	}
 	if len(resp.Body) == 0 && resp.Status >= 200 && resp.Status < 300 {
 		return a, nil // one-way operation
 	}
@@ -163,14 +173,21 @@ func describeRequest(r *http.Request) string {
 	return r.URL.Path
 }
 
-// readBody reads the request body under the cap; a larger body is 413.
-func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+// readBody reads the request body under the cap (a larger body is 413),
+// charging the proxy's budget for bodies in flight as the bytes arrive (a
+// body that would go beyond it is 503, to retry later).
+func (x *exchange) readBody(w http.ResponseWriter) ([]byte, error) {
+	r, max := x.r, x.p.cfg.MaxBody
 	if r.ContentLength > max {
 		return nil, appError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body of %d bytes is over the limit of %d bytes", r.ContentLength, max)
 	}
-	body, err := upstream.ReadAll(http.MaxBytesReader(w, r.Body, max), r.ContentLength)
+	body, err := upstream.ReadAllCharged(http.MaxBytesReader(w, r.Body, max), r.ContentLength, x.charge)
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, errOverBudget):
+		w.Header().Set("Retry-After", retryAfter)
+		w.Header().Set("Connection", "close")
+		return nil, upstreamError(http.StatusServiceUnavailable, CodeBusy, "the request bodies in flight are over their budget of %d bytes; retry later", x.p.cfg.MaxBodyInFlight)
 	case errors.As(err, &mbe):
 		return nil, appError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body is over the limit of %d bytes", max)
 	case err != nil:

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -52,6 +53,11 @@ type Proxy struct {
 	pool *session.Pool
 	// establish bounds the establishments of each route, by its upstream.
 	establish map[*url.URL]*rate.Limiter
+
+	// bodies is the budget of request bodies in flight; conns limits the
+	// connections of the listener served last.
+	bodies budget
+	conns  atomic.Pointer[connLimiter]
 }
 
 // New validates cfg and returns a Proxy.
@@ -78,6 +84,7 @@ func New(cfg Config) (*Proxy, error) {
 		}),
 		establish: establishLimits(&cfg),
 	}
+	p.bodies.limit = cfg.MaxBodyInFlight
 	p.sec = newSecurer(p)
 	return p, nil
 }
@@ -224,12 +231,18 @@ func (p *Proxy) Run(ctx context.Context) error {
 	return p.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx ends, then shuts down: it stops accepting,
-// lets the requests in flight finish (up to ShutdownTimeout), stops the
-// renewal loops and cancels every live context, all endpoints in
-// parallel, each call under the establish timeout. A failed cancel is
-// logged and does not hold up the others.
+// Serve serves on ln until ctx ends, then shuts down, all within
+// ShutdownTimeout: it stops accepting, lets the requests in flight finish
+// for three quarters of it, then answers those still waiting with a fault
+// (503, the proxy is shutting down), stops the renewal loops and cancels
+// every live context, all endpoints in parallel, each call under the
+// establish timeout, in what is left. A failed cancel is logged and does
+// not hold up the others. At most MaxConns connections are open at once.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+	conns := limitConns(ln, p.cfg.MaxConns)
+	p.conns.Store(conns)
+	requests, stopRequests := context.WithCancelCause(context.Background())
+	defer stopRequests(nil)
 	srv := &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -240,29 +253,50 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		// "OPTIONS *" reaches the handler, which refuses it like any
 		// request no route takes, rather than net/http's 200.
 		DisableGeneralOptionsHandler: true,
+		BaseContext:                  func(net.Listener) context.Context { return requests },
 	}
 	p.cfg.Logger.Info("scproxy listening", "addr", ln.Addr().String(), "routes", len(p.cfg.Routes), "security", p.cfg.Security.String())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(conns) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	p.cfg.Logger.Info("shutting down: waiting for requests in flight", "timeout", p.cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ShutdownTimeout)
+	return p.shutdown(context.WithoutCancel(ctx), srv, errc, stopRequests)
+}
+
+// errShuttingDown is the cause of the requests stopped at shutdown.
+var errShuttingDown = errors.New("the proxy is shutting down")
+
+// shutdown drains srv and closes the pool within ShutdownTimeout (see
+// Serve); errc has what srv.Serve returned.
+func (p *Proxy) shutdown(ctx context.Context, srv *http.Server, errc <-chan error, stopRequests context.CancelCauseFunc) error {
+	timeout := p.cfg.ShutdownTimeout
+	start := time.Now() // deadlines of real sockets and calls: the wall clock, not p.now
+	within := func(part time.Duration) (context.Context, context.CancelFunc) {
+		return context.WithDeadline(ctx, start.Add(part))
+	}
+	p.cfg.Logger.Info("shutting down: waiting for requests in flight", "timeout", timeout)
+	all, cancel := within(timeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	drain, cancelDrain := within(timeout * 3 / 4)
+	defer cancelDrain()
+	err := srv.Shutdown(drain)
+	if errors.Is(err, context.DeadlineExceeded) {
+		p.cfg.Logger.Warn("requests still in flight at three quarters of the shutdown timeout: answering them with a fault", "timeout", timeout)
+		stopRequests(errShuttingDown)
+		answered, cancelAnswered := within(timeout * 7 / 8)
+		if srv.Shutdown(answered) != nil {
+			_ = srv.Close()
+		}
+		cancelAnswered()
+		err = fmt.Errorf("requests were still in flight when the shutdown timeout (%s) was near; they were answered with a fault", timeout)
+	}
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = e
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("requests were still in flight when the shutdown timeout (%s) passed", p.cfg.ShutdownTimeout)
-	}
-	if err != nil {
-		p.cfg.Logger.Warn("requests still in flight at the shutdown timeout", "error", err)
-	}
-	p.Shutdown(context.WithoutCancel(ctx))
+	p.Shutdown(all)
 	for _, c := range p.clients {
 		c.CloseIdle()
 	}

@@ -1,9 +1,7 @@
 package scserver
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
 	"github.com/scproxy/scproxy/wire/wss"
@@ -99,7 +98,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, req *request) *rej
 		return rejectClass(soap.Sender, http.StatusUnsupportedMediaType, "the content type is not a SOAP 1.1 or 1.2 one: %v", err)
 	}
 	req.version = hv
-	body, err := readAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.Limits.MaxBytes)), r.ContentLength, s.cfg.Limits.MaxBytes)
+	body, err := upstream.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.Limits.MaxBytes)), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -159,19 +158,6 @@ func addressingVersionOf(header *etree.Element) wsa.Version {
 		}
 	}
 	return wsa.None
-}
-
-// readAll reads a request body, in one allocation when its announced
-// length is within limit: io.ReadAll's growing buffer costs about three
-// times the body's size.
-func readAll(r io.Reader, announced int64, limit int) ([]byte, error) {
-	if announced < 0 || announced > int64(limit) {
-		return io.ReadAll(r)
-	}
-	var b bytes.Buffer
-	b.Grow(int(announced) + bytes.MinRead)
-	_, err := b.ReadFrom(r)
-	return b.Bytes(), err
 }
 
 // checkMustUnderstand refuses a header block targeted at this node with

@@ -183,18 +183,48 @@ func (c *Client) Post(ctx context.Context, r Request) (*Response, error) {
 	return &Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body}, nil
 }
 
-// ReadAll reads r to its end, in one allocation when the sender announced
-// the length n (n < 0: unknown): growing a buffer as io.ReadAll does
-// allocates about three times the body's size. n comes from the peer, so
-// the caller bounds it (and r) by its own limit first.
-func ReadAll(r io.Reader, n int64) ([]byte, error) {
-	if n < 0 {
-		return io.ReadAll(r)
+// ReadAll reads r to its end. n is the length the sender announced (n <
+// 0: unknown); it comes from the peer, so memory follows the bytes that
+// arrive, never n alone: the buffer starts at firstRead bytes (n+1 when
+// smaller) and doubles as it fills, never beyond n+1 while the body keeps
+// to its announced length, so that a truthful body costs at most twice
+// its size and an announced one that never comes costs firstRead. The
+// caller bounds r by its own limit.
+func ReadAll(r io.Reader, n int64) ([]byte, error) { return ReadAllCharged(r, n, nil) }
+
+// firstRead is the first allocation of ReadAll for a body longer than it.
+const firstRead = 4 << 10
+
+// ReadAllCharged is ReadAll calling charge, when not nil, with the size
+// of each allocation before making it: an error from charge ends the read
+// and is returned, so that a caller can hold the bodies in flight to a
+// budget.
+func ReadAllCharged(r io.Reader, n int64, charge func(int) error) ([]byte, error) {
+	var b []byte
+	for {
+		if len(b) == cap(b) {
+			more := max(cap(b), firstRead)
+			if n >= 0 && int64(len(b)) <= n {
+				more = int(min(int64(more), n+1-int64(len(b))))
+			}
+			if charge != nil {
+				if err := charge(more); err != nil {
+					return b, err
+				}
+			}
+			nb := make([]byte, len(b), len(b)+more)
+			copy(nb, b)
+			b = nb
+		}
+		m, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
 	}
-	var b bytes.Buffer
-	b.Grow(int(n) + bytes.MinRead)
-	_, err := b.ReadFrom(r)
-	return b.Bytes(), err
 }
 
 func (c *Client) fail(u *url.URL, k Kind, err error) *Error {

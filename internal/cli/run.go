@@ -75,6 +75,9 @@ type RunOptions struct {
 	SignatureAlgorithm string
 
 	MaxBody          byteSize
+	MaxConnections   int
+	MaxBodyInFlight  byteSize
+	WriteTimeout     time.Duration
 	EstablishTimeout time.Duration
 	UpstreamTimeout  time.Duration
 
@@ -164,6 +167,9 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.IntVar(&o.KeySize, "key-size", wssc.DefaultKeySize, "size of the context key in bits")
 	f.StringVar(&o.SignatureAlgorithm, "signature-algorithm", "hmac-sha1", "message signature: hmac-sha1 or hmac-sha256")
 	f.Var(&o.MaxBody, "max-body", "largest request or response body, in bytes (suffixes KiB and MiB allowed)")
+	f.IntVar(&o.MaxConnections, "max-connections", outbound.DefaultMaxConns, "application connections open at once; one more is answered 503 with Retry-After")
+	f.Var(&o.MaxBodyInFlight, "max-body-in-flight", "bytes of request bodies held at once by all requests (default 64MiB, or --max-body when larger); beyond it 503 with Retry-After")
+	f.DurationVar(&o.WriteTimeout, "write-timeout", outbound.DefaultWriteTimeout, "time allowed to write one answer to the application")
 	f.DurationVar(&o.EstablishTimeout, "establish-timeout", session.DefaultEstablishTimeout, "time allowed to establish a context")
 	f.DurationVar(&o.UpstreamTimeout, "upstream-timeout", up.DefaultTimeout, "time allowed for one upstream call")
 	f.DurationVar(&o.RenewInterval, "renew-interval", renewal.DefaultInterval, "renew a context after at most this long (also at 60% of its lifetime)")
@@ -234,6 +240,9 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		AllowPlainHTTP:   o.AllowPlainHTTP,
 		KeySize:          o.KeySize,
 		MaxBody:          int64(o.MaxBody),
+		MaxConns:         o.MaxConnections,
+		MaxBodyInFlight:  int64(o.MaxBodyInFlight),
+		WriteTimeout:     o.WriteTimeout,
 		EstablishTimeout: o.EstablishTimeout,
 		UpstreamTimeout:  o.UpstreamTimeout,
 		Renewal:          renewal.Policy{Interval: o.RenewInterval},
@@ -304,6 +313,9 @@ var configFlags = map[string]string{
 	"Addressing":       "--addressing",
 	"RootCAs":          "--ca-file",
 	"MaxBody":          "--max-body",
+	"MaxConns":         "--max-connections",
+	"MaxBodyInFlight":  "--max-body-in-flight",
+	"WriteTimeout":     "--write-timeout",
 	"EstablishTimeout": "--establish-timeout",
 	"UpstreamTimeout":  "--upstream-timeout",
 	"Renewal.Interval": "--renew-interval",
@@ -548,6 +560,10 @@ func (o *RunOptions) checkFlagBounds() error {
 		return usageErrorf("--key-size 0: give the size in bits, e.g. %d", wssc.DefaultKeySize)
 	case o.MaxBody == 0:
 		return usageErrorf("--max-body 0: give the largest body, e.g. 4MiB")
+	case o.MaxConnections <= 0:
+		return usageErrorf("--max-connections %d: want a positive number, e.g. %d", o.MaxConnections, outbound.DefaultMaxConns)
+	case o.WriteTimeout <= 0:
+		return usageErrorf("--write-timeout %v: want a positive duration, e.g. 30s", o.WriteTimeout)
 	case o.EstablishTimeout <= 0:
 		return usageErrorf("--establish-timeout %v: want a positive duration, e.g. 30s", o.EstablishTimeout)
 	case o.UpstreamTimeout <= 0:

@@ -157,8 +157,8 @@ func TestRunFlags(t *testing.T) {
 	}{
 		{"listen remote", cmdline(upstream, userPW, []string{"--listen", "0.0.0.0:9000", "--allow-remote"}),
 			func(c *outbound.Config) bool { return c.Listen == "0.0.0.0:9000" && c.AllowRemote }},
-		{"listen localhost", cmdline(upstream, userPW, []string{"--listen", "localhost:9000"}),
-			func(c *outbound.Config) bool { return c.Listen == "localhost:9000" && !c.AllowRemote }},
+		{"listen IPv6 loopback", cmdline(upstream, userPW, []string{"--listen", "[::1]:9000"}),
+			func(c *outbound.Config) bool { return c.Listen == "[::1]:9000" && !c.AllowRemote }},
 		{"routes", cmdline(userPW, []string{"--route", "/a=https://a.example/A.svc", "--route", "/b/c=http://b.example:8080/B", "--allow-plain-http"}),
 			func(c *outbound.Config) bool {
 				return len(c.Routes) == 2 && c.Routes[0].Prefix == "/a" && c.Routes[0].Upstream.String() == "https://a.example/A.svc" &&
@@ -375,6 +375,8 @@ func TestRunInvalid(t *testing.T) {
 		{"listen remote", baseEnv, cmdline(upstream, userPW, []string{"--listen", "0.0.0.0:8780"}), []string{"--listen", "--allow-remote"}},
 		{"listen all interfaces", baseEnv, cmdline(upstream, userPW, []string{"--listen", ":8780"}), []string{"--listen", "--allow-remote"}},
 		{"listen not host:port", baseEnv, cmdline(upstream, userPW, []string{"--listen", "8780"}), []string{"--listen", "host:port"}},
+		{"listen localhost", baseEnv, cmdline(upstream, userPW, []string{"--listen", "localhost:8780"}), []string{"--listen", "127.0.0.1:8780", "[::1]:8780"}},
+		{"max body in flight under max body", baseEnv, cmdline(upstream, userPW, []string{"--max-body", "8MiB", "--max-body-in-flight", "4MiB"}), []string{"--max-body-in-flight", "largest body"}},
 		{"no username", baseEnv, cmdline(upstream, []string{"--password-env", "PW"}), []string{"--username"}},
 		{"no password", baseEnv, cmdline(upstream, []string{"--username", "alice"}), []string{"--password-env", "--password-file"}},
 		{"two passwords", baseEnv, cmdline(upstream, userPW, []string{"--password-file", good}), []string{"--password-env", "--password-file", "only one"}},
