@@ -15,7 +15,6 @@ import (
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
-
 const (
 	ns11 = "http://schemas.xmlsoap.org/soap/envelope/"
 	ns12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -51,7 +50,6 @@ func mustParse(t *testing.T, doc []byte) *soap.Envelope {
 
 // fixedRand makes MessageIDs reproducible.
 func fixedRand() *bytes.Reader { return bytes.NewReader(bytes.Repeat([]byte{0xa5}, 16)) }
-
 
 // appHop reads the application's side of a hop from its envelope, as the
 // proxy does.
