@@ -94,9 +94,10 @@ func (s *snapshot[T]) usable(now time.Time) bool {
 
 // call is one fetch that callers wait for.
 type call[T any] struct {
-	done chan struct{}
-	val  T
-	err  error
+	done   chan struct{}
+	cancel context.CancelFunc // stops the fetch (Close, past its deadline)
+	val    T
+	err    error
 }
 
 // New returns an empty Cache.
@@ -229,10 +230,10 @@ func (c *Cache[T]) refreshEarly(ctx context.Context, fetch Fetch[T], now time.Ti
 
 // start runs fetch on its own goroutine. Called with c.mu held.
 func (c *Cache[T]) start(ctx context.Context, fetch Fetch[T]) *call[T] {
-	cl := &call[T]{done: make(chan struct{})}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
+	cl := &call[T]{done: make(chan struct{}), cancel: cancel}
 	c.flight = cl
 	go func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
 		defer cancel()
 		cl.val, cl.err = fetch(fctx)
 		c.publish(cl)
@@ -344,8 +345,9 @@ func (c *Cache[T]) State() State[T] {
 
 // Close makes every later call that would fetch fail with ErrClosed,
 // then waits for a fetch under way, so that the value it makes is seen
-// by whoever cleans up, until ctx ends. A usable value is still handed
-// out.
+// by whoever cleans up, until ctx ends: then the fetch is cancelled, so
+// that it cannot finish after its owner has gone, and Close returns
+// ctx's error. A usable value is still handed out.
 func (c *Cache[T]) Close(ctx context.Context) error {
 	c.mu.Lock()
 	c.closed = true
@@ -358,6 +360,7 @@ func (c *Cache[T]) Close(ctx context.Context) error {
 	case <-cl.done:
 		return nil
 	case <-ctx.Done():
+		cl.cancel()
 		return ctx.Err()
 	}
 }

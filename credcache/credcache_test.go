@@ -391,3 +391,37 @@ func TestCloseWaitsAndRefuses(t *testing.T) {
 		}
 	})
 }
+
+// A fetch still under way when Close's deadline passes is cancelled: its
+// owner is going, and what it would make could never be cleaned up.
+func TestCloseCancelsAFetchPastItsDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		stopped := make(chan error, 1)
+		fetch := func(ctx context.Context) (*cred, error) {
+			<-ctx.Done() // a hung issuer
+			stopped <- ctx.Err()
+			return nil, ctx.Err()
+		}
+		c := newCache(nil)
+		go c.Get(context.Background(), fetch)
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := c.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Close: %v, want its deadline", err)
+		}
+		if d := time.Since(start); d != 2*time.Second {
+			t.Fatalf("Close took %v, want its 2s deadline", d)
+		}
+		synctest.Wait()
+		select {
+		case err := <-stopped:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("fetch ended with %v, want cancelled", err)
+			}
+		default:
+			t.Fatal("the fetch was left running after Close")
+		}
+	})
+}
