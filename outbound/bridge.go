@@ -1,12 +1,14 @@
 package outbound
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
 
+	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
 	"github.com/scproxy/scproxy/wire/wsa"
@@ -164,6 +166,54 @@ func contextRejected(f *soap.Fault) bool {
 	// invalid or expired security context token or because there is a
 	// mismatch between bindings."
 	return f.Class() == soap.Sender && strings.Contains(strings.ToLower(f.Reason), "invalid or expired security context token")
+}
+
+// securityFaults are the fault codes a service may answer a message with
+// when it no longer knows the context the message names: WS-Security 1.0's,
+// and the generic SecurityError of services built on WSS4J, which hide the
+// cause by default.
+var securityFaults = []xmldoc.Name{
+	{Space: wss.NSWSSE, Local: "FailedCheck"},
+	{Space: wss.NSWSSE, Local: "InvalidSecurity"},
+	{Space: wss.NSWSSE, Local: "InvalidSecurityToken"},
+	{Space: wss.NSWSSE, Local: "SecurityTokenUnavailable"},
+	{Space: wss.NSWSSE, Local: "FailedAuthentication"},
+	{Space: "http://ws.apache.org/wss4j", Local: "SecurityError"},
+}
+
+// contextForgotten reports whether a fault means that the service has lost
+// a context it accepted before: a security fault (Apache CXF answers an
+// unknown context with wsse:FailedCheck, or with WSS4J's SecurityError when
+// it hides the cause, as it does by default, instead of BadContextToken)
+// in answer to a message secured with a context the
+// service has already accepted messages with. A context never accepted is
+// not retried, so that a service that refuses every message costs no
+// establishment per request.
+func contextForgotten(f *soap.Fault, c *session.Context) bool {
+	if c == nil || !accepted(c) {
+		return false
+	}
+	for _, code := range securityFaults {
+		if f.Has(code) {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptedKey marks, in a context's memo, that the service has answered a
+// message secured with it without a fault.
+type acceptedKey struct{}
+
+func markAccepted(c *session.Context) {
+	_, _ = c.Memo(acceptedKey{}, func() (any, error) { return true, nil })
+}
+
+var errNotAccepted = errors.New("not accepted")
+
+func accepted(c *session.Context) bool {
+	_, ok := c.Memo(acceptedKey{}, func() (any, error) { return nil, errNotAccepted })
+	return ok == nil
 }
 
 // Limits of what scproxy reads of an application's request: the

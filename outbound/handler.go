@@ -109,6 +109,9 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 			return err
 		}
 	}
+	if a.fault == nil && x.ctx != nil {
+		markAccepted(x.ctx)
+	}
 	return x.answer(w, a)
 }
 
@@ -278,7 +281,8 @@ func (x *exchange) secure(c *session.Context) ([]byte, error) {
 
 // recover answers the faults that say the context must change, for the
 // application: RenewNeeded renews the context, BadContextToken and its
-// WCF variants establish a new one, and the request is signed again and
+// WCF variants establish a new one (so does a WS-Security fault about a
+// context the service accepted before: see contextForgotten), and the request is signed again and
 // resent, once. However many requests hit the fault together, one
 // exchange with the STS is made for them (the endpoint replaces only the
 // context the server rejected). Any other answer is left for answer, and
@@ -296,7 +300,7 @@ func (x *exchange) recover(f *soap.Fault) ([]byte, error) {
 	case renewNeeded(f):
 		how = "renewed"
 		c, err = x.ep.Renew(x.r.Context(), x.ctx)
-	case contextRejected(f):
+	case contextRejected(f), contextForgotten(f, x.ctx):
 		how = "re-established"
 		c, err = x.ep.Reissue(x.r.Context(), x.ctx)
 	default:
