@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -130,6 +131,7 @@ func readWire(t *testing.T, file string, from int64) []exchange {
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	var out []exchange
 	byID := map[string]int{}
+	open := map[string][]int{} // unanswered requests by path, oldest first
 	for sc.Scan() {
 		var e wireEvent
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
@@ -149,11 +151,19 @@ func readWire(t *testing.T, file string, from int64) []exchange {
 			if m.messageID != "" {
 				byID[m.messageID] = len(out) - 1
 			}
+			open[e.Path] = append(open[e.Path], len(out)-1)
 		case "out":
+			// By RelatesTo; an answer without one (a fault sent before
+			// WS-Addressing was processed) goes with the path's oldest
+			// unanswered request.
 			i, ok := byID[m.relatesTo]
 			if !ok {
-				continue
+				if len(open[e.Path]) == 0 {
+					continue
+				}
+				i = open[e.Path][0]
 			}
+			open[e.Path] = slices.DeleteFunc(open[e.Path], func(j int) bool { return j == i })
 			x := &out[i]
 			x.Status, x.Response = e.Status, e.Message
 			if m.fault != "" {

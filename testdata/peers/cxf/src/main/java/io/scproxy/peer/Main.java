@@ -156,7 +156,6 @@ public final class Main {
         props.put(SecurityConstants.SIGNATURE_CRYPTO, trust);
         props.put(SecurityConstants.TOKEN_STORE_CACHE_INSTANCE, new MemoryTokenStore());
         props.put(SecurityConstants.SECURITY_TOKEN_LIFETIME, String.valueOf(lifetime));
-        props.put(SecurityConstants.RETURN_SECURITY_ERROR, Boolean.TRUE);
         ep.setProperties(props);
         ep.publish("https://127.0.0.1:" + port + "/" + path);
         endpoints.add(ep);
