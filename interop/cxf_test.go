@@ -233,3 +233,35 @@ func testRestart(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// TestCXFRequireDerivedKeys documents a gap: a service whose policy puts
+// RequireDerivedKeys on the context token over TLS wants the endorsing
+// signature made with a derived key, and scproxy's SC-over-TLS profile
+// signs with the context key itself, as WCF's TransportWithMessageCredential
+// does. The context is established; the service refuses the message with
+// its policy fault, which reaches the application once, without a resend
+// or a new context. When scproxy learns to derive keys here, this test
+// must change.
+func TestCXFRequireDerivedKeys(t *testing.T) {
+	setup(t)
+	for _, v := range []struct{ path, flag string }{{"2005", "2005-02"}, {"13", "1.3"}} {
+		t.Run("sc-"+v.flag, func(t *testing.T) {
+			t.Parallel()
+			sc := scenario{policy: "ut-dk", version: v.path, scVersion: v.flag, bootstrap: "username"}
+			wire := shared.peer.wireLog
+			from := wireSize(t, wire)
+			px := startProxy(t, sc.args()...)
+			err := px.echo(t, false, echoElement(0, 300))
+			if err == nil || !strings.Contains(err.Error(), "RequireDerivedKeys") {
+				t.Fatalf("want the service's RequireDerivedKeys policy fault, got %v", err)
+			}
+			xs := only(readWire(t, wire, from), sc.path())
+			if n := ops(xs); n["Issue"] != 1 || n["App"] != 1 {
+				t.Errorf("the service saw %v, want one Issue and one message\n%s", n, dump(xs))
+			}
+			if st := px.status(t); st.Resends != 0 || st.Establishes != 1 {
+				t.Errorf("status: %d resends, %d establishments; want 0 and 1", st.Resends, st.Establishes)
+			}
+		})
+	}
+}
