@@ -48,7 +48,9 @@ func vectorScenarios() []scenario {
 	}
 }
 
-func (s scenario) vectorName() string { return strings.ReplaceAll(strings.TrimPrefix(s.path(), "/"), "/", "-") }
+func (s scenario) vectorName() string {
+	return strings.ReplaceAll(strings.TrimPrefix(s.path(), "/"), "/", "-")
+}
 
 // contextKey is one context of a recorded run and the entropy its key
 // was computed from (WS-Trust combined entropy, P_SHA1, 256 bits).
