@@ -37,13 +37,13 @@ func (s scenario) name() string {
 // args are the flags of `scproxy run` for the scenario, as a user would
 // write them.
 func (s scenario) args() []string {
-	a := []string{"--upstream", shared.peer.url(strings.TrimPrefix(s.path(), "/")), "--ca-file", shared.pki.caFile,
+	a := []string{"--upstream", shared.peer.URL(strings.TrimPrefix(s.path(), "/")), "--ca-file", shared.pki.CAFile,
 		"--sc-version", s.scVersion, "--bootstrap", s.bootstrap, "--addressing", "1.0"}
 	switch s.bootstrap {
 	case "username":
 		a = append(a, "--username", testUser, "--password-env", passwordEnv)
 	case "certificate":
-		a = append(a, "--cert-file", shared.pki.clientCert, "--key-file", shared.pki.clientKey)
+		a = append(a, "--cert-file", shared.pki.ClientCert, "--key-file", shared.pki.ClientKey)
 	}
 	return a
 }
@@ -83,7 +83,7 @@ func TestCXF(t *testing.T) {
 // the context's short lifetime, more echoes on the new key, and the
 // cancel of every context at shutdown, checked in the service's own log.
 func testLifecycle(t *testing.T, sc scenario) {
-	wire := shared.peer.wireLog
+	wire := shared.peer.WireLog
 	from := wireSize(t, wire)
 	px := startProxy(t, append(sc.args(), "--rollover", "1m")...)
 	for i := range 50 {
@@ -183,7 +183,7 @@ func issuedContexts(xs []exchange) []string {
 // proxy establishes a new one on its next request, once, and resends:
 // no fault reaches an application.
 func testRestart(t *testing.T) {
-	wire := shared.peer.wireLog
+	wire := shared.peer.WireLog
 	var pxs []*proxy
 	scs := scenarios()
 	for _, sc := range scs {
@@ -194,7 +194,7 @@ func testRestart(t *testing.T) {
 		pxs = append(pxs, px)
 	}
 	from := wireSize(t, wire)
-	if err := shared.peer.restart(); err != nil {
+	if err := shared.peer.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	for i, sc := range scs {
@@ -248,7 +248,7 @@ func TestCXFRequireDerivedKeys(t *testing.T) {
 		t.Run("sc-"+v.flag, func(t *testing.T) {
 			t.Parallel()
 			sc := scenario{policy: "ut-dk", version: v.path, scVersion: v.flag, bootstrap: "username"}
-			wire := shared.peer.wireLog
+			wire := shared.peer.WireLog
 			from := wireSize(t, wire)
 			px := startProxy(t, sc.args()...)
 			err := px.echo(t, false, echoElement(0, 300))

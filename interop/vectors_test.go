@@ -90,7 +90,7 @@ func TestCXFVectors(t *testing.T) {
 // record runs one scenario's life (establish, a message, a renewal, a
 // message, shutdown) and writes the service's view of it.
 func record(t *testing.T, sc scenario) {
-	wire := shared.peer.wireLog
+	wire := shared.peer.WireLog
 	from := wireSize(t, wire)
 	px := startProxy(t, append(sc.args(), "--rollover", "1m")...)
 	if err := px.echo(t, sc.soap12, echoElement(1, 400)); err != nil {

@@ -1,4 +1,4 @@
-package interop
+package cxfpeer
 
 import (
 	"crypto/rand"
@@ -13,22 +13,17 @@ import (
 	"time"
 )
 
-// The bootstrap user of the tests; its password reaches scproxy through
-// --password-env and the peer through its environment.
-const (
-	testUser     = "alice"
-	testPassword = "interop-Pa55word"
-)
-
-// testPKI is a CA with a server certificate for 127.0.0.1 and a client
-// certificate for the X.509 bootstrap, all as PEM files.
-type testPKI struct {
-	caFile                string
-	serverCert, serverKey string // serverKey: PKCS#8
-	clientCert, clientKey string
+// PKI is a CA with a server certificate for 127.0.0.1 and a client
+// certificate for the X.509 bootstrap, all as PEM files (keys PKCS#8,
+// readable by their owner only).
+type PKI struct {
+	CAFile                string
+	ServerCert, ServerKey string
+	ClientCert, ClientKey string
 }
 
-func newPKI(dir string) (*testPKI, error) {
+// NewPKI makes a throwaway PKI in dir, valid for a day.
+func NewPKI(dir string) (*PKI, error) {
 	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -63,12 +58,12 @@ func newPKI(dir string) (*testPKI, error) {
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
 		return der, k, err
 	}
-	p := &testPKI{
-		caFile:     filepath.Join(dir, "ca.pem"),
-		serverCert: filepath.Join(dir, "server.pem"), serverKey: filepath.Join(dir, "server-key.pem"),
-		clientCert: filepath.Join(dir, "client.pem"), clientKey: filepath.Join(dir, "client-key.pem"),
+	p := &PKI{
+		CAFile:     filepath.Join(dir, "ca.pem"),
+		ServerCert: filepath.Join(dir, "server.pem"), ServerKey: filepath.Join(dir, "server-key.pem"),
+		ClientCert: filepath.Join(dir, "client.pem"), ClientKey: filepath.Join(dir, "client-key.pem"),
 	}
-	if err := writePEM(p.caFile, "CERTIFICATE", caDER); err != nil {
+	if err := writePEM(p.CAFile, "CERTIFICATE", caDER); err != nil {
 		return nil, err
 	}
 	sDER, sKey, err := issue(2, "127.0.0.1", true)
@@ -91,8 +86,8 @@ func newPKI(dir string) (*testPKI, error) {
 		path, typ string
 		der       []byte
 	}{
-		{p.serverCert, "CERTIFICATE", sDER}, {p.serverKey, "PRIVATE KEY", sPKCS8},
-		{p.clientCert, "CERTIFICATE", cDER}, {p.clientKey, "PRIVATE KEY", cPKCS8},
+		{p.ServerCert, "CERTIFICATE", sDER}, {p.ServerKey, "PRIVATE KEY", sPKCS8},
+		{p.ClientCert, "CERTIFICATE", cDER}, {p.ClientKey, "PRIVATE KEY", cPKCS8},
 	} {
 		if err := writePEM(f.path, f.typ, f.der); err != nil {
 			return nil, err
