@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/scproxy/scproxy/session"
 )
@@ -231,7 +230,6 @@ func testRestart(t *testing.T) {
 			t.Errorf("%s: %d application messages rejected and %d accepted after the restart, want 1 and 3\n%s", sc.name(), rejected, accepted, dump(xs))
 		}
 	}
-	_ = time.Second
 }
 
 // TestCXFRequireDerivedKeys documents a gap: a service whose policy puts

@@ -280,28 +280,24 @@ func signingKey(root, sig *etree.Element, byID map[string][]byte) (verifyKey, er
 // sure both refuse it with the Timestamp's Created changed.
 func checkSignature(t *testing.T, src []byte, k verifyKey) {
 	ids := []string{nsWSU + ":Timestamp", nsWSA10 + ":To"}
-	var ok okey
-	if k.hmac != nil {
-		ok.oracle = oracle.Key{HMAC: k.hmac}
-	} else {
-		ok.oracle = oracle.Key{CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.cert.Raw})}
+	key := oracle.Key{HMAC: k.hmac}
+	if k.hmac == nil {
+		key = oracle.Key{CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.cert.Raw})}
 	}
-	if out, good := oracle.XMLSecVerify(t, src, ok.oracle, ids...); !good {
+	if out, good := oracle.XMLSecVerify(t, src, key, ids...); !good {
 		t.Errorf("xmlsec1 rejects the recorded signature:\n%s", out)
 	}
 	if err := verifyOwn(t, src, k); err != nil {
 		t.Errorf("scproxy's verifier rejects the recorded signature: %v", err)
 	}
 	bad := tamperCreated(t, src)
-	if out, good := oracle.XMLSecVerify(t, bad, ok.oracle, ids...); good {
+	if out, good := oracle.XMLSecVerify(t, bad, key, ids...); good {
 		t.Errorf("xmlsec1 accepts a tampered Timestamp:\n%s", out)
 	}
 	if err := verifyOwn(t, bad, k); err == nil {
 		t.Errorf("scproxy's verifier accepts a tampered Timestamp")
 	}
 }
-
-type okey struct{ oracle oracle.Key }
 
 func verifyOwn(t *testing.T, src []byte, k verifyKey) error {
 	root := parseDoc(t, src)

@@ -331,3 +331,52 @@ func (p *Peer) Restart() error {
 	_, err := p.command("restart", "RESTARTED", 60*time.Second)
 	return err
 }
+
+// Client is a running CXF load client: CXF's own client side of SC over
+// TLS (username bootstrap) calling one endpoint of the peer.
+type Client struct{ *process }
+
+// StartClient runs the load client against url (an endpoint of the peer
+// whose policy version is "2005" or "13"), trusting the peer's CA.
+func StartClient(java string, b Build, pki *PKI, dir, url, version string) (*Client, error) {
+	p, err := startJVM(java, b, dir, "client", []string{"PEER_PASSWORD=" + Password}, "io.scproxy.peer.Client",
+		"--url", url, "--ca", pki.CAFile, "--version", version, "--user", User)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.await("READY", 90*time.Second); err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("CXF client: %w", err)
+	}
+	return &Client{p}, nil
+}
+
+// RunResult is what one closed loop of the client did.
+type RunResult struct {
+	Messages, Errors int
+	Elapsed          time.Duration
+	FirstError       string
+}
+
+// Run drives a closed loop of threads callers (each with its own context)
+// for d with payloads of size bytes, and waits for it.
+func (c *Client) Run(size, threads int, d time.Duration) (RunResult, error) {
+	line, err := c.command(fmt.Sprintf("run %d %d %d", size, threads, d.Milliseconds()), "DONE ", d+2*time.Minute)
+	if err != nil {
+		return RunResult{}, err
+	}
+	var r RunResult
+	var ns int64
+	f := strings.SplitN(strings.TrimPrefix(line, "DONE "), " ", 4)
+	if len(f) < 3 {
+		return r, fmt.Errorf("CXF client: bad answer %q", line)
+	}
+	if _, err := fmt.Sscan(f[0]+" "+f[1]+" "+f[2], &r.Messages, &r.Errors, &ns); err != nil {
+		return r, fmt.Errorf("CXF client: bad answer %q: %w", line, err)
+	}
+	if len(f) == 4 {
+		r.FirstError = f[3]
+	}
+	r.Elapsed = time.Duration(ns)
+	return r, nil
+}
