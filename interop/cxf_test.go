@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scproxy/scproxy/session"
 )
@@ -79,8 +80,12 @@ func TestCXF(t *testing.T) {
 }
 
 // testLifecycle: establishment, 50 echoes, a proactive renewal driven by
-// the context's short lifetime, more echoes on the new key, and the
-// cancel of every context at shutdown, checked in the service's own log.
+// the context's short lifetime, more echoes on the new context, and the
+// cancel at shutdown of every context still alive, checked in the
+// service's own log. The service refuses scproxy's Renew (it wants the
+// bootstrap credential again), so each renewal is a refused Renew and an
+// Issue; how many fall within the test depends on the machine's speed,
+// never the outcome.
 func testLifecycle(t *testing.T, sc scenario) {
 	wire := shared.peer.WireLog
 	from := wireSize(t, wire)
@@ -91,54 +96,46 @@ func testLifecycle(t *testing.T, sc scenario) {
 		}
 	}
 	xs := only(readWire(t, wire, from), sc.path())
-	n := ops(xs)
-	if n["Issue"] != 1 || n["App"] != 50 || n["Renew"] != 0 || n["Cancel"] != 0 {
-		t.Fatalf("the service saw %v, want 1 Issue and 50 application messages:\n%s", n, dump(xs))
-	}
-	first := xs[0].Issued
-	if xs[0].Op != "Issue" || first == "" || xs[0].Status != 200 {
+	if xs[0].Op != "Issue" || xs[0].Issued == "" || xs[0].Status != 200 {
 		t.Fatalf("first exchange is not a successful Issue: %s", xs[0])
 	}
-	for _, x := range xs[1:] {
-		if x.Status != 200 || x.Used != first {
-			t.Fatalf("application message not accepted with the issued context %s: %s", first, x)
-		}
-	}
+	checkContexts(t, xs, 50)
 
 	// The service's contexts live peerLifetime: scproxy renews at 60% of it.
-	st := px.waitStatus(t, 3*peerLifetime, "a proactive renewal", func(s session.Status) bool {
+	px.waitStatus(t, 3*peerLifetime, "a proactive renewal", func(s session.Status) bool {
 		return s.Renewals+s.Establishes >= 2
 	})
-	if st.Requests != 50 || st.Resends != 0 {
-		t.Errorf("status after renewal: %d requests, %d resends; want 50 and 0", st.Requests, st.Resends)
-	}
 	for i := range 5 {
 		if err := px.echo(t, sc.soap12, echoElement(100+i, 1000)); err != nil {
 			t.Fatalf("message after renewal %d: %v\nscproxy log:\n%s", i, err, px.output())
 		}
 	}
+	if st := px.status(t); st.Requests != 55 || st.Resends != 0 {
+		t.Errorf("status: %d requests, %d resends; want 55 and 0", st.Requests, st.Resends)
+	}
 	xs = only(readWire(t, wire, from), sc.path())
-	issued := issuedContexts(xs)
-	if len(issued) != 2 || issued[0] != first {
-		t.Fatalf("want the first context and one renewed or re-issued context, got %q:\n%s", issued, dump(xs))
+	issued := checkContexts(t, xs, 55)
+	if len(issued) < 2 {
+		t.Fatalf("want a renewed or re-issued context, the service issued %d:\n%s", len(issued), dump(xs))
+	}
+	last := issued[len(issued)-1]
+	for _, x := range xs[len(xs)-5:] {
+		if x.Op != "App" || x.Used != last.Issued {
+			t.Fatalf("message after renewal not sent with the newest context %s: %s", last.Issued, x)
+		}
 	}
 	for _, x := range xs {
 		if x.Op == "Renew" && x.Fault != "" {
 			t.Logf("the service refused the Renew (%s); scproxy issued a new context instead", x.Fault)
-		}
-	}
-	tail := xs[len(xs)-5:]
-	for _, x := range tail {
-		if x.Op != "App" || x.Status != 200 || x.Used != issued[1] {
-			t.Fatalf("message after renewal not accepted with the new context %s: %s", issued[1], x)
+			break
 		}
 	}
 
-	// Shutdown: every context still held is cancelled, once.
+	// Shutdown: every context still alive is cancelled, once; none twice.
 	from2 := wireSize(t, wire)
+	stopped := time.Now()
 	px.shutdown(t)
 	xs = only(readWire(t, wire, from), sc.path())
-	after := only(readWire(t, wire, from2), sc.path())
 	cancelled := map[string]int{}
 	for _, x := range xs {
 		if x.Op == "Cancel" {
@@ -148,20 +145,57 @@ func testLifecycle(t *testing.T, sc scenario) {
 			}
 		}
 	}
-	if ops(after)["Cancel"] == 0 {
-		t.Errorf("the service saw no Cancel at shutdown:\n%s", dump(after))
+	if ops(only(readWire(t, wire, from2), sc.path()))["Cancel"] == 0 {
+		t.Errorf("the service saw no Cancel at shutdown")
 	}
-	for _, id := range issued {
-		if cancelled[id] != 1 {
-			t.Errorf("context %s cancelled %d times, want once; cancels %v", id, cancelled[id], cancelled)
+	known := map[string]bool{}
+	for _, c := range issued {
+		known[c.Issued] = true
+		alive := c.Expires.IsZero() || c.Expires.After(stopped.Add(time.Second))
+		if n := cancelled[c.Issued]; n > 1 || alive && n != 1 {
+			t.Errorf("context %s (expires %v) cancelled %d times, want once", c.Issued, c.Expires, n)
 		}
 	}
-	if len(cancelled) != len(issued) {
-		t.Errorf("cancels %v, want exactly the issued contexts %q", cancelled, issued)
+	for id := range cancelled {
+		if !known[id] {
+			t.Errorf("Cancel of %s, a context the service never issued", id)
+		}
 	}
-	if n := ops(xs)["App"]; n != 55 {
-		t.Errorf("the service saw %d application messages, want 55", n)
+}
+
+// checkContexts checks the service's view of one proxy: every Renew was
+// followed by an Issue (or itself renewed), each application message
+// (apps of them) was accepted and sent with the newest context issued
+// before it; it returns the contexts issued, in order.
+func checkContexts(t *testing.T, xs []exchange, apps int) []exchange {
+	t.Helper()
+	n := ops(xs)
+	if n["App"] != apps || n["Issue"] < 1 || n["Issue"]+renewed(xs) != 1+n["Renew"] {
+		t.Fatalf("the service saw %v, want %d application messages and one Issue, plus one Issue per refused Renew:\n%s", n, apps, dump(xs))
 	}
+	var issued []exchange
+	for _, x := range xs {
+		switch {
+		case x.Issued != "" && x.Status == 200:
+			issued = append(issued, x)
+		case x.Op == "App":
+			if len(issued) == 0 || x.Status != 200 || x.Used != issued[len(issued)-1].Issued {
+				t.Fatalf("application message not accepted with the newest context: %s\n%s", x, dump(xs))
+			}
+		}
+	}
+	return issued
+}
+
+// renewed counts the Renews the service accepted.
+func renewed(xs []exchange) int {
+	n := 0
+	for _, x := range xs {
+		if x.Op == "Renew" && x.Issued != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // issuedContexts lists the distinct contexts the service issued or renewed
@@ -207,14 +241,6 @@ func testRestart(t *testing.T) {
 	for i, sc := range scs {
 		xs := only(readWire(t, wire, from), sc.path())
 		n := ops(xs)
-		// A renewal falling due in the meantime may add a Renew and its Issue.
-		if n["Issue"] != 1+n["Renew"] {
-			t.Errorf("%s: the service saw %v after the restart, want one Issue (plus one per Renew)\n%s", sc.name(), n, dump(xs))
-		}
-		st := pxs[i].status(t)
-		if st.Resends != 1 {
-			t.Errorf("%s: %d resends, want 1 (the first request after the restart)", sc.name(), st.Resends)
-		}
 		var rejected, accepted int
 		for _, x := range xs {
 			if x.Op != "App" {
@@ -226,8 +252,14 @@ func testRestart(t *testing.T) {
 				rejected++
 			}
 		}
-		if rejected != 1 || accepted != 3 {
-			t.Errorf("%s: %d application messages rejected and %d accepted after the restart, want 1 and 3\n%s", sc.name(), rejected, accepted, dump(xs))
+		// The first request after the restart meets the forgotten context,
+		// unless a renewal (refused: a new Issue) came first.
+		if accepted != 3 || rejected > 1 || n["Issue"] < 1 || n["Issue"] != rejected+n["Renew"] {
+			t.Errorf("%s after the restart: %v, %d messages rejected, %d accepted; want 3 accepted, one new context, and a rejected message only without a renewal\n%s",
+				sc.name(), n, rejected, accepted, dump(xs))
+		}
+		if st := pxs[i].status(t); st.Resends != int64(rejected) {
+			t.Errorf("%s: %d resends, want %d (each rejected message resent once)", sc.name(), st.Resends, rejected)
 		}
 	}
 }

@@ -32,7 +32,6 @@ var update = flag.Bool("update", false, "record testdata/vectors/cxf anew from a
 const vectorDir = "../testdata/vectors/cxf"
 
 const (
-	nsWSU  = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 	nsDS   = "http://www.w3.org/2000/09/xmldsig#"
 	x509v3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
 )

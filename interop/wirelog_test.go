@@ -10,10 +10,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Namespaces the wire log is read with, matched by URI.
 const (
+	nsWSU       = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 	nsSOAP11    = "http://schemas.xmlsoap.org/soap/envelope/"
 	nsSOAP12    = "http://www.w3.org/2003/05/soap-envelope"
 	nsWSA10     = "http://www.w3.org/2005/08/addressing"
@@ -43,9 +45,11 @@ type exchange struct {
 	// application message carries; Issued the context an Issue or Renew
 	// answer returns.
 	Target, Used, Issued string
-	Status               int
-	Fault                string // the fault's code and reason, if the answer is one
-	Request, Response    string
+	// Expires is the end of an issued context's Lifetime.
+	Expires           time.Time
+	Status            int
+	Fault             string // the fault's code and reason, if the answer is one
+	Request, Response string
 }
 
 func (x exchange) String() string {
@@ -59,6 +63,7 @@ type parsed struct {
 	requestType          string
 	targetRef            string
 	identifier           string // the first wsc:Identifier (either version)
+	expires              time.Time
 	fault                string
 }
 
@@ -100,6 +105,8 @@ func parseMessage(s string) parsed {
 				p.relatesTo = v
 			case (t.Name.Space == nsTrust2005 || t.Name.Space == nsTrust13) && t.Name.Local == "RequestType":
 				p.requestType = v
+			case t.Name.Space == nsWSU && t.Name.Local == "Expires" && len(stack) >= 2 && stack[len(stack)-2].Local == "Lifetime":
+				p.expires, _ = time.Parse(time.RFC3339Nano, v)
 			case (t.Name.Space == nsSC2005 || t.Name.Space == nsSC13) && t.Name.Local == "Identifier" && p.identifier == "":
 				p.identifier = v
 			case inFault && v != "":
@@ -169,7 +176,7 @@ func readWire(t *testing.T, file string, from int64) []exchange {
 			if m.fault != "" {
 				x.Fault = strings.TrimSpace(m.fault)
 			} else if x.Op == "Issue" || x.Op == "Renew" {
-				x.Issued = m.identifier
+				x.Issued, x.Expires = m.identifier, m.expires
 			}
 		}
 	}
