@@ -13,10 +13,16 @@ import (
 type scenario struct {
 	policy    string // ut, x509: the peer's policy (path's first segment)
 	version   string // 2005 or 13: the path's second segment
-	soap12    bool
+	soap12    bool   // the service's SOAP version (the path's last segment)
 	scVersion string // --sc-version
 	bootstrap string // --bootstrap
+	// bridged: the application speaks the other SOAP version, and
+	// scproxy converts (--soap-version).
+	bridged bool
 }
+
+// appSOAP12 is the application's SOAP version.
+func (s scenario) appSOAP12() bool { return s.soap12 != s.bridged }
 
 func (s scenario) path() string {
 	soap := "soap11"
@@ -27,11 +33,12 @@ func (s scenario) path() string {
 }
 
 func (s scenario) name() string {
-	soap := "soap1.1"
-	if s.soap12 {
-		soap = "soap1.2"
+	soap := map[bool]string{false: "soap1.1", true: "soap1.2"}
+	name := fmt.Sprintf("%s/sc-%s/%s", s.bootstrap, s.scVersion, soap[s.appSOAP12()])
+	if s.bridged {
+		name += "-to-" + soap[s.soap12]
 	}
-	return fmt.Sprintf("%s/sc-%s/%s", s.bootstrap, s.scVersion, soap)
+	return name
 }
 
 // args are the flags of `scproxy run` for the scenario, as a user would
@@ -45,11 +52,15 @@ func (s scenario) args() []string {
 	case "certificate":
 		a = append(a, "--cert-file", shared.pki.ClientCert, "--key-file", shared.pki.ClientKey)
 	}
+	if s.bridged {
+		a = append(a, "--soap-version", map[bool]string{false: "1.1", true: "1.2"}[s.soap12])
+	}
 	return a
 }
 
 // scenarios: SC over TLS with a username or an X.509 bootstrap, in both
-// WS-SC versions, for SOAP 1.1 and SOAP 1.2 applications.
+// WS-SC versions, for SOAP 1.1 and SOAP 1.2 applications; and a legacy
+// SOAP 1.1 application in front of a SOAP 1.2 service, bridged.
 func scenarios() []scenario {
 	var out []scenario
 	for _, b := range []struct{ policy, bootstrap string }{{"ut", "username"}, {"x509", "certificate"}} {
@@ -59,7 +70,7 @@ func scenarios() []scenario {
 			}
 		}
 	}
-	return out
+	return append(out, scenario{policy: "ut-bridged", version: "13", soap12: true, scVersion: "1.3", bootstrap: "username", bridged: true})
 }
 
 // TestCXF runs every scenario's whole life against the CXF service: the
@@ -91,7 +102,7 @@ func testLifecycle(t *testing.T, sc scenario) {
 	from := wireSize(t, wire)
 	px := startProxy(t, append(sc.args(), "--rollover", "1m")...)
 	for i := range 50 {
-		if err := px.echo(t, sc.soap12, echoElement(i, 200+i*40)); err != nil {
+		if err := px.echo(t, sc.appSOAP12(), echoElement(i, 200+i*40)); err != nil {
 			t.Fatalf("message %d: %v\nscproxy log:\n%s\nservice saw:\n%s", i, err, px.output(), dump(only(readWire(t, wire, from), sc.path())))
 		}
 	}
@@ -106,7 +117,7 @@ func testLifecycle(t *testing.T, sc scenario) {
 		return s.Renewals+s.Establishes >= 2
 	})
 	for i := range 5 {
-		if err := px.echo(t, sc.soap12, echoElement(100+i, 1000)); err != nil {
+		if err := px.echo(t, sc.appSOAP12(), echoElement(100+i, 1000)); err != nil {
 			t.Fatalf("message after renewal %d: %v\nscproxy log:\n%s", i, err, px.output())
 		}
 	}
@@ -221,7 +232,7 @@ func testRestart(t *testing.T) {
 	scs := scenarios()
 	for _, sc := range scs {
 		px := startProxy(t, sc.args()...)
-		if err := px.echo(t, sc.soap12, echoElement(0, 300)); err != nil {
+		if err := px.echo(t, sc.appSOAP12(), echoElement(0, 300)); err != nil {
 			t.Fatalf("%s before the restart: %v\n%s", sc.name(), err, px.output())
 		}
 		pxs = append(pxs, px)
@@ -232,7 +243,7 @@ func testRestart(t *testing.T) {
 	}
 	for i, sc := range scs {
 		for j := range 3 {
-			if err := pxs[i].echo(t, sc.soap12, echoElement(j+1, 300)); err != nil {
+			if err := pxs[i].echo(t, sc.appSOAP12(), echoElement(j+1, 300)); err != nil {
 				t.Errorf("%s after the restart, message %d: %v\nscproxy log:\n%s\nservice saw:\n%s", sc.name(), j, err,
 					pxs[i].output(), dump(only(readWire(t, wire, from), sc.path())))
 			}
@@ -253,8 +264,9 @@ func testRestart(t *testing.T) {
 			}
 		}
 		// The first request after the restart meets the forgotten context,
-		// unless a renewal (refused: a new Issue) came first.
-		if accepted != 3 || rejected > 1 || n["Issue"] < 1 || n["Issue"] != rejected+n["Renew"] {
+		// unless a renewal (refused: a new Issue) came first; a renewal
+		// running at the same moment shares the new context's Issue.
+		if accepted != 3 || rejected > 1 || n["Issue"] < 1 || n["Issue"] > rejected+n["Renew"] {
 			t.Errorf("%s after the restart: %v, %d messages rejected, %d accepted; want 3 accepted, one new context, and a rejected message only without a renewal\n%s",
 				sc.name(), n, rejected, accepted, dump(xs))
 		}

@@ -92,11 +92,11 @@ func record(t *testing.T, sc scenario) {
 	wire := shared.peer.WireLog
 	from := wireSize(t, wire)
 	px := startProxy(t, append(sc.args(), "--rollover", "1m")...)
-	if err := px.echo(t, sc.soap12, echoElement(1, 400)); err != nil {
+	if err := px.echo(t, sc.appSOAP12(), echoElement(1, 400)); err != nil {
 		t.Fatal(err)
 	}
 	px.waitStatus(t, 3*peerLifetime, "a proactive renewal", func(s session.Status) bool { return s.Renewals+s.Establishes >= 2 })
-	if err := px.echo(t, sc.soap12, echoElement(2, 400)); err != nil {
+	if err := px.echo(t, sc.appSOAP12(), echoElement(2, 400)); err != nil {
 		t.Fatal(err)
 	}
 	px.shutdown(t)

@@ -111,6 +111,7 @@ type cxfRig struct {
 }
 
 func (g *cxfRig) stop() {
+	g.http.CloseIdleConnections()
 	g.proxy.stop()
 	if g.client != nil {
 		g.client.Stop()

@@ -129,6 +129,9 @@ public final class Main {
         scenarios.put("ut", Policies.Bootstrap.USERNAME);
         scenarios.put("x509", Policies.Bootstrap.CERTIFICATE);
         scenarios.put("ut-dk", Policies.Bootstrap.USERNAME);
+        // The same as ut, for clients whose messages are bridged from the
+        // other SOAP version, kept apart in the log.
+        scenarios.put("ut-bridged", Policies.Bootstrap.USERNAME);
         for (Map.Entry<String, Policies.Bootstrap> s : scenarios.entrySet()) {
             for (String version : new String[] {"2005", "13"}) {
                 for (String soap : new String[] {"soap11", "soap12"}) {
