@@ -184,11 +184,10 @@ var securityFaults = []xmldoc.Name{
 // contextForgotten reports whether a fault means that the service has lost
 // a context it accepted before: a security fault (Apache CXF answers an
 // unknown context with wsse:FailedCheck, or with WSS4J's SecurityError when
-// it hides the cause, as it does by default, instead of BadContextToken)
-// in answer to a message secured with a context the
-// service has already accepted messages with. A context never accepted is
-// not retried, so that a service that refuses every message costs no
-// establishment per request.
+// it hides the cause, as it does by default, instead of BadContextToken) in
+// answer to a message secured with a context the service has already
+// accepted messages with. A context never accepted is not retried, so that
+// a service that refuses every message costs no establishment per request.
 func contextForgotten(f *soap.Fault, c *session.Context) bool {
 	if c == nil || !accepted(c) {
 		return false

@@ -281,9 +281,9 @@ func (x *exchange) secure(c *session.Context) ([]byte, error) {
 
 // recover answers the faults that say the context must change, for the
 // application: RenewNeeded renews the context, BadContextToken and its
-// WCF variants establish a new one (so does a WS-Security fault about a
-// context the service accepted before: see contextForgotten), and the request is signed again and
-// resent, once. However many requests hit the fault together, one
+// WCF variants establish a new one (so does a security fault about a
+// context the service accepted before: see contextForgotten), and the
+// request is signed again and resent, once. However many requests hit the fault together, one
 // exchange with the STS is made for them (the endpoint replaces only the
 // context the server rejected). Any other answer is left for answer, and
 // never resent: operations are not known to be idempotent.
