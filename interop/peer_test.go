@@ -76,7 +76,14 @@ func TestMain(m *testing.M) {
 		shared.peer.Stop()
 	}
 	if shared.dir != "" {
-		os.RemoveAll(shared.dir)
+		if code != 0 && shared.peer != nil {
+			// Keep the service's wire log (every message it received and
+			// sent) and its own log for whoever reads the failure.
+			fmt.Fprintf(os.Stderr, "interop: the CXF service's wire log is kept in %s, its log in %s\n",
+				shared.peer.WireLog, filepath.Join(shared.dir, "peer-stderr.log"))
+		} else {
+			os.RemoveAll(shared.dir)
+		}
 	}
 	os.Exit(code)
 }
