@@ -78,7 +78,7 @@ func Source() (string, error) {
 	}
 }
 
-// sourceHash names a build of the peer: a hash of its POM and sources.
+// sourceHash names a build of the peer: a hash of its POM and of src/.
 func sourceHash(root string) (string, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -88,7 +88,8 @@ func sourceHash(root string) (string, error) {
 		if d.IsDir() && d.Name() == "target" {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() {
+		rel, _ := filepath.Rel(root, p)
+		if !d.IsDir() && (rel == "pom.xml" || strings.HasPrefix(filepath.ToSlash(rel), "src/")) {
 			files = append(files, p)
 		}
 		return nil
