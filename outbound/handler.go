@@ -118,6 +118,9 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 			return err
 		}
 	}
+	if a.fault == nil && x.sent.ctx != nil {
+		x.sent.ctx.MarkAccepted()
+	}
 	return x.answer(w, a)
 }
 
@@ -338,8 +341,9 @@ func (s contextSecurer) sign(r sealed, c *session.Context) (sealed, error) {
 
 // recover answers the faults that say the context must change, for the
 // application: RenewNeeded renews the context, BadContextToken and its
-// WCF variants establish a new one, and the request is signed again and
-// resent, once. However many requests hit the fault together, one
+// WCF variants establish a new one (so does a security fault about a
+// context the service accepted before: see contextForgotten), and the
+// request is signed again and resent, once. However many requests hit the fault together, one
 // exchange with the STS is made for them (the endpoint replaces only the
 // context the server rejected). Any other answer is left for answer, and
 // never resent: operations are not known to be idempotent.
@@ -353,7 +357,7 @@ func (s contextSecurer) recover(ctx context.Context, r sealed, f *soap.Fault, cf
 		how string
 	)
 	ep := r.ep
-	switch cf {
+	switch forgotten(cf, r.ctx) {
 	case wssc.ContextRenewNeeded:
 		how = "renewed"
 		c, err = ep.Renew(ctx, r.ctx)
@@ -375,11 +379,26 @@ func (s contextSecurer) recover(ctx context.Context, r sealed, f *soap.Fault, cf
 	return again, nil
 }
 
+// forgotten reads a security fault to a message secured with c: the
+// service has forgotten the context (a restart) when it had accepted c
+// before, so it is a rejection; a context never accepted is not retried,
+// so that a service that refuses every message costs no establishment per
+// request. Other classes are returned as they are.
+func forgotten(cf wssc.ContextFault, c *session.Context) wssc.ContextFault {
+	switch {
+	case cf != wssc.ContextSecurityFault:
+		return cf
+	case c.Accepted():
+		return wssc.ContextRejected
+	}
+	return wssc.ContextUsable
+}
+
 // rejected drops the context when a fault saying it is unusable reaches
 // the application (met again after a resend), so that the next request
 // establishes a new one.
 func (s contextSecurer) rejected(r sealed, f *soap.Fault, cf wssc.ContextFault) {
-	if r.ctx == nil || cf == wssc.ContextUsable {
+	if r.ctx == nil || forgotten(cf, r.ctx) == wssc.ContextUsable {
 		return
 	}
 	if r.ep.Invalidate(r.ctx) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scproxy/scproxy/credcache"
@@ -114,9 +115,23 @@ type Context struct {
 	// end of the token's lifetime (zero when the server stated none).
 	Established, Expires time.Time
 
-	key  []byte
-	memo sync.Map
+	key      []byte
+	memo     sync.Map
+	accepted atomic.Bool
 }
+
+// MarkAccepted records that the service has answered a message secured
+// with this context without a fault.
+func (c *Context) MarkAccepted() {
+	if !c.accepted.Load() {
+		c.accepted.Store(true)
+	}
+}
+
+// Accepted reports whether the service has answered a message secured
+// with this context without a fault: a security fault then means it has
+// forgotten the context, not that it never took it.
+func (c *Context) Accepted() bool { return c.accepted.Load() }
 
 // Memo returns the value stored under key for this context, computing it
 // with build on first use: what its users derive from the context once

@@ -61,6 +61,10 @@ type options struct {
 	estSamples int
 	endpoints  []int
 	skipMemory bool
+	// cxf runs the CXF yardstick instead; jvmWarmup is its first warm-up
+	// per size and mode.
+	cxf       bool
+	jvmWarmup time.Duration
 }
 
 func main() {
@@ -77,6 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "scbench:", err)
 		return 2
+	}
+	if o.cxf {
+		return runCXFCommand(ctx, o, args, stdout, stderr)
 	}
 	r, err := measure(ctx, o, stderr)
 	if err != nil {
@@ -116,6 +123,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.modes, "modes", strings.Join(allModes, ","), "modes to run, comma-separated")
 	fs.IntVar(&o.estSamples, "establish-samples", 200, "establishments timed per bootstrap")
 	fs.BoolVar(&o.skipMemory, "skip-memory", false, "skip the memory-per-context figures")
+	fs.DurationVar(&o.jvmWarmup, "jvm-warmup", 30*time.Second, "--cxf: the CXF client's first warm-up at each size")
+	fs.BoolVar(&o.cxf, "cxf", false, "the CXF yardstick instead: CPU per message of CXF's own client against scproxy in front of the same CXF service (needs a JDK and Maven; defaults --rounds 5 --duration 3s --warmup 1s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -126,10 +135,24 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o.clients = []int{1, 16, 64}
 	o.rates = []float64{200, 1000}
 	o.endpoints = []int{1, 100, 1000, 10000}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.cxf && !set["duration"] {
+		o.duration = 3 * time.Second
+	}
+	if o.cxf && !set["warmup"] {
+		o.warmup = time.Second
+	}
 	if o.quick {
 		o.rounds, o.duration, o.warmup = 2, 200*time.Millisecond, 50*time.Millisecond
 		o.sizes, o.clients, o.rates = []int{1 << 10}, []int{1, 4}, []float64{100}
 		o.estSamples, o.endpoints = 10, []int{1, 10}
+		if o.cxf {
+			o.duration, o.warmup = time.Second, 500*time.Millisecond
+			if !set["jvm-warmup"] {
+				o.jvmWarmup = 3 * time.Second
+			}
+		}
 	}
 	for _, m := range strings.Split(o.modes, ",") {
 		if !slices.Contains(allModes, m) {

@@ -21,6 +21,13 @@ const (
 	// ContextRejected is a fault saying the service does not know the
 	// context: a new one must be established.
 	ContextRejected
+	// ContextSecurityFault is a WS-Security fault (wsse:FailedCheck and
+	// kin, or the generic SecurityError of services built on WSS4J) that
+	// names no context: what a service that has forgotten a context (a
+	// restart) answers when it does not say BadContextToken, as Apache CXF
+	// does. It says the context is gone only when the service had accepted
+	// messages secured with it before; the caller knows that.
+	ContextSecurityFault
 )
 
 // FaultEnvelope is what ClassifyFault needs of the envelope a fault came
@@ -68,7 +75,25 @@ func ClassifyFault(f *soap.Fault, env FaultEnvelope) ContextFault {
 	case hasCode(f, BadContextToken), f.Has(sessionAborted), unknownTokenFault(f, env):
 		return ContextRejected
 	}
+	for _, code := range securityFaults {
+		if f.Has(code) {
+			return ContextSecurityFault
+		}
+	}
 	return ContextUsable
+}
+
+// securityFaults are the fault codes of WS-Security 1.0 (§12) a service
+// may answer a message with when it no longer knows the context the
+// message names, and the generic one of services built on WSS4J, which
+// hide the cause by default.
+var securityFaults = []xmldoc.Name{
+	{Space: wss.NSWSSE, Local: "FailedCheck"},
+	{Space: wss.NSWSSE, Local: "InvalidSecurity"},
+	{Space: wss.NSWSSE, Local: "InvalidSecurityToken"},
+	{Space: wss.NSWSSE, Local: "SecurityTokenUnavailable"},
+	{Space: wss.NSWSSE, Local: "FailedAuthentication"},
+	{Space: "http://ws.apache.org/wss4j", Local: "SecurityError"},
 }
 
 // sessionAborted is the subcode WCF faults with when it has dropped the

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wss"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
@@ -34,6 +35,10 @@ func TestClassifyFault(t *testing.T) {
 		{"the reason in another case", soap.NewFault(soap.Sender, "An INVALID OR EXPIRED Security Context Token."), wcf, ContextRejected},
 		{"the reason from the receiver is the service's own", soap.NewFault(soap.Receiver, wcfReason), wcf, ContextUsable},
 		{"the reason alone: no action", soap.NewFault(soap.Sender, wcfReason), FaultEnvelope{}, ContextUsable},
+		{"wsse:FailedCheck", soap.NewFault(soap.Sender, "check failed", xmldoc.Name{Space: wss.NSWSSE, Local: "FailedCheck"}), FaultEnvelope{}, ContextSecurityFault},
+		{"wsse:InvalidSecurityToken as the 1.1 faultcode", &soap.Fault{Version: soap.V11, Code: xmldoc.Name{Space: wss.NSWSSE, Local: "InvalidSecurityToken"}}, FaultEnvelope{}, ContextSecurityFault},
+		{"WSS4J's SecurityError", soap.NewFault(soap.Sender, "a security error", xmldoc.Name{Space: "http://ws.apache.org/wss4j", Local: "SecurityError"}), FaultEnvelope{}, ContextSecurityFault},
+		{"a security code in another namespace", soap.NewFault(soap.Sender, "no", xmldoc.Name{Space: "urn:example", Local: "FailedCheck"}), FaultEnvelope{}, ContextUsable},
 		{"the reason in a secured fault", soap.NewFault(soap.Sender, wcfReason), FaultEnvelope{Action: wcf.Action, Secured: true}, ContextUsable},
 		{"the reason under the service's own action", soap.NewFault(soap.Sender, wcfReason), FaultEnvelope{Action: "http://tempuri.org/IService/EchoValidationFault"}, ContextUsable},
 		{"the reason echoed in a validation fault with its own code", soap.NewFault(soap.Sender, "value 'an invalid or expired security context token' is not a valid order number",

@@ -1,0 +1,85 @@
+package outbound_test
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/scproxy/scproxy/outbound"
+	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wss"
+	"github.com/scproxy/scproxy/wire/xmldoc"
+)
+
+// TestSecurityFaultOnAcceptedContext: a service that forgot its contexts
+// and says so with a security fault instead of BadContextToken (wsse:
+// FailedCheck, or the generic SecurityError a WSS4J service sends by
+// default) gets a new context and the request once more, when the context
+// had been accepted before; the same fault on the first request with a
+// context reaches the application, and nothing is re-established.
+func TestSecurityFaultOnAcceptedContext(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault *soap.Fault
+	}{
+		{"wsse-FailedCheck", soap.NewFault(soap.Sender, "The signature or decryption was invalid",
+			xmldoc.Name{Space: wss.NSWSSE, Local: "FailedCheck"})},
+		{"wss4j-SecurityError", soap.NewFault(soap.Sender, "A security error was encountered when verifying the message",
+			xmldoc.Name{Space: "http://ws.apache.org/wss4j", Local: "SecurityError"})},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			up := newUpstream(t, scserver.Config{})
+			px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool()})
+			app := newApp(t)
+			wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("first"))), soap.V11, "first", false)
+			var once sync.Once
+			up.setIntercept(func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+				if _, ok := trustOp(r.Header.Get("Content-Type"), r.Header.Get("SOAPAction")); ok {
+					return false
+				}
+				hit := false
+				once.Do(func() { hit = true; answerFault(w, r.Header.Get("Content-Type"), c.fault) })
+				return hit
+			})
+			before := len(up.appOnly())
+			wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("forgotten"))), soap.V11, "forgotten", false)
+			if sent := len(up.appOnly()) - before; sent != 2 {
+				t.Errorf("the upstream received the request %d times, want twice (faulted, resent)", sent)
+			}
+			if st := up.srv.Stats(); st.Issued != 2 {
+				t.Errorf("scserver issued %d contexts, want 2", st.Issued)
+			}
+			if rs := px.p.Endpoints()[0].Stats().Resends; rs != 1 {
+				t.Errorf("%d resends, want 1", rs)
+			}
+		})
+	}
+	t.Run("never-accepted", func(t *testing.T) {
+		t.Parallel()
+		up := newUpstream(t, scserver.Config{})
+		up.setIntercept(func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+			if _, ok := trustOp(r.Header.Get("Content-Type"), r.Header.Get("SOAPAction")); ok {
+				return false
+			}
+			answerFault(w, r.Header.Get("Content-Type"), cases[0].fault)
+			return true
+		})
+		px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool()})
+		app := newApp(t)
+		for range 3 {
+			resp := app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("refused")))
+			if resp.status != http.StatusInternalServerError {
+				t.Fatalf("HTTP %d, want the service's fault (500): %s", resp.status, resp.body)
+			}
+		}
+		if st := up.srv.Stats(); st.Issued != 1 {
+			t.Errorf("scserver issued %d contexts, want 1: a context never accepted is not replaced", st.Issued)
+		}
+		if rs := px.p.Endpoints()[0].Stats().Resends; rs != 0 {
+			t.Errorf("%d resends, want 0", rs)
+		}
+	})
+}
