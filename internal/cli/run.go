@@ -114,6 +114,10 @@ variable holding it, or --password-file a file only its owner can read.`,
     --route /stock=https://b.example.com/Stock.svc --security none`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Before any secret is read: no core file carries it.
+			if err := noCoreDumps(); err != nil {
+				return err
+			}
 			getenv := s.environ()
 			if err := bindEnv(cmd.Flags(), envPrefix, getenv); err != nil {
 				return err
