@@ -134,7 +134,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a --listen address beyond this host (every caller then uses the credential)")
 	f.StringVar(&o.Upstream, "upstream", "", "upstream endpoint URL for route /")
 	f.StringArrayVar(&o.Routes, "route", nil, "a route as /path=URL (repeatable)")
-	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic (a test service only: the bootstrap credential and every message cross in clear)")
+	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic and an http:// --token-sts (a test service only: the bootstrap credential and every message cross in clear)")
 	f.StringVar(&o.Security, "security", "context", "context (secure every message) or none (plain forwarding)")
 	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context) or x509 (each message signed with the certificate, no context)")
 	f.StringVar(&o.SCVersion, "sc-version", "2005-02", "WS-SecureConversation version of the upstream: 2005-02 or 1.3")
@@ -306,6 +306,9 @@ var configFlags = map[string]string{
 	"TokenSTS.URL":      "--token-sts",
 	"TokenSTS.Version":  "--sc-version",
 	"TokenSTS.Username": "--username",
+	// The STS receives the password: plain http needs the same flag as
+	// a plain-http upstream of secured traffic.
+	"TokenSTS.AllowPlainHTTP": "--allow-plain-http",
 }
 
 // flagName returns the flag that sets the configuration's field, or the
