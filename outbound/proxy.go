@@ -148,6 +148,9 @@ func (p *Proxy) Endpoints() []*session.Endpoint { return p.pool.Endpoints() }
 
 // Listen opens the configured listen address.
 func (p *Proxy) Listen() (net.Listener, error) {
+	if p.cfg.ListenUnix != "" { // instead of the TCP address
+		return listenUnix(p.cfg.ListenUnix, p.cfg.ListenUnixMode)
+	}
 	ln, err := net.Listen("tcp", p.cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", p.cfg.Listen, err)
@@ -179,6 +182,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 // parallel, each call under the establish timeout. A failed cancel is
 // logged and does not hold up the others.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+	ln = p.guardCallers(ln) // only the callers the configuration allows
 	srv := &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: readHeaderTimeout,
