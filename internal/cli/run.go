@@ -36,6 +36,12 @@ type RunOptions struct {
 	Routes      []string // /path=URL
 	// AllowPlainHTTP accepts http:// upstreams for secured traffic.
 	AllowPlainHTTP bool
+	// ListenUnix, ListenUnixMode and AllowUIDs say who may call
+	// (callers.go); listenGiven that --listen was given, not defaulted.
+	ListenUnix     string
+	ListenUnixMode string
+	AllowUIDs      []string
+	listenGiven    bool
 
 	Security  string
 	Profile   string
@@ -122,6 +128,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 			if err := bindEnv(cmd.Flags(), envPrefix, getenv); err != nil {
 				return err
 			}
+			o.listenGiven = cmd.Flags().Changed("listen")
 			cfg, err := o.Config(getenv, s)
 			if err != nil {
 				return err
@@ -132,6 +139,9 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Listen, "listen", outbound.DefaultListen, "local address the applications call")
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a --listen address beyond this host (every caller then uses the credential)")
+	f.StringVar(&o.ListenUnix, "listen-unix", "", "listen on this Unix socket instead of --listen: only processes that may open the file can call")
+	f.StringVar(&o.ListenUnixMode, "listen-unix-mode", "0600", "mode of the --listen-unix socket: 0600 (this user) or 0660 (and its group)")
+	f.StringArrayVar(&o.AllowUIDs, "allow-uid", nil, "local user (uid or name) whose processes may call the TCP listener (repeatable; default: the user scproxy runs as; any: every local user)")
 	f.StringVar(&o.Upstream, "upstream", "", "upstream endpoint URL for route /")
 	f.StringArrayVar(&o.Routes, "route", nil, "a route as /path=URL (repeatable)")
 	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic and an http:// --token-sts (a test service only: the bootstrap credential and every message cross in clear)")
@@ -231,6 +241,7 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 	steps := []func() error{
 		func() (err error) { cfg.RenewMode, err = pick("--renew-mode", o.RenewMode, renewModes); return err },
 		func() (err error) { cfg.Routes, err = o.routes(); return err },
+		func() error { return o.callers(cfg) },
 		func() (err error) { cfg.Security, err = pick("--security", o.Security, securities); return err },
 		func() (err error) { cfg.Profile, err = pick("--profile", o.Profile, profiles); return err },
 		func() (err error) { cfg.SC, err = pick("--sc-version", o.SCVersion, scVersions); return err },
@@ -272,6 +283,10 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 // settings are named by the flag that gave the route (routeFlag).
 var configFlags = map[string]string{
 	"Listen":           "--listen",
+	"ListenUnix":       "--listen-unix",
+	"ListenUnixMode":   "--listen-unix-mode",
+	"AllowUIDs":        "--allow-uid",
+	"AnyLocalUser":     "--allow-uid",
 	"AllowRemote":      "--allow-remote",
 	"AllowPlainHTTP":   "--allow-plain-http",
 	"Routes":           "--upstream or --route",
