@@ -229,3 +229,14 @@ func localCaller(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	return err == nil && isLoopbackHost(host)
 }
+
+// CloseWrite half-closes the connection as the TCP connection does:
+// net/http closes the write side first when it gives up on a request
+// whose body is still arriving, so that the client reads the answer
+// before the close resets the connection.
+func (c *callerConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

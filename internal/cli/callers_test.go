@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -46,5 +50,29 @@ func TestCallerFlags(t *testing.T) {
 				t.Fatalf("got %v, want an error with %q", r.runErr, tc.want)
 			}
 		})
+	}
+}
+
+// TestStatusThroughUnixSocket: `scproxy status --listen-unix` reads the
+// status document of a proxy that listens on a Unix socket.
+func TestStatusThroughUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "scproxy.sock")
+	u, _ := url.Parse("https://svc.example/Echo.svc")
+	p, err := outbound.New(outbound.Config{ListenUnix: sock, Security: outbound.SecurityNone, Routes: []outbound.Route{{Prefix: "/", Upstream: u}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := p.Listen() // the socket exists from here on
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	code, out, errOut := runStatusMain(nil, "--listen-unix", sock, "--json")
+	var st outbound.Status
+	if code != ExitOK || json.Unmarshal([]byte(out), &st) != nil {
+		t.Fatalf("exit %d, stderr %q, out %q", code, errOut, out)
 	}
 }
