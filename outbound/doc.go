@@ -16,4 +16,9 @@
 // the application sent it, so securing costs the same at any message size.
 // Every failure reaches the application as a SOAP fault in its own version
 // whose reason names the endpoint and the cause.
+//
+// Whoever calls the listener uses the proxy's credential, so it serves
+// only the local users it is told to (callers.go): on loopback TCP the
+// uid that owns each connection's peer socket (Linux), on a Unix socket
+// those its file mode lets in.
 package outbound
