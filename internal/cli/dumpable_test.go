@@ -62,8 +62,8 @@ func TestCommandsAreNotDumpable(t *testing.T) {
 	}
 }
 
-// TestNoCoreDumps: noCoreDumps clears the flag PR_GET_DUMPABLE reads, in
-// a process of its own (the helper above, run without a command).
+// TestNoCoreDumpsFunction: noCoreDumps clears the flag PR_GET_DUMPABLE
+// reads, checked in a process of its own (this test, run again by itself).
 func TestNoCoreDumpsFunction(t *testing.T) {
 	if os.Getenv("SCPROXY_TEST_NOCORE") == "1" {
 		if err := noCoreDumps(); err != nil {
