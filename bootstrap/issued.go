@@ -47,8 +47,12 @@ var ErrTokenExpired = errors.New("the issued token has expired")
 // authenticated with a UsernameToken over TLS (SOAP 1.2 and WS-Addressing
 // 1.0, what WCF's ws2007HttpBinding STS endpoints speak).
 type TokenSTS struct {
-	// URL is the STS endpoint.
+	// URL is the STS endpoint. It receives the password, so it must be
+	// https:// unless AllowPlainHTTP.
 	URL *url.URL
+	// AllowPlainHTTP accepts an http:// URL, over which the password
+	// crosses the network in clear: for a test STS only.
+	AllowPlainHTTP bool
 	// Version is the WS-Trust version of the STS (wssc.V1_3 or
 	// wssc.Feb2005).
 	Version wssc.Version
@@ -162,11 +166,15 @@ func hold(frag xmldoc.Fragment, a *saml.Assertion, key []byte, lifetimeEnd time.
 }
 
 // NewIssuedTokenFromSTS returns a bootstrap that fetches its token from
-// sts when first used. It checks the settings; it does not contact the
-// STS.
+// sts when first used. It checks the settings (an http:// URL only with
+// AllowPlainHTTP); it does not contact the STS.
 func NewIssuedTokenFromSTS(sts TokenSTS) (*IssuedToken, error) {
 	if err := upstream.CheckURL(sts.URL); err != nil {
 		return nil, &setting.Error{Field: "TokenSTS.URL", Value: upstream.Redact(sts.URL), Err: err}
+	}
+	if sts.URL.Scheme == "http" && !sts.AllowPlainHTTP {
+		return nil, &setting.Error{Field: "TokenSTS.URL", Value: upstream.Redact(sts.URL), Allow: "TokenSTS.AllowPlainHTTP",
+			Err: errors.New("plain http would send the password in clear; use https://, unless it is a test STS")}
 	}
 	switch {
 	case sts.Version != wssc.V1_3 && sts.Version != wssc.Feb2005:

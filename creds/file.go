@@ -18,8 +18,9 @@ import (
 // read into memory.
 const maxSecretFile = 64 << 10
 
-// File reads a secret from a file that only its owner can read or write;
-// the credential's name is the file's path. The whole file, less one
+// File reads a secret from a regular file that this process's user owns
+// and only its owner can read or write; the credential's name is the
+// file's path. The whole file, less one
 // trailing line ending, is the secret.
 type File struct{}
 
@@ -35,12 +36,19 @@ func (File) Get(_ context.Context, path string) (Credential, error) {
 	return Credential{Secret: NewSecret(s)}, nil
 }
 
-// readSecretFile reads a secret file, refusing one that group or others
-// may access when ownerOnly is set. The permission check uses the opened
-// file, so the file checked is the file read. No error quotes the
-// content.
+// readSecretFile reads a secret file: a regular file (a FIFO or a device
+// is refused before it is opened, and opening does not wait for one that
+// takes the path's place meanwhile) that, when ownerOnly is set, this
+// process's user owns and group and others may not access. The checks
+// that count use the opened file, so the file checked is the file read.
+// No error quotes the content.
 func readSecretFile(path string, ownerOnly bool) (string, error) {
-	f, err := os.Open(path)
+	if info, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("file %s: %w", path, unwrapPath(err))
+	} else if !info.Mode().IsRegular() {
+		return "", fmt.Errorf("file %s: not a regular file", path)
+	}
+	f, err := openSecretFile(path)
 	if err != nil {
 		return "", fmt.Errorf("file %s: %w", path, unwrapPath(err))
 	}
@@ -51,6 +59,11 @@ func readSecretFile(path string, ownerOnly bool) (string, error) {
 	}
 	if !info.Mode().IsRegular() {
 		return "", fmt.Errorf("file %s: not a regular file", path)
+	}
+	if ownerOnly {
+		if err := checkOwner(path, info); err != nil {
+			return "", err
+		}
 	}
 	if mode := info.Mode().Perm(); ownerOnly && runtime.GOOS != "windows" && mode&0o077 != 0 {
 		return "", fmt.Errorf("file %s: open to group or others (mode %04o); run chmod 600 %s", path, mode, path)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -134,6 +135,18 @@ type Config struct {
 	// non-loopback address is refused unless AllowRemote is set.
 	Listen      string
 	AllowRemote bool
+	// ListenUnix, when set, is the path of a Unix socket the proxy
+	// listens on instead of Listen: only processes that may open the
+	// socket file can call. ListenUnixMode is its mode
+	// (DefaultListenUnixMode when zero; owner and group bits only).
+	ListenUnix     string
+	ListenUnixMode fs.FileMode
+	// AllowUIDs are the local users whose processes may call the TCP
+	// listener (Linux: each connection's peer is looked up in the
+	// kernel's socket tables); empty means this process's own effective
+	// uid. AnyLocalUser lets every local user call instead.
+	AllowUIDs    []int
+	AnyLocalUser bool
 	// Routes map local path prefixes to upstream endpoints, longest prefix
 	// first when several match. Each upstream, and each of its
 	// Endpoints, gets one security context.
@@ -320,6 +333,9 @@ func (c *Config) ValidateSettings() error {
 
 func (c *Config) validateSettings() error {
 	if err := CheckListen(c.Listen, c.AllowRemote); err != nil {
+		return err
+	}
+	if err := c.checkCallers(); err != nil {
 		return err
 	}
 	if err := c.checkRoutes(); err != nil {

@@ -27,4 +27,9 @@
 // connections open at once, bytes of request bodies in flight (charged as
 // they arrive, never as announced), the time to write an answer, and the
 // whole shutdown; beyond a bound the answer is 503 with Retry-After.
+//
+// Whoever calls the listener uses the proxy's credential, so it serves
+// only the local users it is told to (callers.go): on loopback TCP the
+// uid that owns each connection's peer socket (Linux), on a Unix socket
+// those its file mode lets in.
 package outbound

@@ -206,6 +206,9 @@ func (p *Proxy) Endpoints() []*session.Endpoint { return p.pool.Endpoints() }
 
 // Listen opens the configured listen address.
 func (p *Proxy) Listen() (net.Listener, error) {
+	if p.cfg.ListenUnix != "" { // instead of the TCP address
+		return listenUnix(p.cfg.ListenUnix, p.cfg.ListenUnixMode)
+	}
 	ln, err := net.Listen("tcp", p.cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", p.cfg.Listen, err)
@@ -239,6 +242,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 // establish timeout, in what is left. A failed cancel is logged and does
 // not hold up the others. At most MaxConns connections are open at once.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+	ln = p.guardCallers(ln) // only the callers the configuration allows
 	conns := limitConns(ln, p.cfg.MaxConns)
 	p.conns.Store(conns)
 	requests, stopRequests := context.WithCancelCause(context.Background())

@@ -2,7 +2,6 @@ package outbound
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"runtime"
 
@@ -62,7 +61,7 @@ func (p *Proxy) Status() Status {
 // upstream, context identifier and last error, which a listener opened
 // beyond this host (AllowRemote) must not show its other callers.
 func (p *Proxy) serveStatus(w http.ResponseWriter, r *http.Request) error {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !isLoopbackHost(host) {
+	if !localCaller(r) {
 		return appError(http.StatusForbidden, CodeForbidden, "the status is served to callers on this host only")
 	}
 	if r.Method != http.MethodGet {

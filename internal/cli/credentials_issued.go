@@ -44,7 +44,7 @@ func (o *RunOptions) issuedToken(c creds.Credential, cfg *outbound.Config, svc *
 			appliesTo = svc.String()
 		}
 		b, err := bootstrap.NewIssuedTokenFromSTS(bootstrap.TokenSTS{
-			URL: stsURL, Version: cfg.SC, Username: user, Password: c.Secret, AppliesTo: appliesTo,
+			URL: stsURL, AllowPlainHTTP: cfg.AllowPlainHTTP, Version: cfg.SC, Username: user, Password: c.Secret, AppliesTo: appliesTo,
 			Client: stsclient.New(stsclient.Config{RootCAs: cfg.RootCAs, Timeout: cfg.EstablishTimeout}), Logger: cfg.Logger,
 		})
 		return b, flagErr("--token-sts", err)

@@ -58,6 +58,9 @@ context being established and every call secured, verified and answered.`,
 			if _, ok := demoBootstraps[o.Bootstrap]; !ok {
 				return usageErrorf("--bootstrap %q: want %s", o.Bootstrap, orList(demoBootstrapNames()))
 			}
+			if err := noCoreDumps(); err != nil {
+				return err
+			}
 			return runF(cmd.Context(), o)
 		},
 	}

@@ -39,6 +39,12 @@ type RunOptions struct {
 	Endpoints []string
 	// AllowPlainHTTP accepts http:// upstreams for secured traffic.
 	AllowPlainHTTP bool
+	// ListenUnix, ListenUnixMode and AllowUIDs say who may call
+	// (callers.go); listenGiven that --listen was given, not defaulted.
+	ListenUnix     string
+	ListenUnixMode string
+	AllowUIDs      []string
+	listenGiven    bool
 
 	Security  string
 	Profile   string
@@ -123,10 +129,15 @@ variable holding it, or --password-file a file only its owner can read.`,
     --route /stock=https://b.example.com/Stock.svc --security none`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Before any secret is read: no core file carries it.
+			if err := noCoreDumps(); err != nil {
+				return err
+			}
 			getenv := s.environ()
 			if err := bindEnv(cmd.Flags(), envPrefix, getenv); err != nil {
 				return err
 			}
+			o.listenGiven = cmd.Flags().Changed("listen")
 			cfg, err := o.Config(getenv, s)
 			if err != nil {
 				return err
@@ -137,10 +148,13 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Listen, "listen", outbound.DefaultListen, "local address the applications call")
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a --listen address beyond this host (every caller then uses the credential)")
+	f.StringVar(&o.ListenUnix, "listen-unix", "", "listen on this Unix socket instead of --listen: only processes that may open the file can call")
+	f.StringVar(&o.ListenUnixMode, "listen-unix-mode", "0600", "mode of the --listen-unix socket: 0600 (this user) or 0660 (and its group)")
+	f.StringArrayVar(&o.AllowUIDs, "allow-uid", nil, "local user (uid or name) whose processes may call the TCP listener (repeatable; default: the user scproxy runs as; any: every local user)")
 	f.StringVar(&o.Upstream, "upstream", "", "upstream endpoint URL for route /")
 	f.StringArrayVar(&o.Routes, "route", nil, "a route as /path=URL (repeatable)")
 	f.StringArrayVar(&o.Endpoints, "endpoint", nil, "a local path below a route that is an endpoint of its own, with its own context, e.g. /orders/ep2 for .../Orders.svc/ep2 (repeatable; other paths below a route are refused)")
-	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic (a test service only: the bootstrap credential and every message cross in clear)")
+	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic and an http:// --token-sts (a test service only: the bootstrap credential and every message cross in clear)")
 	f.StringVar(&o.Security, "security", "context", "context (secure every message) or none (plain forwarding)")
 	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context) or x509 (each message signed with the certificate, no context)")
 	f.StringVar(&o.SCVersion, "sc-version", "2005-02", "WS-SecureConversation version of the upstream: 2005-02 or 1.3")
@@ -257,6 +271,7 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 	steps := []func() error{
 		func() (err error) { cfg.RenewMode, err = pick("--renew-mode", o.RenewMode, renewModes); return err },
 		func() (err error) { cfg.Routes, err = o.routes(); return err },
+		func() error { return o.callers(cfg) },
 		func() (err error) { cfg.Security, err = pick("--security", o.Security, securities); return err },
 		func() (err error) { cfg.Profile, err = pick("--profile", o.Profile, profiles); return err },
 		func() (err error) { cfg.SC, err = pick("--sc-version", o.SCVersion, scVersions); return err },
@@ -298,6 +313,10 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 // settings are named by the flag that gave the route (routeFlag).
 var configFlags = map[string]string{
 	"Listen":           "--listen",
+	"ListenUnix":       "--listen-unix",
+	"ListenUnixMode":   "--listen-unix-mode",
+	"AllowUIDs":        "--allow-uid",
+	"AnyLocalUser":     "--allow-uid",
 	"AllowRemote":      "--allow-remote",
 	"AllowPlainHTTP":   "--allow-plain-http",
 	"Routes":           "--upstream or --route",
@@ -338,6 +357,9 @@ var configFlags = map[string]string{
 	"TokenSTS.URL":      "--token-sts",
 	"TokenSTS.Version":  "--sc-version",
 	"TokenSTS.Username": "--username",
+	// The STS receives the password: plain http needs the same flag as
+	// a plain-http upstream of secured traffic.
+	"TokenSTS.AllowPlainHTTP": "--allow-plain-http",
 }
 
 // flagName returns the flag that sets the configuration's field, or the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"text/tabwriter"
 	"time"
@@ -18,6 +19,8 @@ import (
 type StatusOptions struct {
 	Listen string
 	JSON   bool
+	// ListenUnix is the Unix socket of a proxy run with --listen-unix.
+	ListenUnix string
 }
 
 // NewCmdStatus returns `scproxy status`. runF runs the parsed options; nil
@@ -43,6 +46,7 @@ requests, establishments, renewals, resends and cancels, and the last error.`,
 	}
 	cmd.Flags().StringVar(&o.Listen, "listen", outbound.DefaultListen, "listen address of the running proxy")
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the status as JSON")
+	cmd.Flags().StringVar(&o.ListenUnix, "listen-unix", "", "Unix socket of the running proxy (instead of --listen)")
 	annotateEnv(cmd.Flags(), envPrefix)
 	return cmd
 }
@@ -51,13 +55,14 @@ requests, establishments, renewals, resends and cancels, and the last error.`,
 func RunStatus(ctx context.Context, o *StatusOptions, s Streams) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+o.Listen+outbound.StatusPath, nil)
+	tr, host := statusTransport(o)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+outbound.StatusPath, nil)
 	if err != nil {
 		return usageErrorf("--listen %q: %v", o.Listen, err)
 	}
-	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		return fmt.Errorf("no proxy answers on %s (is scproxy run running there? --listen): %w", o.Listen, err)
+		return fmt.Errorf("no proxy answers on %s (is scproxy run running there? --listen or --listen-unix): %w", statusWhere(o), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
@@ -65,17 +70,39 @@ func RunStatus(ctx context.Context, o *StatusOptions, s Streams) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s answered HTTP %d", o.Listen, resp.StatusCode)
+		return fmt.Errorf("%s answered HTTP %d", statusWhere(o), resp.StatusCode)
 	}
 	var st outbound.Status
 	if err := json.Unmarshal(body, &st); err != nil {
-		return fmt.Errorf("%s is not a scproxy status: %w", o.Listen, err)
+		return fmt.Errorf("%s is not a scproxy status: %w", statusWhere(o), err)
 	}
 	if o.JSON {
 		_, err := s.Out.Write(body)
 		return err
 	}
 	return printStatus(s.Out, st, time.Now())
+}
+
+// statusTransport returns the transport to the proxy and the Host to
+// ask for: through --listen-unix when given, else to --listen.
+func statusTransport(o *StatusOptions) (*http.Transport, string) {
+	tr := &http.Transport{Proxy: nil}
+	if o.ListenUnix == "" {
+		return tr, o.Listen
+	}
+	var d net.Dialer
+	tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, "unix", o.ListenUnix)
+	}
+	return tr, "localhost"
+}
+
+// statusWhere names the proxy's address.
+func statusWhere(o *StatusOptions) string {
+	if o.ListenUnix != "" {
+		return o.ListenUnix
+	}
+	return o.Listen
 }
 
 func printStatus(w io.Writer, st outbound.Status, now time.Time) error {
