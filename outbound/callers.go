@@ -122,7 +122,7 @@ func (p *Proxy) guardCallers(ln net.Listener) net.Listener {
 		return ln
 	}
 	if !peerUIDKnown {
-		log.Warn("caller check not available on this platform: every local user may call the proxy and use its credential; a Unix socket (--listen-unix) limits callers by its file mode")
+		log.Warn("caller check not available on this platform: every local user may call the proxy and use its credential; a Unix socket listener (ListenUnix) limits callers by its file mode")
 		return ln
 	}
 	g := &callerGuard{allow: p.allowedUIDs(), remote: p.cfg.AllowRemote, log: log, lookup: peerUID}
