@@ -17,10 +17,7 @@ func (e *Endpoint) issue(ctx context.Context, w Wire) (*Context, error) {
 	if err != nil {
 		return nil, e.fail(wssc.Issue, err)
 	}
-	bootstrap := func(env *soap.Envelope, o secure.Options) ([]byte, error) {
-		return e.cfg.Bootstrap.Secure(ctx, env, o)
-	}
-	resp, err := e.exchange(ctx, wssc.Issue, w, wstrust.Request{Payload: rst.Element, Secure: bootstrap})
+	resp, err := e.exchange(ctx, wssc.Issue, w, wstrust.Request{Payload: rst.Element, Secure: e.bootstrapped(ctx, nil)})
 	if err == nil {
 		err = e.bornExpired(wssc.Issue, resp.Lifetime)
 	}
@@ -34,16 +31,17 @@ func (e *Endpoint) issue(ctx context.Context, w Wire) (*Context, error) {
 	return &Context{Version: e.cfg.Version, Token: resp.Token, Wire: w, Established: e.cfg.Now(), Expires: resp.Lifetime.Expires, key: key}, nil
 }
 
-// renew asks the STS for a new key for old (WS-Trust Renew), proving
-// possession of the current key: the request is signed with it. The
-// signature covers the Timestamp only; .NET Framework servers refuse a
-// Renew whose wsa:To is signed.
+// renew asks the STS for a new key for old (WS-Trust Renew) the way WCF's
+// client does: the request carries the bootstrap credential, exactly as
+// an Issue does, and proves possession of the current key with old's SCT
+// as an endorsing token, its HMAC signature over the Timestamp only (.NET
+// Framework servers refuse a Renew whose wsa:To is signed with it).
 func (e *Endpoint) renew(ctx context.Context, old *Context) (*Context, error) {
 	rst, err := wssc.BuildRenew(wssc.Params{Version: old.Version, Mode: e.cfg.Entropy, KeySize: e.cfg.KeySize, Rand: e.cfg.Rand}, old.Token.Ref())
 	if err != nil {
 		return nil, e.fail(wssc.Renew, err)
 	}
-	resp, err := e.exchange(ctx, wssc.Renew, old.Wire, wstrust.Request{Payload: rst.Element, Secure: e.signedWith(old)})
+	resp, err := e.exchange(ctx, wssc.Renew, old.Wire, wstrust.Request{Payload: rst.Element, Secure: e.bootstrapped(ctx, old)})
 	if err == nil {
 		err = e.bornExpired(wssc.Renew, resp.Lifetime)
 	}
@@ -92,6 +90,18 @@ func (e *Endpoint) cancelExchange(ctx context.Context, c *Context) error {
 	}
 	_, err = e.exchange(ctx, wssc.Cancel, c.Wire, wstrust.Request{Payload: el, Secure: e.signedWith(c)})
 	return err
+}
+
+// bootstrapped secures an STS request with the bootstrap credential,
+// endorsed by context endorse when it is not nil. ctx bounds what the
+// bootstrap fetches first (a ticket, an issued token).
+func (e *Endpoint) bootstrapped(ctx context.Context, endorse *Context) wstrust.SecureFunc {
+	return func(env *soap.Envelope, o secure.Options) ([]byte, error) {
+		if endorse != nil {
+			o.Endorse = &secure.Endorsement{Context: endorse.Secure(), SignatureMethod: e.cfg.SignatureMethod}
+		}
+		return e.cfg.Bootstrap.Secure(ctx, env, o)
+	}
 }
 
 // signedWith secures an STS request with context c: Timestamp, SCT and an

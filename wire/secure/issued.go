@@ -59,5 +59,5 @@ func WithIssuedToken(env *soap.Envelope, cred IssuedToken, o Options) ([]byte, e
 	if err := b.signWith(signer, cred.Reference.Copy(), o); err != nil {
 		return nil, err
 	}
-	return b.bytes(), nil
+	return b.finish(o)
 }

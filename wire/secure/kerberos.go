@@ -44,7 +44,7 @@ func WithKerberos(env *soap.Envelope, cred Kerberos, o Options) ([]byte, error) 
 	if err := b.signWith(signer, ref, o); err != nil {
 		return nil, err
 	}
-	return b.bytes(), nil
+	return b.finish(o)
 }
 
 // signWith signs the Timestamp and the WS-Addressing To header (given a

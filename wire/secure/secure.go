@@ -41,6 +41,22 @@ type Options struct {
 	// not read the Body cannot see its Ids; an unpredictable prefix keeps
 	// the ones added here distinct from them.
 	IDPrefix string
+	// Endorse, when set, has the With* function of a bootstrap credential
+	// (WithUsername, WithCertificate, WithIssuedToken, WithKerberos) also
+	// endorse the message with a security context, as WCF's client does in
+	// a Renew: after the credential's token and signature come the SCT and
+	// an HMAC signature made with the context key over the Timestamp only
+	// (.NET Framework servers refuse an SCT-keyed Renew whose wsa:To is
+	// signed). WithContext and AddContext ignore it.
+	Endorse *Endorsement
+}
+
+// Endorsement is a security context that endorses a message another
+// credential secures.
+type Endorsement struct {
+	Context Context
+	// SignatureMethod is as in ContextOptions: dsig.HMACSHA1 when empty.
+	SignatureMethod string
 }
 
 // DefaultTTL is the Timestamp validity used when Options.TTL is zero.
@@ -90,6 +106,11 @@ func begin(env *soap.Envelope, o Options) (*header, error) {
 		return nil, ErrAlreadySecured
 	}
 	b := &header{env: env, sec: wss.NewSecurityHeader(env.Version.Namespace()), frags: map[*etree.Element]xmldoc.Fragment{}, ids: existingIDs(env.Root), idPrefix: o.IDPrefix}
+	if e := o.Endorse; e != nil && e.Context.Token != nil && e.Context.Token.ID != "" {
+		// The endorsing SCT comes last but keeps its wsu:Id: no Id added
+		// before it may take that one.
+		b.ids[e.Context.Token.ID] = true
+	}
 	h.AddChild(b.sec)
 	ttl := o.TTL
 	if ttl == 0 {
@@ -162,6 +183,41 @@ func (b *header) addFragment(f xmldoc.Fragment) error {
 }
 
 func (b *header) bytes() []byte { return xmldoc.SerializeWith(b.env.Root, b.frags) }
+
+// finish adds the endorsing context o asks for, if any, after everything
+// the credential added, and returns the serialized envelope.
+func (b *header) finish(o Options) ([]byte, error) {
+	if o.Endorse != nil {
+		if err := b.endorse(*o.Endorse, o); err != nil {
+			return nil, err
+		}
+	}
+	return b.bytes(), nil
+}
+
+// endorse adds e's SCT, exactly as the server issued it, and an HMAC
+// signature made with its key over the Timestamp, its KeyInfo referencing
+// the SCT as WithContext does.
+func (b *header) endorse(e Endorsement, o Options) error {
+	c := e.Context
+	if c.Token == nil || len(c.Key) == 0 {
+		return errors.New("secure: endorsing context has no token or key")
+	}
+	if err := b.addFragment(c.Token.Fragment); err != nil {
+		return fmt.Errorf("secure: endorsing security context token: %w", err)
+	}
+	method := e.SignatureMethod
+	if method == "" {
+		method = dsig.HMACSHA1
+	}
+	signer, err := dsig.HMACKey(method, c.Key)
+	if err != nil {
+		return err
+	}
+	s := dsig.Signer{Key: signer, Digest: o.Digest, KeyInfo: contextSTR(c)}
+	_, err = s.Sign(b.sec, dsig.Reference{Element: b.ts})
+	return err
+}
 
 // WithContext secures env with a security context: Timestamp, the SCT as
 // the server issued it, optionally a DerivedKeyToken, and an HMAC
@@ -313,7 +369,7 @@ func WithCertificate(env *soap.Envelope, cred Certificate, o Options) ([]byte, e
 	if _, err := s.Sign(b.sec, b.refs(o, extra...)...); err != nil {
 		return nil, err
 	}
-	return b.bytes(), nil
+	return b.finish(o)
 }
 
 // addressingTo returns the single WS-Addressing To header of either
@@ -345,5 +401,5 @@ func WithUsername(env *soap.Envelope, username, password string, digest bool, o 
 		return nil, err
 	}
 	b.sec.AddChild(ut.Element())
-	return b.bytes(), nil
+	return b.finish(o)
 }
