@@ -20,8 +20,9 @@ import (
 // TLS), or an RSA signature over the Timestamp by a certificate that
 // chains to a trusted CA (X.509 Token Profile 1.1). Either way the
 // Security header needs a fresh Timestamp. It returns who authenticated,
-// for the log.
-func (s *Server) authenticate(req *request, v wssc.Version) (string, *rejection) {
+// for the log. In a Renew, endorsing is the context's signature, which
+// is not the bootstrap's; nil in an Issue.
+func (s *Server) authenticate(req *request, v wssc.Version, endorsing *etree.Element) (string, *rejection) {
 	sec, rej := securityHeader(req.env)
 	if rej != nil {
 		return "", rej
@@ -33,13 +34,31 @@ func (s *Server) authenticate(req *request, v wssc.Version) (string, *rejection)
 	case len(uts) == 1:
 		return s.checkUsername(sec, uts[0], req.now)
 	case hasKerberosToken(sec):
-		return s.checkKerberos(req.env.Root, sec, v, req.now)
+		return s.checkKerberos(req.env.Root, sec, v, req.now, endorsing)
 	case hasAssertion(sec):
-		return s.checkIssuedToken(req.env.Root, sec, v, req.now)
+		return s.checkIssuedToken(req.env.Root, sec, v, req.now, endorsing)
 	case len(xmldoc.Children(sec, wss.NameBinarySecurityToken)) > 0:
-		return s.checkCertificate(req.env.Root, sec, v, req.now)
+		return s.checkCertificate(req.env.Root, sec, v, req.now, endorsing)
+	}
+	if endorsing != nil {
+		return "", reject(codeInvalidSecurity, "the Renew request carries no bootstrap credential: renewing takes the credential the context was issued to (a UsernameToken, or an X.509, SAML or Kerberos signature) as well as the context's endorsing signature")
 	}
 	return "", reject(codeInvalidSecurity, "the Issue request carries neither a UsernameToken nor an X.509 signature")
+}
+
+// bootstrapSignature returns the one Signature of sec other than
+// endorsing (see authenticate).
+func bootstrapSignature(sec, endorsing *etree.Element) (*etree.Element, *rejection) {
+	var sigs []*etree.Element
+	for _, sig := range xmldoc.Children(sec, nameSignature) {
+		if sig != endorsing {
+			sigs = append(sigs, sig)
+		}
+	}
+	if len(sigs) != 1 {
+		return nil, reject(codeInvalidSecurity, "the Security header needs exactly one Signature by the bootstrap credential, besides any context's endorsing one; it holds %d", len(sigs))
+	}
+	return sigs[0], nil
 }
 
 // checkUsername verifies a UsernameToken. The reason never says whether
@@ -71,14 +90,14 @@ func (s *Server) checkUsername(sec, el *etree.Element, now time.Time) (string, *
 // checkCertificate verifies the bootstrap signature: one Signature whose
 // KeyInfo references a BinarySecurityToken of the same header, a
 // certificate that chains to TrustedCAs at now, and a signed, fresh
-// Timestamp.
-func (s *Server) checkCertificate(root, sec *etree.Element, v wssc.Version, now time.Time) (string, *rejection) {
+// Timestamp. endorsing is as in authenticate.
+func (s *Server) checkCertificate(root, sec *etree.Element, v wssc.Version, now time.Time, endorsing *etree.Element) (string, *rejection) {
 	if s.cfg.TrustedCAs == nil {
 		return "", reject(codeFailedAuthentication, "X.509 authentication is not enabled on this server")
 	}
-	sig, err := xmldoc.One(sec, nameSignature)
-	if err != nil {
-		return "", reject(codeInvalidSecurity, "the Security header needs exactly one Signature: %v", err)
+	sig, rej := bootstrapSignature(sec, endorsing)
+	if rej != nil {
+		return "", rej
 	}
 	var cert *x509.Certificate
 	resolve := func(keyInfo *etree.Element, method string) (dsig.VerifyingKey, error) {

@@ -218,14 +218,23 @@ func (h *harness) echo(c ctx, ref keyRef) *response {
 	return h.post(soap.V12, echoAction, contextMessage(h.t, c, soap.V12, wsa.V10, echoAction, echoBody, h.clock.Now(), ref))
 }
 
-// lifecycle builds a Renew or Cancel of target signed with c's key.
+// lifecycle builds a Renew or Cancel of target signed with c's key. A
+// Renew also carries the bootstrap credential (the test user's
+// UsernameToken), as WCF's does.
 func (h *harness) lifecycle(c ctx, op wssc.Operation, target string, entropy []byte) []byte {
 	h.t.Helper()
-	ks := 0
+	return h.lifecycleAs(c, op, target, entropy, usernameToken(testUser, testPassword, false, h.clock.Now()))
+}
+
+// lifecycleAs is lifecycle with the Renew's bootstrap token XML given
+// ("" for none: the context's signature alone).
+func (h *harness) lifecycleAs(c ctx, op wssc.Operation, target string, entropy []byte, bootstrap string) []byte {
+	h.t.Helper()
+	ks, sec := 0, timestamp(h.clock.Now(), 5*time.Minute)
 	if op == wssc.Renew {
-		ks = 256
+		ks, sec = 256, sec+bootstrap
 	}
-	return contextMessage(h.t, c, soap.V12, wsa.V10, c.v.Action(op), rstXML(c.v, op, entropy, ks, target), h.clock.Now(), refID)
+	return contextMessageTS(h.t, c, soap.V12, wsa.V10, c.v.Action(op), rstXML(c.v, op, entropy, ks, target), sec, refID)
 }
 
 // renew renews c and returns the new context.

@@ -49,12 +49,13 @@ type cookieState struct {
 	Created    time.Time `json:"c"`
 	Expires    time.Time `json:"e"`
 	KeyCreated time.Time `json:"kc"`
+	Principal  string    `json:"p,omitempty"`
 }
 
 func (j *cookieJar) seal(s *session) ([]byte, error) {
 	plain, err := json.Marshal(cookieState{
 		Version: s.Version.SC(), Key: s.Key, Instance: s.Instance,
-		Created: s.Created, Expires: s.Expires, KeyCreated: s.KeyCreated,
+		Created: s.Created, Expires: s.Expires, KeyCreated: s.KeyCreated, Principal: s.Principal,
 	})
 	if err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ func (j *cookieJar) open(identifier string, sealed []byte) (*session, error) {
 	}
 	return &session{
 		Identifier: identifier, Version: v, Key: cs.Key, Instance: cs.Instance,
-		Created: cs.Created, Expires: cs.Expires, KeyCreated: cs.KeyCreated,
+		Created: cs.Created, Expires: cs.Expires, KeyCreated: cs.KeyCreated, Principal: cs.Principal,
 	}, nil
 }
 

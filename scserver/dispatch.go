@@ -370,7 +370,7 @@ func (s *Server) verifyApplication(req *request) (*Verified, *rejection) {
 	case certificateSigned(req.env):
 		return s.verifyCertificateMessage(req)
 	}
-	ver, rej := s.verifyContext(req.env, req.now, true)
+	ver, rej := s.verifyContext(req.env, req.now, true, false)
 	if rej == nil {
 		ver.Timestamp, rej = s.checkTimestamp(ver.Signature, req.now)
 		if rej != nil {

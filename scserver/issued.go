@@ -200,7 +200,7 @@ func samlChildren(sec *etree.Element) []*etree.Element {
 // saml.Verify (signed by a trusted issuer, valid now, for this server,
 // its proof key encrypted to this server); the Signature verified with
 // that proof key and covering a fresh Timestamp.
-func (s *Server) checkIssuedToken(root, sec *etree.Element, v wssc.Version, now time.Time) (string, *rejection) {
+func (s *Server) checkIssuedToken(root, sec *etree.Element, v wssc.Version, now time.Time, endorsing *etree.Element) (string, *rejection) {
 	if s.tokens == nil {
 		return "", reject(codeFailedAuthentication, "issued-token authentication is not enabled on this server")
 	}
@@ -208,9 +208,9 @@ func (s *Server) checkIssuedToken(root, sec *etree.Element, v wssc.Version, now 
 	if len(assertions) != 1 || !xmldoc.Is(assertions[0], saml.Name("Assertion")) {
 		return "", reject(codeInvalidSecurity, "the Security header must hold exactly one SAML 2.0 element, an Assertion; it holds %d", len(assertions))
 	}
-	sig, err := xmldoc.One(sec, nameSignature)
-	if err != nil {
-		return "", reject(codeInvalidSecurity, "the Security header needs exactly one Signature: %v", err)
+	sig, rej := bootstrapSignature(sec, endorsing)
+	if rej != nil {
+		return "", rej
 	}
 	if rej := referencedAssertion(root, sig, assertions[0]); rej != nil {
 		return "", rej

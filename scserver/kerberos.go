@@ -101,7 +101,7 @@ func kerberosTokens(sec *etree.Element) []*etree.Element {
 // whose AP-REQ is for this service and fresh, one Signature keyed with
 // its session key that references the token and covers a fresh
 // Timestamp, and an authenticator not seen before.
-func (s *Server) checkKerberos(root, sec *etree.Element, v wssc.Version, now time.Time) (string, *rejection) {
+func (s *Server) checkKerberos(root, sec *etree.Element, v wssc.Version, now time.Time, endorsing *etree.Element) (string, *rejection) {
 	a := s.cfg.Kerberos
 	if a == nil {
 		return "", reject(codeFailedAuthentication, "Kerberos authentication is not enabled on this server")
@@ -118,9 +118,9 @@ func (s *Server) checkKerberos(root, sec *etree.Element, v wssc.Version, now tim
 	if rej != nil {
 		return "", rej
 	}
-	sig, err := xmldoc.One(sec, nameSignature)
-	if err != nil {
-		return "", reject(codeInvalidSecurity, "the Security header needs exactly one Signature: %v", err)
+	sig, rej := bootstrapSignature(sec, endorsing)
+	if rej != nil {
+		return "", rej
 	}
 	resolve := func(keyInfo *etree.Element, method string) (dsig.VerifyingKey, error) {
 		if err := referencesToken(sec, keyInfo, toks[0], wss.ValueTypeGSSKerberosAPREQ); err != nil {

@@ -316,7 +316,12 @@ func TestClientPackagesInterop(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				r = call(v.Action(wssc.Renew), xmldoc.Serialize(renew.Element), withCtx).ok(t)
+				// The Renew carries the bootstrap credential, endorsed by the context.
+				r = call(v.Action(wssc.Renew), xmldoc.Serialize(renew.Element), func(env *soap.Envelope) ([]byte, error) {
+					o := opts
+					o.Endorse = &secure.Endorsement{Context: sc}
+					return secure.WithUsername(env, testUser, testPassword, true, o)
+				}).ok(t)
 				sc = establish(r, renew, wssc.Renew)
 				call(echoAction, []byte(echoBody), withCtx).ok(t)
 

@@ -155,7 +155,8 @@ func TestLifecycleThroughDerivedKey(t *testing.T) {
 			h := start(t, Config{})
 			c := h.issue(v)
 			entropy := bytes.Repeat([]byte{0x7e}, 32)
-			src := contextMessage(t, c, soap.V12, wsa.V10, v.Action(wssc.Renew), rstXML(v, wssc.Renew, entropy, 256, targetXML(v, c.identifier, "")), h.clock.Now(), refDerived)
+			sec := timestamp(h.clock.Now(), 5*time.Minute) + usernameToken(testUser, testPassword, false, h.clock.Now())
+			src := contextMessageTS(t, c, soap.V12, wsa.V10, v.Action(wssc.Renew), rstXML(v, wssc.Renew, entropy, 256, targetXML(v, c.identifier, "")), sec, refDerived)
 			if !bytes.Contains(src, []byte("DerivedKeyToken")) {
 				t.Fatal("the Renew is not signed through a DerivedKeyToken")
 			}

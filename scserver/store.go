@@ -23,6 +23,9 @@ type session struct {
 	PrevKey   []byte
 	PrevUntil time.Time
 	Cancelled bool
+	// Principal is who the context was issued to ("user:alice"); a Renew
+	// must authenticate as the same.
+	Principal string
 	// Messages counts application messages verified with the current key.
 	Messages int
 }
@@ -190,6 +193,10 @@ type ContextSpec struct {
 	Key        []byte
 	// Instance is the current key instance, "" for none.
 	Instance string
+	// Principal is who the context counts as issued to, as the log names
+	// it ("user:alice", "x509:CN=client"); only a Renew authenticated as
+	// that principal renews it. Empty: no Renew does.
+	Principal string
 	// Created defaults to the server's now; Expires to Created plus the
 	// configured Lifetime.
 	Created, Expires time.Time
@@ -215,7 +222,7 @@ func (s *Server) AddContext(spec ContextSpec) error {
 	s.sweep(s.cfg.Now())
 	if err := s.store.add(&session{
 		Identifier: spec.Identifier, Version: spec.Version, Key: slices.Clone(spec.Key), Instance: spec.Instance,
-		Created: created, Expires: expires, KeyCreated: created,
+		Principal: spec.Principal, Created: created, Expires: expires, KeyCreated: created,
 	}); err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func (s *Server) newProof(rst *wssc.Request) (*wssc.Proof, *rejection) {
 
 // issue authenticates the bootstrap credential and issues a new context.
 func (s *Server) issue(req *request, rst *wssc.Request) (*etree.Element, *rejection) {
-	principal, rej := s.authenticate(req, rst.Version)
+	principal, rej := s.authenticate(req, rst.Version, nil)
 	if rej != nil {
 		return nil, rej
 	}
@@ -83,7 +83,7 @@ func (s *Server) issue(req *request, rst *wssc.Request) (*etree.Element, *reject
 		return nil, rejectClass(soap.Receiver, http.StatusInternalServerError, "%v", err)
 	}
 	sess := &session{
-		Identifier: "urn:uuid:" + id, Version: rst.Version, Key: proof.Key,
+		Identifier: "urn:uuid:" + id, Version: rst.Version, Key: proof.Key, Principal: principal,
 		Created: req.now, Expires: req.now.Add(s.cfg.Lifetime), KeyCreated: req.now,
 	}
 	out, rej := s.grant(sess, proof)
@@ -136,9 +136,10 @@ func (s *Server) uuid() (string, error) {
 }
 
 // proofOfPossession verifies a Renew or Cancel: signed, with a fresh signed
-// Timestamp, by the key of the very context it targets.
+// Timestamp, by the key of the very context it targets. In a Renew that
+// signature endorses the bootstrap's (see verifyContext).
 func (s *Server) proofOfPossession(req *request, rst *wssc.Request, allowPrevious bool) (*Verified, *rejection) {
-	ver, rej := s.verifyContext(req.env, req.now, allowPrevious)
+	ver, rej := s.verifyContext(req.env, req.now, allowPrevious, rst.Operation == wssc.Renew)
 	if rej == nil {
 		ver.Timestamp, rej = s.checkTimestamp(ver.Signature, req.now)
 	}
@@ -155,14 +156,21 @@ func (s *Server) proofOfPossession(req *request, rst *wssc.Request, allowPreviou
 }
 
 // renew gives the target context a new key (and, in 1.3, a new Instance),
-// keeping the old key valid for the rollover period. Only the current key
-// proves possession.
+// keeping the old key valid for the rollover period. As a WCF server
+// does, it wants the bootstrap credential, checked as for an Issue, and
+// the context's endorsing signature made with its current key; the
+// credential must name the principal the context was issued to.
 func (s *Server) renew(req *request, rst *wssc.Request) (*etree.Element, *rejection) {
 	ver, rej := s.proofOfPossession(req, rst, false)
 	if rej != nil {
 		return nil, rej
 	}
 	req.context = ver.Identifier
+	principal, rej := s.authenticate(req, rst.Version, ver.Signature.Signature)
+	if rej != nil {
+		return nil, rej.about(ver.Identifier)
+	}
+	req.principal = principal
 	proof, rej := s.newProof(rst)
 	if rej != nil {
 		return nil, rej.about(ver.Identifier)
@@ -180,6 +188,9 @@ func (s *Server) renew(req *request, rst *wssc.Request) (*etree.Element, *reject
 		if rst.Target.Instance != "" && rst.Target.Instance != sess.Instance {
 			return &ContextError{Identifier: sess.Identifier, Reason: fmt.Sprintf("has no key instance %q (current: %q)", rst.Target.Instance, sess.Instance)}
 		}
+		if sess.Principal != principal {
+			return errOtherPrincipal
+		}
 		if !bytes.Equal(sess.Key, ver.key) {
 			return &ContextError{Identifier: sess.Identifier, Reason: "was renewed by another request meanwhile"}
 		}
@@ -193,6 +204,9 @@ func (s *Server) renew(req *request, rst *wssc.Request) (*etree.Element, *reject
 		renewed = sess.clone()
 		return nil
 	})
+	if errors.Is(err, errOtherPrincipal) {
+		return nil, reject(codeFailedAuthentication, "context %q was not issued to %s", ver.Identifier, principal).about(ver.Identifier)
+	}
 	if err != nil {
 		var ce *ContextError
 		errors.As(err, &ce)
@@ -209,6 +223,10 @@ func (s *Server) renew(req *request, rst *wssc.Request) (*etree.Element, *reject
 	})
 	return out, nil
 }
+
+// errOtherPrincipal refuses a Renew whose bootstrap credential is not the
+// one the context was issued to.
+var errOtherPrincipal = errors.New("renewed by another principal")
 
 // cancel ends the target context; later messages on it get
 // BadContextToken.

@@ -206,6 +206,27 @@ func TestRenewRejected(t *testing.T) {
 			src := contextMessage(t, c, soap.V12, wsa.V10, v.Action(wssc.Renew), rstXML(v, wssc.Issue, entropy, 256, ""), h.clock.Now(), refID)
 			h.post(soap.V12, v.Action(wssc.Renew), src).wantFault(t, xmldoc.Name{Space: v.Trust(), Local: "InvalidRequest"}, "does not match")
 		})
+		t.Run(v.String()+"/no bootstrap credential", func(t *testing.T) {
+			// The context's signature alone, which WCF refuses too.
+			h := start(t, Config{})
+			c := h.issue(v)
+			h.post(soap.V12, v.Action(wssc.Renew), h.lifecycleAs(c, wssc.Renew, targetXML(v, c.identifier, ""), entropy, "")).
+				wantFault(t, codeInvalidSecurity, "carries no bootstrap credential")
+		})
+		t.Run(v.String()+"/wrong password", func(t *testing.T) {
+			h := start(t, Config{})
+			c := h.issue(v)
+			ut := usernameToken(testUser, "wrong", false, h.clock.Now())
+			h.post(soap.V12, v.Action(wssc.Renew), h.lifecycleAs(c, wssc.Renew, targetXML(v, c.identifier, ""), entropy, ut)).
+				wantFault(t, codeFailedAuthentication, "authentication failed")
+		})
+		t.Run(v.String()+"/another principal", func(t *testing.T) {
+			h := start(t, Config{Users: map[string]string{testUser: testPassword, "bob": "bob's password"}})
+			c := h.issue(v)
+			ut := usernameToken("bob", "bob's password", false, h.clock.Now())
+			h.post(soap.V12, v.Action(wssc.Renew), h.lifecycleAs(c, wssc.Renew, targetXML(v, c.identifier, ""), entropy, ut)).
+				wantFault(t, codeFailedAuthentication, "was not issued to user:bob")
+		})
 		t.Run(v.String()+"/cancelled", func(t *testing.T) {
 			h := start(t, Config{})
 			c := h.issue(v)

@@ -47,7 +47,7 @@ var nameSignature = xmldoc.Name{Space: dsig.NS, Local: "Signature"}
 // checks. A refusal is an error that unwraps to the *soap.Fault the server
 // would answer with.
 func (s *Server) VerifySignature(env *soap.Envelope) (*Verified, error) {
-	ver, rej := s.verifyContext(env, s.cfg.Now(), true)
+	ver, rej := s.verifyContext(env, s.cfg.Now(), true, false)
 	if rej != nil {
 		return nil, rej
 	}
@@ -60,7 +60,7 @@ func (s *Server) VerifySignature(env *soap.Envelope) (*Verified, error) {
 // longer ago than TimestampValidity, each within the configured skew.
 func (s *Server) VerifyMessage(env *soap.Envelope) (*Verified, error) {
 	now := s.cfg.Now()
-	ver, rej := s.verifyContext(env, now, true)
+	ver, rej := s.verifyContext(env, now, true, false)
 	if rej == nil {
 		ver.Timestamp, rej = s.checkTimestamp(ver.Signature, now)
 	}
@@ -84,8 +84,10 @@ func securityHeader(env *soap.Envelope) (*etree.Element, *rejection) {
 
 // verifyContext checks the context signature of env at now, trying the
 // previous key of the context when allowPrevious and the current one
-// fails.
-func (s *Server) verifyContext(env *soap.Envelope, now time.Time, allowPrevious bool) (*Verified, *rejection) {
+// fails. The context signature is the header's only Signature, or, when
+// endorsing (a Renew, which also carries the bootstrap's), its last one:
+// an endorsing signature follows the token it endorses.
+func (s *Server) verifyContext(env *soap.Envelope, now time.Time, allowPrevious, endorsing bool) (*Verified, *rejection) {
 	sec, rej := securityHeader(env)
 	if rej != nil {
 		return nil, rej
@@ -95,9 +97,9 @@ func (s *Server) verifyContext(env *soap.Envelope, now time.Time, allowPrevious 
 		return nil, rej
 	}
 	s.restoreCookies(sec, v, now)
-	sig, err := xmldoc.One(sec, nameSignature)
-	if err != nil {
-		return nil, reject(codeInvalidSecurity, "the Security header needs exactly one Signature: %v", err)
+	sig, rej := contextSignature(sec, endorsing)
+	if rej != nil {
+		return nil, rej
 	}
 	ver, err := s.verifyWithKey(env.Root, sec, sig, v, pinned, now, false)
 	if err != nil && allowPrevious && errors.Is(err, dsig.ErrBadSignature) {
@@ -118,6 +120,22 @@ func (s *Server) verifyContext(env *soap.Envelope, now time.Time, allowPrevious 
 		return nil, rej
 	}
 	return ver, nil
+}
+
+// contextSignature returns the Signature verifyContext checks.
+func contextSignature(sec *etree.Element, endorsing bool) (*etree.Element, *rejection) {
+	if !endorsing {
+		sig, err := xmldoc.One(sec, nameSignature)
+		if err != nil {
+			return nil, reject(codeInvalidSecurity, "the Security header needs exactly one Signature: %v", err)
+		}
+		return sig, nil
+	}
+	sigs := xmldoc.Children(sec, nameSignature)
+	if len(sigs) == 0 {
+		return nil, reject(codeInvalidSecurity, "the Security header holds no Signature: a Renew must be endorsed by the context it renews")
+	}
+	return sigs[len(sigs)-1], nil
 }
 
 var errNoPrevious = errors.New("no previous key in its rollover period")

@@ -45,7 +45,7 @@ func (s *Server) verifyCertificateMessage(req *request) (*Verified, *rejection) 
 	}
 	// The version only shapes faults about contexts, which a certificate
 	// signature cannot cause.
-	principal, rej := s.checkCertificate(req.env.Root, sec, s.cfg.Versions[0], req.now)
+	principal, rej := s.checkCertificate(req.env.Root, sec, s.cfg.Versions[0], req.now, nil)
 	if rej != nil {
 		return nil, rej
 	}
