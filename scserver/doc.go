@@ -14,7 +14,10 @@
 //     drafts WCF's wsHttpBinding speaks; §4.4 entropy (combined, client
 //     only, server only) and KeySize; replies shaped like WCF's (attached
 //     and unattached references, the 1.3 collection, Instance on renewal,
-//     an optional dnse:Cookie holding the sealed session state).
+//     an optional dnse:Cookie holding the sealed session state). A Renew
+//     is checked as a WCF server checks it (WS-SC 1.3 §5): the bootstrap
+//     credential as for an Issue, the endorsing signature of the context
+//     its RenewTarget names, and the principal the context was issued to.
 //   - WS-SecureConversation 1.3 §3 (SecurityContextToken), §7 (signatures
 //     through a DerivedKeyToken, as WSS4J makes them, or with the context
 //     key directly, as WCF's SecureConversation over TLS does) and §8

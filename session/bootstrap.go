@@ -10,12 +10,15 @@ import (
 	"github.com/scproxy/scproxy/wire/soap"
 )
 
-// Bootstrap authenticates the request that establishes a context: it adds
-// its credential to the Issue envelope and returns the bytes to send.
-// Implementations must keep their secrets out of String and errors.
+// Bootstrap authenticates the requests that establish and renew a
+// context: it adds its credential to the Issue or Renew envelope and
+// returns the bytes to send. Implementations must keep their secrets out
+// of String and errors.
 type Bootstrap interface {
 	// Secure adds the credential to env's Header. A bootstrap that must
 	// first fetch something (a ticket, an issued token) does so under ctx.
+	// For a Renew, o.Endorse names the context to endorse the request
+	// with: passing o unchanged to wire/secure's With* functions adds it.
 	Secure(ctx context.Context, env *soap.Envelope, o secure.Options) ([]byte, error)
 	// Kind names the bootstrap for logs and status ("username").
 	Kind() string
