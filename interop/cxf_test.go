@@ -19,6 +19,9 @@ type scenario struct {
 	// bridged: the application speaks the other SOAP version, and
 	// scproxy converts (--soap-version).
 	bridged bool
+	// derived: the policy has RequireDerivedKeys, and scproxy signs
+	// with derived keys (--derived-keys).
+	derived bool
 }
 
 // appSOAP12 is the application's SOAP version.
@@ -38,6 +41,9 @@ func (s scenario) name() string {
 	if s.bridged {
 		name += "-to-" + soap[s.soap12]
 	}
+	if s.derived {
+		name += "/derived-keys"
+	}
 	return name
 }
 
@@ -54,6 +60,9 @@ func (s scenario) args() []string {
 	}
 	if s.bridged {
 		a = append(a, "--soap-version", map[bool]string{false: "1.1", true: "1.2"}[s.soap12])
+	}
+	if s.derived {
+		a = append(a, "--derived-keys")
 	}
 	return a
 }
@@ -87,7 +96,7 @@ func TestCXF(t *testing.T) {
 			})
 		}
 	})
-	t.Run("restart", testRestart)
+	t.Run("restart", func(t *testing.T) { testRestart(t, scenarios()) })
 }
 
 // testLifecycle: establishment, 50 echoes, a proactive renewal driven by
@@ -223,10 +232,9 @@ func issuedContexts(xs []exchange) []string {
 // testRestart: the service restarts and forgets every context; each
 // proxy establishes a new one on its next request, once, and resends:
 // no fault reaches an application.
-func testRestart(t *testing.T) {
+func testRestart(t *testing.T, scs []scenario) {
 	wire := shared.peer.WireLog
 	var pxs []*proxy
-	scs := scenarios()
 	for _, sc := range scs {
 		px := startProxy(t, sc.args()...)
 		if err := px.echo(t, sc.appSOAP12(), echoElement(0, 300)); err != nil {
@@ -274,34 +282,34 @@ func testRestart(t *testing.T) {
 	}
 }
 
-// TestCXFRequireDerivedKeys documents a gap: a service whose policy puts
-// RequireDerivedKeys on the context token over TLS wants the endorsing
-// signature made with a derived key, and scproxy's SC-over-TLS profile
-// signs with the context key itself, as WCF's TransportWithMessageCredential
-// does. The context is established; the service refuses the message with
-// its policy fault, which reaches the application once, without a resend
-// or a new context. When scproxy learns to derive keys here, this test
-// must change.
+// derivedScenarios: SC over TLS under a policy with RequireDerivedKeys
+// on the context token, username bootstrap, in both WS-SC versions, for
+// SOAP 1.1 and SOAP 1.2 applications.
+func derivedScenarios() []scenario {
+	var out []scenario
+	for _, v := range []struct{ path, flag string }{{"2005", "2005-02"}, {"13", "1.3"}} {
+		for _, soap12 := range []bool{false, true} {
+			out = append(out, scenario{policy: "ut-dk", version: v.path, soap12: soap12, scVersion: v.flag, bootstrap: "username", derived: true})
+		}
+	}
+	return out
+}
+
+// TestCXFRequireDerivedKeys runs the whole life of each scenario whose
+// policy puts RequireDerivedKeys on the context token over TLS: the
+// service accepts only endorsing signatures made with a key derived from
+// the context key, which scproxy makes under --derived-keys. Establishment,
+// 50 echoes, renewal, cancel at shutdown, then a restart of the service
+// under all of them, as TestCXF asserts.
 func TestCXFRequireDerivedKeys(t *testing.T) {
 	setup(t)
-	for _, v := range []struct{ path, flag string }{{"2005", "2005-02"}, {"13", "1.3"}} {
-		t.Run("sc-"+v.flag, func(t *testing.T) {
-			t.Parallel()
-			sc := scenario{policy: "ut-dk", version: v.path, scVersion: v.flag, bootstrap: "username"}
-			wire := shared.peer.WireLog
-			from := wireSize(t, wire)
-			px := startProxy(t, sc.args()...)
-			err := px.echo(t, false, echoElement(0, 300))
-			if err == nil || !strings.Contains(err.Error(), "RequireDerivedKeys") {
-				t.Fatalf("want the service's RequireDerivedKeys policy fault, got %v", err)
-			}
-			xs := only(readWire(t, wire, from), sc.path())
-			if n := ops(xs); n["Issue"] != 1 || n["App"] != 1 {
-				t.Errorf("the service saw %v, want one Issue and one message\n%s", n, dump(xs))
-			}
-			if st := px.status(t); st.Resends != 0 || st.Establishes != 1 {
-				t.Errorf("status: %d resends, %d establishments; want 0 and 1", st.Resends, st.Establishes)
-			}
-		})
-	}
+	t.Run("lifecycle", func(t *testing.T) {
+		for _, sc := range derivedScenarios() {
+			t.Run(sc.name(), func(t *testing.T) {
+				t.Parallel()
+				testLifecycle(t, sc)
+			})
+		}
+	})
+	t.Run("restart", func(t *testing.T) { testRestart(t, derivedScenarios()) })
 }

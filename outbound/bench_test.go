@@ -60,7 +60,7 @@ func benchEnvelope(size int, response bool) []byte {
 // BenchmarkProxy measures the proxy's own work per message, upstream in
 // memory: securing off (pass) against the SC-over-TLS profile (sc-tls) and
 // the x509 profile (an RSA-2048 signature per message) at 1, 10 and
-// 100 KB. With one goroutine, ns/op is CPU per message.
+// 100 KB; sc-tls-dk is sc-tls signing with a derived key (DerivedKeys). With one goroutine, ns/op is CPU per message.
 func BenchmarkProxy(b *testing.B) {
 	srv, err := scserver.New(scserver.Config{PlainHTTP: true, Users: map[string]string{"u": "p"}})
 	if err != nil {
@@ -73,14 +73,16 @@ func BenchmarkProxy(b *testing.B) {
 		name     string
 		security Security
 		profile  Profile
-	}{{"pass", SecurityNone, ProfileSCOverTLS}, {"sc-tls", SecurityContext, ProfileSCOverTLS}, {"x509", SecurityContext, ProfileX509}}
+		derived  bool
+	}{{"pass", SecurityNone, ProfileSCOverTLS, false}, {"sc-tls", SecurityContext, ProfileSCOverTLS, false},
+		{"sc-tls-dk", SecurityContext, ProfileSCOverTLS, true}, {"x509", SecurityContext, ProfileX509, false}}
 	for _, size := range []int{1 << 10, 10 << 10, 100 << 10} {
 		req := benchEnvelope(size, false)
 		for _, mode := range modes {
 			b.Run(fmt.Sprintf("%s/%dKB", mode.name, size>>10), func(b *testing.B) {
 				p, err := New(Config{
 					Listen: "127.0.0.1:0", Routes: []Route{{Prefix: "/", Upstream: up}},
-					Security: mode.security, Profile: mode.profile, Certificate: cert,
+					Security: mode.security, Profile: mode.profile, Certificate: cert, DerivedKeys: mode.derived,
 					SC: wssc.Feb2005, Bootstrap: session.Username{User: "u", Password: creds.NewSecret("p")},
 				})
 				if err != nil {

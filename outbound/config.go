@@ -173,6 +173,12 @@ type Config struct {
 	KeySize int
 	// SignatureMethod is dsig.HMACSHA1 (default) or dsig.HMACSHA256.
 	SignatureMethod string
+	// DerivedKeys signs each message with a DerivedKeyToken derived from
+	// the context key, with a fresh nonce per message, as a WS-SP
+	// RequireDerivedKeys on the endorsing context token asks (Apache
+	// CXF's policies may). WCF's default for TransportWithMessageCredential
+	// signs with the context key directly: false.
+	DerivedKeys bool
 
 	// SOAP is the upstream's SOAP version; zero keeps the application's.
 	SOAP soap.Version

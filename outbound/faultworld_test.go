@@ -231,12 +231,14 @@ var worldFaults = []worldFault{
 	}, status: 502, code: outbound.CodeUntrusted, words: []string{"certificate"}},
 }
 
-// Timeouts of the proxies in the fault tests: short, so that a hung peer
-// costs the test little, and longer under the race detector, where a
-// healthy call can take that long.
+// Timeouts of the proxies in the fault tests: long enough that a healthy
+// call on a machine busy with other work (a second test run, load 10 on
+// two cores, took over 700 ms) never meets them, short enough that the
+// hung peers, which wait them out in parallel subtests, cost the test
+// little.
 const (
-	worldUpstreamTimeout  = 700 * time.Millisecond * min(raceSlack, 4)
-	worldEstablishTimeout = 700 * time.Millisecond * min(raceSlack, 4)
+	worldUpstreamTimeout  = 5 * time.Second
+	worldEstablishTimeout = 5 * time.Second
 	// worldMaxBody is the proxies' body limit (small, so that an answer
 	// over it is sent in time under the race detector).
 	worldMaxBody = 64 << 10

@@ -417,6 +417,7 @@ func (p *Proxy) contextOptions(ep *session.Endpoint) secure.ContextOptions {
 	return secure.ContextOptions{
 		Options:         secure.Options{Now: p.now, Rand: p.rand, IDPrefix: p.idPrefix},
 		SignatureMethod: ep.SignatureMethod(),
+		Derive:          p.cfg.DerivedKeys,
 	}
 }
 

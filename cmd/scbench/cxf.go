@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -356,15 +355,8 @@ func runCXFCommand(ctx context.Context, o *options, args []string, stdout, stder
 	}
 	r.Command = "scbench " + strings.Join(args, " ")
 	writeCXFMarkdown(stdout, r)
-	if o.jsonFile != "" {
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err == nil {
-			err = os.WriteFile(o.jsonFile, b, 0o644)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "scbench: writing the JSON:", err)
-			return 1
-		}
+	if !writeJSON(o.jsonFile, r, stderr) {
+		return 1
 	}
 	return 0
 }

@@ -92,15 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	r.Command = "scbench " + strings.Join(args, " ")
 	writeMarkdown(stdout, r)
-	if o.jsonFile != "" {
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err == nil {
-			err = os.WriteFile(o.jsonFile, b, 0o644)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "scbench: writing the JSON:", err)
-			return 1
-		}
+	if !writeJSON(o.jsonFile, r, stderr) {
+		return 1
 	}
 	if r.Refused != "" {
 		fmt.Fprintln(stderr, "scbench: run refused:", r.Refused)
@@ -205,4 +198,21 @@ func randomPassword() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// writeJSON writes every figure of v to file (nothing when file is
+// empty), reporting a failure on stderr.
+func writeJSON(file string, v any, stderr io.Writer) bool {
+	if file == "" {
+		return true
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err == nil {
+		err = os.WriteFile(file, b, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "scbench: writing the JSON:", err)
+		return false
+	}
+	return true
 }

@@ -79,6 +79,7 @@ type RunOptions struct {
 	Entropy            string
 	KeySize            int
 	SignatureAlgorithm string
+	DerivedKeys        bool
 
 	MaxBody          byteSize
 	MaxConnections   int
@@ -180,6 +181,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.Entropy, "entropy", "combined", "key entropy: combined, client or server")
 	f.IntVar(&o.KeySize, "key-size", wssc.DefaultKeySize, "size of the context key in bits")
 	f.StringVar(&o.SignatureAlgorithm, "signature-algorithm", "hmac-sha1", "message signature: hmac-sha1 or hmac-sha256")
+	f.BoolVar(&o.DerivedKeys, "derived-keys", false, "sign each message with a key derived from the context key (a DerivedKeyToken, fresh nonce per message), for services whose policy has RequireDerivedKeys")
 	f.Var(&o.MaxBody, "max-body", "largest request or response body, in bytes (suffixes KiB and MiB allowed)")
 	f.IntVar(&o.MaxConnections, "max-connections", outbound.DefaultMaxConns, "application connections open at once; one more is answered 503 with Retry-After")
 	f.Var(&o.MaxBodyInFlight, "max-body-in-flight", "bytes of request bodies held at once by all requests (default 64MiB, or --max-body when larger); beyond it 503 with Retry-After")
@@ -264,6 +266,7 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		ExpiryMargin:     zeroIsNone(o.ExpiryMargin),
 		ShutdownTimeout:  o.ShutdownTimeout,
 		KeepContexts:     !o.CancelOnShutdown,
+		DerivedKeys:      o.DerivedKeys,
 
 		EndpointIdleTimeout: zeroIsNone(o.EndpointIdleTimeout),
 		EstablishRate:       noBound(o.EstablishRate),
@@ -328,6 +331,7 @@ var configFlags = map[string]string{
 	"Entropy":          "--entropy",
 	"KeySize":          "--key-size",
 	"SignatureMethod":  "--signature-algorithm",
+	"DerivedKeys":      "--derived-keys",
 	"SOAP":             "--soap-version",
 	"Addressing":       "--addressing",
 	"RootCAs":          "--ca-file",

@@ -73,6 +73,11 @@ type Context struct {
 	Key     []byte
 }
 
+// defaultDerivedLength is the length in bytes of a derived signing key
+// when ContextOptions.DerivedLength is zero: 192 bits, WS-SecurityPolicy's
+// DerivedSigKeyLength for the Basic256 suites and WCF's signing length.
+const defaultDerivedLength = 24
+
 // ContextOptions add the choices specific to signing with a context.
 type ContextOptions struct {
 	Options
@@ -292,7 +297,7 @@ func (b *header) derive(c Context, o ContextOptions) ([]byte, *etree.Element, er
 	}
 	length := o.DerivedLength
 	if length == 0 {
-		length = 24
+		length = defaultDerivedLength
 	}
 	base := wss.Reference{URI: "#" + c.Token.ID}
 	if c.Token.ID == "" {

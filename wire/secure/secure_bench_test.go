@@ -50,34 +50,40 @@ func benchContext(b *testing.B) Context {
 // BenchmarkSignContext is the SC-over-TLS signing step per message: the
 // precomputed header (impl=template, what the proxy does) against building
 // and signing the header in the tree (impl=tree, AddContext and
-// serialisation), for both HMAC methods.
+// serialisation), for both HMAC methods, signing with the context key or
+// with a key derived from it (derive=true: a DerivedKeyToken, a fresh
+// nonce and P_SHA1 per message).
 func BenchmarkSignContext(b *testing.B) {
 	c := benchContext(b)
 	now := time.Date(2026, 11, 21, 1, 2, 3, 0, time.UTC)
-	for _, method := range []string{dsig.HMACSHA1, dsig.HMACSHA256} {
-		name := map[string]string{dsig.HMACSHA1: "hmac-sha1", dsig.HMACSHA256: "hmac-sha256"}[method]
-		o := ContextOptions{Options: Options{Now: func() time.Time { return now }, IDPrefix: "_scbench"}, SignatureMethod: method}
-		b.Run("impl=template/method="+name, func(b *testing.B) {
-			h, err := NewContextHeader(soap.V12, c, o)
-			if err != nil {
-				b.Fatal(err)
-			}
-			buf := make([]byte, 0, 4096)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := h.AppendTo(buf[:0], now); err != nil {
+	for _, derive := range []bool{false, true} {
+		for _, method := range []string{dsig.HMACSHA1, dsig.HMACSHA256} {
+			name := map[string]string{dsig.HMACSHA1: "hmac-sha1", dsig.HMACSHA256: "hmac-sha256"}[method]
+			name += "/derive=" + strconv.FormatBool(derive)
+			o := ContextOptions{Options: Options{Now: func() time.Time { return now }, IDPrefix: "_scbench", Rand: rand.Reader},
+				SignatureMethod: method, Derive: derive}
+			b.Run("impl=template/method="+name, func(b *testing.B) {
+				h, err := NewContextHeader(soap.V12, c, o)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
-		b.Run("impl=tree/method="+name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := WithContext(benchEnvelope(), c, o); err != nil {
-					b.Fatal(err)
+				buf := make([]byte, 0, 4096)
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := h.AppendTo(buf[:0], now); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+			b.Run("impl=tree/method="+name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := WithContext(benchEnvelope(), c, o); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 

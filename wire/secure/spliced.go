@@ -24,7 +24,7 @@ func SplicedContext(m *splice.Message, h *ContextHeader, c Context, o ContextOpt
 		}
 		return cp.Bytes(tokens), nil
 	}
-	block, err := h.AppendTo(make([]byte, 0, 2048), o.Now())
+	block, err := h.AppendTo(make([]byte, 0, 4096), o.Now()) // on the stack: the header with a DerivedKeyToken exceeds 2 KB
 	if err != nil {
 		return nil, err
 	}
