@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -51,13 +52,21 @@ func (s scenario) vectorName() string {
 	return strings.ReplaceAll(strings.TrimPrefix(s.path(), "/"), "/", "-")
 }
 
-// contextKey is one context of a recorded run and the entropy its key
-// was computed from (WS-Trust combined entropy, P_SHA1, 256 bits).
+// contextKey is one key of a context of a recorded run: the Issue's,
+// then each accepted Renew's (the same identifier, a new key). It keeps
+// the entropy the key was computed from (WS-Trust combined entropy,
+// P_SHA1, 256 bits), the exchange that obtained it and the requests
+// signed with it.
 type contextKey struct {
 	Identifier    string `json:"identifier"`
+	Obtained      string `json:"obtained"`
 	ClientEntropy string `json:"client_entropy"`
 	ServerEntropy string `json:"server_entropy"`
 	Key           string `json:"key"`
+	// Secures lists the requests signed with the key, in order: the
+	// messages sent while it was the context's key, and the Renew that
+	// replaced it (its endorsing signature).
+	Secures []string `json:"secures"`
 }
 
 // TestCXFVectors checks the recorded exchanges: every signature in them
@@ -109,10 +118,16 @@ func record(t *testing.T, sc scenario) {
 		t.Fatal(err)
 	}
 	var ctxs []contextKey
+	current := map[string]int{} // identifier -> index in ctxs of its key
 	for i, x := range xs {
 		base := fmt.Sprintf("%02d-%s", i+1, strings.ToLower(x.Op))
 		write(t, filepath.Join(dir, base+"-request.xml"), x.Request)
 		write(t, filepath.Join(dir, base+"-response.xml"), x.Response)
+		for _, id := range []string{x.Used, x.Target} {
+			if c, ok := current[id]; ok && id != "" {
+				ctxs[c].Secures = append(ctxs[c].Secures, base+"-request.xml")
+			}
+		}
 		if x.Issued == "" {
 			continue
 		}
@@ -122,7 +137,8 @@ func record(t *testing.T, sc scenario) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctxs = append(ctxs, contextKey{Identifier: x.Issued, ClientEntropy: ce, ServerEntropy: se, Key: base64.StdEncoding.EncodeToString(k)})
+		current[x.Issued] = len(ctxs)
+		ctxs = append(ctxs, contextKey{Identifier: x.Issued, Obtained: base, ClientEntropy: ce, ServerEntropy: se, Key: base64.StdEncoding.EncodeToString(k)})
 	}
 	b, _ := json.MarshalIndent(ctxs, "", "  ")
 	write(t, filepath.Join(dir, "keys.json"), string(b)+"\n")
@@ -174,47 +190,96 @@ func parseDoc(t *testing.T, src []byte) *etree.Element {
 	return d.Root()
 }
 
-// verifyVectors checks one recorded run.
+// verifyVectors checks one recorded run: each key is P_SHA1 of the
+// entropies of the exchange that obtained it, each request's signatures
+// verify with their keys (a context's key being the one current when the
+// request was sent), and the run holds an Issue, an accepted Renew with a
+// message secured by the new key after it, and a Cancel.
 func verifyVectors(t *testing.T, dir string) {
 	var ctxs []contextKey
 	if err := json.Unmarshal(readFile(t, filepath.Join(dir, "keys.json")), &ctxs); err != nil {
 		t.Fatal(err)
 	}
-	byID := map[string][]byte{}
-	for _, c := range ctxs {
+	obtained := map[string][]int{} // exchange -> the keys it obtained
+	for i, c := range ctxs {
 		k, err := keys.Combined(b64(t, c.ClientEntropy), b64(t, c.ServerEntropy), 256)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(k, b64(t, c.Key)) {
-			t.Fatalf("context %s: P_SHA1 of its entropies is not the recorded key", c.Identifier)
+			t.Fatalf("context %s (%s): P_SHA1 of its entropies is not the recorded key", c.Identifier, c.Obtained)
 		}
-		byID[c.Identifier] = k
+		if ce := entropy(t, string(readFile(t, filepath.Join(dir, c.Obtained+"-request.xml")))); ce != c.ClientEntropy {
+			t.Errorf("context %s: %s-request.xml sends entropy %s, not the recorded one", c.Identifier, c.Obtained, ce)
+		}
+		if se := entropy(t, string(readFile(t, filepath.Join(dir, c.Obtained+"-response.xml")))); se != c.ServerEntropy {
+			t.Errorf("context %s: %s-response.xml answers entropy %s, not the recorded one", c.Identifier, c.Obtained, se)
+		}
+		obtained[c.Obtained] = append(obtained[c.Obtained], i)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*-request.xml"))
 	sort.Strings(files)
 	ops := map[string]int{}
+	current := map[string]int{} // identifier -> index in ctxs of its key
+	renewedUse := 0             // messages secured by a renewed key
 	for _, f := range files {
-		op := strings.TrimSuffix(strings.SplitN(filepath.Base(f), "-", 2)[1], "-request.xml")
+		name := filepath.Base(f)
+		base := strings.TrimSuffix(name, "-request.xml")
+		op := strings.SplitN(base, "-", 2)[1]
 		ops[op]++
 		src := readFile(t, f)
 		root := parseDoc(t, src)
-		sig := findSignature(root)
-		if sig == nil {
-			if op != "issue" || !strings.Contains(string(src), "UsernameToken") {
-				t.Errorf("%s: no signature", filepath.Base(f))
+		sigs := findSignatures(root)
+		if len(sigs) == 0 && (op != "issue" || !strings.Contains(string(src), "UsernameToken")) {
+			t.Errorf("%s: no signature", name)
+		}
+		var byContext bool
+		for n, sig := range sigs {
+			key, id, err := signingKey(root, sig, ctxs, current)
+			if err != nil {
+				t.Fatalf("%s, signature %d: %v", name, n+1, err)
 			}
-			continue
+			if id != "" {
+				byContext = true
+				c := ctxs[current[id]]
+				if !contains(c.Secures, name) {
+					t.Errorf("%s is signed with the key of %s from %s, which keys.json does not list it as securing", name, id, c.Obtained)
+				}
+				if op == "app" && strings.HasSuffix(c.Obtained, "-renew") {
+					renewedUse++
+				}
+			}
+			t.Run(fmt.Sprintf("%s/%d", name, n+1), func(t *testing.T) { checkSignature(t, src, n, key) })
 		}
-		key, err := signingKey(root, sig, byID)
-		if err != nil {
-			t.Fatalf("%s: %v", filepath.Base(f), err)
+		if op == "renew" && (!byContext || !strings.Contains(string(src), "UsernameToken") && !strings.Contains(string(src), "BinarySecurityToken")) {
+			t.Errorf("%s: want the bootstrap credential endorsed by the context's key", name)
 		}
-		t.Run(filepath.Base(f), func(t *testing.T) { checkSignature(t, src, key) })
+		for _, i := range obtained[base] {
+			if _, ok := current[ctxs[i].Identifier]; op == "renew" && !ok {
+				t.Errorf("%s renewed context %s, which no Issue returned", name, ctxs[i].Identifier)
+			}
+			current[ctxs[i].Identifier] = i
+		}
 	}
-	if ops["issue"] < 2 || ops["renew"] < 1 || ops["app"] < 2 || ops["cancel"] < 2 {
-		t.Errorf("recorded operations %v: want at least 2 Issue, 1 Renew, 2 messages, 2 Cancel", ops)
+	for i, c := range ctxs {
+		for _, f := range c.Secures {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Errorf("key %d of %s secures %s: %v", i+1, c.Identifier, f, err)
+			}
+		}
 	}
+	if ops["issue"] < 1 || ops["renew"] < 1 || ops["app"] < 2 || ops["cancel"] < 1 || renewedUse < 1 {
+		t.Errorf("recorded operations %v, %d messages with a renewed key: want an Issue, a Renew, 2 messages (one with the renewed key), a Cancel", ops, renewedUse)
+	}
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func readFile(t *testing.T, path string) []byte {
@@ -226,14 +291,15 @@ func readFile(t *testing.T, path string) []byte {
 	return b
 }
 
-func findSignature(root *etree.Element) *etree.Element {
-	var sig *etree.Element
+// findSignatures returns the Signatures of a message, in document order.
+func findSignatures(root *etree.Element) []*etree.Element {
+	var sigs []*etree.Element
 	xmldoc.Walk(root, func(el *etree.Element) {
-		if sig == nil && xmldoc.Is(el, xmldoc.Name{Space: nsDS, Local: "Signature"}) {
-			sig = el
+		if xmldoc.Is(el, xmldoc.Name{Space: nsDS, Local: "Signature"}) {
+			sigs = append(sigs, el)
 		}
 	})
-	return sig
+	return sigs
 }
 
 // verifyKey is a signature's key for both verifiers.
@@ -242,65 +308,124 @@ type verifyKey struct {
 	cert *x509.Certificate
 }
 
-// signingKey finds the key of sig: the context key of the SCT in the
-// message, or the certificate of its BinarySecurityToken.
-func signingKey(root, sig *etree.Element, byID map[string][]byte) (verifyKey, error) {
-	var k verifyKey
-	var err error
+// signingKey finds the key of sig from the token its KeyInfo references:
+// the current key (in current, an index into ctxs) of the
+// SecurityContextToken's context, whose identifier it also returns, or
+// the certificate of a BinarySecurityToken.
+func signingKey(root, sig *etree.Element, ctxs []contextKey, current map[string]int) (verifyKey, string, error) {
+	var uri string
+	xmldoc.Walk(sig, func(el *etree.Element) {
+		if uri == "" && xmldoc.Is(el, xmldoc.Name{Space: nsWSSE, Local: "Reference"}) {
+			uri, _ = xmldoc.Attr(el, xmldoc.Name{Local: "URI"})
+		}
+	})
+	if uri == "" {
+		return verifyKey{}, "", errors.New("no token reference in the signature's KeyInfo")
+	}
+	var tok *etree.Element
 	xmldoc.Walk(root, func(el *etree.Element) {
-		switch {
-		case xmldoc.Is(el, xmldoc.Name{Space: nsSC2005, Local: "Identifier"}) || xmldoc.Is(el, xmldoc.Name{Space: nsSC13, Local: "Identifier"}):
-			if el.Parent() != nil && el.Parent().Parent() != nil && el.Parent().Parent().Tag == "Security" && k.hmac == nil {
-				if key, ok := byID[xmldoc.Text(el)]; ok {
-					k.hmac = key
-				} else {
-					err = fmt.Errorf("no recorded key for context %s", xmldoc.Text(el))
-				}
-			}
-		case xmldoc.Is(el, xmldoc.Name{Space: nsWSSE, Local: "BinarySecurityToken"}):
-			if v, _ := xmldoc.Attr(el, xmldoc.Name{Local: "ValueType"}); v == x509v3 {
-				der, e := base64.StdEncoding.DecodeString(strings.TrimSpace(xmldoc.Text(el)))
-				if e == nil {
-					k.cert, e = x509.ParseCertificate(der)
-				}
-				if e != nil {
-					err = e
-				}
+		if tok != nil || !strings.HasPrefix(uri, "#") {
+			return
+		}
+		for _, a := range el.Attr {
+			if a.Key == "Id" && a.Value == uri[1:] {
+				tok = el
 			}
 		}
 	})
-	if err == nil && k.hmac == nil && k.cert == nil {
-		err = errors.New("no key for the signature")
+	var id string
+	switch {
+	case tok == nil && !strings.HasPrefix(uri, "#"):
+		id = uri // a context named by its identifier
+	case tok == nil:
+		return verifyKey{}, "", fmt.Errorf("no token with Id %s", uri[1:])
+	case xmldoc.Is(tok, xmldoc.Name{Space: nsWSSE, Local: "BinarySecurityToken"}):
+		if v, _ := xmldoc.Attr(tok, xmldoc.Name{Local: "ValueType"}); v != x509v3 {
+			return verifyKey{}, "", fmt.Errorf("binary token of type %s", v)
+		}
+		der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(xmldoc.Text(tok)))
+		if err != nil {
+			return verifyKey{}, "", err
+		}
+		cert, err := x509.ParseCertificate(der)
+		return verifyKey{cert: cert}, "", err
+	default:
+		for _, ns := range []string{nsSC2005, nsSC13} {
+			if xmldoc.Is(tok, xmldoc.Name{Space: ns, Local: "SecurityContextToken"}) {
+				for _, c := range tok.ChildElements() {
+					if xmldoc.Is(c, xmldoc.Name{Space: ns, Local: "Identifier"}) {
+						id = xmldoc.Text(c)
+					}
+				}
+			}
+		}
+		if id == "" {
+			return verifyKey{}, "", fmt.Errorf("the signature's token %s is neither a certificate nor a context", tok.Tag)
+		}
 	}
-	return k, err
+	i, ok := current[id]
+	if !ok {
+		return verifyKey{}, "", fmt.Errorf("no recorded key for context %s", id)
+	}
+	return verifyKey{hmac: b64key(ctxs[i].Key)}, id, nil
 }
 
-// checkSignature verifies src with xmlsec1 and with wire/dsig, then makes
-// sure both refuse it with the Timestamp's Created changed.
-func checkSignature(t *testing.T, src []byte, k verifyKey) {
+func b64key(s string) []byte {
+	b, _ := base64.StdEncoding.DecodeString(s) // checked against its entropies before use
+	return b
+}
+
+// checkSignature verifies the n-th signature of src with xmlsec1 and with
+// wire/dsig, then makes sure both refuse it with the Timestamp's Created
+// changed.
+func checkSignature(t *testing.T, src []byte, n int, k verifyKey) {
 	ids := []string{nsWSU + ":Timestamp", nsWSA10 + ":To"}
 	key := oracle.Key{HMAC: k.hmac}
 	if k.hmac == nil {
 		key = oracle.Key{CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.cert.Raw})}
 	}
-	if out, good := oracle.XMLSecVerify(t, src, key, ids...); !good {
+	if out, good := oracle.XMLSecVerify(t, onlySignature(t, src, n), key, ids...); !good {
 		t.Errorf("xmlsec1 rejects the recorded signature:\n%s", out)
 	}
-	if err := verifyOwn(t, src, k); err != nil {
+	if err := verifyOwn(t, src, n, k); err != nil {
 		t.Errorf("scproxy's verifier rejects the recorded signature: %v", err)
 	}
 	bad := tamperCreated(t, src)
-	if out, good := oracle.XMLSecVerify(t, bad, key, ids...); good {
+	if out, good := oracle.XMLSecVerify(t, onlySignature(t, bad, n), key, ids...); good {
 		t.Errorf("xmlsec1 accepts a tampered Timestamp:\n%s", out)
 	}
-	if err := verifyOwn(t, bad, k); err == nil {
+	if err := verifyOwn(t, bad, n, k); err == nil {
 		t.Errorf("scproxy's verifier accepts a tampered Timestamp")
 	}
 }
 
-func verifyOwn(t *testing.T, src []byte, k verifyKey) error {
+// sigElement matches one whole Signature element (they do not nest).
+var sigElement = regexp.MustCompile(`(?s)<(?:[A-Za-z_][\w.-]*:)?Signature[\s>].*?</(?:[A-Za-z_][\w.-]*:)?Signature>`)
+
+// onlySignature returns src without its Signatures other than the n-th,
+// so that xmlsec1, which verifies the first Signature it finds, checks
+// the n-th. The signatures cover the Timestamp and To, never each other.
+func onlySignature(t *testing.T, src []byte, n int) []byte {
+	t.Helper()
+	locs := sigElement.FindAllIndex(src, -1)
+	if len(locs) != len(findSignatures(parseDoc(t, src))) || n >= len(locs) {
+		t.Fatalf("%d Signature elements by text, %d parsed, want the %d-th", len(locs), len(findSignatures(parseDoc(t, src))), n+1)
+	}
+	var out []byte
+	prev := 0
+	for i, l := range locs {
+		if i == n {
+			continue
+		}
+		out = append(out, src[prev:l[0]]...)
+		prev = l[1]
+	}
+	return append(out, src[prev:]...)
+}
+
+func verifyOwn(t *testing.T, src []byte, n int, k verifyKey) error {
 	root := parseDoc(t, src)
-	sig := findSignature(root)
+	sig := findSignatures(root)[n]
 	resolve := func(_ *etree.Element, m string) (dsig.VerifyingKey, error) {
 		if k.hmac != nil {
 			return dsig.HMACKey(m, k.hmac)
