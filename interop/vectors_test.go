@@ -70,8 +70,9 @@ type contextKey struct {
 }
 
 // TestCXFVectors checks the recorded exchanges: every signature in them
-// (the proxy's HMAC signatures with each context's key on messages,
-// Renew and Cancel; the RSA signatures of the X.509 bootstrap) verifies
+// (the proxy's HMAC signatures on messages, Renew and Cancel, each with
+// its context's key current when it was sent: the Issue's, then each
+// accepted Renew's; the RSA signatures of the X.509 bootstrap) verifies
 // with xmlsec1 and with scproxy's own verifier, and neither accepts a
 // tampered Timestamp. With -update it first records them anew.
 func TestCXFVectors(t *testing.T) {
