@@ -339,6 +339,8 @@ func traceLine(who, msg string, a map[string]string) string {
 		return "the request is signed again with the new key and resent; the application sees no fault"
 	case who == "proxy" && msg == "security context cancelled":
 		return "security context cancelled: " + a["identifier"]
+	case who == "proxy" && msg == "callers limited to local users":
+		return "callers limited to local users (uids " + strings.Trim(a["uids"], "[]") + "): another user's process is refused"
 	case who == "proxy" && (msg == "scproxy listening" || strings.HasPrefix(msg, "shutting down")):
 		return ""
 	}
