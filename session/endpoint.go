@@ -15,7 +15,9 @@ import (
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wss"
 	"github.com/scproxy/scproxy/wire/wssc"
+	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
 // Endpoint holds the security context of one upstream endpoint. A Pool
@@ -290,7 +292,10 @@ func (e *Endpoint) run(ctx context.Context, old *Context, w Wire, renew bool) (*
 	if renew && old != nil && e.cfg.RenewMode == RenewInPlace && !old.Expired(start) {
 		c, err = e.renew(ctx, old)
 		var f *soap.Fault
-		if errors.As(err, &f) {
+		// A Renew carries the bootstrap credential: when the service
+		// refuses that, an Issue with it would only be refused again (a
+		// second failed login); the refusal waits like an Issue's.
+		if errors.As(err, &f) && !f.Has(failedAuthentication) {
 			// The server cannot renew this context: establish a new one.
 			e.stats.renewRefused.Add(1)
 			e.cfg.Logger.Warn("renewal refused; issuing a new security context", "endpoint", e.url, "identifier", old.Identifier(), "fault", f.Error())
@@ -333,8 +338,21 @@ func (e *ExpiredError) Error() string {
 func refusedCredential(err error) bool {
 	var se *Error
 	var f *soap.Fault
-	return errors.As(err, &se) && se.Op == wssc.Issue && errors.As(err, &f) && f.Class() == soap.Sender
+	if !errors.As(err, &se) || !errors.As(err, &f) {
+		return false
+	}
+	switch se.Op {
+	case wssc.Issue:
+		return f.Class() == soap.Sender
+	case wssc.Renew:
+		return f.Has(failedAuthentication)
+	}
+	return false
 }
+
+// failedAuthentication is WS-Security's fault for a credential the
+// service refused (WS-Security 1.0 §12).
+var failedAuthentication = xmldoc.Name{Space: wss.NSWSSE, Local: "FailedAuthentication"}
 
 // record counts an exchange's outcome, retires the context a new Issue
 // replaced, and logs: before the waiters wake, so that a log read in

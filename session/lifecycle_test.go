@@ -30,13 +30,14 @@ import (
 )
 
 // recorder is the built-in server, recording WS-Trust requests;
-// refuseRenew answers every Renew with UnableToRenew. Its endpoints belong
-// to a pool.
+// refuseRenew answers every Renew with UnableToRenew, refuseLogin with
+// wsse:FailedAuthentication. Its endpoints belong to a pool.
 type recorder struct {
 	srv         *scserver.Server
 	mu          sync.Mutex
 	bodies      map[string][][]byte // by action suffix
 	refuseRenew bool
+	refuseLogin bool
 	url         *url.URL
 	client      *upstream.Client
 	mem         *memory // when reached in process
@@ -63,10 +64,13 @@ func makeRecorder(t *testing.T, v wssc.Version, inMemory bool) *recorder {
 		op = strings.Trim(op, `"`)
 		r.mu.Lock()
 		r.bodies[op] = append(r.bodies[op], body)
-		refuse := r.refuseRenew && op == "Renew"
+		refuse, login := r.refuseRenew && op == "Renew", r.refuseLogin && op == "Renew"
 		r.mu.Unlock()
-		if refuse {
+		if refuse || login {
 			f := soap.NewFault(soap.Sender, "the context cannot be renewed", v.Fault(wssc.UnableToRenew))
+			if login {
+				f = soap.NewFault(soap.Sender, "authentication failed", xmldoc.Name{Space: wss.NSWSSE, Local: "FailedAuthentication"})
+			}
 			env, _ := f.Envelope(soap.V12)
 			w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
 			w.WriteHeader(500)
@@ -228,6 +232,36 @@ func TestRenewRefusedReissuesAndRetiresAfterRollover(t *testing.T) {
 		_ = r.pool.Close(context.Background())
 		if st := r.srv.Stats(); st.Cancelled != 2 {
 			t.Fatalf("cancelled %d at the end, want 2", st.Cancelled)
+		}
+	})
+}
+
+// A Renew carries the bootstrap credential: when the service refuses the
+// credential (wsse:FailedAuthentication), no Issue follows with the same
+// credential (a second failed login), and the refusal is held like an
+// Issue's.
+func TestRenewWithRefusedCredentialIsNotReissued(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newMemRecorder(t, wssc.V1_3)
+		r.refuseLogin = true
+		ep := r.endpoint(t, wssc.V1_3, nil)
+		first, err := ep.Context(context.Background(), wire12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ep.Renew(context.Background(), first)
+		var f *soap.Fault
+		if !errors.As(err, &f) || !f.Has(xmldoc.Name{Space: wss.NSWSSE, Local: "FailedAuthentication"}) {
+			t.Fatalf("renewal: %v, want the service's FailedAuthentication", err)
+		}
+		if st := r.srv.Stats(); st.Issued != 1 || ep.Stats().RenewRefused != 0 {
+			t.Fatalf("issued %d, renewals refused %d: want 1 and 0 (no second login)", st.Issued, ep.Stats().RenewRefused)
+		}
+		if _, err := ep.Renew(context.Background(), first); !errors.As(err, new(*session.HeldError)) {
+			t.Fatalf("a second renewal at once: %v, want it held", err)
+		}
+		if n := len(r.sent("Renew")); n != 1 {
+			t.Fatalf("%d Renew requests, want 1", n)
 		}
 	})
 }

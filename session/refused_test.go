@@ -12,9 +12,11 @@ import (
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
-// TestRefusedCredential: a Sender fault answering an Issue is a refused
-// credential (it waits longer before the next attempt); anything else,
-// or any answer to another operation, is retried on the ordinary windows.
+// TestRefusedCredential: a Sender fault answering an Issue, or
+// wsse:FailedAuthentication answering a Renew (which carries the
+// bootstrap credential too), is a refused credential (it waits longer
+// before the next attempt); anything else is retried on the ordinary
+// windows.
 func TestRefusedCredential(t *testing.T) {
 	failed := xmldoc.Name{Space: wss.NSWSSE, Local: "FailedAuthentication"}
 	fail := func(op wssc.Operation, err error) error {
@@ -30,7 +32,8 @@ func TestRefusedCredential(t *testing.T) {
 		{"a generic Sender fault, wrapped", fail(wssc.Issue, fmt.Errorf("bootstrap: %w", soap.NewFault(soap.Sender, "bad request"))), true},
 		{"a Receiver fault", fail(wssc.Issue, soap.NewFault(soap.Receiver, "database down")), false},
 		{"the STS unreachable", fail(wssc.Issue, &upstream.Error{Kind: upstream.Unreachable, Err: errors.New("connection refused")}), false},
-		{"a Sender fault to a Renew", fail(wssc.Renew, soap.NewFault(soap.Sender, "no", failed)), false},
+		{"wsse:FailedAuthentication to a Renew (it carries the credential)", fail(wssc.Renew, soap.NewFault(soap.Sender, "no", failed)), true},
+		{"another Sender fault to a Renew", fail(wssc.Renew, soap.NewFault(soap.Sender, "cannot renew")), false},
 		{"a fault outside an exchange", soap.NewFault(soap.Sender, "no", failed), false},
 	}
 	for _, tt := range tests {
