@@ -290,7 +290,7 @@ func (c Config) withDefaults() Config {
 		c.MaxConns = DefaultMaxConns
 	}
 	if c.MaxBodyInFlight == 0 {
-		c.MaxBodyInFlight = max(DefaultMaxBodyInFlight, c.MaxBody)
+		c.MaxBodyInFlight = max(DefaultMaxBodyInFlight, 2*c.MaxBody)
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout
@@ -358,8 +358,8 @@ func (c *Config) validateSettings() error {
 	if c.MaxBody < MinMaxBody {
 		return setting.Errorf("MaxBody", strconv.FormatInt(c.MaxBody, 10), "want at least %d bytes", MinMaxBody)
 	}
-	if c.MaxBodyInFlight < c.MaxBody {
-		return setting.Errorf("MaxBodyInFlight", strconv.FormatInt(c.MaxBodyInFlight, 10), "want at least the largest body (%d bytes), or no request of that size could be read", c.MaxBody)
+	if c.MaxBodyInFlight <= c.MaxBody {
+		return setting.Errorf("MaxBodyInFlight", strconv.FormatInt(c.MaxBodyInFlight, 10), "want more than the largest body (%d bytes: a body is read with one byte more, to find its end), or no request of that size could be read", c.MaxBody)
 	}
 	if c.MaxConns < 0 {
 		return setting.Errorf("MaxConns", strconv.Itoa(c.MaxConns), "must not be negative")

@@ -184,7 +184,19 @@ func (x *exchange) readBody(w http.ResponseWriter) ([]byte, error) {
 	if r.ContentLength > max {
 		return nil, appError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body of %d bytes is over the limit of %d bytes", r.ContentLength, max)
 	}
-	body, err := upstream.ReadAllCharged(http.MaxBytesReader(w, r.Body, max), r.ContentLength, x.charge)
+	// A body without a length grows to at most the limit (and a byte to
+	// find its end), so that one of the largest size fits any budget over
+	// the limit. The reader is given the connection's own writer, so that
+	// a body over the limit closes the connection.
+	n := r.ContentLength
+	if n < 0 {
+		n = max
+	}
+	raw := w
+	if aw, ok := w.(*answerWriter); ok {
+		raw = aw.ResponseWriter
+	}
+	body, err := upstream.ReadAllCharged(http.MaxBytesReader(raw, r.Body, max), n, x.charge)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, errOverBudget):

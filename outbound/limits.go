@@ -183,3 +183,13 @@ func (c *countedConn) Close() error {
 // NetConn returns the connection counted, for code that asks the socket
 // itself (its peer's credentials), as tls.Conn's NetConn does.
 func (c *countedConn) NetConn() net.Conn { return c.Conn }
+
+// CloseWrite half-closes the connection when it can, so that the server
+// can send a refusal (413, 503) and then drain what the client still
+// sends, instead of resetting the connection under the answer.
+func (c *countedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}

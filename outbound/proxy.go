@@ -189,7 +189,9 @@ type limitedBootstrap struct {
 
 // Secure adds the credential when the route's bucket has a token.
 func (b limitedBootstrap) Secure(ctx context.Context, env *soap.Envelope, o secure.Options) ([]byte, error) {
-	if !b.limit.AllowN(b.now(), 1) {
+	// A Renew carries the credential too (endorsed by the context): it
+	// is no establishment, and the keeper already paces renewals.
+	if o.Endorse == nil && !b.limit.AllowN(b.now(), 1) {
 		return nil, fmt.Errorf("route %s made more than %d establishments in a minute; not sending another now", b.route, b.rate)
 	}
 	return b.Bootstrap.Secure(ctx, env, o)

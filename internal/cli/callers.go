@@ -3,6 +3,7 @@ package cli
 import (
 	"io/fs"
 	"os/user"
+	"slices"
 	"strconv"
 
 	"github.com/scproxy/scproxy/outbound"
@@ -33,7 +34,8 @@ func (o *RunOptions) callers(cfg *outbound.Config) error {
 		cfg.AllowUIDs = append(cfg.AllowUIDs, uid)
 	}
 	if cfg.AnyLocalUser && len(cfg.AllowUIDs) > 0 {
-		return usageErrorf("--allow-uid any and --allow-uid %s: any already allows every local user", o.AllowUIDs[0])
+		other := o.AllowUIDs[slices.IndexFunc(o.AllowUIDs, func(v string) bool { return v != "any" })]
+		return usageErrorf("--allow-uid any and --allow-uid %s: any already allows every local user", other)
 	}
 	return nil
 }

@@ -73,6 +73,21 @@ type Context struct {
 	Key     []byte
 }
 
+// String names the context by its identifier, never its key.
+func (c Context) String() string {
+	if c.Token == nil {
+		return "security context"
+	}
+	return "security context " + c.Token.Identifier
+}
+
+// Format prints String under every verb, so that no %v, %+v or %#v of a
+// struct holding a Context can print its key.
+func (c Context) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// LogValue is String, for structured logs (JSON included).
+func (c Context) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
 // defaultDerivedLength is the length in bytes of a derived signing key
 // when ContextOptions.DerivedLength is zero: 192 bits, WS-SecurityPolicy's
 // DerivedSigKeyLength for the Basic256 suites and WCF's signing length.
