@@ -52,6 +52,13 @@ const MaxRequestTarget = 2048
 // for a request target over MaxRequestTarget, 404 for a path that could
 // climb out of its route (see checkAppended), when no route takes it, or
 // when it names no endpoint of its route.
+//
+// An origin-form request ("/orders") takes the route with the longest
+// prefix ending at a path segment boundary; the rest of the path is added
+// to the upstream's. An absolute-form request (the application uses
+// scproxy as its HTTP proxy) is taken when its host and path are those of
+// a configured upstream or one of its endpoints, whatever its scheme: an
+// http:// URI may stand for the https:// upstream.
 func (rt *router) route(r *http.Request) (*url.URL, error) {
 	if n := len(r.URL.EscapedPath()) + len(r.URL.RawQuery); n > MaxRequestTarget {
 		return nil, appError(http.StatusRequestURITooLong, CodeBadRequest, "request target of %d bytes is over the limit of %d bytes", n, MaxRequestTarget)
@@ -125,20 +132,6 @@ func endpointList(route Route) string {
 	return strings.Join(names, ", ")
 }
 
-// target returns the upstream URL for r and false when no route takes it
-// (route says why).
-//
-// An origin-form request ("/orders") takes the route with the longest
-// prefix ending at a path segment boundary; the rest of the path is added
-// to the upstream's. An absolute-form request (the application uses
-// scproxy as its HTTP proxy) is taken when its host and path are those of
-// a configured upstream or one of its endpoints, whatever its scheme: an
-// http:// URI may stand for the https:// upstream.
-func (rt *router) target(r *http.Request) (*url.URL, bool) {
-	u, err := rt.route(r)
-	return u, err == nil
-}
-
 // checkPath returns why a whole escaped path is refused, or "": a
 // backslash, which some servers take for a slash, or a dot segment
 // ("." or ".."), found after cutting each segment's ";" parameters and
@@ -189,12 +182,6 @@ func checkAppended(rest string) string {
 		}
 	}
 	return checkPath(rest)
-}
-
-// hasDotSegment reports a path that checkPath or checkAppended refuses:
-// the fuzz target's oracle for a routed URL's appended part.
-func hasDotSegment(escaped string) bool {
-	return checkPath(escaped) != "" || checkAppended(escaped) != ""
 }
 
 // underPrefix reports whether path lies under prefix at a segment boundary
