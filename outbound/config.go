@@ -199,7 +199,7 @@ type Config struct {
 	// every request together, charged as the bytes arrive (never as the
 	// client announces them): a request whose body would go beyond it is
 	// answered 503 with Retry-After. DefaultMaxBodyInFlight when zero (or
-	// MaxBody, when larger); at least MaxBody.
+	// twice MaxBody, when larger); more than MaxBody.
 	MaxBodyInFlight int64
 	// WriteTimeout bounds the writing of each answer, from when it is
 	// ready: an application that does not read its answer is cut off, and

@@ -184,7 +184,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.BoolVar(&o.DerivedKeys, "derived-keys", false, "sign each message with a key derived from the context key (a DerivedKeyToken, fresh nonce per message), for services whose policy has RequireDerivedKeys")
 	f.Var(&o.MaxBody, "max-body", "largest request or response body, in bytes (suffixes KiB and MiB allowed)")
 	f.IntVar(&o.MaxConnections, "max-connections", outbound.DefaultMaxConns, "application connections open at once; one more is answered 503 with Retry-After")
-	f.Var(&o.MaxBodyInFlight, "max-body-in-flight", "bytes of request bodies held at once by all requests (default 64MiB, or --max-body when larger); beyond it 503 with Retry-After")
+	f.Var(&o.MaxBodyInFlight, "max-body-in-flight", "bytes of request bodies held at once by all requests (default 64MiB, or twice --max-body when larger; more than --max-body); beyond it 503 with Retry-After")
 	f.DurationVar(&o.WriteTimeout, "write-timeout", outbound.DefaultWriteTimeout, "time allowed to write one answer to the application")
 	f.DurationVar(&o.EstablishTimeout, "establish-timeout", session.DefaultEstablishTimeout, "time allowed to establish a context")
 	f.DurationVar(&o.UpstreamTimeout, "upstream-timeout", up.DefaultTimeout, "time allowed for one upstream call")
