@@ -2,7 +2,6 @@ package outbound_test
 
 import (
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/scproxy/scproxy/outbound"
@@ -31,30 +30,7 @@ func TestSecurityFaultOnAcceptedContext(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			up := newUpstream(t, scserver.Config{})
-			px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool()})
-			app := newApp(t)
-			wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("first"))), soap.V11, "first", false)
-			var once sync.Once
-			up.setIntercept(func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
-				if _, ok := trustOp(r.Header.Get("Content-Type"), r.Header.Get("SOAPAction")); ok {
-					return false
-				}
-				hit := false
-				once.Do(func() { hit = true; answerFault(w, r.Header.Get("Content-Type"), c.fault) })
-				return hit
-			})
-			before := len(up.appOnly())
-			wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("forgotten"))), soap.V11, "forgotten", false)
-			if sent := len(up.appOnly()) - before; sent != 2 {
-				t.Errorf("the upstream received the request %d times, want twice (faulted, resent)", sent)
-			}
-			if st := up.srv.Stats(); st.Issued != 2 {
-				t.Errorf("scserver issued %d contexts, want 2", st.Issued)
-			}
-			if rs := px.p.Endpoints()[0].Stats().Resends; rs != 1 {
-				t.Errorf("%d resends, want 1", rs)
-			}
+			wantResentOnceAfter(t, func(w http.ResponseWriter, contentType string) { answerFault(w, contentType, c.fault) })
 		})
 	}
 	t.Run("never-accepted", func(t *testing.T) {

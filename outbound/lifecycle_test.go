@@ -180,30 +180,7 @@ func TestWCFContextFaultsReestablish(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			up := newUpstream(t, scserver.Config{})
-			px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool()})
-			app := newApp(t)
-			wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("first"))), soap.V11, "first", false)
-			var once sync.Once
-			up.setIntercept(func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
-				if _, ok := trustOp(r.Header.Get("Content-Type"), r.Header.Get("SOAPAction")); ok {
-					return false
-				}
-				hit := false
-				once.Do(func() { hit = true; answerUnsecuredFault(w, r.Header.Get("Content-Type"), c.fault) })
-				return hit
-			})
-			before := len(up.appOnly())
-			wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("aborted"))), soap.V11, "aborted", false)
-			if sent := len(up.appOnly()) - before; sent != 2 {
-				t.Errorf("the upstream received the request %d times, want twice (faulted, resent)", sent)
-			}
-			if st := up.srv.Stats(); st.Issued != 2 {
-				t.Errorf("scserver issued %d contexts, want 2", st.Issued)
-			}
-			if rs := px.p.Endpoints()[0].Stats().Resends; rs != 1 {
-				t.Errorf("%d resends, want 1", rs)
-			}
+			wantResentOnceAfter(t, func(w http.ResponseWriter, contentType string) { answerUnsecuredFault(w, contentType, c.fault) })
 		})
 	}
 }
@@ -570,6 +547,37 @@ func TestResendOnlyOnce(t *testing.T) {
 	}
 	if st := up.srv.Stats(); st.Renewed != 1 {
 		t.Errorf("scserver renewed %d times, want 1", st.Renewed)
+	}
+	if rs := px.p.Endpoints()[0].Stats().Resends; rs != 1 {
+		t.Errorf("%d resends, want 1", rs)
+	}
+}
+
+// wantResentOnceAfter: once the service has accepted a message, it
+// answers the next one with answer, once; the proxy establishes one new
+// context, resends once, and the application gets its echo.
+func wantResentOnceAfter(t *testing.T, answer func(w http.ResponseWriter, contentType string)) {
+	t.Helper()
+	up := newUpstream(t, scserver.Config{})
+	px := startProxy(t, outbound.Config{Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool()})
+	app := newApp(t)
+	wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("first"))), soap.V11, "first", false)
+	var once sync.Once
+	up.setIntercept(func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+		if _, ok := trustOp(r.Header.Get("Content-Type"), r.Header.Get("SOAPAction")); ok {
+			return false
+		}
+		hit := false
+		once.Do(func() { hit = true; answer(w, r.Header.Get("Content-Type")) })
+		return hit
+	})
+	before := len(up.appOnly())
+	wantEcho(t, app.post(px.base+"/", soap.V11, echoAction, envelope(soap.V11, "", echoPayload("again"))), soap.V11, "again", false)
+	if sent := len(up.appOnly()) - before; sent != 2 {
+		t.Errorf("the upstream received the request %d times, want twice (faulted, resent)", sent)
+	}
+	if st := up.srv.Stats(); st.Issued != 2 {
+		t.Errorf("scserver issued %d contexts, want 2", st.Issued)
 	}
 	if rs := px.p.Endpoints()[0].Stats().Resends; rs != 1 {
 		t.Errorf("%d resends, want 1", rs)
