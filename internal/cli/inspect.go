@@ -247,12 +247,15 @@ func credentialHints(b inspected) []configKey {
 	if u, err := url.Parse(b.Address); err == nil {
 		host = u.Host
 	}
-	keyring := configKey{key: "credential", value: host, commented: true,
-		comment: "the default: scproxy creds set " + host + " --username USER; or password-file / systemd-credential"}
+	password := []configKey{
+		{key: "credential", value: host, comment: "keyring: scproxy creds set " + host + " --username USER", commented: true},
+		{key: "username", value: "USER", comment: "on a server: with password-file, password-env or systemd-credential", commented: true},
+		{key: "password-file", value: "/etc/scproxy/" + b.name + ".password", commented: true},
+	}
 	s := b.Settings
 	switch {
 	case s.Bootstrap == "username" || s.MessageBootstrap == "username":
-		return []configKey{keyring}
+		return password
 	case s.Bootstrap == "certificate" || s.MessageBootstrap == "mutual" || s.MessageBootstrap == "mutual10":
 		return []configKey{
 			{key: "cert-file", value: "client.pem", comment: "the client certificate and its key", commented: true},
