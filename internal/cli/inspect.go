@@ -231,8 +231,9 @@ func settingsOf(b inspected) []configKey {
 	if s.Entropy != "" {
 		add("entropy", s.Entropy)
 	}
-	if s.DerivedKeys {
-		add("derived-keys", "true")
+	if s.DerivedKeys || s.Profile == wsdlpolicy.ProfileMessage {
+		// explicit under the message profile, whose default is true
+		add("derived-keys", strconv.FormatBool(s.DerivedKeys))
 	}
 	if s.NoCancel {
 		add("cancel-on-shutdown", "false")
@@ -287,7 +288,7 @@ func renderConfig(w io.Writer, location string, blocks []inspected) error {
 			continue
 		}
 		p.linef("  - name: %s", b.name)
-		p.linef("    route: /%s", b.name)
+		p.linef("    prefix: /%s", b.name)
 		for _, s := range settingsOf(b) {
 			line := s.key + ": " + yamlScalar(s.value, s.number)
 			if s.commented {

@@ -1,0 +1,75 @@
+package interop
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCXFInspected: `scproxy inspect` reads the descriptions of the CXF
+// peer's endpoints (its ?wsdl with the policy it enforces attached, see
+// wsdlpolicy/testdata), and `scproxy run` with exactly the flags it prints,
+// plus the credential a user adds, reaches each endpoint: one echo comes
+// back byte for byte.
+func TestCXFInspected(t *testing.T) {
+	setup(t)
+	src := filepath.Join("..", "wsdlpolicy", "testdata")
+	dir := t.TempDir()
+	base := strings.TrimSuffix(shared.peer.URL(""), "/")
+	files, err := filepath.Glob(filepath.Join(src, "cxf-*.wsdl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.ReplaceAll(b, []byte("https://127.0.0.1:8443"), []byte(base))
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ran := 0
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".wsdl")
+		if name == "cxf-echo" {
+			continue
+		}
+		out, err := exec.Command(shared.scproxy, "inspect", "--format", "flags", filepath.Join(dir, name+".wsdl")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("inspect %s: %v\n%s", name, err, out)
+		}
+		var args []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "scproxy run ") {
+				args = strings.Fields(strings.TrimPrefix(line, "scproxy run "))
+			}
+		}
+		if args == nil {
+			t.Fatalf("inspect %s printed no command line:\n%s", name, out)
+		}
+		switch {
+		case strings.Contains(name, "-ut-"):
+			args = append(args, "--username", testUser, "--password-env", passwordEnv)
+		default:
+			args = append(args, "--cert-file", shared.pki.ClientCert, "--key-file", shared.pki.ClientKey)
+		}
+		args = append(args, "--ca-file", shared.pki.CAFile)
+		soap12 := strings.HasSuffix(name, "soap12")
+		t.Run(name, func(t *testing.T) {
+			px := startProxy(t, args...)
+			if err := px.echo(t, soap12, echoElement(1, 500)); err != nil {
+				t.Fatalf("%v\nflags: %q\nscproxy log:\n%s", err, args, px.output())
+			}
+			px.shutdown(t)
+		})
+		ran++
+	}
+	if ran != 6 {
+		t.Errorf("%d descriptions inspected, want 6", ran)
+	}
+}
