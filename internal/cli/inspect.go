@@ -172,9 +172,9 @@ func writeCert(dir, name string, der []byte) (string, error) {
 	return p, nil
 }
 
-// configKey is one key of a service's configuration; the key is the flag
+// inspectKey is one key of a service's configuration; the key is the flag
 // of `scproxy run` that sets it.
-type configKey struct {
+type inspectKey struct {
 	key, value string
 	comment    string
 	commented  bool // printed as a hint, not set: the user fills it in
@@ -183,12 +183,12 @@ type configKey struct {
 
 // settingsOf returns the settings of a reachable endpoint, in the order
 // a reader expects them.
-func settingsOf(b inspected) []configKey {
+func settingsOf(b inspected) []inspectKey {
 	s := b.Settings
-	out := []configKey{{key: "upstream", value: b.Address}}
-	add := func(key, value string) { out = append(out, configKey{key: key, value: value}) }
+	out := []inspectKey{{key: "upstream", value: b.Address}}
+	add := func(key, value string) { out = append(out, inspectKey{key: key, value: value}) }
 	hint := func(key, value, comment string) {
-		out = append(out, configKey{key: key, value: value, comment: comment, commented: true})
+		out = append(out, inspectKey{key: key, value: value, comment: comment, commented: true})
 	}
 	add("soap-version", s.SOAPVersion)
 	if s.Addressing != "" {
@@ -225,7 +225,7 @@ func settingsOf(b inspected) []configKey {
 			add("signature-algorithm", s.SignatureAlgorithm)
 		}
 		if s.KeySize != 0 {
-			out = append(out, configKey{key: "key-size", value: strconv.Itoa(s.KeySize), number: true})
+			out = append(out, inspectKey{key: "key-size", value: strconv.Itoa(s.KeySize), number: true})
 		}
 	}
 	if s.Entropy != "" {
@@ -243,12 +243,12 @@ func settingsOf(b inspected) []configKey {
 
 // credentialHints says where the bootstrap's secret comes from: never a
 // value, always a reference the user completes.
-func credentialHints(b inspected) []configKey {
+func credentialHints(b inspected) []inspectKey {
 	host := ""
 	if u, err := url.Parse(b.Address); err == nil {
 		host = u.Host
 	}
-	password := []configKey{
+	password := []inspectKey{
 		{key: "credential", value: host, comment: "keyring: scproxy creds set " + host + " --username USER", commented: true},
 		{key: "username", value: "USER", comment: "on a server: with password-file, password-env or systemd-credential", commented: true},
 		{key: "password-file", value: "/etc/scproxy/" + b.name + ".password", commented: true},
@@ -258,14 +258,14 @@ func credentialHints(b inspected) []configKey {
 	case s.Bootstrap == "username" || s.MessageBootstrap == "username":
 		return password
 	case s.Bootstrap == "certificate" || s.MessageBootstrap == "mutual" || s.MessageBootstrap == "mutual10":
-		return []configKey{
+		return []inspectKey{
 			{key: "cert-file", value: "client.pem", comment: "the client certificate and its key", commented: true},
 			{key: "key-file", value: "client.key", commented: true},
 		}
 	case s.Bootstrap == "issued-token":
-		return []configKey{{key: "token-sts", value: "https://sts.example.com/", comment: "or token-file", commented: true}}
+		return []inspectKey{{key: "token-sts", value: "https://sts.example.com/", comment: "or token-file", commented: true}}
 	case s.Bootstrap == "kerberos":
-		return []configKey{
+		return []inspectKey{
 			{key: "spn", value: s.SPN},
 			{key: "keytab", value: "user.keytab", comment: "or the password, from the keyring entry " + host, commented: true},
 		}
@@ -290,7 +290,7 @@ func renderConfig(w io.Writer, location string, blocks []inspected) error {
 		p.linef("  - name: %s", b.name)
 		p.linef("    prefix: /%s", b.name)
 		for _, s := range settingsOf(b) {
-			line := s.key + ": " + yamlScalar(s.value, s.number)
+			line := s.key + ": " + inspectScalar(s.value, s.number)
 			if s.commented {
 				line = "# " + line
 			}
@@ -371,10 +371,10 @@ func (p *printer) unsupported(prefix string, b inspected) {
 	}
 }
 
-// yamlScalar writes a string value so that YAML reads it as that string
+// inspectScalar writes a string value so that YAML reads it as that string
 // (quoted when it starts with a digit, as versions do, or holds YAML
 // syntax), and a number or boolean as such.
-func yamlScalar(v string, number bool) string {
+func inspectScalar(v string, number bool) string {
 	if number || v == "true" || v == "false" {
 		return v
 	}
@@ -391,7 +391,7 @@ func isURLValue(v string) bool {
 
 // flagWords writes a setting as `scproxy run` takes it: a boolean flag
 // alone when true, with =false when false.
-func flagWords(s configKey) []string {
+func flagWords(s inspectKey) []string {
 	switch s.value {
 	case "true":
 		return []string{"--" + s.key}
