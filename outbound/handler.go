@@ -149,7 +149,7 @@ func (x *exchange) call(body []byte) (*reply, error) {
 		return a, nil // one-way operation
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.ContentType); mt != soap.MediaType11 && mt != soap.MediaType12 {
-		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered HTTP %d with %q, not SOAP", endpoint, resp.Status, resp.ContentType)
+		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered %s", endpoint, upstream.NotSOAP(resp, x.hop.Upstream.SOAP == soap.V12))
 	}
 	if a.m, err = splice.Read(resp.Body, splice.Options{Limits: x.p.limits, Payload: true}); err != nil {
 		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed message: %v", endpoint, err)

@@ -157,7 +157,7 @@ func (c *Client) envelope(r Request) ([]byte, string, error) {
 func (c *Client) reply(r *upstream.Response, sent soap.Version) (*soap.Envelope, error) {
 	mt, _, _ := mime.ParseMediaType(r.ContentType)
 	if mt != soap.MediaType11 && mt != soap.MediaType12 {
-		return nil, fmt.Errorf("the STS answered HTTP %d with %q, not SOAP", r.Status, r.ContentType)
+		return nil, fmt.Errorf("the STS answered %s", upstream.NotSOAP(r, sent == soap.V12))
 	}
 	env, err := soap.ParseWith(r.Body, xmldoc.Options{Limits: c.Limits, KeepSpans: true})
 	if err != nil {
@@ -172,6 +172,9 @@ func (c *Client) reply(r *upstream.Response, sent soap.Version) (*soap.Envelope,
 		return nil, fmt.Errorf("the STS answered in %s to a %s request", env.Version, sent)
 	}
 	if r.Status != 200 {
+		if hint := upstream.Hint(r.Status, sent == soap.V12); hint != "" {
+			return nil, fmt.Errorf("the STS answered HTTP %d: %s", r.Status, hint)
+		}
 		return nil, fmt.Errorf("the STS answered HTTP %d", r.Status)
 	}
 	return env, nil
