@@ -107,6 +107,8 @@ func writeCA(dir string, pemBytes []byte) (file, created string, err error) {
 			return "", "", fmt.Errorf("scserver: %w", err)
 		}
 		created = dir
+	} else if err := os.MkdirAll(dir, 0o755); err != nil { // a newcomer names a directory to be
+		return "", "", fmt.Errorf("scserver: the certificate directory: %w", err)
 	}
 	file = filepath.Join(dir, "ca.pem")
 	if err := os.WriteFile(file, pemBytes, 0o644); err != nil {

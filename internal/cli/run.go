@@ -564,13 +564,20 @@ func addEndpoints(routes []outbound.Route, endpoints []string) error {
 // upstreamURL parses a URL. Its messages show no part of it, since a
 // mistaken user:password in it is a secret.
 func upstreamURL(flag, raw string) (*url.URL, error) {
+	noScheme := ""
+	if !strings.Contains(raw, "://") {
+		noScheme = ": add https:// in front of it"
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // without the raw URL
 		}
-		return nil, usageErrorf("%s: not a URL: %v", flag, err)
+		return nil, usageErrorf("%s: not a URL: %v%s", flag, err, noScheme)
+	}
+	if noScheme != "" {
+		return nil, usageErrorf("%s: want an absolute URL, this one has no scheme%s", flag, noScheme)
 	}
 	return u, nil
 }

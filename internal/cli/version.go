@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -22,18 +23,27 @@ func NewCmdVersion(s Streams, readBuildInfo func() (*debug.BuildInfo, bool)) *co
 		Use:   "version",
 		Short: "Print the version of scproxy and how it was built",
 		Long: `Print the module version, the Go version and the version control state
-scproxy was built from, one "key: value" per line. A value the build did not
-record reads (devel).`,
+scproxy was built from, on one line:
+
+  scproxy v0.3.1 (go: go1.26.8, revision: d4f3008c0ffee, time: 2025-11-21T02:24:00Z, modified: false)
+
+A value the build did not record reads (devel).`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			for _, kv := range versionLines(readBuildInfo()) {
-				if _, err := fmt.Fprintf(s.Out, "%s: %s\n", kv[0], kv[1]); err != nil {
-					return err
-				}
-			}
-			return nil
+			_, err := fmt.Fprintln(s.Out, versionLine(versionLines(readBuildInfo())))
+			return err
 		},
 	}
+}
+
+// versionLine writes the version's fields on one line: the version, then
+// the others as "key: value" in parentheses.
+func versionLine(kvs [][2]string) string {
+	rest := make([]string, 0, len(kvs)-1)
+	for _, kv := range kvs[1:] {
+		rest = append(rest, kv[0]+": "+kv[1])
+	}
+	return "scproxy " + kvs[0][1] + " (" + strings.Join(rest, ", ") + ")"
 }
 
 // versionLines returns the key and value of each line of `scproxy version`.

@@ -29,13 +29,13 @@ func TestVersion(t *testing.T) {
 		want []string
 	}{
 		{"release build", full, true, []string{
-			"version: v0.3.1", "go: go1.26.8", "revision: d4f3008c0ffee", "time: 2025-11-21T02:24:00Z", "modified: false",
+			"scproxy v0.3.1 (go: go1.26.8, revision: d4f3008c0ffee, time: 2025-11-21T02:24:00Z, modified: false)",
 		}},
 		{"go run without VCS", &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"}}, true, []string{
-			"version: (devel)", "go: go1.26.0", "revision: (devel)", "time: (devel)", "modified: (devel)",
+			"scproxy (devel) (go: go1.26.0, revision: (devel), time: (devel), modified: (devel))",
 		}},
 		{"no build info", nil, false, []string{
-			"version: (devel)", "go: " + runtime.Version(), "revision: (devel)", "time: (devel)", "modified: (devel)",
+			"scproxy (devel) (go: " + runtime.Version() + ", revision: (devel), time: (devel), modified: (devel))",
 		}},
 	}
 	for _, tc := range tests {
@@ -57,22 +57,27 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// TestVersionMain runs the real command: every line is key: value with a
-// value, and an argument is a usage error.
+// TestVersionMain runs the real command: one line (what a newcomer pastes
+// into a report), every field with a value, and an argument is a usage
+// error.
 func TestVersionMain(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := Main(context.Background(), []string{"version"}, Streams{Out: &out, Err: &errOut}); code != ExitOK {
 		t.Fatalf("exit code %d: %s", code, errOut.String())
 	}
+	line, ok := strings.CutSuffix(out.String(), "\n")
+	if !ok || strings.Contains(line, "\n") || !strings.HasPrefix(line, "scproxy ") {
+		t.Fatalf("output %q is not one line starting scproxy", out.String())
+	}
 	var keys []string
-	for line := range strings.Lines(out.String()) {
-		k, v, ok := strings.Cut(strings.TrimSuffix(line, "\n"), ": ")
+	for _, f := range strings.Split(line[strings.Index(line, " (go: ")+2:len(line)-1], ", ") {
+		k, v, ok := strings.Cut(f, ": ")
 		if !ok || v == "" {
-			t.Errorf("line %q is not key: value", line)
+			t.Errorf("field %q is not key: value", f)
 		}
 		keys = append(keys, k)
 	}
-	if want := []string{"version", "go", "revision", "time", "modified"}; !slices.Equal(keys, want) {
+	if want := []string{"go", "revision", "time", "modified"}; !slices.Equal(keys, want) {
 		t.Errorf("keys %v, want %v", keys, want)
 	}
 	if code := Main(context.Background(), []string{"version", "extra"}, Streams{Out: &out, Err: &errOut}); code != ExitUsage {
