@@ -35,6 +35,10 @@ type exchange struct {
 
 // ServeHTTP handles one application request.
 func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		p.refuseConnect(rw, r)
+		return
+	}
 	x := &exchange{p: p, r: r}
 	defer x.release()
 	w := &answerWriter{ResponseWriter: rw, x: x}
@@ -67,10 +71,6 @@ func versionHint(r *http.Request) soap.Version {
 // with the reply unbridged.
 func (x *exchange) serve(w http.ResponseWriter) error {
 	p, r := x.p, x.r
-	if r.Method == http.MethodConnect {
-		w.Header().Set("Allow", http.MethodPost)
-		return appError(http.StatusMethodNotAllowed, CodeMethodNotAllow, "CONNECT is not supported: scproxy must see the SOAP message to secure it; send plain HTTP to the proxy")
-	}
 	if r.Header.Get("Origin") != "" {
 		return appError(http.StatusForbidden, CodeForbidden, "requests from web pages (Origin %q) are refused", r.Header.Get("Origin"))
 	}
