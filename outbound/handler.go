@@ -85,6 +85,9 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 		return err
 	}
 	x.target = target
+	if r.Method == http.MethodGet && isMetadataQuery(r.URL.RawQuery) {
+		return p.serveMetadata(w, r, target)
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return appError(http.StatusMethodNotAllowed, CodeMethodNotAllow, "method %s: SOAP requests are POSTed", r.Method)

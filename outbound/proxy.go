@@ -48,6 +48,8 @@ type Proxy struct {
 	rand     io.Reader
 	// sec secures each bridged request under the configured profile.
 	sec securer
+	// meta caches the descriptions the WSDL pass-through fetched.
+	meta metadata
 
 	// pool owns the endpoints, their keepers and their shutdown.
 	pool *session.Pool
