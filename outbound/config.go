@@ -249,6 +249,10 @@ type Config struct {
 	KeepContexts bool
 
 	Logger *slog.Logger
+	// AccessLog is the level of the line logged for each request (method,
+	// path, endpoint, status, duration; never a body or a secret): the
+	// zero value is info; AccessLogOff logs none.
+	AccessLog slog.Level
 }
 
 // DefaultEndpointIdleTimeout is how long an endpoint may go unused before

@@ -42,6 +42,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	x := &exchange{p: p, r: r}
 	defer x.release()
 	w := &answerWriter{ResponseWriter: rw, x: x}
+	defer p.accessLog(x, w, p.now())
 	x.hop.App.SOAP = versionHint(r)
 	if err := x.serve(w); err != nil {
 		var pe *proxyError
@@ -52,6 +53,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			pe = upstreamError(http.StatusServiceUnavailable, CodeNoContext, "the proxy is shutting down: %v", pe.reason)
 		}
 		p.cfg.Logger.Warn("request failed", "path", logPath(r), "status", pe.status, "reason", pe.reason)
+		p.noteUpstreamFailure(x, pe)
 		pe.write(w, x.hop.App.SOAP)
 	}
 }

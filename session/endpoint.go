@@ -39,6 +39,9 @@ type Endpoint struct {
 	closed  bool // shutdown has collected the contexts to cancel
 
 	stats stats
+	// upstreamFailure is the last application request the service failed
+	// (see NoteUpstreamFailure).
+	upstreamFailure atomic.Pointer[upstreamFailure]
 }
 
 // retired is a context replaced by a new Issue, cancelled by the keeper
@@ -478,6 +481,11 @@ type Status struct {
 	Failures    int64     `json:"failures"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// LastUpstreamError is the last failure of an application request
+	// at the service (unreachable, timing out, answering no SOAP), which
+	// leaves the context as it is.
+	LastUpstreamError   string    `json:"last_upstream_error,omitempty"`
+	LastUpstreamErrorAt time.Time `json:"last_upstream_error_at,omitzero"`
 	Bootstrap   string    `json:"bootstrap"`
 	SCVersion   string    `json:"sc_version"`
 	RenewMode   string    `json:"renew_mode"`
@@ -505,6 +513,9 @@ func (e *Endpoint) Status() Status {
 	}
 	if cs.Err != nil {
 		st.LastError, st.LastErrorAt, st.RetryAt = cs.Err.Error(), cs.LastFailure, cs.RetryAt
+	}
+	if f := e.upstreamFailure.Load(); f != nil {
+		st.LastUpstreamError, st.LastUpstreamErrorAt = f.reason, f.at
 	}
 	switch {
 	case closing:

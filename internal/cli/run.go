@@ -100,6 +100,7 @@ type RunOptions struct {
 
 	LogLevel  string
 	LogFormat string
+	AccessLog string
 }
 
 // NewCmdRun returns `scproxy run`. runF runs the validated configuration;
@@ -198,6 +199,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.BoolVar(&o.CancelOnShutdown, "cancel-on-shutdown", true, "cancel every context at shutdown and each replaced context after --rollover (false for servers with stateful cookie contexts: nothing is cancelled)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.LogFormat, "log-format", "text", "text or json")
+	f.StringVar(&o.AccessLog, "access-log", "info", "level of the line logged per request (method, path, endpoint, status, duration; never a body): debug, info, warn or off")
 	annotateEnv(f, envPrefix)
 	return cmd
 }
@@ -290,6 +292,7 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		cfg.ValidateSettings,
 		func() (err error) { cfg.RootCAs, err = rootCAs(o.CAFile); return err },
 		func() (err error) { cfg.Logger, err = o.logger(s.Err); return err },
+		func() (err error) { cfg.AccessLog, err = pick("--access-log", o.AccessLog, accessLogLevels); return err },
 		func() error {
 			switch {
 			case cfg.Security != outbound.SecurityContext:

@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -105,37 +107,114 @@ func statusWhere(o *StatusOptions) string {
 	return o.Listen
 }
 
+// statusWidth is what the status output fits in: a terminal's 100
+// columns.
+const (
+	statusWidth    = 100
+	endpointColumn = 33
+)
+
+// printStatus writes one row per endpoint, in columns that fit
+// statusWidth, then the errors of the endpoints that have any, each on
+// lines of its own: the context's last error, and the last request the
+// service failed (which leaves the context active).
 func printStatus(w io.Writer, st outbound.Status, now time.Time) error {
 	if len(st.Endpoints) == 0 {
 		_, err := fmt.Fprintf(w, "no endpoint has been used yet (security %s)\n", st.Security)
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	// ESTABLISHED is when the current context was; ISSUED counts the
-	// contexts established (first ones and re-establishments).
-	fmt.Fprintln(tw, "ENDPOINT\tSTATE\tCONTEXT\tESTABLISHED\tEXPIRES\tNEXT RENEWAL\tREQUESTS\tISSUED\tRENEWED\tRESENT\tCANCELLED\tLAST ERROR")
+	fmt.Fprintln(tw, "ENDPOINT\tSTATE\tEXPIRES\tRENEWAL\tREQ\tISS\tREN\tRES\tCAN")
 	for _, e := range st.Endpoints {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", e.Endpoint, e.State, dash(e.Identifier), relative(e.Established, now),
-			relative(e.Expires, now), relative(e.NextRenewal, now), e.Requests, e.Establishes, e.Renewals, e.Resends, e.Cancels, dash(e.LastError))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", elide(e.Endpoint, endpointColumn), e.State,
+			relative(e.Expires, now), relative(e.NextRenewal, now), e.Requests, e.Establishes, e.Renewals, e.Resends, e.Cancels)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(w, "REQ requests, ISS contexts issued, REN renewed, RES resent, CAN cancelled"); err != nil {
+		return err
+	}
+	for _, e := range st.Endpoints {
+		if e.LastError == "" && e.LastUpstreamError == "" {
+			continue
+		}
+		lines := []string{"", e.Endpoint}
+		if e.Identifier != "" {
+			lines = append(lines, wrap("  ", "context "+e.Identifier+", established "+relative(e.Established, now))...)
+		}
+		if e.LastError != "" {
+			lines = append(lines, wrap("  ", "last error, "+relative(e.LastErrorAt, now)+": "+e.LastError)...)
+		}
+		if e.LastUpstreamError != "" {
+			lines = append(lines, wrap("  ", "last failed request, "+relative(e.LastUpstreamErrorAt, now)+": "+e.LastUpstreamError)...)
+		}
+		if _, err := fmt.Fprintln(w, strings.Join(lines, "\n")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "-"
+// elide shortens s to n characters, cutting its middle, where a URL says
+// least.
+func elide(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
 	}
-	return s
+	head := (n - 1) / 2
+	return string(r[:head]) + "…" + string(r[len(r)-(n-1-head):])
 }
 
-// relative shows a time as "in 5h0m0s" or "3m0s ago".
+// wrap breaks text into lines of at most statusWidth runes, each after
+// indent; a word longer than a line is cut.
+func wrap(indent, text string) []string {
+	var out []string
+	line := indent
+	for _, word := range strings.Fields(text) {
+		for utf8.RuneCountInString(indent+word) > statusWidth {
+			r := []rune(word)
+			cut := statusWidth - utf8.RuneCountInString(indent)
+			if line != indent {
+				out = append(out, line)
+				line = indent
+			}
+			out = append(out, indent+string(r[:cut]))
+			word = string(r[cut:])
+		}
+		if line != indent && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > statusWidth {
+			out = append(out, line)
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += word
+	}
+	if line != indent {
+		out = append(out, line)
+	}
+	return out
+}
+
+// relative shows a time as "in 5h0m" or "3m0s ago": to the minute from
+// an hour on, to the second below.
 func relative(t, now time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
 	d := t.Sub(now).Round(time.Second)
-	if d < 0 {
-		return (-d).String() + " ago"
+	ago := d < 0
+	if ago {
+		d = -d
 	}
-	return "in " + d.String()
+	s := d.String()
+	if d >= time.Hour {
+		s = strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+	if ago {
+		return s + " ago"
+	}
+	return "in " + s
 }
