@@ -481,14 +481,15 @@ type Status struct {
 	Failures    int64     `json:"failures"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Bootstrap   string    `json:"bootstrap"`
+	SCVersion   string    `json:"sc_version"`
+	RenewMode   string    `json:"renew_mode"`
+
 	// LastUpstreamError is the last failure of an application request
 	// at the service (unreachable, timing out, answering no SOAP), which
 	// leaves the context as it is.
 	LastUpstreamError   string    `json:"last_upstream_error,omitempty"`
 	LastUpstreamErrorAt time.Time `json:"last_upstream_error_at,omitzero"`
-	Bootstrap   string    `json:"bootstrap"`
-	SCVersion   string    `json:"sc_version"`
-	RenewMode   string    `json:"renew_mode"`
 }
 
 // Status returns the endpoint's state and counters. It holds no secret:

@@ -292,7 +292,10 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		cfg.ValidateSettings,
 		func() (err error) { cfg.RootCAs, err = rootCAs(o.CAFile); return err },
 		func() (err error) { cfg.Logger, err = o.logger(s.Err); return err },
-		func() (err error) { cfg.AccessLog, err = pick("--access-log", o.AccessLog, accessLogLevels); return err },
+		func() (err error) {
+			cfg.AccessLog, err = pick("--access-log", o.AccessLog, accessLogLevels)
+			return err
+		},
 		func() error {
 			switch {
 			case cfg.Security != outbound.SecurityContext:
