@@ -145,6 +145,10 @@ type Config struct {
 	// default.
 	AllowUnsecured bool
 
+	// Strict, when set, makes the server refuse what a WCF wsHttpBinding
+	// endpoint refuses (see Strict).
+	Strict *Strict
+
 	// Script is the initial fault script; see SetScript.
 	Script Script
 

@@ -60,7 +60,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req := &request{now: s.cfg.Now(), version: soap.V12}
 	s.sweep(req.now)
-	rep := s.handle(w, r, req)
+	rep := s.strictHTTP(r)
+	if rep == nil {
+		rep = s.handle(w, r, req)
+	}
 	if rej := rep.rejection; rej != nil {
 		s.stats.reject(rej.context, rej.code().Local, rej.fault.Reason)
 	}
@@ -77,6 +80,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, req *request) *r
 		return s.fault(req, rejectClass(soap.Sender, http.StatusMethodNotAllowed, "SOAP requests are POSTed; %s is not allowed", r.Method))
 	}
 	if rej := s.read(w, r, req); rej != nil {
+		return s.fault(req, rej)
+	}
+	if rej := s.strictAddressing(req); rej != nil {
 		return s.fault(req, rej)
 	}
 	payload, action, rej := s.dispatch(req)

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
@@ -61,6 +62,7 @@ type DemoServerOptions struct {
 	FailFirst          int
 	FailStatus         int
 	RecycleEvery       time.Duration
+	Strict             bool
 
 	// getenv reads UserEnv; nil means an empty environment.
 	getenv func(string) string
@@ -118,6 +120,7 @@ credentials of the demo user.`,
 	f.IntVar(&o.FailFirst, "fail-first", 0, "fail the first N requests with --fail-status")
 	f.IntVar(&o.FailStatus, "fail-status", http.StatusServiceUnavailable, "HTTP status of scripted failures")
 	f.DurationVar(&o.RecycleEvery, "recycle-every", 0, "forget every context at this interval, as an IIS recycle does (0: never)")
+	f.BoolVar(&o.Strict, "strict", false, "refuse what a WCF wsHttpBinding endpoint refuses: SOAP 1.1 (HTTP 415 with WCF's text), messages without WS-Addressing 1.0, any path but "+demoPath)
 	return cmd
 }
 
@@ -133,6 +136,9 @@ func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 	}
 	if err := checkLoopback(o.Listen, o.AllowRemote, "it hands the demo users' passwords to any client"); err != nil {
 		return cfg, err
+	}
+	if o.Strict {
+		cfg.Strict = &scserver.Strict{SOAP: soap.V12, Paths: []string{demoPath}}
 	}
 	var err error
 	if cfg.Versions, err = parseVersions(o.Versions); err != nil {
@@ -291,7 +297,12 @@ func recycle(ctx context.Context, srv *scserver.Server, every time.Duration) {
 // scripts that start the server and read where it is.
 func printBanner(w io.Writer, srv *scserver.Server, cfg scserver.Config) {
 	fmt.Fprintln(w, "scproxy demo server")
-	fmt.Fprintf(w, "url: %s\n", srv.URL())
+	if cfg.Strict != nil { // the one address it serves
+		fmt.Fprintf(w, "url: %s\n", strings.TrimSuffix(srv.URL(), "/")+demoPath)
+		fmt.Fprintln(w, "strict: SOAP 1.2, WS-Addressing 1.0, this path only")
+	} else {
+		fmt.Fprintf(w, "url: %s\n", srv.URL())
+	}
 	if !cfg.PlainHTTP {
 		fmt.Fprintf(w, "ca-file: %s\n", srv.CAFile())
 	}
