@@ -407,7 +407,7 @@ func (a *analysis) context(sct *etree.Element) (alternative, error) {
 	s.DerivedKeys = inner.has("RequireDerivedKeys")
 	s.NoCancel = inner.has("MustNotSendCancel") || inner.has("MustNotSendCancel", nsMSSP)
 	if s.NoCancel {
-		a.note("MustNotSendCancel: the service keeps the context in a cookie and wants no Cancel")
+		a.note("MustNotSendCancel: the service wants no Cancel (WCF: requireCancellation=false, the context kept in a cookie)")
 	}
 	return a.p.nested(inner.find("BootstrapPolicy"))
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,7 +140,8 @@ func TestInspectedSettingsWork(t *testing.T) {
 		copyRewritten(t, name, dir, "")
 	}
 	ran := 0
-	for _, name := range []string{"wshttp-twmc-username", "ws2007-twmc-certificate", "custom-sc-kerberos", "cxf-ut-2005-soap11", "cxf-ut-13-soap12", "cxf-x509-13-soap11", "cxf-x509-2005-soap12", "cxf-ut-dk-2005-soap12", "cxf-ut-dk-13-soap11"} {
+	for _, name := range []string{"wshttp-twmc-username", "ws2007-twmc-certificate", "custom-sc-kerberos", "cxf-ut-2005-soap11", "cxf-ut-13-soap12", "cxf-x509-13-soap11", "cxf-x509-2005-soap12", "cxf-ut-dk-2005-soap12", "cxf-ut-dk-13-soap11",
+		"wshttp-message-username-nonego", "custom-sc-anonymous", "cxf-msg-anonymous-2005-soap12", "cxf-msg-username-13-soap11", "cxf-msg-mutual-13-soap12", "cxf-msg-mutual10-2005-soap12"} {
 		file := copyRewritten(t, name+".wsdl", dir, srv.URL())
 		out, errOut, code := inspect(t, "--format", "flags", "--cert-dir", dir, file)
 		if code != ExitOK {
@@ -158,6 +160,9 @@ func TestInspectedSettingsWork(t *testing.T) {
 			case strings.Contains(line, "--bootstrap kerberos"):
 				continue // needs a KDC: the bootstrap package's tests run one
 			case strings.Contains(line, "--profile message"):
+				if strings.Contains(line, "--message-bootstrap mutual") {
+					args = append(args, "--cert-file", clientCert, "--key-file", clientKey)
+				}
 				t.Run(name+"/message", func(t *testing.T) { messageSettingsValidate(t, args) })
 				continue
 			}
@@ -180,7 +185,9 @@ func messageSettingsValidate(t *testing.T, args []string) {
 	if NewCmdRun(Streams{}, nil).Flags().Lookup("message-bootstrap") == nil {
 		t.Skip("the message profile is not built on this branch: its settings cannot be validated")
 	}
-	args = append(args, "--username", "alice", "--password-env", "PW")
+	if slices.Contains(args, "username") {
+		args = append(args, "--username", "alice", "--password-env", "PW")
+	}
 	var out bytes.Buffer
 	cmd := NewCmdRun(Streams{Out: &out, Err: &out, Getenv: mapEnv(baseEnv)}, func(context.Context, *outbound.Config) error { return nil })
 	cmd.SetArgs(args)
