@@ -136,6 +136,9 @@ type Config struct {
 	// other gets ActionNotSupported. When empty every action outside the
 	// WS-Trust and WS-SecureConversation namespaces is echoed.
 	EchoActions []string
+	// Strict, when set, makes the server refuse what a WCF wsHttpBinding
+	// endpoint refuses (see Strict).
+	Strict *Strict
 	// Limits bound each request's XML; MaxBytes also bounds the HTTP body.
 	Limits xmldoc.Limits
 	// AllowUnsecured echoes application messages that carry no Security
@@ -144,10 +147,6 @@ type Config struct {
 	// message with a Security header is verified as always. Off by
 	// default.
 	AllowUnsecured bool
-
-	// Strict, when set, makes the server refuse what a WCF wsHttpBinding
-	// endpoint refuses (see Strict).
-	Strict *Strict
 
 	// Script is the initial fault script; see SetScript.
 	Script Script

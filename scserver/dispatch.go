@@ -82,9 +82,6 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, req *request) *r
 	if rej := s.read(w, r, req); rej != nil {
 		return s.fault(req, rej)
 	}
-	if rej := s.strictAddressing(req); rej != nil {
-		return s.fault(req, rej)
-	}
 	payload, action, rej := s.dispatch(req)
 	if rej != nil {
 		return s.fault(req, rej)
@@ -122,6 +119,9 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, req *request) *rej
 	req.env = env
 	if req.headers, req.wsa, err = wsa.Read(env.Header); err != nil {
 		return addressingRejection(env.Header, err)
+	}
+	if rej := s.strictAddressing(req); rej != nil {
+		return rej
 	}
 	req.action = req.headers.Action
 	switch {

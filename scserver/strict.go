@@ -26,6 +26,12 @@ type Strict struct {
 	Paths []string
 }
 
+// WSHttpBinding returns the rules of a WCF wsHttpBinding endpoint at
+// path: SOAP 1.2, WS-Addressing 1.0, that path only.
+func WSHttpBinding(path string) *Strict {
+	return &Strict{SOAP: soap.V12, Paths: []string{path}}
+}
+
 // nsWSA10 is WS-Addressing 1.0, the only version a strict server takes
 // (WCF's wsHttpBinding and ws2007HttpBinding).
 const nsWSA10 = "http://www.w3.org/2005/08/addressing"

@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scproxy/scproxy/scserver"
-	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
@@ -138,7 +137,7 @@ func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 		return cfg, err
 	}
 	if o.Strict {
-		cfg.Strict = &scserver.Strict{SOAP: soap.V12, Paths: []string{demoPath}}
+		cfg.Strict = scserver.WSHttpBinding(demoPath)
 	}
 	var err error
 	if cfg.Versions, err = parseVersions(o.Versions); err != nil {
