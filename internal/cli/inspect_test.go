@@ -135,6 +135,7 @@ func TestInspectedSettingsWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serverCert := writeFile(t, dir, "service.pem", string(testkit.PEM(testkit.Server().Cert)), 0o644)
 	clientKey := writeFile(t, dir, "client.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})), 0o600)
 	for _, name := range []string{"orders.wsdl0.wsdl", "cxf-echo.wsdl"} {
 		copyRewritten(t, name, dir, "")
@@ -162,6 +163,9 @@ func TestInspectedSettingsWork(t *testing.T) {
 			case strings.Contains(line, "--profile message"):
 				if strings.Contains(line, "--message-bootstrap mutual") {
 					args = append(args, "--cert-file", clientCert, "--key-file", clientKey)
+				}
+				if !strings.Contains(line, "--server-cert") { // the user adds the certificate the WSDL lacks
+					args = append(args, "--server-cert", serverCert)
 				}
 				t.Run(name+"/message", func(t *testing.T) { messageSettingsValidate(t, args) })
 				continue
@@ -206,7 +210,7 @@ func copyRewritten(t *testing.T, name, dir, base string) string {
 	}
 	if base != "" {
 		for _, old := range []string{"https://svc.example.com", "https://127.0.0.1:8443"} {
-			src = bytes.ReplaceAll(src, []byte(old), []byte(base))
+			src = bytes.ReplaceAll(src, []byte(old), []byte(strings.TrimSuffix(base, "/")))
 		}
 	}
 	p := filepath.Join(dir, name)
