@@ -42,8 +42,8 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	x := &exchange{p: p, r: r}
 	defer x.release()
 	w := &answerWriter{ResponseWriter: rw, x: x}
-	defer p.accessLog(x, w, p.now())
 	x.hop.App.SOAP = versionHint(r)
+	defer p.accessLog(x, w, p.now())
 	if err := x.serve(w); err != nil {
 		var pe *proxyError
 		if !errors.As(err, &pe) {
@@ -52,8 +52,8 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		if errors.Is(context.Cause(r.Context()), errShuttingDown) {
 			pe = upstreamError(http.StatusServiceUnavailable, CodeNoContext, "the proxy is shutting down: %v", pe.reason)
 		}
-		p.cfg.Logger.Warn("request failed", "path", logPath(r), "status", pe.status, "reason", pe.reason)
 		p.noteUpstreamFailure(x, pe)
+		p.cfg.Logger.Warn("request failed", "path", logPath(r), "status", pe.status, "reason", pe.reason)
 		pe.write(w, x.hop.App.SOAP)
 	}
 }

@@ -73,7 +73,7 @@ type answerWriter struct {
 	http.ResponseWriter
 	x       *exchange
 	started bool
-	status  int // the answer's status, for the access log
+	status  int // the status answered, once written
 }
 
 func (w *answerWriter) start() {

@@ -55,13 +55,13 @@ func NewRootCmd(s Streams) *cobra.Command {
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
+	root.AddCommand(NewCmdInspect(s, nil))
 	root.AddCommand(NewCmdDemoServer(s, nil))
 	root.AddCommand(NewCmdDemo(s, nil))
 	root.AddCommand(NewCmdRun(s, nil))
 	root.AddCommand(NewCmdVersion(s, nil))
 	root.AddCommand(NewCmdStatus(s, nil))
 	root.AddCommand(NewCmdCreds(s, nil))
-	root.AddCommand(NewCmdInspect(s, nil))
 	return root
 }
 
