@@ -98,9 +98,9 @@ type RunOptions struct {
 	EndpointIdleTimeout time.Duration
 	EstablishRate       int
 
+	AccessLog string
 	LogLevel  string
 	LogFormat string
-	AccessLog string
 }
 
 // NewCmdRun returns `scproxy run`. runF runs the validated configuration;
@@ -198,8 +198,8 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.IntVar(&o.EstablishRate, "establish-rate", outbound.DefaultEstablishRate, "establishments (Issues with the credential) allowed per route and minute (0: no bound)")
 	f.BoolVar(&o.CancelOnShutdown, "cancel-on-shutdown", true, "cancel every context at shutdown and each replaced context after --rollover (false for servers with stateful cookie contexts: nothing is cancelled)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&o.LogFormat, "log-format", "text", "text or json")
 	f.StringVar(&o.AccessLog, "access-log", "info", "level of the line logged per request (method, path, endpoint, status, duration; never a body): debug, info, warn or off")
+	f.StringVar(&o.LogFormat, "log-format", "text", "text or json")
 	annotateEnv(f, envPrefix)
 	return cmd
 }
