@@ -268,3 +268,49 @@ func echoThrough(t *testing.T, args []string) {
 		t.Errorf("HTTP %d: %s", resp.StatusCode, body)
 	}
 }
+
+// TestInspectedConfigChecks: the config block inspect writes for each
+// reachable endpoint of the test descriptions, with the credential
+// references a user fills in, passes `scproxy config check` once the
+// configuration file is built; until then the test says so.
+func TestInspectedConfigChecks(t *testing.T) {
+	if cmd, _, err := NewRootCmd(Streams{}).Find([]string{"config", "check"}); err != nil || cmd.Name() != "check" {
+		t.Skip("scproxy config check is not built on this branch")
+	}
+	dir := t.TempDir()
+	clientCert := writeFile(t, dir, "client.pem", string(testkit.PEM(testkit.Client().Cert)), 0o600)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(testkit.Client().Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientKey := writeFile(t, dir, "client.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})), 0o600)
+	serverCert := writeFile(t, dir, "service.pem", string(testkit.PEM(testkit.Server().Cert)), 0o644)
+	fill := strings.NewReplacer(
+		"# username: USER", "username: alice",
+		"# password-file: /etc/scproxy/", "password-env: PW\n    # ",
+		"# cert-file: client.pem", "cert-file: "+clientCert,
+		"# key-file: client.key", "key-file: "+clientKey,
+		"# server-cert: service.pem", "server-cert: "+serverCert,
+	)
+	for _, name := range []string{"wshttp-twmc-username", "ws2007-twmc-certificate", "wshttp-message-username-nonego",
+		"custom-sc-anonymous", "cxf-ut-13-soap12", "cxf-x509-2005-soap12", "cxf-msg-username-13-soap11", "cxf-msg-mutual10-2005-soap12"} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(dir, name+".yaml")
+			if _, errOut, code := inspect(t, "--output", file, filepath.Join(wsdlDir, name+".wsdl")); code != ExitOK {
+				t.Fatalf("inspect: exit %d: %s", code, errOut)
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, []byte(fill.Replace(string(b))), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			if code := Main(context.Background(), []string{"config", "check", file}, Streams{Out: &out, Err: &errOut, Getenv: mapEnv(baseEnv)}); code != ExitOK {
+				b, _ := os.ReadFile(file)
+				t.Errorf("config check: exit %d: %s%s\n%s", code, out.String(), errOut.String(), b)
+			}
+		})
+	}
+}
