@@ -150,7 +150,7 @@ func setUpCXF(ctx context.Context, o *options, dir string) (*cxfRig, error) {
 	}
 	args := []string{"run", "--listen", "127.0.0.1:0", "--upstream", svc, "--ca-file", pki.CAFile, "--sc-version", "1.3",
 		"--bootstrap", "username", "--username", cxfpeer.User, "--password-env", passwordEnv, "--addressing", "1.0",
-		"--log-format", "json", "--log-level", "info"}
+		"--log-format", "json", "--log-level", "info", "--access-log", "off"}
 	if g.proxy, err = startProxy(cxfModeProxy, bin, args, []string{passwordEnv + "=" + cxfpeer.Password}); err != nil {
 		g.stop()
 		return nil, err

@@ -150,7 +150,7 @@ func startServer(bin, password, caFile string, issueTokens bool) (*child, string
 // (WCF's wsHttpBinding shape), so that every mode bridges the same way.
 func proxyFlags(upstreamURL, caFile string) []string {
 	return []string{"run", "--listen", "127.0.0.1:0", "--upstream", upstreamURL, "--ca-file", caFile,
-		"--soap-version", "1.2", "--addressing", "1.0", "--log-format", "json", "--log-level", "info"}
+		"--soap-version", "1.2", "--addressing", "1.0", "--log-format", "json", "--log-level", "info", "--access-log", "off"}
 }
 
 // startProxy runs `scproxy run` with args and returns it once it listens.
