@@ -140,9 +140,18 @@ func endpoint(pol *policies, bindings map[xmldoc.Name]*etree.Element, svc, port 
 	if err != nil {
 		return ep, false, err
 	}
+	if len(alts) == 0 {
+		ep.Unsupported = []Unsupported{{
+			What: "a policy with no alternative (an empty wsp:ExactlyOne): no client can meet it",
+			Fix:  "publish the binding's policy with at least one alternative",
+		}}
+		return ep, true, nil
+	}
 	var first *analysis
 	for _, alt := range alts {
 		a := &analysis{p: pol, ep: ep}
+		a.ep.Notes = slices.Clip(a.ep.Notes) // each alternative appends to its own
+		a.ep.Unsupported = nil
 		a.addressing(alt, binding)
 		if err := a.run(alt); err != nil {
 			return ep, false, err

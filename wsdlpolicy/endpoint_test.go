@@ -129,6 +129,7 @@ func TestPolicyShapes(t *testing.T) {
 		policy  string // inside the definitions; the binding references #P
 		want    Settings
 		wantErr string
+		cannot  string // a word of the endpoint's first Unsupported
 	}{
 		{
 			name: "second alternative reachable",
@@ -141,6 +142,12 @@ func TestPolicyShapes(t *testing.T) {
 			name:   "nested reference and optional addressing",
 			policy: `<wsp:Policy wsu:Id="P"><wsp:PolicyReference URI="#Q"/><wsaw:UsingAddressing wsp:Optional="true"/></wsp:Policy><wsp:Policy wsu:Id="Q">` + twmc + `</wsp:Policy>`,
 			want:   Settings{SOAPVersion: "1.2", Addressing: "1.0", Profile: ProfileSCOverTLS, SCVersion: "2005-02", Bootstrap: "username"},
+		},
+		{
+			name:    "no alternative",
+			policy:  `<wsp:Policy wsu:Id="P"><wsp:ExactlyOne/></wsp:Policy>`,
+			wantErr: "",
+			cannot:  "no alternative",
 		},
 		{
 			name:    "reference cycle",
@@ -183,6 +190,12 @@ func TestPolicyShapes(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.cannot != "" {
+				if len(eps[0].Unsupported) != 1 || !strings.Contains(eps[0].Unsupported[0].What, tc.cannot) {
+					t.Errorf("unsupported %+v, want %q", eps[0].Unsupported, tc.cannot)
+				}
+				return
 			}
 			if eps[0].Settings != tc.want || len(eps[0].Unsupported) != 0 {
 				t.Errorf("settings %+v unsupported %+v, want %+v", eps[0].Settings, eps[0].Unsupported, tc.want)
