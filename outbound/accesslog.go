@@ -1,7 +1,6 @@
 package outbound
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
@@ -16,7 +15,8 @@ const AccessLogOff = slog.Level(1 << 10)
 // operator needs to see that calls succeed or fail, never a body, a header
 // value or a secret.
 func (p *Proxy) accessLog(x *exchange, w *answerWriter, start time.Time) {
-	if p.cfg.AccessLog == AccessLogOff || !p.cfg.Logger.Enabled(context.Background(), p.cfg.AccessLog) {
+	ctx := x.r.Context()
+	if p.cfg.AccessLog == AccessLogOff || !p.cfg.Logger.Enabled(ctx, p.cfg.AccessLog) {
 		return
 	}
 	endpoint := "-"
@@ -27,7 +27,7 @@ func (p *Proxy) accessLog(x *exchange, w *answerWriter, start time.Time) {
 	if status == 0 {
 		status = 200 // net/http's default when nothing was written
 	}
-	p.cfg.Logger.Log(context.Background(), p.cfg.AccessLog, "request",
+	p.cfg.Logger.Log(ctx, p.cfg.AccessLog, "request",
 		"method", x.r.Method, "path", logPath(x.r), "endpoint", endpoint, "status", status,
 		"soap", x.hop.App.SOAP.String(), "ms", p.now().Sub(start).Milliseconds())
 }

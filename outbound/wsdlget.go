@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -62,7 +63,7 @@ func (p *Proxy) serveMetadata(w http.ResponseWriter, r *http.Request, target *ur
 	}
 	fetch := remote
 	fetch.RawQuery = r.URL.RawQuery
-	body, err := p.meta.get(p, r, &fetch)
+	body, err := p.meta.get(r.Context(), p, &fetch)
 	if err != nil {
 		return err
 	}
@@ -79,7 +80,7 @@ func (p *Proxy) serveMetadata(w http.ResponseWriter, r *http.Request, target *ur
 
 // get returns the upstream document at u, from the cache when fetched
 // less than metadataTTL ago.
-func (m *metadata) get(p *Proxy, r *http.Request, u *url.URL) ([]byte, error) {
+func (m *metadata) get(ctx context.Context, p *Proxy, u *url.URL) ([]byte, error) {
 	key := u.String()
 	now := p.now()
 	m.mu.Lock()
@@ -97,7 +98,7 @@ func (m *metadata) get(p *Proxy, r *http.Request, u *url.URL) ([]byte, error) {
 	client := m.client
 	m.mu.Unlock()
 
-	body, err := fetchMetadata(r, client, u, p.cfg.MaxBody)
+	body, err := fetchMetadata(ctx, client, u, p.cfg.MaxBody)
 	if err != nil {
 		return nil, err
 	}
@@ -110,11 +111,11 @@ func (m *metadata) get(p *Proxy, r *http.Request, u *url.URL) ([]byte, error) {
 	return body, nil
 }
 
-// fetchMetadata GETs u with no credential and no cookie, the
-// application's request's context bounding it.
-func fetchMetadata(r *http.Request, client *http.Client, u *url.URL, maxBody int64) ([]byte, error) {
+// fetchMetadata GETs u with no credential and no cookie, within ctx (the
+// application's request's).
+func fetchMetadata(ctx context.Context, client *http.Client, u *url.URL, maxBody int64) ([]byte, error) {
 	where := upstream.Redact(u) + "?" + u.RawQuery
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, upstreamError(http.StatusBadGateway, CodeUnreachable, "%s: %v", where, err)
 	}
