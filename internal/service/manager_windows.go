@@ -141,4 +141,3 @@ func (w SCM) ConfigPath(Scope) string {
 	}
 	return filepath.Join(pd, "scproxy", "config.yaml")
 }
-
