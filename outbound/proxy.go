@@ -58,6 +58,11 @@ type Proxy struct {
 	// connections of the listener served last.
 	bodies budget
 	conns  atomic.Pointer[connLimiter]
+
+	// obs is told of every request (Observe); local serves the local
+	// paths added by HandleLocal.
+	obs   Observer
+	local map[string]http.Handler
 }
 
 // New validates cfg and returns a Proxy.

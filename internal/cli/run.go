@@ -107,7 +107,7 @@ type RunOptions struct {
 func NewCmdRun(s Streams, runF func(context.Context, *outbound.Config) error) *cobra.Command {
 	o := &RunOptions{MaxBody: up.DefaultMaxBody}
 	if runF == nil {
-		runF = runProxy
+		runF = func(ctx context.Context, cfg *outbound.Config) error { return runProxy(ctx, cfg, s.environ()) }
 	}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -221,15 +221,17 @@ func noBound(n int) int {
 	return n
 }
 
-// runProxy runs the proxy until ctx ends, then lets the bootstraps that
-// hold background work (a Kerberos login's renewal) stop.
-func runProxy(ctx context.Context, cfg *outbound.Config) error {
+// runProxy runs the proxy until ctx ends, as a service when a service
+// manager started it (getenv reads what the manager passed; see
+// serveAgent), then lets the bootstraps that hold background work (a
+// Kerberos login's renewal) stop.
+func runProxy(ctx context.Context, cfg *outbound.Config, getenv func(string) string) error {
 	defer closeBootstraps(cfg)
 	p, err := outbound.New(*cfg)
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx)
+	return serveAgent(ctx, p, cfg.Logger, getenv)
 }
 
 // closeBootstraps closes every bootstrap of cfg that can be closed.
