@@ -61,6 +61,9 @@ func NewRootCmd(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdVersion(s, nil))
 	root.AddCommand(NewCmdStatus(s, nil))
 	root.AddCommand(NewCmdCreds(s, nil))
+	root.AddCommand(NewCmdService(s, nil))
+	root.AddCommand(NewCmdMan(s, nil))
+	registerCompletions(root)
 	return root
 }
 
