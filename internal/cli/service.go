@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scproxy/scproxy/internal/service"
+	"github.com/scproxy/scproxy/outbound"
 )
 
 // ServiceOptions are the flags of `scproxy service VERB`.
@@ -78,10 +79,9 @@ starts at login, as that user, and can use the keyring.`,
 			Use:   v.name,
 			Short: v.short,
 			Args:  cobra.NoArgs,
+			// No SCPROXY_ variables: those configure the proxy (run),
+			// which the service reads from its own environment.
 			RunE: func(c *cobra.Command, _ []string) error {
-				if err := bindEnv(c.Flags(), envPrefix, s.environ()); err != nil {
-					return err
-				}
 				return runF(c.Context(), c.Name(), o, c.Root())
 			},
 		}
@@ -93,11 +93,10 @@ starts at login, as that user, and can use the keyring.`,
 			f.StringArrayVar(&o.Credentials, "credential", nil, "a secret systemd hands the service, as NAME=PATH (PATH readable by root only); the service reads it with run --systemd-credential NAME (repeatable)")
 			f.StringVar(&o.Binary, "binary", "", "the scproxy binary the service runs (default: this one)")
 			f.DurationVar(&o.Watchdog, "watchdog", service.DefaultWatchdog, "restart the service when it has not reported for this long (systemd)")
-			f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "the service's run --shutdown-timeout: the manager waits this long and a little more for it to stop")
+			f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", outbound.DefaultShutdownTimeout, "the service's run --shutdown-timeout: the manager waits this long and a little more for it to stop")
 			f.BoolVar(&o.Print, "print", false, "print the service definition instead of installing it")
 			f.BoolVar(&o.NoMan, "no-man", false, "do not install the man pages")
 		}
-		annotateEnv(f, envPrefix)
 		cmd.AddCommand(sub)
 	}
 	return cmd

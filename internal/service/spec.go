@@ -196,10 +196,14 @@ func (e Env) run(ctx context.Context, name string, args ...string) (string, erro
 // writeFile writes a service definition, readable by all (it holds no
 // secret), creating its directory.
 func writeFile(path, text string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+	err := os.MkdirAll(filepath.Dir(path), 0o755)
+	if err == nil {
+		err = os.WriteFile(path, []byte(text), 0o644)
 	}
-	return os.WriteFile(path, []byte(text), 0o644)
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("%w (a system service is installed as root; a user's with --user)", err)
+	}
+	return err
 }
 
 // removeFile removes a definition; one already gone is no error.
