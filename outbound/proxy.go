@@ -56,8 +56,12 @@ type Proxy struct {
 
 	// bodies is the budget of request bodies in flight; conns limits the
 	// connections of the listener served last.
-	bodies budget
+	bodies *budget
 	conns  atomic.Pointer[connLimiter]
+
+	// front, when set, makes this the listener of a Front, which
+	// handles the requests and owns the services shut down at the end.
+	front *Front
 }
 
 // New validates cfg and returns a Proxy.
@@ -84,7 +88,7 @@ func New(cfg Config) (*Proxy, error) {
 		}),
 		establish: establishLimits(&cfg),
 	}
-	p.bodies.limit = cfg.MaxBodyInFlight
+	p.bodies = &budget{limit: cfg.MaxBodyInFlight}
 	p.sec = newSecurer(p)
 	return p, nil
 }
@@ -250,7 +254,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	requests, stopRequests := context.WithCancelCause(context.Background())
 	defer stopRequests(nil)
 	srv := &http.Server{
-		Handler:           p,
+		Handler:           p.handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
@@ -312,5 +316,18 @@ func (p *Proxy) shutdown(ctx context.Context, srv *http.Server, errc <-chan erro
 // Shutdown stops the renewal loops and cancels every live context (unless
 // KeepContexts), endpoints in parallel. It is idempotent; Serve calls it.
 func (p *Proxy) Shutdown(ctx context.Context) {
+	if p.front != nil {
+		p.front.closeAll(ctx)
+		return
+	}
 	_ = p.pool.Close(ctx)
+}
+
+// handler is what serves the listener's requests: the Front p listens
+// for, or p.
+func (p *Proxy) handler() http.Handler {
+	if p.front != nil {
+		return p.front
+	}
+	return p
 }

@@ -48,12 +48,21 @@ func readRuntime() Runtime {
 
 // Status returns the state of every endpoint, sorted by address.
 func (p *Proxy) Status() Status {
+	if p.front != nil {
+		return p.front.Status()
+	}
+	st := p.endpointStatus()
+	st.Runtime = readRuntime()
+	return st
+}
+
+// endpointStatus is Status without the runtime's counters.
+func (p *Proxy) endpointStatus() Status {
 	st := Status{Security: p.cfg.Security.String(), Endpoints: p.pool.Status()}
 	if p.cfg.Security == SecurityContext {
 		st.Profile = p.cfg.Profile.String()
 	}
 	p.sec.status(&st)
-	st.Runtime = readRuntime()
 	return st
 }
 
