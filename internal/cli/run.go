@@ -100,12 +100,22 @@ type RunOptions struct {
 
 	LogLevel  string
 	LogFormat string
+
+	// ConfigFile is the YAML file of the services (config.go); PIDFile
+	// where a run with it writes its process id.
+	ConfigFile string
+	PIDFile    string
 }
 
 // NewCmdRun returns `scproxy run`. runF runs the validated configuration;
 // nil means runProxy.
 func NewCmdRun(s Streams, runF func(context.Context, *outbound.Config) error) *cobra.Command {
-	o := &RunOptions{MaxBody: up.DefaultMaxBody}
+	return newCmdRun(s, runF, &RunOptions{MaxBody: up.DefaultMaxBody})
+}
+
+// newCmdRun is NewCmdRun with the options the flags fill: the
+// configuration file gives each service its own.
+func newCmdRun(s Streams, runF func(context.Context, *outbound.Config) error, o *RunOptions) *cobra.Command {
 	if runF == nil {
 		runF = runProxy
 	}
@@ -135,6 +145,9 @@ variable holding it, or --password-file a file only its owner can read.`,
 				return err
 			}
 			getenv := s.environ()
+			if file := configFile(cmd.Flags(), getenv); file != "" {
+				return runConfigFile(cmd.Context(), cmd.Flags(), file, s)
+			}
 			if err := bindEnv(cmd.Flags(), envPrefix, getenv); err != nil {
 				return err
 			}
@@ -198,6 +211,8 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.BoolVar(&o.CancelOnShutdown, "cancel-on-shutdown", true, "cancel every context at shutdown and each replaced context after --rollover (false for servers with stateful cookie contexts: nothing is cancelled)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.LogFormat, "log-format", "text", "text or json")
+	f.StringVar(&o.ConfigFile, configKey, "", "YAML file of the listener and its services (docs/config.md); flags and the environment beat it, and SIGHUP or scproxy reload applies a changed file")
+	f.StringVar(&o.PIDFile, pidFileKey, "", "with --config: file to write the process id to, which scproxy reload signals (default $RUNTIME_DIRECTORY/scproxy.pid, else $XDG_RUNTIME_DIR/scproxy.pid)")
 	annotateEnv(f, envPrefix)
 	return cmd
 }
