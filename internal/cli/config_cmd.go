@@ -247,5 +247,3 @@ func signalAgent(pidFile string) error {
 	}
 	return nil
 }
-
-
