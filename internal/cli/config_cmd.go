@@ -103,7 +103,7 @@ func printConfig(w io.Writer, rc *resolvedConfig, all bool) error {
 	printValues(ew, schema, "", rc.global, all)
 	fmt.Fprintln(ew, servicesKey+":")
 	for _, svc := range rc.services {
-		fmt.Fprintf(ew, "  - %s: %s  # %s:%d\n", nameKey, yamlScalar(svc.name), rc.path, svc.line)
+		fmt.Fprintf(ew, "  - %s: %s  # %s:%d\n", nameKey, yamlScalar("string", svc.name), rc.path, svc.line)
 		rest := withoutKey(svc.values, nameKey)
 		printValues(ew, schema, "    ", rest, all)
 	}
@@ -132,9 +132,13 @@ func printValues(w io.Writer, schema *pflag.FlagSet, indent string, values map[s
 	slices.Sort(keys)
 	for _, k := range keys {
 		v := values[k]
+		typ := "string" // name and prefix
+		if f := schema.Lookup(k); f != nil {
+			typ = f.Value.Type()
+		}
 		items := make([]string, len(v.items))
 		for i, it := range v.items {
-			items[i] = yamlScalar(redactURL(it))
+			items[i] = yamlScalar(typ, redactURL(it))
 		}
 		val := "[" + strings.Join(items, ", ") + "]"
 		if _, repeatable := flagValue(schema.Lookup(k)).(pflag.SliceValue); !repeatable && len(items) == 1 {
@@ -160,9 +164,15 @@ func redactURL(v string) string {
 	return prefix + u.Redacted()
 }
 
-// yamlScalar quotes s when YAML would read it as anything but that string.
-func yamlScalar(s string) string {
-	if s == "" || strings.ContainsAny(s, ":#{}[],&*!|>'\"%@`\\") || strings.TrimSpace(s) != s {
+// yamlScalar writes s, a value of a flag of type typ, quoted when YAML
+// would read it as anything but that string.
+func yamlScalar(typ, s string) string {
+	if typ != "string" && typ != "stringArray" && s != "" {
+		return s // a number, a duration, a bool: as the flag prints it
+	}
+	switch {
+	case s == "", strings.TrimSpace(s) != s, strings.ContainsAny(s[:1], "!&*-?[]{}|>'\"%@`#,:"),
+		strings.Contains(s, ": "), strings.Contains(s, " #"), strings.HasSuffix(s, ":"):
 		return strconv.Quote(s)
 	}
 	if _, err := strconv.ParseFloat(s, 64); err == nil {

@@ -243,6 +243,11 @@ func runConfigFile(ctx context.Context, flags *pflag.FlagSet, file string, s Str
 	if err != nil {
 		return err
 	}
+	// Before the pid file tells anyone where to send it: SIGHUP ends a
+	// process that does not handle it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if a.pidFile != "" {
 		if err := writePIDFile(a.pidFile); err != nil {
 			ln.Close()
@@ -250,9 +255,6 @@ func runConfigFile(ctx context.Context, flags *pflag.FlagSet, file string, s Str
 		}
 		defer removePIDFile(a.pidFile)
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	done := make(chan error, 1)
 	go func() { done <- a.front.Serve(ctx, ln) }()
 	a.log.Info("configuration loaded", "file", file, "services", len(a.running), "pid_file", a.pidFile)
