@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,10 @@ import (
 
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/setting"
+	"github.com/scproxy/scproxy/upstream"
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/splice"
+	"github.com/scproxy/scproxy/wire/wssc"
 )
 
 // Service is one upstream service behind a Front: its name and the Proxy
@@ -45,6 +50,9 @@ type frontTable struct {
 	services []*frontService
 	// routes are every service's route prefixes, longest first.
 	routes []frontRoute
+	// fallback answers what no service takes, as a single Proxy with
+	// every route of the table would: its router refuses it.
+	fallback *Proxy
 }
 
 type frontRoute struct {
@@ -76,20 +84,52 @@ func NewFront(cfg Config, services []Service) (*Front, error) {
 	if err := cfg.checkCallers(); err != nil {
 		return nil, err
 	}
+	f := &Front{bodies: &budget{limit: cfg.MaxBodyInFlight}}
+	f.lp = &Proxy{cfg: cfg, router: newRouter(&cfg), front: f, bodies: f.bodies, sec: noService{}}
+	t, err := f.newTable(services)
+	if err != nil {
+		return nil, err
+	}
+	f.lp.cfg.Routes = t.fallback.cfg.Routes // for the log line of Serve
+	f.table.Store(t)
+	return f, nil
+}
+
+// newTable returns the table of services, their services charging the
+// Front's budget of bodies in flight.
+func (f *Front) newTable(services []Service) (*frontTable, error) {
 	t, err := newFrontTable(services)
 	if err != nil {
 		return nil, err
 	}
+	cfg := f.lp.cfg
+	cfg.Routes = nil
 	for _, r := range t.routes {
 		cfg.Routes = append(cfg.Routes, r.route)
 	}
-	f := &Front{bodies: &budget{limit: cfg.MaxBodyInFlight}}
-	f.lp = &Proxy{cfg: cfg, router: newRouter(&cfg), front: f}
-	f.lp.router.endpointsOnly = false
-	f.adopt(t)
-	f.table.Store(t)
-	return f, nil
+	t.fallback = &Proxy{cfg: cfg, router: newRouter(&cfg), front: f, bodies: f.bodies, sec: noService{}}
+	t.fallback.router.endpointsOnly = false
+	for _, s := range t.services {
+		s.Proxy.bodies = f.bodies
+	}
+	return t, nil
 }
+
+// noService is the securer of the requests no service takes, which the
+// router refuses before anything is secured: it refuses them too.
+type noService struct{}
+
+func (noService) secure(_ context.Context, target *url.URL, _ session.Wire, _ *splice.Message) (sealed, error) {
+	return sealed{}, appError(http.StatusNotFound, CodeNoRoute, "no service takes %s", upstream.Redact(target))
+}
+
+func (noService) recover(context.Context, sealed, *soap.Fault, wssc.ContextFault) (sealed, error) {
+	return sealed{}, nil
+}
+
+func (noService) rejected(sealed, *soap.Fault, wssc.ContextFault) {}
+
+func (noService) status(*Status) {}
 
 // newFrontTable checks that no two services share a name or a route
 // prefix and sorts the routes, longest prefix first.
@@ -114,14 +154,6 @@ func newFrontTable(services []Service) (*frontTable, error) {
 	}
 	slices.SortStableFunc(t.routes, func(a, b frontRoute) int { return cmp.Compare(len(b.route.Prefix), len(a.route.Prefix)) })
 	return t, nil
-}
-
-// adopt makes the services of t charge the Front's budget of bodies in
-// flight.
-func (f *Front) adopt(t *frontTable) {
-	for _, s := range t.services {
-		s.Proxy.bodies = f.bodies
-	}
 }
 
 // Listen opens the listener's address.
@@ -153,7 +185,7 @@ func (f *Front) Services() []Service {
 // cancels take (each bounded by its establish timeout). A set with two
 // services of one name or on one prefix is refused and nothing changes.
 func (f *Front) Replace(ctx context.Context, services []Service) error {
-	t, err := newFrontTable(services)
+	t, err := f.newTable(services)
 	if err != nil {
 		return err
 	}
@@ -178,7 +210,6 @@ func (f *Front) Replace(ctx context.Context, services []Service) error {
 	for i := range t.routes {
 		t.routes[i].svc = t.serviceOf(t.routes[i].svc.Proxy)
 	}
-	f.adopt(t)
 	f.table.Store(t)
 	retired := make([]*frontService, 0, len(kept))
 	for _, s := range old.services {
@@ -284,9 +315,10 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for range maxPicks {
-		s := f.table.Load().pick(r)
+		t := f.table.Load()
+		s := t.pick(r)
 		if s == nil {
-			f.lp.ServeHTTP(w, r)
+			t.fallback.ServeHTTP(w, r)
 			return
 		}
 		s.gate.RLock()

@@ -322,7 +322,7 @@ func TestConfigCheckCommand(t *testing.T) {
 		t.Errorf("good file: exit %d, %s%s", code, out.String(), errOut.String())
 	}
 	if code := Main(context.Background(), []string{"config", "check", bad}, s); code != ExitUsage ||
-		!regexp.MustCompile(regexp.QuoteMeta(bad) + `:7: renew-mode: service "a": renew-mode "sometimes": want renew or reissue`).MatchString(errOut.String()) {
+		!regexp.MustCompile(regexp.QuoteMeta(bad)+`:7: renew-mode: service "a": renew-mode "sometimes": want renew or reissue`).MatchString(errOut.String()) {
 		t.Errorf("bad file: exit %d, %s", code, errOut.String())
 	}
 }

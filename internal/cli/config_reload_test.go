@@ -1,0 +1,288 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/scproxy/scproxy/internal/testkit"
+	"github.com/scproxy/scproxy/scserver"
+)
+
+// reloadRig is the built-in server behind TLS and the files a
+// configuration of many services refers to.
+type reloadRig struct {
+	srv                            *scserver.Server
+	url                            string
+	dir                            string
+	caFile, certFile, keyFile, pwf string
+	credDir                        string
+}
+
+func newReloadRig(t *testing.T) *reloadRig {
+	t.Helper()
+	srv, err := scserver.New(scserver.Config{
+		PlainHTTP:  true, // TLS is httptest's
+		Users:      map[string]string{"alice": canary},
+		TrustedCAs: testkit.Pool(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(srv)
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{testkit.Server().TLS()}}
+	ts.StartTLS()
+	t.Cleanup(func() { ts.Close(); srv.Close() })
+	dir := t.TempDir()
+	credDir := t.TempDir()
+	writeFile(t, credDir, "svc-password", canary+"\n", 0o400)
+	return &reloadRig{
+		srv: srv, url: ts.URL, dir: dir, credDir: credDir,
+		caFile:   writeFile(t, dir, "ca.pem", string(testkit.CA().CertPEM), 0o644),
+		certFile: writeFile(t, dir, "client.pem", string(testkit.Client().CertPEM), 0o644),
+		keyFile:  writeFile(t, dir, "client.key", string(testkit.Client().KeyPEM), 0o600),
+		pwf:      writeFile(t, dir, "password", canary+"\n", 0o600),
+	}
+}
+
+// serviceKind is one way a service of the test secures its messages.
+type serviceKind int
+
+const (
+	kindUsernameEnv serviceKind = iota
+	kindUsernameFile
+	kindUsernameSystemd
+	kindCertificate
+	kindX509
+	kinds
+)
+
+// contexts reports whether a service of kind k establishes contexts.
+func (k serviceKind) contexts() bool { return k != kindX509 }
+
+// service returns the YAML of a service named name of kind k, in SC
+// version sc, with extra lines.
+func (r *reloadRig) service(name string, k serviceKind, sc string, extra ...string) string {
+	lines := []string{
+		"  - name: " + name,
+		"    prefix: /" + name,
+		"    upstream: " + r.url + "/svc/" + name,
+		`    sc-version: "` + sc + `"`,
+	}
+	switch k {
+	case kindUsernameEnv:
+		lines = append(lines, "    username: alice", "    password-env: PW")
+	case kindUsernameFile:
+		lines = append(lines, "    username: alice", "    password-file: "+r.pwf)
+	case kindUsernameSystemd:
+		lines = append(lines, "    username: alice", "    systemd-credential: svc-password")
+	case kindCertificate:
+		lines = append(lines, "    bootstrap: certificate", "    cert-file: "+r.certFile, "    key-file: "+r.keyFile)
+	case kindX509:
+		lines = append(lines, "    profile: x509", "    cert-file: "+r.certFile, "    key-file: "+r.keyFile)
+	}
+	return strings.Join(append(lines, extra...), "\n") + "\n"
+}
+
+// fileOf is a configuration of the services given.
+func (r *reloadRig) fileOf(services ...string) string {
+	return "listen: 127.0.0.1:0\nlog-level: debug\nca-file: " + r.caFile + "\nservices:\n" + strings.Join(services, "")
+}
+
+// testService is a service of the test and how it was written.
+type testService struct {
+	name  string
+	kind  serviceKind
+	sc    string
+	extra []string
+}
+
+func (r *reloadRig) write(t *testing.T, path string, services []testService) {
+	t.Helper()
+	var yaml []string
+	for _, s := range services {
+		yaml = append(yaml, r.service(s.name, s.kind, s.sc, s.extra...))
+	}
+	if err := os.WriteFile(path, []byte(r.fileOf(yaml...)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// echo sends one SOAP 1.1 echo to path through the proxy at addr and
+// fails unless it comes back.
+func echo(t *testing.T, addr, path, text string) {
+	t.Helper()
+	if code, body := post(t, addr, path, text); code != http.StatusOK || !strings.Contains(body, text) {
+		t.Fatalf("POST %s: HTTP %d, want the echo of %s:\n%s", path, code, text, body)
+	}
+}
+
+func post(t *testing.T, addr, path, text string) (int, string) {
+	t.Helper()
+	body := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>` +
+		`<EchoString xmlns="http://tempuri.org/"><echo>` + text + `</echo></EchoString></soap:Body></soap:Envelope>`
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	req.Header.Set("SOAPAction", `"http://tempuri.org/IEchoService/EchoString"`)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// contextIDs returns the identifier of each endpoint's context, by its
+// upstream address.
+func contextIDs(a *agent) map[string]string {
+	ids := map[string]string{}
+	for _, ep := range a.front.Status().Endpoints {
+		ids[ep.Endpoint] = ep.Identifier
+	}
+	return ids
+}
+
+// TestReloadFiftyServices: 50 services across both SC versions, three
+// secret references, two bootstraps and two profiles run against the
+// built-in server; a reload that adds, removes and changes services
+// keeps every untouched context (no new Issue), cancels the removed and
+// changed ones' contexts, and the changed and new ones establish anew; a
+// file that fails is refused whole and changes nothing.
+func TestReloadFiftyServices(t *testing.T) {
+	rig := newReloadRig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var services []testService
+	for i := range 50 {
+		sc := "2005-02"
+		if i%2 == 1 {
+			sc = "1.3"
+		}
+		services = append(services, testService{name: fmt.Sprintf("s%02d", i), kind: serviceKind(i % int(kinds)), sc: sc})
+	}
+	path := rig.dir + "/scproxy.yaml"
+	rig.write(t, path, services)
+	var logs testkit.LogBuffer
+	env := map[string]string{"PW": canary, "CREDENTIALS_DIRECTORY": rig.credDir}
+	l := &configLoader{file: path, overrides: overrides{}, s: Streams{Err: &logs, Getenv: mapEnv(env)}}
+	a, err := newAgent(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	ln, err := a.front.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- a.front.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+
+	callAll := func(round string, ss []testService) {
+		var wg sync.WaitGroup
+		for _, s := range ss {
+			wg.Go(func() { echo(t, addr, "/"+s.name, round+"-"+s.name) })
+		}
+		wg.Wait()
+	}
+	withContexts := func(ss []testService) int {
+		n := 0
+		for _, s := range ss {
+			if s.kind.contexts() {
+				n++
+			}
+		}
+		return n
+	}
+	defer func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	}()
+	callAll("first", services)
+	st1 := rig.srv.Stats()
+	if want := withContexts(services); st1.Issued != want {
+		t.Fatalf("%d contexts issued for %d services with contexts", st1.Issued, want)
+	}
+	ids1 := contextIDs(a)
+
+	removed, changed, kept := services[:5], slices.Clone(services[5:10]), services[10:]
+	for i := range changed {
+		changed[i].extra = []string{"    upstream-timeout: 90s"}
+	}
+	var added []testService
+	for i := range 5 {
+		added = append(added, testService{name: fmt.Sprintf("n%02d", i), kind: serviceKind(i), sc: []string{"2005-02", "1.3"}[i%2]})
+	}
+	next := slices.Concat(added, changed, kept)
+	rig.write(t, path, next)
+	res, err := a.reload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Started) != 5 || len(res.Changed) != 5 || len(res.Removed) != 5 || len(res.Kept) != 40 {
+		t.Errorf("reload: %+v, want 5 started, 5 changed, 5 removed, 40 kept", res)
+	}
+	st2 := rig.srv.Stats()
+	if st2.Issued != st1.Issued {
+		t.Errorf("the reload issued %d contexts", st2.Issued-st1.Issued)
+	}
+	if got, want := st2.Cancelled-st1.Cancelled, withContexts(removed)+withContexts(changed); got != want {
+		t.Errorf("the reload cancelled %d contexts, want %d (the removed and changed services')", got, want)
+	}
+
+	callAll("second", next)
+	st3 := rig.srv.Stats()
+	if got, want := st3.Issued-st2.Issued, withContexts(added)+withContexts(changed); got != want {
+		t.Errorf("after the reload, %d new contexts, want %d (the new and changed services'), none for the kept", got, want)
+	}
+	ids3 := contextIDs(a)
+	for _, s := range kept {
+		ep := rig.url + "/svc/" + s.name
+		if s.kind.contexts() && (ids1[ep] == "" || ids3[ep] != ids1[ep]) {
+			t.Errorf("kept service %s: context %q, was %q", s.name, ids3[ep], ids1[ep])
+		}
+	}
+	if code, _ := post(t, addr, "/"+removed[0].name, "gone"); code != http.StatusNotFound {
+		t.Errorf("a removed service's path: HTTP %d, want 404", code)
+	}
+
+	// A file that fails is refused whole; the services stay.
+	bad := rig.fileOf(rig.service("late", kindUsernameEnv, "1.3"), rig.service("s10", kindUsernameEnv, "1.3", "    renew-mode: sometimes"))
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.reload(ctx)
+	if err == nil || !strings.Contains(err.Error(), "renew-mode") {
+		t.Fatalf("reload of a bad file: %v, want it refused naming renew-mode", err)
+	}
+	a.logReload(reloadResult{}, err)
+	if !strings.Contains(logs.String(), "configuration refused") {
+		t.Errorf("the refusal is not logged:\n%s", logs.String())
+	}
+	callAll("third", next)
+	if st4 := rig.srv.Stats(); st4.Issued != st3.Issued || st4.Cancelled != st3.Cancelled {
+		t.Errorf("after a refused reload: %d issued, %d cancelled; want %d and %d as before", st4.Issued, st4.Cancelled, st3.Issued, st3.Cancelled)
+	}
+	if len(a.front.Services()) != len(next) {
+		t.Errorf("%d services after a refused reload, want %d", len(a.front.Services()), len(next))
+	}
+}
