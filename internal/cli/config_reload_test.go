@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -8,10 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
@@ -284,5 +287,98 @@ func TestReloadFiftyServices(t *testing.T) {
 	}
 	if len(a.front.Services()) != len(next) {
 		t.Errorf("%d services after a refused reload, want %d", len(a.front.Services()), len(next))
+	}
+}
+
+// watchedLog is a log buffer that tells a waiting test of each write.
+type watchedLog struct {
+	testkit.LogBuffer
+	wrote chan struct{}
+}
+
+func newWatchedLog() *watchedLog { return &watchedLog{wrote: make(chan struct{}, 1)} }
+
+func (w *watchedLog) Write(p []byte) (int, error) {
+	n, err := w.LogBuffer.Write(p)
+	select {
+	case w.wrote <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+// waitFor waits until the log holds text n times, failing after a while.
+func (w *watchedLog) waitFor(t *testing.T, text string, n int) string {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		if s := w.String(); strings.Count(s, text) >= n {
+			return s
+		}
+		select {
+		case <-w.wrote:
+		case <-timeout:
+			t.Fatalf("no %q in the log:\n%s", text, w.String())
+		}
+	}
+}
+
+// TestReloadCommand: run --config writes its pid file and applies the
+// changed file when scproxy reload signals it (SIGHUP); reload checks
+// the file first and does not signal for one that fails; the pid file is
+// gone after the run.
+func TestReloadCommand(t *testing.T) {
+	rig := newReloadRig(t)
+	path, pidFile := rig.dir+"/scproxy.yaml", rig.dir+"/scproxy.pid"
+	a := testService{name: "a", kind: kindUsernameEnv, sc: "1.3"}
+	rig.write(t, path, []testService{a})
+	logs := newWatchedLog()
+	s := Streams{Out: io.Discard, Err: logs, Getenv: mapEnv(map[string]string{"PW": canary})}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, []string{"run", "--config", path, "--pid-file", pidFile}, s) }()
+	m := regexp.MustCompile(`msg="configuration loaded" .* addr=(\S+)`).FindStringSubmatch(logs.waitFor(t, "configuration loaded", 1))
+	if m == nil {
+		t.Fatalf("no listening address in the log:\n%s", logs.String())
+	}
+	addr := m[1]
+	echo(t, addr, "/a", "before")
+
+	b := testService{name: "b", kind: kindCertificate, sc: "2005-02"}
+	rig.write(t, path, []testService{a, b})
+	var out, errOut bytes.Buffer
+	cmd := Streams{Out: &out, Err: &errOut, Getenv: mapEnv(map[string]string{"PW": canary})}
+	if code := Main(ctx, []string{"reload", "--pid-file", pidFile, "--config", path}, cmd); code != ExitOK {
+		t.Fatalf("reload: exit %d: %s", code, errOut.String())
+	}
+	logs.waitFor(t, "configuration reloaded", 1)
+	echo(t, addr, "/b", "after")
+	echo(t, addr, "/a", "after")
+	if n := rig.srv.Stats().Issued; n != 2 {
+		t.Errorf("%d contexts issued, want 2 (a kept its context)", n)
+	}
+
+	if err := os.WriteFile(path, []byte(rig.fileOf(rig.service("a", kindUsernameEnv, "1.3", "    entropy: most"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errOut.Reset()
+	if code := Main(ctx, []string{"reload", "--pid-file", pidFile, "--config", path}, cmd); code != ExitUsage || !strings.Contains(errOut.String(), path+":11: entropy") {
+		t.Errorf("reload of a bad file: exit %d: %s; want a usage error at its line", code, errOut.String())
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("run: exit %d:\n%s", code, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not stop with its context")
+	}
+	if strings.Count(logs.String(), "configuration re") != 1 {
+		t.Errorf("the bad file reached the agent:\n%s", logs.String())
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("pid file left after the run: %v", err)
 	}
 }

@@ -257,7 +257,7 @@ func runConfigFile(ctx context.Context, flags *pflag.FlagSet, file string, s Str
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.front.Serve(ctx, ln) }()
-	a.log.Info("configuration loaded", "file", file, "services", len(a.running), "pid_file", a.pidFile)
+	a.log.Info("configuration loaded", "file", file, "services", len(a.running), "addr", ln.Addr().String(), "pid_file", a.pidFile)
 	for {
 		select {
 		case err := <-done:
