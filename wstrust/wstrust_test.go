@@ -491,7 +491,6 @@ func TestExchangeIncompleteRequest(t *testing.T) {
 // refuses is an error naming why, with nothing of the reply read.
 func TestExchangeOpensTheReply(t *testing.T) {
 	v := wssc.V1_3
-	var wrapped string // what the "protected" reply carries in its Body
 	cases := []struct {
 		name string
 		open func(t *testing.T, id string) wstrust.OpenFunc
@@ -511,7 +510,9 @@ func TestExchangeOpensTheReply(t *testing.T) {
 			}
 		}, "relates to another request"},
 		{"a refused reply", func(t *testing.T, id string) wstrust.OpenFunc {
-			return func(*soap.Envelope) (*soap.Envelope, error) { return nil, errors.New("the signature does not cover the Body") }
+			return func(*soap.Envelope) (*soap.Envelope, error) {
+				return nil, errors.New("the signature does not cover the Body")
+			}
 		}, "the STS's reply cannot be trusted: the signature does not cover the Body"},
 	}
 	for _, tc := range cases {
@@ -520,8 +521,7 @@ func TestExchangeOpensTheReply(t *testing.T) {
 			var id string
 			s.reply = func(msgID string) answer {
 				id = msgID
-				wrapped = reply(t, soap.V12, wsa.Headers{}, etree.NewElement("Protected"))
-				return answer{200, ct12, wrapped}
+				return answer{200, ct12, reply(t, soap.V12, wsa.Headers{}, etree.NewElement("Protected"))}
 			}
 			r := s.request(t, v)
 			r.Open = func(env *soap.Envelope) (*soap.Envelope, error) { return tc.open(t, id)(env) }
