@@ -137,6 +137,12 @@ func (c *Client) exchange(ctx context.Context, r Request) (*soap.Envelope, error
 		if env, err = r.Open(env); err != nil {
 			return nil, fmt.Errorf("the STS's reply cannot be trusted: %w", err)
 		}
+		// A fault may come protected, to be read once opened.
+		if f, err := env.Fault(); err != nil {
+			return nil, fmt.Errorf("the STS answered with a malformed fault: %w", err)
+		} else if f != nil {
+			return nil, f
+		}
 	}
 	if err := checkAddressing(env, r, msgID); err != nil {
 		return nil, err
