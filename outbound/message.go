@@ -86,6 +86,20 @@ func (l limitedProtection) Bootstrap(ctx context.Context, env *soap.Envelope, o 
 	return l.MessageProtection.Bootstrap(ctx, env, o)
 }
 
+// MessageStatus is how the message profile protects messages.
+type MessageStatus struct {
+	Suite           string `json:"algorithm_suite"`
+	Order           string `json:"protection_order"`
+	DerivedKeys     bool   `json:"derived_keys"`
+	SignatureMethod string `json:"signature_method"`
+}
+
+// status reports the profile's protection.
+func (s *messageSealer) status(st *Status) {
+	c := s.profile.Config()
+	st.Message = &MessageStatus{Suite: c.Suite.Name, Order: c.Order.String(), DerivedKeys: c.DerivedKeys, SignatureMethod: c.SignatureMethod}
+}
+
 // messageSealer protects requests with their endpoint's context by
 // message security (ProfileMessage) and opens the answers: the Body is
 // read, signed and encrypted here, and in this profile only.

@@ -137,6 +137,11 @@ func TestMessageProfileEndToEnd(t *testing.T) {
 					t.Fatalf("%s application got the protection: %s", v.v, r.body)
 				}
 			}
+			st := sp.p.Status()
+			if st.Profile != "message" || st.Message == nil || st.Message.Suite != "Basic256" || st.Message.Order != tc.order.String() || st.Message.DerivedKeys != tc.derived ||
+				len(st.Endpoints) != 1 || st.Endpoints[0].Bootstrap != "username-for-certificate" {
+				t.Fatalf("status %+v (message %+v)", st, st.Message)
+			}
 			for i, b := range u.bodies() {
 				if bytes.Contains(b, []byte("hello")) || bytes.Contains(b, []byte(testPassword)) {
 					t.Fatalf("request %d crossed the network with its Body or the password in clear:\n%s", i, b)
@@ -230,7 +235,6 @@ func TestMessageProfileRefusesHostileAnswers(t *testing.T) {
 		})
 	}
 }
-
 
 // application reports whether r is an application request (not WS-Trust).
 func application(r *http.Request) bool {
