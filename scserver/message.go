@@ -144,6 +144,19 @@ func (s *Server) ServiceCertificate() (*x509.Certificate, string) {
 	return s.msg.cfg.Certificate, s.msg.certFile
 }
 
+// MessageSettings returns the message-security settings in force, with
+// every default filled in and without the service key, or nil when the
+// profile is off.
+func (s *Server) MessageSettings() *MessageSecurity {
+	if s.msg == nil {
+		return nil
+	}
+	m := s.msg.cfg
+	m.Key = nil
+	m.Bootstraps = slices.Clone(m.Bootstraps)
+	return &m
+}
+
 // messageRequest is what opening a protected request established, and
 // what protecting its answer takes.
 type messageRequest struct {
