@@ -85,7 +85,10 @@ func New(cfg Config) (*Proxy, error) {
 		establish: establishLimits(&cfg),
 	}
 	p.bodies.limit = cfg.MaxBodyInFlight
-	p.sec = newSecurer(p)
+	var err error
+	if p.sec, err = newSecurer(p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -109,7 +112,7 @@ func (p *Proxy) sessionConfig(u *url.URL, route *Route) session.Config {
 		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.bootstrapFor(route), Client: p.clientFor(u),
 		Timeout: p.cfg.EstablishTimeout, Limits: p.limits, Logger: p.cfg.Logger,
 		RenewMode: p.cfg.RenewMode, Rollover: p.cfg.Rollover, CancelReplaced: !p.cfg.KeepContexts,
-		ExpiryMargin: p.cfg.ExpiryMargin,
+		ExpiryMargin: p.cfg.ExpiryMargin, Message: p.messageProtection(route),
 	}
 }
 

@@ -91,14 +91,21 @@ func (b Block) encrypted(id, typ string, plain []byte) (*etree.Element, error) {
 	return d.Element(), nil
 }
 
-// Replace puts plaintext, the decrypted octets of the EncryptedData el,
-// in el's place: parsed under lim in the namespace context of el's
-// parent, the one element of Type Element, or the nodes of Type Content.
-// Plaintext that does not parse, or an Element that is not exactly one
-// element, is ErrDecrypt: wrong keys produce such garbage, and it must
-// not be told apart from a padding failure. It returns the elements
-// inserted.
-func Replace(el *etree.Element, typ string, plaintext []byte, lim xmldoc.Limits) ([]*etree.Element, error) {
+// Plain is decrypted content parsed in the namespace context of its
+// EncryptedData, not yet in the document: a receiver can look at it (is it
+// the Signature it expects?) before changing anything.
+type Plain struct {
+	at      *etree.Element
+	wrapper *etree.Element
+}
+
+// ParsePlain parses plaintext, the decrypted octets of the EncryptedData
+// el, under lim in the namespace context of el's parent: for TypeElement
+// it must be exactly one element, for TypeContent any content. Plaintext
+// that does not parse, or an Element that is not exactly one element, is
+// ErrDecrypt: a wrong key produces such garbage, and it must not be told
+// apart from a padding failure.
+func ParsePlain(el *etree.Element, typ string, plaintext []byte, lim xmldoc.Limits) (*Plain, error) {
 	parent := el.Parent()
 	if parent == nil {
 		return nil, errors.New("xenc: the EncryptedData has no parent")
@@ -108,18 +115,36 @@ func Replace(el *etree.Element, typ string, plaintext []byte, lim xmldoc.Limits)
 		return nil, ErrDecrypt
 	}
 	w := doc.Root()
-	nodes := w.Child
-	elems := w.ChildElements()
-	if typ == TypeElement && (len(elems) != 1 || hasText(w)) {
+	if typ == TypeElement && (len(w.ChildElements()) != 1 || hasText(w)) {
 		return nil, ErrDecrypt
 	}
-	at := el.Index()
-	parent.RemoveChild(el)
-	for i, n := range slices.Clone(nodes) {
-		w.RemoveChild(n)
+	return &Plain{at: el, wrapper: w}, nil
+}
+
+// Elements returns the top-level elements of the content.
+func (p *Plain) Elements() []*etree.Element { return p.wrapper.ChildElements() }
+
+// Replace puts the content in place of its EncryptedData.
+func (p *Plain) Replace() {
+	parent := p.at.Parent()
+	at := p.at.Index()
+	parent.RemoveChild(p.at)
+	for i, n := range slices.Clone(p.wrapper.Child) {
+		p.wrapper.RemoveChild(n)
 		parent.InsertChildAt(at+i, n)
 	}
-	return elems, nil
+}
+
+// Replace is ParsePlain followed by Plain.Replace; it returns the elements
+// inserted.
+func Replace(el *etree.Element, typ string, plaintext []byte, lim xmldoc.Limits) ([]*etree.Element, error) {
+	p, err := ParsePlain(el, typ, plaintext, lim)
+	if err != nil {
+		return nil, err
+	}
+	els := p.Elements()
+	p.Replace()
+	return els, nil
 }
 
 // wrapIn encloses plaintext in an element declaring the namespaces of
