@@ -20,7 +20,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scproxy/scproxy/scserver"
-	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xmldoc"
@@ -357,16 +356,6 @@ func printBanner(w io.Writer, srv *scserver.Server, cfg scserver.Config) {
 	}
 }
 
-// protectionOrders are the --protection-order values.
-var protectionOrders = []choice[msgsec.Order]{
-	{"sign-encrypt-signature", msgsec.SignBeforeEncryptAndEncryptSignature},
-	{"sign-encrypt", msgsec.SignBeforeEncrypt},
-	{"encrypt-sign", msgsec.EncryptBeforeSign},
-}
-
-// signatureAlgorithms are the --signature-algorithm values.
-var signatureAlgorithms = []choice[string]{{"hmac-sha1", dsig.HMACSHA1}, {"hmac-sha256", dsig.HMACSHA256}}
-
 func messageBootstrapNames() []string {
 	names := make([]string, len(scserver.MessageBootstraps))
 	for i, b := range scserver.MessageBootstraps {
@@ -390,7 +379,7 @@ func (o *DemoServerOptions) messageSecurity() (*scserver.MessageSecurity, error)
 	if m.Suite, err = msgsec.SuiteByName(o.AlgorithmSuite); err != nil {
 		return nil, &UsageError{Err: fmt.Errorf("--algorithm-suite: %w", err)}
 	}
-	if m.SignatureMethod, err = pick("--signature-algorithm", o.SignatureAlgorithm, signatureAlgorithms); err != nil {
+	if m.SignatureMethod, err = pick("--signature-algorithm", o.SignatureAlgorithm, signatureMethods); err != nil {
 		return nil, err
 	}
 	if m.Order, err = pick("--protection-order", o.ProtectionOrder, protectionOrders); err != nil {
