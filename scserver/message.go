@@ -200,13 +200,15 @@ func (s *Server) openMessage(req *request) *rejection {
 		s.restoreCookies(sec, v, req.now)
 	}
 	m := &messageRequest{profile: s.msg.steady[v]}
-	exp := msgsec.Expect{}
 	if issue {
-		m.profile, exp.Own = s.msg.boot[v], &s.msg.own
-	} else {
-		exp.ContextKeys = func(id string) ([][]byte, error) { return s.contextKeys(m, id, v, req) }
+		m.profile = s.msg.boot[v]
 	}
-	opened, err := m.profile.Open(req.env, exp)
+	// Either token is accepted here, so that a request under the wrong
+	// one is refused below with a fault that says so.
+	opened, err := m.profile.Open(req.env, msgsec.Expect{
+		Own:         &s.msg.own,
+		ContextKeys: func(id string) ([][]byte, error) { return s.contextKeys(m, id, v, req) },
+	})
 	if err != nil {
 		if m.verified != nil {
 			return messageRejection(err, v).about(m.verified.Identifier)

@@ -31,8 +31,8 @@ func (p msgPolicy) String() string {
 }
 
 // startMessage runs a server of the message-security profile with the
-// test kit's server certificate as service certificate, and accepting
-// every bootstrap.
+// test kit's server certificate as service certificate, accepting the
+// policy's bootstrap only.
 func startMessage(t *testing.T, p msgPolicy, cfg Config) *harness {
 	t.Helper()
 	if p.suite.Name == "" {
@@ -40,7 +40,7 @@ func startMessage(t *testing.T, p msgPolicy, cfg Config) *harness {
 	}
 	cfg.Message = &MessageSecurity{
 		Certificate: testkit.Server().Cert, Key: testkit.Server().RSAKey(),
-		Suite: p.suite, Order: p.order, DerivedKeys: p.derived, Bootstraps: MessageBootstraps,
+		Suite: p.suite, Order: p.order, DerivedKeys: p.derived, Bootstraps: []MessageBootstrap{p.boot},
 	}
 	return start(t, cfg)
 }
