@@ -20,6 +20,8 @@ type msgPolicy struct {
 	derived bool
 	order   msgsec.Order
 	suite   msgsec.Suite
+	// noCancel is MustNotSendCancel (the server's NoCancel).
+	noCancel bool
 }
 
 func (p msgPolicy) String() string {
@@ -40,7 +42,7 @@ func startMessage(t *testing.T, p msgPolicy, cfg Config) *harness {
 	}
 	cfg.Message = &MessageSecurity{
 		Certificate: testkit.Server().Cert, Key: testkit.Server().RSAKey(),
-		Suite: p.suite, Order: p.order, DerivedKeys: p.derived, Bootstraps: []MessageBootstrap{p.boot},
+		Suite: p.suite, Order: p.order, DerivedKeys: p.derived, Bootstraps: []MessageBootstrap{p.boot}, NoCancel: p.noCancel,
 	}
 	return start(t, cfg)
 }
