@@ -144,6 +144,19 @@ func (s *Server) ServiceCertificate() (*x509.Certificate, string) {
 	return s.msg.cfg.Certificate, s.msg.certFile
 }
 
+// MessageSettings returns the message-security settings in force, with
+// every default filled in and without the service key, or nil when the
+// profile is off.
+func (s *Server) MessageSettings() *MessageSecurity {
+	if s.msg == nil {
+		return nil
+	}
+	m := s.msg.cfg
+	m.Key = nil
+	m.Bootstraps = slices.Clone(m.Bootstraps)
+	return &m
+}
+
 // messageRequest is what opening a protected request established, and
 // what protecting its answer takes.
 type messageRequest struct {
@@ -187,13 +200,15 @@ func (s *Server) openMessage(req *request) *rejection {
 		s.restoreCookies(sec, v, req.now)
 	}
 	m := &messageRequest{profile: s.msg.steady[v]}
-	exp := msgsec.Expect{}
 	if issue {
-		m.profile, exp.Own = s.msg.boot[v], &s.msg.own
-	} else {
-		exp.ContextKeys = func(id string) ([][]byte, error) { return s.contextKeys(m, id, v, req) }
+		m.profile = s.msg.boot[v]
 	}
-	opened, err := m.profile.Open(req.env, exp)
+	// Either token is accepted here, so that a request under the wrong
+	// one is refused below with a fault that says so.
+	opened, err := m.profile.Open(req.env, msgsec.Expect{
+		Own:         &s.msg.own,
+		ContextKeys: func(id string) ([][]byte, error) { return s.contextKeys(m, id, v, req) },
+	})
 	if err != nil {
 		if m.verified != nil {
 			return messageRejection(err, v).about(m.verified.Identifier)
