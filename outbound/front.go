@@ -16,9 +16,7 @@ import (
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/setting"
 	"github.com/scproxy/scproxy/upstream"
-	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
-	"github.com/scproxy/scproxy/wire/wssc"
 )
 
 // Service is one upstream service behind a Front: its name and the Proxy
@@ -116,20 +114,13 @@ func (f *Front) newTable(services []Service) (*frontTable, error) {
 }
 
 // noService is the securer of the requests no service takes, which the
-// router refuses before anything is secured: it refuses them too.
-type noService struct{}
+// router refuses before anything is secured: it refuses them too. Only
+// secure is ever reached (the first step that would use a profile).
+type noService struct{ securer }
 
 func (noService) secure(_ context.Context, target *url.URL, _ session.Wire, _ *splice.Message) (sealed, error) {
 	return sealed{}, appError(http.StatusNotFound, CodeNoRoute, "no service takes %s", upstream.Redact(target))
 }
-
-func (noService) recover(context.Context, sealed, *soap.Fault, wssc.ContextFault) (sealed, error) {
-	return sealed{}, nil
-}
-
-func (noService) rejected(sealed, *soap.Fault, wssc.ContextFault) {}
-
-func (noService) status(*Status) {}
 
 // newFrontTable checks that no two services share a name or a route
 // prefix and sorts the routes, longest prefix first.
