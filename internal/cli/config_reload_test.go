@@ -23,20 +23,21 @@ import (
 // reloadRig is the built-in server behind TLS and the files a
 // configuration of many services refers to.
 type reloadRig struct {
-	srv                            *scserver.Server
-	url                            string
+	// srv serves the sc-tls and x509 profiles at url, msg the message
+	// profile at msgURL.
+	srv, msg                       *scserver.Server
+	url, msgURL                    string
 	dir                            string
 	caFile, certFile, keyFile, pwf string
-	credDir                        string
+	serverCert, credDir            string
 }
 
-func newReloadRig(t *testing.T) *reloadRig {
+// serveTLS serves the built-in server over TLS with the test PKI's
+// server certificate.
+func serveTLS(t *testing.T, cfg scserver.Config) (*scserver.Server, string) {
 	t.Helper()
-	srv, err := scserver.New(scserver.Config{
-		PlainHTTP:  true, // TLS is httptest's
-		Users:      map[string]string{"alice": canary},
-		TrustedCAs: testkit.Pool(),
-	})
+	cfg.PlainHTTP = true // TLS is httptest's
+	srv, err := scserver.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,15 +45,32 @@ func newReloadRig(t *testing.T) *reloadRig {
 	ts.TLS = &tls.Config{Certificates: []tls.Certificate{testkit.Server().TLS()}}
 	ts.StartTLS()
 	t.Cleanup(func() { ts.Close(); srv.Close() })
+	return srv, ts.URL
+}
+
+// counts returns the contexts both servers issued and cancelled.
+func (r *reloadRig) counts() (issued, cancelled int) {
+	a, b := r.srv.Stats(), r.msg.Stats()
+	return a.Issued + b.Issued, a.Cancelled + b.Cancelled
+}
+
+func newReloadRig(t *testing.T) *reloadRig {
+	t.Helper()
+	srv, url := serveTLS(t, scserver.Config{Users: map[string]string{"alice": canary}, TrustedCAs: testkit.Pool()})
+	msg, msgURL := serveTLS(t, scserver.Config{Users: map[string]string{"alice": canary}, Message: &scserver.MessageSecurity{
+		Certificate: testkit.Server().Cert, Key: testkit.Server().RSAKey(), DerivedKeys: true,
+		Bootstraps: []scserver.MessageBootstrap{scserver.BootstrapUsername},
+	}})
 	dir := t.TempDir()
 	credDir := t.TempDir()
 	writeFile(t, credDir, "svc-password", canary+"\n", 0o400)
 	return &reloadRig{
-		srv: srv, url: ts.URL, dir: dir, credDir: credDir,
-		caFile:   writeFile(t, dir, "ca.pem", string(testkit.CA().CertPEM), 0o644),
-		certFile: writeFile(t, dir, "client.pem", string(testkit.Client().CertPEM), 0o644),
-		keyFile:  writeFile(t, dir, "client.key", string(testkit.Client().KeyPEM), 0o600),
-		pwf:      writeFile(t, dir, "password", canary+"\n", 0o600),
+		srv: srv, url: url, msg: msg, msgURL: msgURL, dir: dir, credDir: credDir,
+		serverCert: writeFile(t, dir, "server.pem", string(testkit.Server().CertPEM), 0o644),
+		caFile:     writeFile(t, dir, "ca.pem", string(testkit.CA().CertPEM), 0o644),
+		certFile:   writeFile(t, dir, "client.pem", string(testkit.Client().CertPEM), 0o644),
+		keyFile:    writeFile(t, dir, "client.key", string(testkit.Client().KeyPEM), 0o600),
+		pwf:        writeFile(t, dir, "password", canary+"\n", 0o600),
 	}
 }
 
@@ -65,6 +83,7 @@ const (
 	kindUsernameSystemd
 	kindCertificate
 	kindX509
+	kindMessage
 	kinds
 )
 
@@ -77,7 +96,7 @@ func (r *reloadRig) service(name string, k serviceKind, sc string, extra ...stri
 	lines := []string{
 		"  - name: " + name,
 		"    prefix: /" + name,
-		"    upstream: " + r.url + "/svc/" + name,
+		"    upstream: " + r.upstream(name, k),
 		`    sc-version: "` + sc + `"`,
 	}
 	switch k {
@@ -91,8 +110,19 @@ func (r *reloadRig) service(name string, k serviceKind, sc string, extra ...stri
 		lines = append(lines, "    bootstrap: certificate", "    cert-file: "+r.certFile, "    key-file: "+r.keyFile)
 	case kindX509:
 		lines = append(lines, "    profile: x509", "    cert-file: "+r.certFile, "    key-file: "+r.keyFile)
+	case kindMessage:
+		lines = append(lines, "    profile: message", "    message-bootstrap: username", "    server-cert: "+r.serverCert,
+			"    username: alice", "    password-env: PW")
 	}
 	return strings.Join(append(lines, extra...), "\n") + "\n"
+}
+
+// upstream is the address of service name of kind k.
+func (r *reloadRig) upstream(name string, k serviceKind) string {
+	if k == kindMessage {
+		return r.msgURL + "/svc/" + name
+	}
+	return r.url + "/svc/" + name
 }
 
 // fileOf is a configuration of the services given.
@@ -158,7 +188,7 @@ func contextIDs(a *agent) map[string]string {
 }
 
 // TestReloadFiftyServices: 50 services across both SC versions, three
-// secret references, two bootstraps and two profiles run against the
+// secret references, two bootstraps and three profiles run against the
 // built-in server; a reload that adds, removes and changes services
 // keeps every untouched context (no new Issue), cancels the removed and
 // changed ones' contexts, and the changed and new ones establish anew; a
@@ -221,18 +251,21 @@ func TestReloadFiftyServices(t *testing.T) {
 		}
 	}()
 	callAll("first", services)
-	st1 := rig.srv.Stats()
-	if want := withContexts(services); st1.Issued != want {
-		t.Fatalf("%d contexts issued for %d services with contexts", st1.Issued, want)
+	issued1, cancelled1 := rig.counts()
+	if want := withContexts(services); issued1 != want {
+		t.Fatalf("%d contexts issued for %d services with contexts", issued1, want)
+	}
+	if n := rig.msg.Stats().Issued; n != len(services)/int(kinds) {
+		t.Errorf("the message profile's server issued %d contexts, want one per service of that profile (%d)", n, len(services)/int(kinds))
 	}
 	ids1 := contextIDs(a)
 
-	removed, changed, kept := services[:5], slices.Clone(services[5:10]), services[10:]
+	removed, changed, kept := services[:6], slices.Clone(services[6:12]), services[12:]
 	for i := range changed {
 		changed[i].extra = []string{"    upstream-timeout: 90s"}
 	}
 	var added []testService
-	for i := range 5 {
+	for i := range int(kinds) {
 		added = append(added, testService{name: fmt.Sprintf("n%02d", i), kind: serviceKind(i), sc: []string{"2005-02", "1.3"}[i%2]})
 	}
 	next := slices.Concat(added, changed, kept)
@@ -241,25 +274,25 @@ func TestReloadFiftyServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Started) != 5 || len(res.Changed) != 5 || len(res.Removed) != 5 || len(res.Kept) != 40 {
-		t.Errorf("reload: %+v, want 5 started, 5 changed, 5 removed, 40 kept", res)
+	if len(res.Started) != 6 || len(res.Changed) != 6 || len(res.Removed) != 6 || len(res.Kept) != 38 {
+		t.Errorf("reload: %+v, want 6 started, 6 changed, 6 removed, 38 kept", res)
 	}
-	st2 := rig.srv.Stats()
-	if st2.Issued != st1.Issued {
-		t.Errorf("the reload issued %d contexts", st2.Issued-st1.Issued)
+	issued2, cancelled2 := rig.counts()
+	if issued2 != issued1 {
+		t.Errorf("the reload issued %d contexts", issued2-issued1)
 	}
-	if got, want := st2.Cancelled-st1.Cancelled, withContexts(removed)+withContexts(changed); got != want {
+	if got, want := cancelled2-cancelled1, withContexts(removed)+withContexts(changed); got != want {
 		t.Errorf("the reload cancelled %d contexts, want %d (the removed and changed services')", got, want)
 	}
 
 	callAll("second", next)
-	st3 := rig.srv.Stats()
-	if got, want := st3.Issued-st2.Issued, withContexts(added)+withContexts(changed); got != want {
+	issued3, cancelled3 := rig.counts()
+	if got, want := issued3-issued2, withContexts(added)+withContexts(changed); got != want {
 		t.Errorf("after the reload, %d new contexts, want %d (the new and changed services'), none for the kept", got, want)
 	}
 	ids3 := contextIDs(a)
 	for _, s := range kept {
-		ep := rig.url + "/svc/" + s.name
+		ep := rig.upstream(s.name, s.kind)
 		if s.kind.contexts() && (ids1[ep] == "" || ids3[ep] != ids1[ep]) {
 			t.Errorf("kept service %s: context %q, was %q", s.name, ids3[ep], ids1[ep])
 		}
@@ -269,7 +302,7 @@ func TestReloadFiftyServices(t *testing.T) {
 	}
 
 	// A file that fails is refused whole; the services stay.
-	bad := rig.fileOf(rig.service("late", kindUsernameEnv, "1.3"), rig.service("s10", kindUsernameEnv, "1.3", "    renew-mode: sometimes"))
+	bad := rig.fileOf(rig.service("late", kindUsernameEnv, "1.3"), rig.service("s12", kindUsernameEnv, "1.3", "    renew-mode: sometimes"))
 	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -282,8 +315,8 @@ func TestReloadFiftyServices(t *testing.T) {
 		t.Errorf("the refusal is not logged:\n%s", logs.String())
 	}
 	callAll("third", next)
-	if st4 := rig.srv.Stats(); st4.Issued != st3.Issued || st4.Cancelled != st3.Cancelled {
-		t.Errorf("after a refused reload: %d issued, %d cancelled; want %d and %d as before", st4.Issued, st4.Cancelled, st3.Issued, st3.Cancelled)
+	if issued4, cancelled4 := rig.counts(); issued4 != issued3 || cancelled4 != cancelled3 {
+		t.Errorf("after a refused reload: %d issued, %d cancelled; want %d and %d as before", issued4, cancelled4, issued3, cancelled3)
 	}
 	if len(a.front.Services()) != len(next) {
 		t.Errorf("%d services after a refused reload, want %d", len(a.front.Services()), len(next))
