@@ -5,6 +5,11 @@
 // two). Each command is built by a NewCmdX function taking the function
 // that runs it, so that flag parsing is tested apart from running; errors
 // become exit codes in one place, Main.
+//
+// The configuration file (config*.go, docs/config.md) is the same command
+// line per service: its keys are run's flags, each service's values are
+// set on a fresh run command, and reload applies a changed file to the
+// running services (outbound.Front).
 package cli
 
 import (

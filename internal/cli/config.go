@@ -421,6 +421,12 @@ func (p *configParser) identify(svc *fileService, names map[string]int, prefixes
 		return p.errorf(name.line, nameKey, "service %q is named twice (first on line %d)", svc.name, first)
 	}
 	names[svc.name] = name.line
+	if pv, ok := svc.values[prefixKey]; ok && !strings.HasPrefix(pv.items[0], "/") {
+		return p.errorf(pv.line, prefixKey, "want a local path starting with /, e.g. /%s", svc.name)
+	}
+	if _, ok := svc.values[upstreamKey]; !ok && len(svc.values[routeKey].items) == 0 {
+		return p.errorf(svc.line, upstreamKey, "missing: service %q needs an upstream (or route: /path=URL)", svc.name)
+	}
 	for _, r := range svc.prefixes() {
 		if other, dup := prefixes[r.prefix]; dup {
 			return p.errorf(r.line, r.key, "prefix %s is taken by service %q already: two services cannot share a route", r.prefix, other)

@@ -415,3 +415,27 @@ func TestReloadCommand(t *testing.T) {
 		t.Errorf("pid file left after the run: %v", err)
 	}
 }
+
+// TestReloadRefusesGlobalChange: a reload that changes a setting of the
+// listener or the process is refused naming it, and the services stay.
+func TestReloadRefusesGlobalChange(t *testing.T) {
+	rig := newReloadRig(t)
+	path := rig.dir + "/scproxy.yaml"
+	rig.write(t, path, []testService{{name: "a", kind: kindUsernameEnv, sc: "1.3"}})
+	l := &configLoader{file: path, overrides: overrides{}, s: Streams{Err: io.Discard, Getenv: mapEnv(map[string]string{"PW": canary})}}
+	a, err := newAgent(context.Background(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	changed := strings.Replace(rig.fileOf(rig.service("a", kindUsernameEnv, "1.3"), rig.service("b", kindUsernameEnv, "1.3")), "log-level: debug", "log-level: warn", 1)
+	if err := os.WriteFile(path, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.reload(context.Background()); err == nil || !strings.Contains(err.Error(), "log-level changed") {
+		t.Errorf("reload with a new log-level: %v, want it refused naming log-level", err)
+	}
+	if n := len(a.front.Services()); n != 1 {
+		t.Errorf("%d services after the refused reload, want 1", n)
+	}
+}

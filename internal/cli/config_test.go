@@ -51,6 +51,8 @@ func TestConfigErrors(t *testing.T) {
 		{"two services of one name", oneService + "  - name: a\n    prefix: /b\n    upstream: https://b.example/\n", 7, "name", `service "a" is named twice (first on line 2)`},
 		{"two services on one prefix", oneService + "  - name: b\n    prefix: /a\n    upstream: https://b.example/\n", 8, "prefix", `prefix /a is taken by service "a" already`},
 		{"a route on another's prefix", oneService + "  - name: b\n    route: [/x=https://x.example/, /a=https://b.example/]\n", 8, "route", "prefix /a is taken"},
+		{"prefix not a path", oneService + "  - name: b\n    prefix: b\n    upstream: https://b.example/\n", 8, "prefix", "starting with /"},
+		{"service without upstream", oneService + "  - name: b\n    prefix: /b\n", 7, "upstream", `service "b" needs an upstream`},
 		{"no services", "listen: 127.0.0.1:1\n", 1, "services", "missing"},
 		{"services not a list", "services: {a: b}\n", 1, "services", "want a list"},
 		{"not YAML", "services:\n  - name: a: b\n", 2, "", "mapping values are not allowed"},
