@@ -108,7 +108,11 @@ func (f *Front) newTable(services []Service) (*frontTable, error) {
 	t.fallback = &Proxy{cfg: cfg, router: newRouter(&cfg), front: f, bodies: f.bodies, sec: noService{}}
 	t.fallback.router.endpointsOnly = false
 	for _, s := range t.services {
-		s.Proxy.bodies = f.bodies
+		// A service served already charges it: not written again under
+		// its requests.
+		if s.Proxy.bodies != f.bodies {
+			s.Proxy.bodies = f.bodies
+		}
 	}
 	return t, nil
 }
