@@ -104,6 +104,7 @@ type ConfigError struct {
 	Err error
 }
 
+// Error says FILE:LINE: KEY: what is wrong.
 func (e *ConfigError) Error() string {
 	if e.Key == "" {
 		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
@@ -111,6 +112,7 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("%s:%d: %s: %v", e.File, e.Line, e.Key, e.Err)
 }
 
+// Unwrap returns the error at the key.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // fileValue is a key's value as the file gives it: one item, or several
@@ -183,6 +185,10 @@ func (p *configParser) parse(data []byte) error {
 	}
 	if len(doc.Content) == 0 {
 		return p.errorf(1, "", "empty: want the listener's settings and a list of services")
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); err == nil {
+		return p.errorf(more.Line, "", "a second YAML document: the file holds one")
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -266,14 +272,14 @@ func (p *configParser) value(key string, k, v *yaml.Node) (fileValue, error) {
 	case v.Kind == yaml.SequenceNode && repeatable:
 		for _, item := range v.Content {
 			if item.Kind != yaml.ScalarNode {
-				return fv, p.errorf(item.Line, key, "want a list of values, found a %s", kindName(item))
+				return fv, p.errorf(item.Line, key, "want a list of values, found %s", kindName(item))
 			}
 			fv.items = append(fv.items, item.Value)
 		}
 	case v.Kind == yaml.SequenceNode:
 		return fv, p.errorf(v.Line, key, "takes one value, not a list")
 	default:
-		return fv, p.errorf(v.Line, key, "want a value, found a %s", kindName(v))
+		return fv, p.errorf(v.Line, key, "want a value, found %s", kindName(v))
 	}
 	for _, item := range fv.items {
 		if reason := literalSecret(key, item); reason != "" {
@@ -283,11 +289,19 @@ func (p *configParser) value(key string, k, v *yaml.Node) (fileValue, error) {
 			// The flag's own parser checks the type: a scratch set,
 			// since a repeatable flag appends.
 			if err := runFlags().Set(key, item); err != nil {
-				return fv, p.errorf(v.Line, key, "want a %s: %v", f.Value.Type(), unquoteFlagErr(err))
+				return fv, p.errorf(v.Line, key, "want %s: %v", withArticle(f.Value.Type()), unquoteFlagErr(err))
 			}
 		}
 	}
 	return fv, nil
+}
+
+// withArticle is a type's name after "a" or "an".
+func withArticle(typ string) string {
+	if strings.ContainsAny(typ[:1], "aeiou") {
+		return "an " + typ
+	}
+	return "a " + typ
 }
 
 // flagValue is f's value, or nil for no flag.
@@ -308,17 +322,17 @@ func unquoteFlagErr(err error) string {
 	return msg
 }
 
-// kindName names a YAML node kind for messages.
+// kindName names a YAML node kind for messages, with its article.
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
-		return "mapping"
+		return "a mapping"
 	case yaml.SequenceNode:
-		return "list"
+		return "a list"
 	case yaml.AliasNode:
-		return "alias"
+		return "an alias (write the value)"
 	}
-	return "value"
+	return "a value"
 }
 
 // literalSecret says why value, of key, is a secret written in the file,

@@ -40,7 +40,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"unknown top-level key", "lisen: 127.0.0.1:1\n" + oneService, 1, "lisen", "unknown key (did you mean listen?)"},
 		{"unknown service key", oneService + "    sc-verison: \"1.3\"\n", 7, "sc-verison", "did you mean sc-version?"},
-		{"wrong type", "max-connections: many\n" + oneService, 1, "max-connections", "want a int"},
+		{"wrong type", "max-connections: many\n" + oneService, 1, "max-connections", "want an int"},
 		{"wrong duration", oneService + "    upstream-timeout: soon\n", 7, "upstream-timeout", "want a duration"},
 		{"list for one value", oneService + "    sc-version: [\"1.3\"]\n", 7, "sc-version", "takes one value, not a list"},
 		{"mapping for a value", oneService + "    entropy: {a: b}\n", 7, "entropy", "found a mapping"},
@@ -53,6 +53,8 @@ func TestConfigErrors(t *testing.T) {
 		{"a route on another's prefix", oneService + "  - name: b\n    route: [/x=https://x.example/, /a=https://b.example/]\n", 8, "route", "prefix /a is taken"},
 		{"prefix not a path", oneService + "  - name: b\n    prefix: b\n    upstream: https://b.example/\n", 8, "prefix", "starting with /"},
 		{"service without upstream", oneService + "  - name: b\n    prefix: /b\n", 7, "upstream", `service "b" needs an upstream`},
+		{"two documents", oneService + "---\nlisten: 127.0.0.1:1\n", 7, "", "a second YAML document"},
+		{"an alias for a value", "log-level: &l info\nlog-format: *l\n" + oneService, 2, "log-format", "found an alias"},
 		{"no services", "listen: 127.0.0.1:1\n", 1, "services", "missing"},
 		{"services not a list", "services: {a: b}\n", 1, "services", "want a list"},
 		{"not YAML", "services:\n  - name: a: b\n", 2, "", "mapping values are not allowed"},
