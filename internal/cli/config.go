@@ -286,9 +286,9 @@ func (p *configParser) value(key string, k, v *yaml.Node) (fileValue, error) {
 			return fv, p.errorf(v.Line, key, "%s; %s", reason, secretFix)
 		}
 		if f != nil {
-			// The flag's own parser checks the type: a scratch set,
-			// since a repeatable flag appends.
-			if err := runFlags().Set(key, item); err != nil {
+			// The flag's own parser checks the type, on the parser's own
+			// set of flags, which nothing else reads values from.
+			if err := p.flags.Set(key, item); err != nil {
 				return fv, p.errorf(v.Line, key, "want %s: %v", withArticle(f.Value.Type()), unquoteFlagErr(err))
 			}
 		}

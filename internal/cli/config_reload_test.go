@@ -289,7 +289,9 @@ func TestReloadFiftyServices(t *testing.T) {
 			}
 		})
 	}
+	start := time.Now()
 	res, err := a.reload(ctx)
+	t.Logf("reload of %d services (%d cancels) took %v", len(next), withContexts(removed)+withContexts(changed), time.Since(start))
 	close(during)
 	traffic.Wait()
 	if err != nil {

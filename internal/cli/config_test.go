@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -347,5 +348,28 @@ func TestConfigRunSingleServiceLikeFlags(t *testing.T) {
 		got.Bootstrap != want.Bootstrap || got.Routes[0].Prefix != want.Routes[0].Prefix ||
 		got.Routes[0].Upstream.String() != want.Routes[0].Upstream.String() || got.UpstreamTimeout != 90*time.Second {
 		t.Errorf("from the file %+v\nfrom flags %+v", got, want)
+	}
+}
+
+// BenchmarkConfigParse50: reading, checking and resolving a file of 50
+// services, what every reload does before it builds them.
+func BenchmarkConfigParse50(b *testing.B) {
+	var yaml strings.Builder
+	yaml.WriteString("services:\n")
+	for i := range 50 {
+		fmt.Fprintf(&yaml, "  - name: s%02d\n    prefix: /s%02d\n    upstream: https://s%02d.example.com/S.svc\n    sc-version: \"1.3\"\n    username: alice\n    password-env: PW\n    upstream-timeout: 90s\n", i, i, i)
+	}
+	path := filepath.Join(b.TempDir(), "scproxy.yaml")
+	if err := os.WriteFile(path, []byte(yaml.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		fc, err := readConfigFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := resolveConfig(fc, overrides{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
