@@ -66,7 +66,7 @@ func NewRootCmd(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdVersion(s, nil))
 	root.AddCommand(NewCmdStatus(s, nil))
 	root.AddCommand(NewCmdCreds(s, nil))
-	root.AddCommand(NewCmdConfig(s, nil), NewCmdReload(s, nil))
+	root.AddCommand(NewCmdConfig(s), NewCmdReload(s))
 	return root
 }
 

@@ -12,18 +12,15 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-
-	"github.com/scproxy/scproxy/creds"
 )
 
-// NewCmdConfig returns `scproxy config show|check`. keyring nil means the
-// OS keyring.
-func NewCmdConfig(s Streams, keyring creds.Source) *cobra.Command {
+// NewCmdConfig returns `scproxy config show|check`.
+func NewCmdConfig(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Show or check the configuration file (docs/config.md)",
 	}
-	cmd.AddCommand(newCmdConfigShow(s, keyring), newCmdConfigCheck(s, keyring))
+	cmd.AddCommand(newCmdConfigShow(s), newCmdConfigCheck(s))
 	return cmd
 }
 
@@ -35,7 +32,7 @@ func withRunFlags(cmd *cobra.Command) *pflag.FlagSet {
 	return cmd.Flags()
 }
 
-func newCmdConfigShow(s Streams, keyring creds.Source) *cobra.Command {
+func newCmdConfigShow(s Streams) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "show",
@@ -55,7 +52,6 @@ is reported after the listing.`,
 				return usageErrorf("no configuration file: give --config FILE or set $%s", envName(envPrefix, configKey))
 			}
 			l := newConfigLoader(cmd.Flags(), file, s)
-			l.keyring = keyring
 			rc, err := l.resolve()
 			if err != nil {
 				return err
@@ -63,7 +59,7 @@ is reported after the listing.`,
 			if err := printConfig(s.Out, rc, all); err != nil {
 				return err
 			}
-			built, err := rc.build(cmd.Context(), s, keyring)
+			built, err := rc.build(cmd.Context(), s)
 			closeBuilt(built)
 			return err
 		},
@@ -73,14 +69,13 @@ is reported after the listing.`,
 	return cmd
 }
 
-func newCmdConfigCheck(s Streams, keyring creds.Source) *cobra.Command {
+func newCmdConfigCheck(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check FILE",
 		Short: "Check a configuration file: keys, types, routes, credentials; exit 0 when run would start",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l := newConfigLoader(cmd.Flags(), args[0], s)
-			l.keyring = keyring
 			_, built, err := l.load(cmd.Context())
 			if err != nil {
 				return err
@@ -207,9 +202,8 @@ type ReloadOptions struct {
 }
 
 // NewCmdReload returns `scproxy reload`: it checks the file, when given,
-// and signals the running agent (SIGHUP) to apply it. keyring nil means
-// the OS keyring.
-func NewCmdReload(s Streams, keyring creds.Source) *cobra.Command {
+// and signals the running agent (SIGHUP) to apply it.
+func NewCmdReload(s Streams) *cobra.Command {
 	o := &ReloadOptions{}
 	cmd := &cobra.Command{
 		Use:   "reload",
@@ -224,7 +218,6 @@ file fails; its log says what it did.`,
 			getenv := s.environ()
 			if file := configFile(cmd.Flags(), getenv); file != "" {
 				l := newConfigLoader(pflag.NewFlagSet("", pflag.ContinueOnError), file, s)
-				l.keyring = keyring
 				_, built, err := l.load(cmd.Context())
 				if err != nil {
 					return err

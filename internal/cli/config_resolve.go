@@ -9,11 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spf13/pflag"
-
-	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
-	up "github.com/scproxy/scproxy/upstream"
+	"github.com/spf13/pflag"
 )
 
 // Precedence of a value: flag > environment > the service's own entry >
@@ -186,10 +183,10 @@ type builtService struct {
 // build makes every service's configuration, reading its credential: the
 // whole file is checked before anything is used. On error, the
 // bootstraps made so far are closed.
-func (rc *resolvedConfig) build(ctx context.Context, s Streams, keyring creds.Source) ([]builtService, error) {
+func (rc *resolvedConfig) build(ctx context.Context, s Streams) ([]builtService, error) {
 	var out []builtService
 	for _, svc := range rc.services {
-		cfg, err := rc.buildService(ctx, svc, s, keyring)
+		cfg, err := rc.buildService(ctx, svc, s)
 		if err != nil {
 			closeBuilt(out)
 			return nil, err
@@ -211,11 +208,10 @@ func closeBuilt(services []builtService) {
 // values (global and its own) set as flags, the environment of the flags
 // hidden (readOverrides took it already), so that the file is checked and
 // turned into a configuration exactly as flags are.
-func (rc *resolvedConfig) buildService(ctx context.Context, svc resolvedService, s Streams, keyring creds.Source) (*outbound.Config, error) {
-	o := &RunOptions{MaxBody: up.DefaultMaxBody, keyringStore: keyring}
+func (rc *resolvedConfig) buildService(ctx context.Context, svc resolvedService, s Streams) (*outbound.Config, error) {
 	var cfg *outbound.Config
-	inner := newCmdRun(Streams{In: s.In, Out: s.Out, Err: s.Err, Getenv: hideFlagEnv(s.environ())},
-		func(_ context.Context, c *outbound.Config) error { cfg = c; return nil }, o)
+	inner := NewCmdRun(Streams{In: s.In, Out: s.Out, Err: s.Err, Getenv: hideFlagEnv(s.environ())},
+		func(_ context.Context, c *outbound.Config) error { cfg = c; return nil })
 	flags := inner.Flags()
 	set := func(key string, v setValue) error {
 		for _, item := range v.items {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/outbound"
 )
 
@@ -35,8 +34,6 @@ type configLoader struct {
 	file      string
 	overrides overrides
 	s         Streams
-	// keyring replaces the OS keyring in tests.
-	keyring creds.Source
 }
 
 // newConfigLoader returns the loader of file under the flags of a run or
@@ -60,7 +57,7 @@ func (l *configLoader) load(ctx context.Context) (*resolvedConfig, []builtServic
 	if err != nil {
 		return nil, nil, err
 	}
-	built, err := rc.build(ctx, l.s, l.keyring)
+	built, err := rc.build(ctx, l.s)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -122,12 +122,7 @@ type RunOptions struct {
 // NewCmdRun returns `scproxy run`. runF runs the validated configuration;
 // nil means runProxy.
 func NewCmdRun(s Streams, runF func(context.Context, *outbound.Config) error) *cobra.Command {
-	return newCmdRun(s, runF, &RunOptions{MaxBody: up.DefaultMaxBody})
-}
-
-// newCmdRun is NewCmdRun with the options the flags fill: the
-// configuration file gives each service its own.
-func newCmdRun(s Streams, runF func(context.Context, *outbound.Config) error, o *RunOptions) *cobra.Command {
+	o := &RunOptions{MaxBody: up.DefaultMaxBody}
 	if runF == nil {
 		runF = runProxy
 	}
