@@ -32,4 +32,10 @@
 // only the local users it is told to (callers.go): on loopback TCP the
 // uid that owns each connection's peer socket (Linux), on a Unix socket
 // those its file mode lets in.
+//
+// A Front (front.go) puts one listener, with those bounds, in front of
+// several services, each a Proxy with its own settings, credential and
+// contexts, chosen by the longest route prefix; the set of services is
+// replaced as a whole while requests are served, a service kept keeping
+// its contexts and one dropped draining before they are cancelled.
 package outbound

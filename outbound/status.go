@@ -22,6 +22,9 @@ type Status struct {
 	// Signed counts the messages signed per endpoint under the x509
 	// profile, which keeps no context and so has no Endpoints entry.
 	Signed []SignedCount `json:"signed,omitempty"`
+	// Message is the protection of the message profile (each endpoint's
+	// bootstrap binding is in its Bootstrap).
+	Message *MessageStatus `json:"message,omitempty"`
 	// Runtime describes the proxy process, for capacity checks and the
 	// performance harness (allocations per message from two readings).
 	Runtime Runtime `json:"runtime"`
@@ -48,12 +51,21 @@ func readRuntime() Runtime {
 
 // Status returns the state of every endpoint, sorted by address.
 func (p *Proxy) Status() Status {
+	if p.front != nil {
+		return p.front.Status()
+	}
+	st := p.endpointStatus()
+	st.Runtime = readRuntime()
+	return st
+}
+
+// endpointStatus is Status without the runtime's counters.
+func (p *Proxy) endpointStatus() Status {
 	st := Status{Security: p.cfg.Security.String(), Endpoints: p.pool.Status()}
 	if p.cfg.Security == SecurityContext {
 		st.Profile = p.cfg.Profile.String()
 	}
 	p.sec.status(&st)
-	st.Runtime = readRuntime()
 	return st
 }
 
