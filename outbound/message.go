@@ -153,7 +153,7 @@ func (s *messageSealer) open(r sealed, body []byte) ([]byte, error) {
 	if r.sent == nil {
 		return body, nil
 	}
-	env, err := soap.ParseWith(body, xmldoc.Options{Limits: s.p.limits, KeepSpans: true})
+	env, err := soap.Parse(body, s.p.limits)
 	if err != nil {
 		return nil, err
 	}
