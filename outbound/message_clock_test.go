@@ -34,7 +34,7 @@ func TestClockMessageRollover(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, err := New(Config{Routes: []Route{{Prefix: "/", Upstream: mustURL(t, "https://svc.example/Echo.svc")}}, SC: wssc.Feb2005,
-			Profile: ProfileMessage, Bootstrap: b, DerivedKeys: true, Rollover: time.Minute})
+			Profile: ProfileMessage, Bootstrap: b, DerivedKeys: true, Rollover: time.Minute, Addressing: Addressing{Auto: true}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -101,6 +101,7 @@ func messageProxyConfig(t *testing.T, u *messageUpstream, derived bool, order ms
 	return outbound.Config{
 		Routes: routes(u.url), Security: outbound.SecurityContext, Profile: outbound.ProfileMessage,
 		Bootstrap: b, DerivedKeys: derived, Message: outbound.MessageSecurity{Order: order},
+		Addressing: outbound.Addressing{Auto: true},
 		Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
@@ -213,7 +214,8 @@ func TestMessageProfileRefusesHostileAnswers(t *testing.T) {
 		name   string
 		tamper func(r *http.Request, resp []byte) []byte
 		words  []string
-		// addressed sends WS-Addressing 1.0 upstream; warm makes one
+		// addressed sends WS-Addressing 1.0 upstream (else the
+		// application's, none); warm makes one
 		// call, answered genuinely, first.
 		addressed, warm bool
 	}{

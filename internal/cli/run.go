@@ -51,15 +51,16 @@ type RunOptions struct {
 	SCVersion string
 	Bootstrap string
 	// MessageBootstrap, ServerCert, AlgorithmSuite and ProtectionOrder
-	// configure --profile message (run_message.go); bootstrapGiven and
-	// derivedKeysGiven say that --bootstrap and --derived-keys were given,
-	// not defaulted.
+	// configure --profile message (run_message.go); bootstrapGiven,
+	// derivedKeysGiven and addressingGiven say that --bootstrap,
+	// --derived-keys and --addressing were given, not defaulted.
 	MessageBootstrap string
 	ServerCert       string
 	AlgorithmSuite   string
 	ProtectionOrder  string
 	bootstrapGiven   bool
 	derivedKeysGiven bool
+	addressingGiven  bool
 
 	Username       string
 	PasswordEnv    string // name of the variable holding the password
@@ -153,6 +154,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 			o.listenGiven = cmd.Flags().Changed("listen")
 			o.bootstrapGiven = cmd.Flags().Changed("bootstrap")
 			o.derivedKeysGiven = cmd.Flags().Changed("derived-keys")
+			o.addressingGiven = cmd.Flags().Changed("addressing")
 			cfg, err := o.Config(getenv, s)
 			if err != nil {
 				return err
@@ -195,7 +197,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.TokenAppliesTo, "token-applies-to", "", "AppliesTo of the token request (default: the upstream URL)")
 	f.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates trusted in addition to the system roots")
 	f.StringVar(&o.SOAPVersion, "soap-version", "auto", "SOAP version of the upstream: auto (the application's), 1.1 or 1.2")
-	f.StringVar(&o.Addressing, "addressing", "auto", "WS-Addressing of the upstream: auto (the application's), none, 2004-08 or 1.0")
+	f.StringVar(&o.Addressing, "addressing", "auto", "WS-Addressing of the upstream: auto (the application's), none, 2004-08 or 1.0 (default under --profile message: 1.0, and none is refused)")
 	f.StringVar(&o.Entropy, "entropy", "combined", "key entropy: combined, client or server")
 	f.IntVar(&o.KeySize, "key-size", wssc.DefaultKeySize, "size of the context key in bits")
 	f.StringVar(&o.SignatureAlgorithm, "signature-algorithm", "hmac-sha1", "message signature: hmac-sha1 or hmac-sha256")

@@ -5,6 +5,7 @@ import (
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/msgsec"
+	"github.com/scproxy/scproxy/wire/wsa"
 )
 
 // messageBootstraps are the values of --message-bootstrap, and the
@@ -36,7 +37,8 @@ func (o *RunOptions) messageProfile() bool { return o.Security == "context" && o
 
 // messageSettings reads the settings of --profile message into cfg: the
 // suite, the order, and derived keys on unless --derived-keys says
-// otherwise (WCF's default in this profile). The flags of the profile
+// otherwise (WCF's default in this profile), and WS-Addressing 1.0 unless
+// --addressing says otherwise. The flags of the profile
 // are refused under the others, and --bootstrap under this one, whose
 // establishment --message-bootstrap chooses.
 func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
@@ -66,6 +68,11 @@ func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
 	cfg.Message = outbound.MessageSecurity{Suite: suite, Order: order}
 	if !o.derivedKeysGiven {
 		cfg.DerivedKeys = true
+	}
+	if !o.addressingGiven {
+		// WCF's wsHttpBinding's: each answer is then tied to its request
+		// by a signed RelatesTo, whatever the application sent.
+		cfg.Addressing = outbound.Addressing{Version: wsa.V10}
 	}
 	return nil
 }

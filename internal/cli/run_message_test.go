@@ -14,6 +14,7 @@ import (
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/msgsec"
+	"github.com/scproxy/scproxy/wire/wsa"
 )
 
 // messageFiles writes the service certificate (RSA), an ECDSA one, and
@@ -76,6 +77,7 @@ func TestRunMessageProfile(t *testing.T) {
 		{name: "--bootstrap is not this profile's", args: cmdline(httpUp, msg, []string{"--bootstrap", "kerberos"}), wantErr: "--message-bootstrap"},
 		{name: "--server-cert under sc-tls", args: cmdline(upstream, userPW, []string{"--server-cert", server}), wantErr: "--profile message only"},
 		{name: "sc-tls still refuses plain http", args: cmdline(httpUp, userPW), wantErr: "--allow-plain-http"},
+		{name: "no addressing", args: cmdline(httpUp, msg, []string{"--addressing", "none"}), wantErr: "--addressing none: profile message"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,6 +93,9 @@ func TestRunMessageProfile(t *testing.T) {
 				t.Fatalf("run: %v", r.runErr)
 			}
 			cfg, w := r.cfg, tt.want
+			if cfg.Addressing != (outbound.Addressing{Version: wsa.V10}) {
+				t.Fatalf("addressing %+v, want WS-Addressing 1.0 by default", cfg.Addressing)
+			}
 			if cfg.Profile != outbound.ProfileMessage || cfg.Message.Suite.Name != w.suite || cfg.Message.Order != w.order || cfg.DerivedKeys != w.derived || cfg.KeepContexts != w.keep {
 				t.Fatalf("config: profile %v suite %q order %v derived %v keep %v; want %+v", cfg.Profile, cfg.Message.Suite.Name, cfg.Message.Order, cfg.DerivedKeys, cfg.KeepContexts, w)
 			}
