@@ -46,7 +46,9 @@ func TestNewMessage(t *testing.T) {
 		{"ECDSA service certificate", with(func(c *bootstrap.MessageConfig) {
 			c.Kind, c.ServerCert = bootstrap.AnonymousForCertificate, testkit.ServerEC().Cert
 		}), "RSA keys only"},
-		{"no version", with(func(c *bootstrap.MessageConfig) { c.Kind, c.Version = bootstrap.AnonymousForCertificate, wssc.Version{} }), "no WS-SecureConversation version"},
+		{"no version", with(func(c *bootstrap.MessageConfig) {
+			c.Kind, c.Version = bootstrap.AnonymousForCertificate, wssc.Version{}
+		}), "no WS-SecureConversation version"},
 		{"username without user", with(func(c *bootstrap.MessageConfig) { c.Kind = bootstrap.UserNameForCertificate }), "needs a user name"},
 		{"mutual without certificate", with(func(c *bootstrap.MessageConfig) { c.Kind = bootstrap.MutualCertificate }), "needs the client's certificate"},
 		{"mutual with a key of another certificate", with(func(c *bootstrap.MessageConfig) {

@@ -102,7 +102,7 @@ func messageProxyConfig(t *testing.T, u *messageUpstream, derived bool, order ms
 		Routes: routes(u.url), Security: outbound.SecurityContext, Profile: outbound.ProfileMessage,
 		Bootstrap: b, DerivedKeys: derived, Message: outbound.MessageSecurity{Order: order},
 		Addressing: outbound.Addressing{Auto: true},
-		Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:     slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
 
