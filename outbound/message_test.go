@@ -2,6 +2,7 @@ package outbound_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -264,4 +265,25 @@ func TestMessageProfileRefusesHostileAnswers(t *testing.T) {
 // application reports whether r is an application request (not WS-Trust).
 func application(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("SOAPAction")+r.Header.Get("Content-Type"), echoAction)
+}
+
+// A 100 KB Body of more than 4,000 elements goes through the message
+// profile both ways, intact.
+func TestMessageProfileLargeBody(t *testing.T) {
+	u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: true}, scserver.Script{})
+	sp := serveProxy(t, messageProxyConfig(t, u, true, 0))
+	var items strings.Builder
+	n := 0
+	for ; items.Len() < 100<<10; n++ {
+		fmt.Fprintf(&items, "<i>%d</i>", n)
+	}
+	if n <= 4000 {
+		t.Fatalf("only %d elements", n)
+	}
+	req := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><EchoString xmlns="http://tempuri.org/"><echo>` +
+		items.String() + `</echo></EchoString></soap:Body></soap:Envelope>`
+	r := newApp(t).post(sp.base+"/", soap.V11, echoAction, req)
+	if r.status != http.StatusOK || !strings.Contains(r.body, items.String()) {
+		t.Fatalf("%d elements: %d %.500s", n, r.status, r.body)
+	}
 }

@@ -372,10 +372,8 @@ var configFlags = map[string]string{
 	"ShutdownTimeout":  "--shutdown-timeout",
 	"KeepContexts":     "--cancel-on-shutdown",
 
-	"Message.Suite":    "--algorithm-suite",
-	"Message.Order":    "--protection-order",
-	"MessageBootstrap": "--message-bootstrap",
-	"ServerCert":       "--server-cert",
+	"Message.Suite": "--algorithm-suite",
+	"Message.Order": "--protection-order",
 
 	"EndpointIdleTimeout": "--endpoint-idle-timeout",
 	"EstablishRate":       "--establish-rate",
