@@ -306,5 +306,11 @@ func (p *Profile) Protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 // exp, and returns it plain. On error nothing of env may be used: it may
 // be partly decrypted.
 func (p *Profile) Open(env *soap.Envelope, exp Expect) (*Opened, error) {
-	return p.open(env, exp)
+	o, err := p.open(env, exp)
+	if errors.Is(err, ErrDecrypt) {
+		// Whichever step failed to decrypt (a key transport, a header
+		// part, the Body), the caller sees the same error.
+		return nil, ErrDecrypt
+	}
+	return o, err
 }
