@@ -23,6 +23,45 @@ func bootstrapRequest(t *testing.T, s Suite, order Order, to Token) []byte {
 	return sent.Bytes
 }
 
+// endorsed is a bootstrap request endorsed by the test client certificate.
+func endorsed(t *testing.T, to Token) []byte {
+	t.Helper()
+	client := mustProfile(t, config(Client, Basic256, SignBeforeEncrypt, true))
+	sent, err := client.Protect(request(t, soap.V12, payload(300), testkit.Rand("e")), Outgoing{Token: to, Endorsing: &Certificate{Cert: testkit.Client().Cert, Key: testkit.Client().Key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sent.Bytes
+}
+
+// TestAsymmetricRefusesOtherSigner: under the asymmetric binding a client
+// accepts only the service certificate's signature.
+func TestAsymmetricRefusesOtherSigner(t *testing.T) {
+	cc, sc := config(Client, Basic256, SignBeforeEncrypt, false), config(Server, Basic256, SignBeforeEncrypt, false)
+	cc.Asymmetric, sc.Asymmetric = true, true
+	client, server := mustProfile(t, cc), mustProfile(t, sc)
+	mine := Certificate{Cert: testkit.Client().Cert, Key: testkit.Client().Key}
+	svc := Certificate{Cert: testkit.Server().Cert, Key: testkit.Server().Key}
+	sent, err := client.Protect(request(t, soap.V12, payload(100), testkit.Rand("a")), Outgoing{Token: Token{Asymmetric: &Asymmetric{Signer: mine, Recipient: svc.Cert}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := server.Open(parse(t, sent.Bytes), Expect{Own: &svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An impostor answers with the client's own certificate as signer.
+	forged := Token{Asymmetric: &Asymmetric{Signer: mine, Recipient: mine.Cert}}
+	ans, err := server.Protect(response(t, soap.V12, in.Addressing.MessageID, payload(100)), Outgoing{Token: forged})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Open(parse(t, ans.Bytes), Expect{Request: sent, Own: &mine, Peer: svc.Cert})
+	if err == nil || !strings.Contains(err.Error(), "another certificate") {
+		t.Fatalf("opened an answer signed by another certificate: %v", err)
+	}
+}
+
 // TestServerRefuses: what a service refuses in a request, each with the
 // reason, and a key that does not unwrap looks like any wrong key.
 func TestServerRefuses(t *testing.T) {
@@ -50,6 +89,8 @@ func TestServerRefuses(t *testing.T) {
 		{name: "OAEP key corrupted", suite: Basic256, msg: corruptKey(bootstrapRequest(t, Basic256, SignBeforeEncrypt, toServer)), exp: Expect{Own: own}, is: ErrDecrypt},
 		{name: "RSA 1.5 key corrupted (implicit rejection)", suite: rsa15, msg: corruptKey(bootstrapRequest(t, rsa15, SignBeforeEncryptAndEncryptSignature, toServer)), exp: Expect{Own: own}, is: ErrDecrypt},
 		{name: "RSA 1.5 key under an OAEP policy", suite: Basic256, msg: bootstrapRequest(t, rsa15, SignBeforeEncrypt, toServer), exp: Expect{Own: own}, says: "not the suite's"},
+		{name: "endorsement required, absent", suite: Basic256, msg: bootstrapRequest(t, Basic256, SignBeforeEncrypt, toServer), exp: Expect{Own: own, Endorsed: true}, says: "not endorsed"},
+		{name: "endorsed by another certificate than expected", suite: Basic256, msg: endorsed(t, toServer), exp: Expect{Own: own, Endorsed: true, Peer: testkit.OtherClient().Cert}, says: "another certificate"},
 		{name: "no Security header", suite: Basic256, msg: request(t, soap.V12, payload(10), testkit.Rand("n")).Bytes(), exp: Expect{Own: own}, says: "Security"},
 	}
 	for _, c := range cases {
