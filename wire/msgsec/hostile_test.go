@@ -41,7 +41,7 @@ type fixture struct {
 
 // newFixture protects a request under order, has the service open it and
 // answer it (with SignatureConfirmation when confirm).
-func newFixture(t *testing.T, order Order, confirm bool, seed string) fixture {
+func newFixture(t testing.TB, order Order, confirm bool, seed string) fixture {
 	t.Helper()
 	cc, sc := config(Client, Basic256, order, true), config(Server, Basic256, order, true)
 	cc.Rand, sc.Rand = testkit.Rand(seed+" client"), testkit.Rand(seed+" server")

@@ -33,6 +33,12 @@ type builder struct {
 	ids   *idGen
 	frags map[*etree.Element]xmldoc.Fragment
 	sent  *Sent
+	// signer is the RSA signer of the asymmetric binding, endorser the
+	// endorsing certificate, each with the Id of its
+	// BinarySecurityToken.
+	signer, endorser *Certificate
+	signerBST        string
+	endorserBST      string
 }
 
 // protection is the protection token as this message carries it: its key
@@ -45,7 +51,8 @@ type protection struct {
 // keying is the signing and encryption keys and the KeyInfo content that
 // names each.
 type keying struct {
-	sigKey, encKey []byte
+	sign           dsig.SigningKey
+	encKey         []byte
 	sigRef, encRef func() *etree.Element
 }
 
@@ -53,8 +60,10 @@ func (p *Profile) protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 	switch {
 	case out.Token.count() != 1:
 		return nil, errors.New("msgsec: exactly one protection token is needed")
-	case out.Token.Asymmetric != nil || out.Endorsing != nil:
-		return nil, errors.New("msgsec: the asymmetric binding and endorsing certificates are not implemented")
+	case (out.Token.Asymmetric != nil) != p.c.Asymmetric:
+		return nil, errors.New("msgsec: the asymmetric binding is protected with an Asymmetric token, and only it")
+	case out.Endorsing != nil && (out.Endorsing.Cert == nil || out.Endorsing.Key == nil):
+		return nil, errors.New("msgsec: the endorsing certificate has no certificate or key")
 	}
 	h := env.EnsureHeader()
 	if len(xmldoc.Children(h, wss.NameSecurity)) > 0 {
@@ -68,6 +77,9 @@ func (p *Profile) protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 	tok, err := b.token(out.Token)
 	if err != nil {
 		return nil, err
+	}
+	if out.Endorsing != nil {
+		b.endorser, b.endorserBST = out.Endorsing, b.addBST(out.Endorsing.Cert)
 	}
 	k, err := b.keying(tok)
 	if err != nil {
@@ -96,6 +108,13 @@ func (b *builder) token(t Token) (protection, error) {
 		return b.context(*t.Context)
 	case t.Recipient != nil:
 		return b.encryptedKey(t.Recipient)
+	case t.Asymmetric != nil:
+		a := t.Asymmetric
+		if a.Signer.Cert == nil || a.Signer.Key == nil || a.Recipient == nil {
+			return protection{}, errors.New("msgsec: the asymmetric binding needs a signing certificate with its key and a recipient certificate")
+		}
+		b.signer, b.signerBST = &a.Signer, b.addBST(a.Signer.Cert)
+		return b.encryptedKey(a.Recipient)
 	default:
 		ki := &wss.KeyIdentifier{ValueType: wss.ValueTypeEncryptedKeySHA1, Value: t.Key.SHA1}
 		return protection{key: t.Key.Key, base: wss.STR{KeyIdentifier: ki}}, nil
@@ -145,6 +164,20 @@ func (b *builder) addFragment(f xmldoc.Fragment) error {
 	return nil
 }
 
+// addBST places cert as a BinarySecurityToken and returns its Id.
+func (b *builder) addBST(cert *x509.Certificate) string {
+	id := b.ids.next()
+	b.sec.AddChild(wss.X509Token(id, cert.Raw))
+	return id
+}
+
+// bstRef names the BinarySecurityToken id.
+func bstRef(id string) func() *etree.Element {
+	return func() *etree.Element {
+		return wss.ReferenceSTR(wss.Reference{URI: "#" + id, ValueType: wss.ValueTypeX509v3})
+	}
+}
+
 // encryptedKey makes a fresh key of the suite's size, sends it in an
 // EncryptedKey for cert, and remembers it for the answer.
 func (b *builder) encryptedKey(cert *x509.Certificate) (protection, error) {
@@ -174,22 +207,33 @@ func (b *builder) encryptedKey(cert *x509.Certificate) (protection, error) {
 // keying returns the signing and encryption keys: DerivedKeyTokens from
 // the token's key, or the key itself.
 func (b *builder) keying(t protection) (keying, error) {
+	var k keying
+	var sigKey []byte
 	if !b.c.DerivedKeys {
 		if n := b.c.Suite.KeyLength(); len(t.key) != n {
 			return keying{}, fmt.Errorf("msgsec: the protection token's key is %d bytes; without derived keys %s encryption needs %d", len(t.key), b.c.Suite.Name, n)
 		}
 		ref := func() *etree.Element { return strElement(t.base) }
-		return keying{sigKey: t.key, encKey: t.key, sigRef: ref, encRef: ref}, nil
+		sigKey, k.encKey, k.sigRef, k.encRef = t.key, t.key, ref, ref
+	} else {
+		var err error
+		if !b.c.Asymmetric {
+			if sigKey, k.sigRef, err = b.derive(t, b.c.Suite.SignatureKeyLength); err != nil {
+				return keying{}, err
+			}
+		}
+		if k.encKey, k.encRef, err = b.derive(t, b.c.Suite.EncryptionKeyLength); err != nil {
+			return keying{}, err
+		}
 	}
-	sigKey, sigRef, err := b.derive(t, b.c.Suite.SignatureKeyLength)
-	if err != nil {
-		return keying{}, err
+	var err error
+	if b.signer != nil {
+		k.sign, err = dsig.RSASigningKey(b.c.Suite.AsymmetricSignature, b.signer.Key)
+		k.sigRef = bstRef(b.signerBST)
+	} else {
+		k.sign, err = dsig.HMACKey(b.c.SignatureMethod, sigKey)
 	}
-	encKey, encRef, err := b.derive(t, b.c.Suite.EncryptionKeyLength)
-	if err != nil {
-		return keying{}, err
-	}
-	return keying{sigKey: sigKey, encKey: encKey, sigRef: sigRef, encRef: encRef}, nil
+	return k, err
 }
 
 // derive adds a DerivedKeyToken of length bytes, with a fresh nonce, on
@@ -335,6 +379,9 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 		if err != nil {
 			return err
 		}
+		if _, err := b.maybeEndorse(sig); err != nil {
+			return err
+		}
 		b.place(mark, sig, encIDs)
 		return nil
 	}
@@ -347,6 +394,10 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 	if err != nil {
 		return err
 	}
+	esig, err := b.maybeEndorse(sig)
+	if err != nil {
+		return err
+	}
 	if b.c.Order.encryptsSignature() {
 		for _, el := range signed {
 			if xmldoc.Is(el, wss.NameSignatureConfirmation) {
@@ -354,6 +405,9 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 			}
 		}
 		items = append(items, sig)
+		if esig != nil {
+			items = append(items, esig)
+		}
 	}
 	if err := encryptBody(); err != nil {
 		return err
@@ -363,6 +417,15 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 	}
 	b.place(mark, nil, encIDs)
 	return nil
+}
+
+// maybeEndorse endorses sig when the message has an endorsing
+// certificate; it returns the endorsing signature or nil.
+func (b *builder) maybeEndorse(sig *etree.Element) (*etree.Element, error) {
+	if b.endorser == nil {
+		return nil, nil
+	}
+	return b.endorse(sig)
 }
 
 // place inserts at mark the Signature (when it goes first) and the
@@ -385,29 +448,46 @@ func (b *builder) place(mark int, sig *etree.Element, ids []string) {
 // sign appends the Signature over parts to the Security header and
 // records its value. known holds canonical forms already computed.
 func (b *builder) sign(k keying, parts []*etree.Element, known map[*etree.Element][]byte) (*etree.Element, error) {
-	key, err := dsig.HMACKey(b.c.SignatureMethod, k.sigKey)
-	if err != nil {
-		return nil, err
-	}
 	refs := make([]dsig.Reference, len(parts))
 	for i, el := range parts {
 		refs[i] = dsig.Reference{Element: el, Canonical: known[el]}
 	}
-	s := dsig.Signer{Key: key, Digest: b.c.Suite.Digest, KeyInfo: k.sigRef()}
+	return b.signWith(k.sign, k.sigRef(), refs)
+}
+
+func (b *builder) signWith(key dsig.SigningKey, keyInfo *etree.Element, refs []dsig.Reference) (*etree.Element, error) {
+	s := dsig.Signer{Key: key, Digest: b.c.Suite.Digest, KeyInfo: keyInfo}
 	sig, err := s.Sign(b.sec, refs...)
 	if err != nil {
 		return nil, err
 	}
-	sv, err := xmldoc.One(sig, xmldoc.Name{Space: dsig.NS, Local: "SignatureValue"})
-	if err != nil {
-		return nil, err
-	}
-	v, err := wss.DecodeBase64(sv.Text())
+	v, err := signatureValue(sig)
 	if err != nil {
 		return nil, err
 	}
 	b.sent.SignatureValues = append(b.sent.SignatureValues, v)
 	return sig, nil
+}
+
+// endorse gives the primary signature an Id and signs it with the
+// endorsing certificate's key (WS-SecurityPolicy 1.2 §8.3, WCF's
+// MutualCertificate): the endorsing Signature follows the primary one.
+func (b *builder) endorse(primary *etree.Element) (*etree.Element, error) {
+	key, err := dsig.RSASigningKey(b.c.Suite.AsymmetricSignature, b.endorser.Key)
+	if err != nil {
+		return nil, err
+	}
+	primary.CreateAttr("Id", b.ids.next())
+	return b.signWith(key, bstRef(b.endorserBST)(), []dsig.Reference{{Element: primary}})
+}
+
+// signatureValue returns the decoded SignatureValue of sig.
+func signatureValue(sig *etree.Element) ([]byte, error) {
+	sv, err := xmldoc.One(sig, xmldoc.Name{Space: dsig.NS, Local: "SignatureValue"})
+	if err != nil {
+		return nil, err
+	}
+	return wss.DecodeBase64(sv.Text())
 }
 
 // canonicalTags returns el's canonical start and end tags in its

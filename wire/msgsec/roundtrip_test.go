@@ -18,10 +18,14 @@ const (
 	sctReferenced
 	encryptedKey
 	encryptedKeyUsername
+	mutual   // EncryptedKey and an endorsing client certificate
+	mutual10 // the asymmetric binding
 )
 
+var tokenKinds = []tokenKind{sctIncluded, sctReferenced, encryptedKey, encryptedKeyUsername, mutual, mutual10}
+
 func (k tokenKind) String() string {
-	return [...]string{"sct", "sct-by-identifier", "encrypted-key", "encrypted-key+username"}[k]
+	return [...]string{"sct", "sct-by-identifier", "encrypted-key", "encrypted-key+username", "mutual", "mutual10"}[k]
 }
 
 // exchange protects a request as a client, opens it as a server, answers
@@ -42,6 +46,7 @@ func (x exchange) run(t testing.TB) (*Opened, *Opened) {
 	cc := config(Client, x.suite, x.order, x.derived)
 	sc := config(Server, x.suite, x.order, x.derived)
 	cc.SignatureConfirmation, sc.SignatureConfirmation = x.confirm, x.confirm
+	cc.Asymmetric, sc.Asymmetric = x.kind == mutual10, x.kind == mutual10
 	client, server := mustProfile(t, cc), mustProfile(t, sc)
 	v := x.soap
 	if v == 0 {
@@ -51,12 +56,23 @@ func (x exchange) run(t testing.TB) (*Opened, *Opened) {
 	if x.derived {
 		key = contextKey
 	}
+	clientCert := Certificate{Cert: testkit.Client().Cert, Key: testkit.Client().Key}
+	serverCert := Certificate{Cert: testkit.Server().Cert, Key: testkit.Server().Key}
 	var out Outgoing
+	clientExp := Expect{ContextKeys: keysOf(key)}
+	serverExp := Expect{ContextKeys: keysOf(key), Own: &serverCert}
 	switch x.kind {
 	case sctIncluded, sctReferenced:
 		out.Token.Context = &Context{Token: newSCT(t, wssc.Feb2005), Key: key, Include: x.kind == sctIncluded}
+	case mutual10:
+		out.Token.Asymmetric = &Asymmetric{Signer: clientCert, Recipient: serverCert.Cert}
+		clientExp.Own, clientExp.Peer = &clientCert, serverCert.Cert
 	default:
 		out.Token.Recipient = testkit.Server().Cert
+	}
+	if x.kind == mutual {
+		out.Endorsing = &clientCert
+		serverExp.Endorsed = true
 	}
 	if x.kind == encryptedKeyUsername {
 		ut, err := wss.NewUsernameToken("", "alice", "s3cret", wss.PasswordText, now, testkit.Rand("ut"))
@@ -72,7 +88,7 @@ func (x exchange) run(t testing.TB) (*Opened, *Opened) {
 	if strings.Contains(string(sent.Bytes), "s3cret") || strings.Contains(string(sent.Bytes), "<item") {
 		t.Fatalf("the request carries plaintext:\n%s", sent.Bytes)
 	}
-	reqIn, err := server.Open(parse(t, sent.Bytes), Expect{ContextKeys: keysOf(key), Own: &Certificate{Cert: testkit.Server().Cert, Key: testkit.Server().Key}})
+	reqIn, err := server.Open(parse(t, sent.Bytes), serverExp)
 	if err != nil {
 		t.Fatalf("server Open: %v\n%s", err, sent.Bytes)
 	}
@@ -81,7 +97,8 @@ func (x exchange) run(t testing.TB) (*Opened, *Opened) {
 	if err != nil {
 		t.Fatalf("server Protect: %v", err)
 	}
-	respIn, err := client.Open(parse(t, ans.Bytes), Expect{Request: sent, ContextKeys: keysOf(key)})
+	clientExp.Request = sent
+	respIn, err := client.Open(parse(t, ans.Bytes), clientExp)
 	if err != nil {
 		t.Fatalf("client Open: %v\n%s", err, ans.Bytes)
 	}
@@ -99,7 +116,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 		for _, order := range []Order{SignBeforeEncryptAndEncryptSignature, SignBeforeEncrypt, EncryptBeforeSign} {
 			for _, derived := range []bool{true, false} {
-				for _, kind := range []tokenKind{sctIncluded, sctReferenced, encryptedKey, encryptedKeyUsername} {
+				for _, kind := range tokenKinds {
 					x := exchange{suite: s, order: order, derived: derived, kind: kind, confirm: kind >= encryptedKey, body: body}
 					t.Run(name+"/"+order.String()+"/"+map[bool]string{true: "derived", false: "direct"}[derived]+"/"+kind.String(), func(t *testing.T) {
 						respIn, reqIn := x.run(t)
@@ -111,6 +128,12 @@ func TestRoundTrip(t *testing.T) {
 						}
 						if x.kind == encryptedKeyUsername && (reqIn.Username == nil || reqIn.Username.Username != "alice" || reqIn.Username.Verify("s3cret") != nil) {
 							t.Errorf("server read username token %v", reqIn.Username)
+						}
+						if (x.kind == mutual || x.kind == mutual10) != (reqIn.PeerCert != nil) || reqIn.PeerCert != nil && !reqIn.PeerCert.Equal(testkit.Client().Cert) {
+							t.Errorf("server saw the client certificate %v", reqIn.PeerCert)
+						}
+						if x.kind == mutual10 && (respIn.PeerCert == nil || !respIn.PeerCert.Equal(testkit.Server().Cert)) {
+							t.Errorf("client saw the service certificate %v", respIn.PeerCert)
 						}
 						if len(respIn.Envelope.Header.ChildElements()) == 0 || respIn.Envelope.Header.FindElement("Security") != nil {
 							t.Errorf("the opened answer still has its Security header")
