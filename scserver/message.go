@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -364,4 +365,17 @@ func (m *messageRequest) possession(rst *wssc.Request, allowPrevious bool) (*Ver
 		return nil, reject(codeFailedCheck, "a %s request must be protected by the context's current key, not the one a renewal replaced", rst.Operation).about(ver.Identifier)
 	}
 	return ver, nil
+}
+
+// logAttrs are what the request log says of the message protection: the
+// profile, and the bootstrap of an Issue. None outside the profile.
+func (m *messageRequest) logAttrs() []slog.Attr {
+	if m == nil {
+		return nil
+	}
+	attrs := []slog.Attr{slog.String("security", "message")}
+	if m.bootstrap != 0 {
+		attrs = append(attrs, slog.String("bootstrap", m.bootstrap.String()))
+	}
+	return attrs
 }

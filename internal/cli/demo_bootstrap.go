@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/scproxy/scproxy/bootstrap"
@@ -111,4 +113,45 @@ func demoIssuedToken(cfg *scserver.Config) (demoCredential, error) {
 		})
 	}
 	return demoCredential{about: fmt.Sprintf("SAML 2.0 token issued by the service to user %q, proof key over TLS", demoUser), connect: connect}, nil
+}
+
+// demoMessageBootstraps set up the built-in service for the
+// message-security profile (WCF's defaults: Basic256, the signature
+// encrypted, derived keys) with one bootstrap, and return the proxy's
+// credential for it, made once the service's certificate exists.
+var demoMessageBootstraps = map[string]func(*scserver.Config) (demoCredential, error){
+	"anonymous": demoMessageAnonymous,
+	"username":  demoMessageUsername,
+}
+
+func demoMessageBootstrapNames() []string { return slices.Sorted(maps.Keys(demoMessageBootstraps)) }
+
+// demoMessage turns on the profile with boot and returns the credential
+// of kind, completed by cred (the user name and password, or nothing).
+func demoMessage(cfg *scserver.Config, boot scserver.MessageBootstrap, kind bootstrap.MessageKind, about string, cred func(*bootstrap.MessageConfig)) demoCredential {
+	cfg.Message = &scserver.MessageSecurity{DerivedKeys: true, Bootstraps: []scserver.MessageBootstrap{boot}}
+	connect := func(srv *scserver.Server, _ *url.URL, v wssc.Version) (session.Bootstrap, error) {
+		cert, _ := srv.ServiceCertificate()
+		m := srv.MessageSettings()
+		c := bootstrap.MessageConfig{Kind: kind, ServerCert: cert, Version: v, Suite: m.Suite, Order: m.Order, DerivedKeys: m.DerivedKeys}
+		cred(&c)
+		return bootstrap.NewMessage(c)
+	}
+	return demoCredential{about: about, connect: connect}
+}
+
+func demoMessageAnonymous(cfg *scserver.Config) (demoCredential, error) {
+	return demoMessage(cfg, scserver.BootstrapAnonymous, bootstrap.AnonymousForCertificate,
+		"anonymous, the Issue encrypted for the service certificate (AnonymousForCertificate)", func(*bootstrap.MessageConfig) {}), nil
+}
+
+func demoMessageUsername(cfg *scserver.Config) (demoCredential, error) {
+	user, err := demoUsername(cfg)
+	if err != nil {
+		return demoCredential{}, err
+	}
+	u := user.bootstrap.(session.Username)
+	return demoMessage(cfg, scserver.BootstrapUsername, bootstrap.UserNameForCertificate,
+		fmt.Sprintf("user %q, UsernameToken encrypted for the service certificate (UserNameForCertificate)", demoUser),
+		func(c *bootstrap.MessageConfig) { c.User, c.Password = u.User, u.Password }), nil
 }
