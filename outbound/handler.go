@@ -336,6 +336,8 @@ type contextSecurer struct {
 	p      *Proxy
 	seal   func(r sealed, c *session.Context) (sealed, error)
 	unseal func(r sealed, body []byte) ([]byte, error)
+	// describe adds the profile's protection to the status, if any.
+	describe func(st *Status)
 }
 
 // newMessageSecurer returns the securer of ProfileMessage: the context
@@ -345,7 +347,7 @@ func newMessageSecurer(p *Proxy) (securer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return contextSecurer{p: p, seal: m.seal, unseal: m.open}, nil
+	return contextSecurer{p: p, seal: m.seal, unseal: m.open, describe: m.status}, nil
 }
 
 // secure signs the bridged request with the endpoint's current context.
@@ -458,8 +460,13 @@ func (s contextSecurer) rejected(r sealed, f *soap.Fault, cf wssc.ContextFault) 
 	}
 }
 
-// status adds nothing: the endpoints report their contexts in Status.
-func (contextSecurer) status(*Status) {}
+// status adds the profile's protection, if any: the endpoints report
+// their contexts in Status.
+func (s contextSecurer) status(st *Status) {
+	if s.describe != nil {
+		s.describe(st)
+	}
+}
 
 // headerKey names a context's precomputed header for one SOAP version.
 type headerKey struct{ soap soap.Version }

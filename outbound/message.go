@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -8,8 +9,10 @@ import (
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/setting"
 	"github.com/scproxy/scproxy/wire/msgsec"
+	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/xmldoc"
+	"github.com/scproxy/scproxy/wstrust"
 )
 
 // MessageSecurity configures ProfileMessage: the service policy's
@@ -50,13 +53,51 @@ func (c *Config) checkMessage() error {
 }
 
 // messageProtection is the route's bootstrap as the protection of its
-// STS exchanges under ProfileMessage, nil under the other profiles.
+// STS exchanges under ProfileMessage, its Issues held to the route's
+// establishment rate; nil under the other profiles.
 func (p *Proxy) messageProtection(route *Route) session.MessageProtection {
 	if !p.cfg.keepsContexts() || p.cfg.Profile != ProfileMessage {
 		return nil
 	}
-	m, _ := p.bootstrapFor(route).(session.MessageProtection)
-	return m
+	b, ok := p.bootstrapFor(route).(limitedBootstrap)
+	if !ok {
+		m, _ := p.bootstrapFor(route).(session.MessageProtection)
+		return m
+	}
+	m, ok := b.Bootstrap.(session.MessageProtection)
+	if !ok {
+		return nil
+	}
+	return limitedProtection{MessageProtection: m, limit: b}
+}
+
+// limitedProtection holds a route's protected Issues to its
+// establishment rate, as limitedBootstrap does the others.
+type limitedProtection struct {
+	session.MessageProtection
+	limit limitedBootstrap
+}
+
+// Bootstrap protects an Issue when the route's bucket has a token.
+func (l limitedProtection) Bootstrap(ctx context.Context, env *soap.Envelope, o secure.Options) ([]byte, wstrust.OpenFunc, error) {
+	if err := l.limit.allow(); err != nil {
+		return nil, nil, err
+	}
+	return l.MessageProtection.Bootstrap(ctx, env, o)
+}
+
+// MessageStatus is how the message profile protects messages.
+type MessageStatus struct {
+	Suite           string `json:"algorithm_suite"`
+	Order           string `json:"protection_order"`
+	DerivedKeys     bool   `json:"derived_keys"`
+	SignatureMethod string `json:"signature_method"`
+}
+
+// status reports the profile's protection.
+func (s *messageSealer) status(st *Status) {
+	c := s.profile.Config()
+	st.Message = &MessageStatus{Suite: c.Suite.Name, Order: c.Order.String(), DerivedKeys: c.DerivedKeys, SignatureMethod: c.SignatureMethod}
 }
 
 // messageSealer protects requests with their endpoint's context by

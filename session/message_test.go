@@ -3,14 +3,21 @@ package session_test
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/scproxy/scproxy/bootstrap"
+	"github.com/scproxy/scproxy/creds"
+	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/session"
+	"github.com/scproxy/scproxy/upstream"
+	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wssc"
@@ -150,4 +157,84 @@ func TestResponseKeysFollowTheRollover(t *testing.T) {
 			t.Fatalf("current after the rollover: %v, want it alone", got)
 		}
 	})
+}
+
+// messageRig is the built-in server in the message-security profile over
+// plain HTTP, and an endpoint protecting its STS exchanges with the
+// bootstrap binding mb.
+func messageRig(t *testing.T, v wssc.Version, mb bootstrap.MessageKind, order msgsec.Order, derived bool) (*scserver.Server, *session.Endpoint, *session.Pool) {
+	t.Helper()
+	srv, err := scserver.New(scserver.Config{
+		PlainHTTP: true, Versions: []wssc.Version{v}, Users: map[string]string{"demo": password},
+		TrustedCAs: testkit.Pool(),
+		Message: &scserver.MessageSecurity{
+			Order: order, DerivedKeys: derived,
+			Bootstraps: []scserver.MessageBootstrap{scserver.BootstrapAnonymous, scserver.BootstrapUsername, scserver.BootstrapMutual, scserver.BootstrapMutual10},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() { ts.Close(); srv.Close() })
+	cert, _ := srv.ServiceCertificate()
+	mc := bootstrap.MessageConfig{Kind: mb, ServerCert: cert, Version: v, Order: order, DerivedKeys: derived,
+		User: "demo", Password: creds.NewSecret(password)}
+	if mb == bootstrap.MutualCertificate || mb == bootstrap.MutualCertificate10 {
+		mc.User = ""
+		mc.Client = &secure.Certificate{Cert: testkit.Client().Cert, Key: testkit.Client().Key}
+	}
+	if mb == bootstrap.AnonymousForCertificate {
+		mc.User = ""
+	}
+	m, err := bootstrap.NewMessage(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(ts.URL + "/svc")
+	pool := session.NewPool(session.PoolConfig{})
+	ep, err := pool.Endpoint(u.String(), func() session.Config {
+		return session.Config{URL: u, Version: v, Bootstrap: m, Message: m, Client: upstream.New(upstream.Config{}), Timeout: 5 * time.Second}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, ep, pool
+}
+
+// Against the built-in server in the message-security profile, each
+// bootstrap binding establishes a context (the Issue protected by it, the
+// reply opened), which is renewed in place and cancelled, each exchange
+// protected by the context.
+func TestMessageProfileIssueRenewCancel(t *testing.T) {
+	for _, v := range wssc.Versions {
+		for _, mb := range []bootstrap.MessageKind{bootstrap.AnonymousForCertificate, bootstrap.UserNameForCertificate, bootstrap.MutualCertificate, bootstrap.MutualCertificate10} {
+			t.Run(v.String()+"/"+mb.String(), func(t *testing.T) {
+				srv, ep, pool := messageRig(t, v, mb, msgsec.SignBeforeEncryptAndEncryptSignature, true)
+				first, err := ep.Context(context.Background(), wire12)
+				if err != nil && strings.Contains(err.Error(), "not implemented") {
+					t.Skipf("wire/msgsec: %v", err)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				second, err := ep.Renew(context.Background(), first)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if second.Identifier() != first.Identifier() || string(second.Secure().Key) == string(first.Secure().Key) {
+					t.Fatal("the renewal did not give the context a new key")
+				}
+				if err := pool.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if st := srv.Stats(); st.Issued != 1 || st.Renewed != 1 || st.Cancelled != 1 {
+					t.Fatalf("server saw issued %d renewed %d cancelled %d", st.Issued, st.Renewed, st.Cancelled)
+				}
+				if st := ep.Status(); st.Bootstrap != mb.String() {
+					t.Fatalf("status names bootstrap %q, want %q", st.Bootstrap, mb)
+				}
+			})
+		}
+	}
 }
