@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/wire/dsig"
+	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/wssc"
 )
 
@@ -309,5 +312,102 @@ func TestDemoServerUserEnv(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "user: bob\n") || strings.Contains(out.String(), "user: demo") {
 		t.Errorf("banner %q, want user bob only", out.String())
+	}
+}
+
+// The flags of --profile message reach the server configuration, and are
+// refused when they cannot work.
+func TestDemoServerMessageFlags(t *testing.T) {
+	o, err := parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := o.Config(zeroReader{}); err != nil || cfg.Message != nil {
+		t.Fatalf("the default profile has message security %+v (%v)", cfg.Message, err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "svc.pem"), filepath.Join(dir, "svc.key")
+	if err := os.WriteFile(certFile, testkit.Server().CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, testkit.Server().KeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err = parse(t, "--profile", "message", "--message-bootstrap", "anonymous,username", "--server-cert", certFile, "--server-key", keyFile,
+		"--algorithm-suite", "Basic128Sha256", "--signature-algorithm", "hmac-sha256", "--protection-order", "encrypt-sign", "--derived-keys=false", "--no-cancel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.Config(zeroReader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Message
+	if m == nil || m.Suite.Name != "Basic128Sha256" || m.SignatureMethod != dsig.HMACSHA256 || m.Order != msgsec.EncryptBeforeSign || m.DerivedKeys || !m.NoCancel ||
+		len(m.Bootstraps) != 2 || m.Bootstraps[0] != scserver.BootstrapAnonymous || m.Bootstraps[1] != scserver.BootstrapUsername ||
+		!m.Certificate.Equal(testkit.Server().Cert) || m.Key == nil {
+		t.Errorf("message settings %+v", m)
+	}
+	o, _ = parse(t, "--profile", "message")
+	if cfg, err = o.Config(zeroReader{}); err != nil || cfg.Message.Suite.Name != "Basic256" || cfg.Message.Order != msgsec.SignBeforeEncryptAndEncryptSignature || !cfg.Message.DerivedKeys {
+		t.Errorf("message defaults %+v (%v)", cfg.Message, err)
+	}
+
+	for _, args := range [][]string{
+		{"--profile", "wcf"},
+		{"--profile", "message", "--algorithm-suite", "Basic512"},
+		{"--profile", "message", "--protection-order", "SignBeforeEncrypt"},
+		{"--profile", "message", "--signature-algorithm", "rsa-sha1"},
+		{"--profile", "message", "--message-bootstrap", "kerberos"},
+		{"--profile", "message", "--server-cert", certFile},
+		{"--profile", "message", "--server-cert", keyFile, "--server-key", certFile},
+	} {
+		o, err := parse(t, args...)
+		if err == nil {
+			_, err = o.Config(zeroReader{})
+		}
+		var ue *UsageError
+		if err == nil {
+			t.Errorf("%v: accepted", args)
+		} else if !errors.As(err, &ue) && !strings.Contains(err.Error(), "--server-") {
+			t.Errorf("%v: %v is not a usage error naming the flag", args, err)
+		}
+	}
+}
+
+// With --profile message the banner names the profile and the service
+// certificate file, which holds the certificate the server decrypts with.
+func TestDemoServerMessageBanner(t *testing.T) {
+	o, err := parse(t, "--profile", "message", "--message-bootstrap", "anonymous", "--no-cancel", "--plain-http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.Config(zeroReader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := scserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var out bytes.Buffer
+	printBanner(&out, srv, cfg)
+	banner := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			banner[k] = v
+		}
+	}
+	if banner["profile"] != "message (Basic256, SignBeforeEncryptAndEncryptSignature, derived keys true, bootstraps anonymous)" || !strings.HasPrefix(banner["cancel"], "not expected") {
+		t.Errorf("banner:\n%s", out.String())
+	}
+	pemBytes, err := os.ReadFile(banner["server-cert"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := srv.ServiceCertificate()
+	if block, _ := pem.Decode(pemBytes); block == nil || !bytes.Equal(block.Bytes, cert.Raw) {
+		t.Errorf("%s does not hold the service certificate", banner["server-cert"])
 	}
 }
