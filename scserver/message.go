@@ -191,12 +191,10 @@ func (s *Server) openMessage(req *request) *rejection {
 	}
 	v, issue := s.issueVersion(req.action)
 	if !issue {
-		var pinned bool
-		if v, pinned, rej = s.contextVersion(sec); rej != nil {
+		// The version of the tokens in the header, else the one a
+		// reference names, else the first accepted.
+		if v, _, rej = s.contextVersion(sec); rej != nil {
 			return rej
-		}
-		if !pinned {
-			v = s.cfg.Versions[0]
 		}
 		s.restoreCookies(sec, v, req.now)
 	}

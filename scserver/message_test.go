@@ -79,3 +79,24 @@ func TestMessageLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// A message may name its context by Identifier alone, the SCT left out
+// of the header, with or without derived keys; the server, accepting both
+// versions, finds the context of either.
+func TestMessageContextByIdentifier(t *testing.T) {
+	for _, derived := range []bool{true, false} {
+		p := msgPolicy{boot: BootstrapAnonymous, derived: derived}
+		for _, v := range wssc.Versions {
+			t.Run(p.String()+"/"+v.String(), func(t *testing.T) {
+				h := startMessage(t, p, Config{})
+				c := h.msgClient(v, p)
+				ctx := c.issue()
+				out := msgsec.Outgoing{Token: msgsec.Token{Context: &msgsec.Context{Token: ctx.sct, Key: ctx.key}}}
+				r, opened, err := c.exchange(c.steady, echoAction, echoPayload(t, "by identifier"), out, [][]byte{ctx.key})
+				if err != nil || opened == nil || echoed(t, opened) != "by identifier" {
+					t.Fatalf("%v, status %d:\n%s", err, r.status, r.raw)
+				}
+			})
+		}
+	}
+}
