@@ -20,6 +20,7 @@ type msgPolicy struct {
 	derived bool
 	order   msgsec.Order
 	suite   msgsec.Suite
+	method  string // symmetric signature, when not the suite's
 	// noCancel is MustNotSendCancel (the server's NoCancel).
 	noCancel bool
 }
@@ -42,7 +43,7 @@ func startMessage(t *testing.T, p msgPolicy, cfg Config) *harness {
 	}
 	cfg.Message = &MessageSecurity{
 		Certificate: testkit.Server().Cert, Key: testkit.Server().RSAKey(),
-		Suite: p.suite, Order: p.order, DerivedKeys: p.derived, Bootstraps: []MessageBootstrap{p.boot}, NoCancel: p.noCancel,
+		Suite: p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived, Bootstraps: []MessageBootstrap{p.boot}, NoCancel: p.noCancel,
 	}
 	return start(t, cfg)
 }
@@ -66,7 +67,7 @@ func (h *harness) msgClient(v wssc.Version, p msgPolicy) *msgClient {
 	}
 	for _, confirm := range []bool{true, false} {
 		prof, err := msgsec.New(msgsec.Config{
-			Role: msgsec.Client, Version: v, Suite: c.p.suite, Order: p.order, DerivedKeys: p.derived,
+			Role: msgsec.Client, Version: v, Suite: c.p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived,
 			SignatureConfirmation: confirm, Now: h.clock.Now, Rand: testkit.Rand("message client " + p.String()),
 		})
 		if err != nil {
