@@ -1,6 +1,7 @@
 package scserver
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -179,6 +180,11 @@ func (c *msgClient) tryIssue(out msgsec.Outgoing) (*response, msgContext, error)
 	r, opened, err := c.exchange(c.boot, c.v.Action(wssc.Issue), rst.Element, out, nil)
 	if opened == nil {
 		return r, msgContext{}, err
+	}
+	// The answer is keyed by the request's key, named as WCF names it
+	// (opening it checked the SignatureConfirmation).
+	if out.Token.Recipient != nil && !bytes.Contains(r.raw, []byte(`ValueType="`+wss.ValueTypeEncryptedKeySHA1+`"`)) {
+		c.h.t.Errorf("the grant does not reference the request's key by EncryptedKeySHA1:\n%s", r.raw)
 	}
 	return r, c.grant(opened, rst, wssc.Issue), nil
 }
