@@ -57,12 +57,24 @@ func demoUsername(cfg *scserver.Config) (demoCredential, error) {
 	return demoCredential{bootstrap: session.Username{User: demoUser, Password: creds.NewSecret(password)}, about: fmt.Sprintf("user %q, UsernameToken over TLS", demoUser)}, nil
 }
 
-// demoCertificate makes a CA the service trusts and a client certificate
-// it signed, both in memory.
 func demoCertificate(cfg *scserver.Config) (demoCredential, error) {
-	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	cert, err := demoClientCertificate(cfg)
 	if err != nil {
 		return demoCredential{}, err
+	}
+	b, err := bootstrap.NewCertificate(cert)
+	if err != nil {
+		return demoCredential{}, err
+	}
+	return demoCredential{bootstrap: b, about: fmt.Sprintf("certificate %q, X.509 signature over TLS", cert.Cert.Subject.CommonName)}, nil
+}
+
+// demoClientCertificate makes a CA the service trusts and a client
+// certificate it signed, both in memory.
+func demoClientCertificate(cfg *scserver.Config) (secure.Certificate, error) {
+	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return secure.Certificate{}, err
 	}
 	now := time.Now()
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "scproxy demo client CA"},
@@ -70,30 +82,26 @@ func demoCertificate(cfg *scserver.Config) (demoCredential, error) {
 		KeyUsage: x509.KeyUsageCertSign}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
-		return demoCredential{}, err
+		return secure.Certificate{}, err
 	}
 	ca, err := x509.ParseCertificate(caDER)
 	if err != nil {
-		return demoCredential{}, err
+		return secure.Certificate{}, err
 	}
 	// The client reuses the CA's key: making RSA keys is the slow part.
 	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "legacy app"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &caKey.PublicKey, caKey)
 	if err != nil {
-		return demoCredential{}, err
+		return secure.Certificate{}, err
 	}
 	leaf, err := x509.ParseCertificate(leafDER)
 	if err != nil {
-		return demoCredential{}, err
+		return secure.Certificate{}, err
 	}
 	cfg.TrustedCAs = x509.NewCertPool()
 	cfg.TrustedCAs.AddCert(ca)
-	b, err := bootstrap.NewCertificate(secure.Certificate{Cert: leaf, Key: caKey})
-	if err != nil {
-		return demoCredential{}, err
-	}
-	return demoCredential{bootstrap: b, about: fmt.Sprintf("certificate %q, X.509 signature over TLS", leaf.Subject.CommonName)}, nil
+	return secure.Certificate{Cert: leaf, Key: caKey}, nil
 }
 
 // demoIssuedToken has the service issue SAML tokens too: the proxy first
