@@ -355,6 +355,8 @@ func TestDemoServerMessageFlags(t *testing.T) {
 
 	for _, args := range [][]string{
 		{"--profile", "wcf"},
+		{"--server-cert", certFile, "--server-key", keyFile},
+		{"--no-cancel"},
 		{"--profile", "message", "--algorithm-suite", "Basic512"},
 		{"--profile", "message", "--protection-order", "SignBeforeEncrypt"},
 		{"--profile", "message", "--signature-algorithm", "rsa-sha1"},
