@@ -19,6 +19,7 @@ import (
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wsa"
 	"github.com/scproxy/scproxy/wire/wssc"
 )
 
@@ -190,7 +191,6 @@ func TestMessageProfileRecovers(t *testing.T) {
 // An answer that cannot be verified reaches the application as a fault
 // in its own version naming why, with nothing of the answer.
 func TestMessageProfileRefusesHostileAnswers(t *testing.T) {
-
 	flip := func(old, new string) func(r *http.Request, resp []byte) []byte {
 		return func(r *http.Request, resp []byte) []byte {
 			if application(r) {
@@ -199,25 +199,48 @@ func TestMessageProfileRefusesHostileAnswers(t *testing.T) {
 			return resp
 		}
 	}
+	var first []byte // the first genuine answer, for the replay
+	replay := func(r *http.Request, resp []byte) []byte {
+		if !application(r) {
+			return resp
+		}
+		if first == nil {
+			first = resp
+		}
+		return first
+	}
 	for _, tc := range []struct {
 		name   string
 		tamper func(r *http.Request, resp []byte) []byte
 		words  []string
+		// addressed sends WS-Addressing 1.0 upstream; warm makes one
+		// call, answered genuinely, first.
+		addressed, warm bool
 	}{
-		{"cipher text changed", flip("<CipherValue>", "<CipherValue>AAAA"), []string{"cannot be trusted"}},
-		{"signed Body moved (wrapping)", flip(`u:Id="_4"`, `u:Id="_4x"`), []string{"cannot be trusted"}},
-		{"unprotected answer", func(r *http.Request, resp []byte) []byte {
+		{name: "an earlier answer replayed", tamper: replay, words: []string{"cannot be trusted", "relates to"}, addressed: true, warm: true},
+		{name: "cipher text changed", tamper: flip("<CipherValue>", "<CipherValue>AAAA"), words: []string{"cannot be trusted"}},
+		{name: "signed Body moved (wrapping)", tamper: flip(`u:Id="_4"`, `u:Id="_4x"`), words: []string{"cannot be trusted"}},
+		{name: "unprotected answer", tamper: func(r *http.Request, resp []byte) []byte {
 			if !application(r) {
 				return resp
 			}
 			return []byte(`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><EchoStringResponse xmlns="http://tempuri.org/"><r>forged</r></EchoStringResponse></s:Body></s:Envelope>`)
-		}, []string{"cannot be trusted"}},
+		}, words: []string{"cannot be trusted"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: true}, scserver.Script{})
 			u.setTamper(tc.tamper)
-			sp := serveProxy(t, messageProxyConfig(t, u, true, 0))
+			cfg := messageProxyConfig(t, u, true, 0)
+			if tc.addressed {
+				cfg.Addressing = outbound.Addressing{Version: wsa.V10}
+			}
+			sp := serveProxy(t, cfg)
 			app := newApp(t)
+			if tc.warm {
+				if r := app.post(sp.base+"/", soap.V11, echoAction, soap11Req); r.status != http.StatusOK {
+					t.Fatalf("the genuine first answer: %d %s", r.status, r.body)
+				}
+			}
 			for _, v := range []struct {
 				v   soap.Version
 				req string

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/beevik/etree"
 
@@ -231,7 +232,7 @@ func (o *opener) trySelect() error {
 		if ed.Parent() != o.sec {
 			continue
 		}
-		pl, err := o.decrypt(ed, xenc.TypeElement)
+		pl, _, err := o.decrypt(ed, xenc.TypeElement)
 		if err != nil {
 			return err
 		}
@@ -261,34 +262,42 @@ func (o *opener) policy() dsig.Policy {
 }
 
 // decrypt decrypts the EncryptedData ed, which must be of type typ and use
-// the suite's algorithm, and parses it aside.
-func (o *opener) decrypt(ed *etree.Element, typ string) (*xenc.Plain, error) {
+// the suite's algorithm, and parses it aside; it also returns the
+// plaintext.
+func (o *opener) decrypt(ed *etree.Element, typ string) (*xenc.Plain, []byte, error) {
+	_, plain, err := o.decryptBytes(ed, typ)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := xenc.ParsePlain(ed, typ, plain, o.c.Limits)
+	return p, plain, err
+}
+
+func (o *opener) decryptBytes(ed *etree.Element, typ string) (*xenc.EncryptedData, []byte, error) {
 	d, err := xenc.ParseEncryptedData(ed)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	switch {
 	case d.Type != typ:
-		return nil, fmt.Errorf("msgsec: EncryptedData %q has Type %q, expected %q", d.ID, d.Type, typ)
+		return nil, nil, fmt.Errorf("msgsec: EncryptedData %q has Type %q, expected %q", d.ID, d.Type, typ)
 	case d.Method != o.c.Suite.Encryption:
-		return nil, fmt.Errorf("msgsec: encryption %q is not the suite's %q", d.Method, o.c.Suite.Encryption)
+		return nil, nil, fmt.Errorf("msgsec: encryption %q is not the suite's %q", d.Method, o.c.Suite.Encryption)
 	case d.KeyInfo == nil:
-		return nil, fmt.Errorf("msgsec: EncryptedData %q does not name its key", d.ID)
+		return nil, nil, fmt.Errorf("msgsec: EncryptedData %q does not name its key", d.ID)
 	}
 	key, err := o.keyFor(d.KeyInfo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	plain, err := d.Decrypt(key)
-	if err != nil {
-		return nil, err
-	}
-	return xenc.ParsePlain(ed, typ, plain, o.c.Limits)
+	return d, plain, err
 }
 
 // verify puts the decrypted parts in place in the order the protection
 // order implies and checks the signature and what it must cover.
 func (o *opener) verify() (*dsig.Verified, error) {
+	known := map[*etree.Element][]byte{}
 	decryptAll := func() error {
 		for _, pl := range o.plain {
 			pl.Replace()
@@ -296,11 +305,20 @@ func (o *opener) verify() (*dsig.Verified, error) {
 		if !o.bodyEncrypted() {
 			return nil
 		}
-		pl, err := o.decrypt(o.env.Body.ChildElements()[0], xenc.TypeContent)
+		body := o.env.Body
+		start, end, err := canonicalTags(body)
+		if err != nil {
+			return err
+		}
+		pl, plain, err := o.decrypt(body.ChildElements()[0], xenc.TypeContent)
 		if err != nil {
 			return err
 		}
 		pl.Replace()
+		// When the sender encrypted the Body's canonical content, as
+		// scproxy does, the digest is checked without canonicalizing the
+		// Body again (dsig.VerifyKnown).
+		known[body] = slices.Concat(start, plain, end)
 		return nil
 	}
 	var covered []*etree.Element
@@ -314,7 +332,7 @@ func (o *opener) verify() (*dsig.Verified, error) {
 			covered = append(covered, ed)
 		}
 	}
-	v, err := dsig.Verify(o.env.Root, o.sig, o.resolver, o.policy())
+	v, err := dsig.VerifyKnown(o.env.Root, o.sig, o.resolver, o.policy(), known)
 	if err != nil {
 		return nil, fmt.Errorf("msgsec: %w", err)
 	}

@@ -1,6 +1,7 @@
 package msgsec
 
 import (
+	"bytes"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/scproxy/scproxy/wire/c14n"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/keys"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -300,12 +302,23 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 		}
 		return nil
 	}
+	var known map[*etree.Element][]byte
 	encryptBody := func() error {
 		if len(body.Child) == 0 {
 			return nil
 		}
+		// The Body's canonical form, computed for the signature, gives the
+		// plaintext for free; encrypting first, a plain serialization does.
+		plain := xenc.SerializeContent(body)
+		if full := known[body]; full != nil {
+			start, end, err := canonicalTags(body)
+			if err != nil {
+				return err
+			}
+			plain = full[len(start) : len(full)-len(end)]
+		}
 		id := b.ids.next()
-		if _, err := blk.EncryptContent(body, id); err != nil {
+		if _, err := blk.EncryptSerialized(body, id, plain); err != nil {
 			return err
 		}
 		encIDs = append([]string{id}, encIDs...)
@@ -318,14 +331,19 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 		if err := encrypt(items); err != nil {
 			return err
 		}
-		sig, err := b.sign(k, append(signed, body))
+		sig, err := b.sign(k, append(signed, body), nil)
 		if err != nil {
 			return err
 		}
 		b.place(mark, sig, encIDs)
 		return nil
 	}
-	sig, err := b.sign(k, append(signed, body))
+	full, err := c14n.Exclusive(body, nil)
+	if err != nil {
+		return err
+	}
+	known = map[*etree.Element][]byte{body: full}
+	sig, err := b.sign(k, append(signed, body), known)
 	if err != nil {
 		return err
 	}
@@ -365,15 +383,15 @@ func (b *builder) place(mark int, sig *etree.Element, ids []string) {
 }
 
 // sign appends the Signature over parts to the Security header and
-// records its value.
-func (b *builder) sign(k keying, parts []*etree.Element) (*etree.Element, error) {
+// records its value. known holds canonical forms already computed.
+func (b *builder) sign(k keying, parts []*etree.Element, known map[*etree.Element][]byte) (*etree.Element, error) {
 	key, err := dsig.HMACKey(b.c.SignatureMethod, k.sigKey)
 	if err != nil {
 		return nil, err
 	}
 	refs := make([]dsig.Reference, len(parts))
 	for i, el := range parts {
-		refs[i] = dsig.Reference{Element: el}
+		refs[i] = dsig.Reference{Element: el, Canonical: known[el]}
 	}
 	s := dsig.Signer{Key: key, Digest: b.c.Suite.Digest, KeyInfo: k.sigRef()}
 	sig, err := s.Sign(b.sec, refs...)
@@ -390,6 +408,24 @@ func (b *builder) sign(k keying, parts []*etree.Element) (*etree.Element, error)
 	}
 	b.sent.SignatureValues = append(b.sent.SignatureValues, v)
 	return sig, nil
+}
+
+// canonicalTags returns el's canonical start and end tags in its
+// context: its canonical form is start, the canonical form of its content
+// in context, end.
+func canonicalTags(el *etree.Element) (start, end []byte, err error) {
+	kids := el.Child
+	el.Child = nil
+	c, err := c14n.Exclusive(el, nil)
+	el.Child = kids
+	if err != nil {
+		return nil, nil, err
+	}
+	end = []byte("</" + el.FullTag() + ">")
+	if !bytes.HasSuffix(c, end) {
+		return nil, nil, fmt.Errorf("msgsec: unexpected canonical form of %s", el.Tag)
+	}
+	return c[:len(c)-len(end)], end, nil
 }
 
 // idGen hands out Ids unused in the envelope.
