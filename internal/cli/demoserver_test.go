@@ -143,26 +143,8 @@ func TestDemoServerBadFlags(t *testing.T) {
 // TestDemoServerRuns starts the real command, reads the banner, checks the
 // service answers over TLS with the printed CA, and stops it by context.
 func TestDemoServerRuns(t *testing.T) {
-	var out, errOut testkit.LogBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"demo-server", "--listen", "127.0.0.1:0", "--log-format", "json"}, Streams{Out: &out, Err: &errOut})
-	}()
-	banner := map[string]string{}
-	deadline := time.Now().Add(10 * time.Second)
-	for banner["password"] == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("no banner: %q", out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-		sc := bufio.NewScanner(strings.NewReader(out.String()))
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ": "); ok {
-				banner[k] = v
-			}
-		}
-	}
+	var errOut testkit.LogBuffer
+	banner, cancel, done := runDemoServer(t, &errOut, "password", "--listen", "127.0.0.1:0", "--log-format", "json")
 	if banner["user"] != demoUser || !strings.HasPrefix(banner["url"], "https://127.0.0.1:") || banner["versions"] != "February 2005, 1.3" {
 		t.Errorf("banner %v", banner)
 	}
@@ -315,6 +297,35 @@ func TestDemoServerUserEnv(t *testing.T) {
 	}
 }
 
+// runDemoServer starts `scproxy demo-server args` and returns its banner
+// once printed up to the line last, the function that stops it and the
+// channel of its exit code.
+func runDemoServer(t *testing.T, errOut io.Writer, last string, args ...string) (map[string]string, context.CancelFunc, chan int) {
+	t.Helper()
+	var out testkit.LogBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, append([]string{"demo-server"}, args...), Streams{Out: &out, Err: errOut})
+	}()
+	banner := map[string]string{}
+	deadline := time.Now().Add(10 * time.Second)
+	for banner[last] == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+		sc := bufio.NewScanner(strings.NewReader(out.String()))
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ": "); ok {
+				banner[k] = v
+			}
+		}
+	}
+	return banner, cancel, done
+}
+
 // The flags of --profile message reach the server configuration, and are
 // refused when they cannot work.
 func TestDemoServerMessageFlags(t *testing.T) {
@@ -411,5 +422,41 @@ func TestDemoServerMessageBanner(t *testing.T) {
 	cert, _ := srv.ServiceCertificate()
 	if block, _ := pem.Decode(pemBytes); block == nil || !bytes.Equal(block.Bytes, cert.Raw) {
 		t.Errorf("%s does not hold the service certificate", banner["server-cert"])
+	}
+}
+
+// demo-server --profile message over plain HTTP: the banner names the
+// service certificate, and a request that is not signed and encrypted
+// gets a fault saying so.
+func TestDemoServerRunsMessage(t *testing.T) {
+	var errOut testkit.LogBuffer
+	banner, cancel, done := runDemoServer(t, &errOut, "server-cert", "--profile", "message", "--plain-http", "--message-bootstrap", "anonymous", "--log-format", "json")
+	if !strings.HasPrefix(banner["url"], "http://127.0.0.1:") || !strings.HasPrefix(banner["profile"], "message (Basic256") {
+		t.Errorf("banner %v", banner)
+	}
+	if _, err := os.ReadFile(banner["server-cert"]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(banner["url"], "application/soap+xml; charset=utf-8",
+		strings.NewReader(`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><x/></s:Body></s:Envelope>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || !bytes.Contains(body, []byte("must be signed and encrypted")) {
+		t.Errorf("status %d body %s", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("exit code %d: %s", code, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command did not stop with its context")
+	}
+	if _, err := os.Stat(banner["server-cert"]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary service certificate left after stop: %v", err)
 	}
 }
