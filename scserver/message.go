@@ -51,7 +51,8 @@ type MessageSecurity struct {
 	NoCancel bool
 }
 
-// check validates m against the rest of c and fills in its defaults.
+// withDefaults validates m against the rest of c and fills in its
+// defaults.
 func (m MessageSecurity) withDefaults(c Config) (MessageSecurity, error) {
 	if m.Suite.Encryption == "" {
 		m.Suite = msgsec.Basic256
@@ -118,18 +119,25 @@ func newMessageService(c Config) (*messageService, error) {
 		boot:   map[wssc.Version]*msgsec.Profile{},
 		steady: map[wssc.Version]*msgsec.Profile{},
 	}
+	profile := func(v wssc.Version, confirm bool) (*msgsec.Profile, error) {
+		p, err := msgsec.New(msgsec.Config{
+			Role: msgsec.Server, Version: v, Suite: m.Suite, SignatureMethod: m.SignatureMethod,
+			Order: m.Order, DerivedKeys: m.DerivedKeys, SignatureConfirmation: confirm,
+			Freshness: wss.Freshness{MaxAge: c.TimestampValidity, Skew: c.Skew},
+			Now:       c.Now, Rand: c.Rand, Limits: c.Limits,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scserver: message security: %w", err)
+		}
+		return p, nil
+	}
+	var err error
 	for _, v := range c.Versions {
-		for confirm, profiles := range map[bool]map[wssc.Version]*msgsec.Profile{true: ms.boot, false: ms.steady} {
-			p, err := msgsec.New(msgsec.Config{
-				Role: msgsec.Server, Version: v, Suite: m.Suite, SignatureMethod: m.SignatureMethod,
-				Order: m.Order, DerivedKeys: m.DerivedKeys, SignatureConfirmation: confirm,
-				Freshness: wss.Freshness{MaxAge: c.TimestampValidity, Skew: c.Skew},
-				Now:       c.Now, Rand: c.Rand, Limits: c.Limits,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("scserver: message security: %w", err)
-			}
-			profiles[v] = p
+		if ms.boot[v], err = profile(v, true); err != nil {
+			return nil, err
+		}
+		if ms.steady[v], err = profile(v, false); err != nil {
+			return nil, err
 		}
 	}
 	return ms, nil
