@@ -197,7 +197,10 @@ func (s *Server) openMessage(req *request) *rejection {
 	if rej != nil {
 		return rej
 	}
-	v, issue := s.issueVersion(req.action)
+	v, issue := issueVersion(req.action)
+	if issue && !slices.Contains(s.cfg.Versions, v) {
+		return reject(addressingCode(req.wsa, "ActionNotSupported"), "WS-SecureConversation %s is not enabled on this server (action %q)", v, req.action)
+	}
 	if !issue {
 		// The version of the tokens in the header, else the one a
 		// reference names, else the first accepted.
@@ -239,10 +242,10 @@ func (s *Server) openMessage(req *request) *rejection {
 	return nil
 }
 
-// issueVersion reports whether action is the Issue action of an accepted
+// issueVersion reports whether action is the Issue action of a
 // WS-SecureConversation version, and which.
-func (s *Server) issueVersion(action string) (wssc.Version, bool) {
-	for _, v := range s.cfg.Versions {
+func issueVersion(action string) (wssc.Version, bool) {
+	for _, v := range wssc.Versions {
 		if action == v.Action(wssc.Issue) {
 			return v, true
 		}
