@@ -318,6 +318,7 @@ func (s *Server) logRequest(r *http.Request, req *request, rep *reply, began tim
 	if req.principal != "" {
 		attrs = append(attrs, slog.String("principal", req.principal))
 	}
+	attrs = append(attrs, req.msg.logAttrs()...)
 	level := slog.LevelInfo
 	if rej := rep.rejection; rej != nil {
 		level = slog.LevelWarn

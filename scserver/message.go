@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -50,7 +51,8 @@ type MessageSecurity struct {
 	NoCancel bool
 }
 
-// check validates m against the rest of c and fills in its defaults.
+// withDefaults validates m against the rest of c and fills in its
+// defaults.
 func (m MessageSecurity) withDefaults(c Config) (MessageSecurity, error) {
 	if m.Suite.Encryption == "" {
 		m.Suite = msgsec.Basic256
@@ -117,18 +119,25 @@ func newMessageService(c Config) (*messageService, error) {
 		boot:   map[wssc.Version]*msgsec.Profile{},
 		steady: map[wssc.Version]*msgsec.Profile{},
 	}
+	profile := func(v wssc.Version, confirm bool) (*msgsec.Profile, error) {
+		p, err := msgsec.New(msgsec.Config{
+			Role: msgsec.Server, Version: v, Suite: m.Suite, SignatureMethod: m.SignatureMethod,
+			Order: m.Order, DerivedKeys: m.DerivedKeys, SignatureConfirmation: confirm,
+			Freshness: wss.Freshness{MaxAge: c.TimestampValidity, Skew: c.Skew},
+			Now:       c.Now, Rand: c.Rand, Limits: c.Limits,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scserver: message security: %w", err)
+		}
+		return p, nil
+	}
+	var err error
 	for _, v := range c.Versions {
-		for confirm, profiles := range map[bool]map[wssc.Version]*msgsec.Profile{true: ms.boot, false: ms.steady} {
-			p, err := msgsec.New(msgsec.Config{
-				Role: msgsec.Server, Version: v, Suite: m.Suite, SignatureMethod: m.SignatureMethod,
-				Order: m.Order, DerivedKeys: m.DerivedKeys, SignatureConfirmation: confirm,
-				Freshness: wss.Freshness{MaxAge: c.TimestampValidity, Skew: c.Skew},
-				Now:       c.Now, Rand: c.Rand, Limits: c.Limits,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("scserver: message security: %w", err)
-			}
-			profiles[v] = p
+		if ms.boot[v], err = profile(v, true); err != nil {
+			return nil, err
+		}
+		if ms.steady[v], err = profile(v, false); err != nil {
+			return nil, err
 		}
 	}
 	return ms, nil
@@ -188,14 +197,15 @@ func (s *Server) openMessage(req *request) *rejection {
 	if rej != nil {
 		return rej
 	}
-	v, issue := s.issueVersion(req.action)
+	v, issue := issueVersion(req.action)
+	if issue && !slices.Contains(s.cfg.Versions, v) {
+		return reject(addressingCode(req.wsa, "ActionNotSupported"), "WS-SecureConversation %s is not enabled on this server (action %q)", v, req.action)
+	}
 	if !issue {
-		var pinned bool
-		if v, pinned, rej = s.contextVersion(sec); rej != nil {
+		// The version of the tokens in the header, else the one a
+		// reference names, else the first accepted.
+		if v, _, rej = s.contextVersion(sec); rej != nil {
 			return rej
-		}
-		if !pinned {
-			v = s.cfg.Versions[0]
 		}
 		s.restoreCookies(sec, v, req.now)
 	}
@@ -232,10 +242,10 @@ func (s *Server) openMessage(req *request) *rejection {
 	return nil
 }
 
-// issueVersion reports whether action is the Issue action of an accepted
+// issueVersion reports whether action is the Issue action of a
 // WS-SecureConversation version, and which.
-func (s *Server) issueVersion(action string) (wssc.Version, bool) {
-	for _, v := range s.cfg.Versions {
+func issueVersion(action string) (wssc.Version, bool) {
+	for _, v := range wssc.Versions {
 		if action == v.Action(wssc.Issue) {
 			return v, true
 		}
@@ -364,4 +374,17 @@ func (m *messageRequest) possession(rst *wssc.Request, allowPrevious bool) (*Ver
 		return nil, reject(codeFailedCheck, "a %s request must be protected by the context's current key, not the one a renewal replaced", rst.Operation).about(ver.Identifier)
 	}
 	return ver, nil
+}
+
+// logAttrs are what the request log says of the message protection: the
+// profile, and the bootstrap of an Issue. None outside the profile.
+func (m *messageRequest) logAttrs() []slog.Attr {
+	if m == nil {
+		return nil
+	}
+	attrs := []slog.Attr{slog.String("security", "message")}
+	if m.bootstrap != 0 {
+		attrs = append(attrs, slog.String("bootstrap", m.bootstrap.String()))
+	}
+	return attrs
 }

@@ -1,6 +1,7 @@
 package scserver
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -20,6 +21,7 @@ type msgPolicy struct {
 	derived bool
 	order   msgsec.Order
 	suite   msgsec.Suite
+	method  string // symmetric signature, when not the suite's
 	// noCancel is MustNotSendCancel (the server's NoCancel).
 	noCancel bool
 }
@@ -42,7 +44,7 @@ func startMessage(t *testing.T, p msgPolicy, cfg Config) *harness {
 	}
 	cfg.Message = &MessageSecurity{
 		Certificate: testkit.Server().Cert, Key: testkit.Server().RSAKey(),
-		Suite: p.suite, Order: p.order, DerivedKeys: p.derived, Bootstraps: []MessageBootstrap{p.boot}, NoCancel: p.noCancel,
+		Suite: p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived, Bootstraps: []MessageBootstrap{p.boot}, NoCancel: p.noCancel,
 	}
 	return start(t, cfg)
 }
@@ -66,7 +68,7 @@ func (h *harness) msgClient(v wssc.Version, p msgPolicy) *msgClient {
 	}
 	for _, confirm := range []bool{true, false} {
 		prof, err := msgsec.New(msgsec.Config{
-			Role: msgsec.Client, Version: v, Suite: c.p.suite, Order: p.order, DerivedKeys: p.derived,
+			Role: msgsec.Client, Version: v, Suite: c.p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived,
 			SignatureConfirmation: confirm, Now: h.clock.Now, Rand: testkit.Rand("message client " + p.String()),
 		})
 		if err != nil {
@@ -178,6 +180,11 @@ func (c *msgClient) tryIssue(out msgsec.Outgoing) (*response, msgContext, error)
 	r, opened, err := c.exchange(c.boot, c.v.Action(wssc.Issue), rst.Element, out, nil)
 	if opened == nil {
 		return r, msgContext{}, err
+	}
+	// The answer is keyed by the request's key, named as WCF names it
+	// (opening it checked the SignatureConfirmation).
+	if out.Token.Recipient != nil && !bytes.Contains(r.raw, []byte(`ValueType="`+wss.ValueTypeEncryptedKeySHA1+`"`)) {
+		c.h.t.Errorf("the grant does not reference the request's key by EncryptedKeySHA1:\n%s", r.raw)
 	}
 	return r, c.grant(opened, rst, wssc.Issue), nil
 }

@@ -62,6 +62,11 @@ func TestMessageRefusals(t *testing.T) {
 			}
 			return h.post(soap.V12, v.Action(wssc.Issue), c.protect(c.steady, v.Action(wssc.Issue), rst.Element, contextOut(ctx)).Bytes)
 		}, codeInvalidSecurity, "not by a security context"},
+		{"issue of a version not enabled", func(h *harness, c *msgClient, ctx msgContext) *response {
+			other := h.msgClient(wssc.V1_3, defaultPolicy)
+			r, _, _ := other.tryIssue(other.bootstrapOut())
+			return r
+		}, wsa.V10.Name("ActionNotSupported"), "not enabled"},
 		{"body tampered", func(h *harness, c *msgClient, ctx msgContext) *response {
 			sent := c.protect(c.steady, echoAction, echoPayload(h.t, "x"), contextOut(ctx))
 			return h.post(soap.V12, echoAction, tamperLastCipher(h.t, sent.Bytes))
@@ -89,7 +94,7 @@ func TestMessageRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startMessage(t, defaultPolicy, Config{})
+			h := startMessage(t, defaultPolicy, Config{Versions: []wssc.Version{v}})
 			c := h.msgClient(v, defaultPolicy)
 			ctx := c.issue()
 			r := tc.send(h, c, ctx)

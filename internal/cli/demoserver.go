@@ -79,6 +79,9 @@ type DemoServerOptions struct {
 
 	// getenv reads UserEnv; nil means an empty environment.
 	getenv func(string) string
+	// messageFlags are the flags of --profile message the command line
+	// set, refused under another profile.
+	messageFlags []string
 }
 
 // demoUser is the user the server gets when none is given; its password
@@ -103,7 +106,14 @@ scproxy at it before touching production.
 It prints its URL, the CA certificate file a client must trust, and the
 credentials of the demo user.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runF(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, name := range messageFlags {
+				if cmd.Flags().Changed(name) {
+					o.messageFlags = append(o.messageFlags, "--"+name)
+				}
+			}
+			return runF(cmd.Context(), o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Listen, "listen", scserver.DefaultAddr, "address to listen on (anything but loopback needs --allow-remote)")
@@ -356,6 +366,9 @@ func printBanner(w io.Writer, srv *scserver.Server, cfg scserver.Config) {
 	}
 }
 
+// messageFlags are the flags that only --profile message reads.
+var messageFlags = []string{"message-bootstrap", "server-cert", "server-key", "algorithm-suite", "signature-algorithm", "protection-order", "derived-keys", "no-cancel"}
+
 func messageBootstrapNames() []string {
 	names := make([]string, len(scserver.MessageBootstraps))
 	for i, b := range scserver.MessageBootstraps {
@@ -369,6 +382,9 @@ func messageBootstrapNames() []string {
 func (o *DemoServerOptions) messageSecurity() (*scserver.MessageSecurity, error) {
 	switch o.Profile {
 	case "sc-tls":
+		if len(o.messageFlags) > 0 {
+			return nil, usageErrorf("%s: used by --profile message only", strings.Join(o.messageFlags, ", "))
+		}
 		return nil, nil
 	case "message":
 	default:
