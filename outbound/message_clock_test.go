@@ -21,24 +21,60 @@ import (
 	"github.com/scproxy/scproxy/wire/wssc"
 )
 
+// newClockMessageProxy is newClockProxy for the message profile: the
+// username binding to up's service certificate.
+func newClockMessageProxy(t *testing.T, up *memUpstream, cfg Config) *Proxy {
+	t.Helper()
+	cert, _ := up.srv.ServiceCertificate()
+	b, err := bootstrap.NewMessage(bootstrap.MessageConfig{Kind: bootstrap.UserNameForCertificate, ServerCert: cert, Version: wssc.Feb2005,
+		DerivedKeys: true, User: "u", Password: creds.NewSecret(clockPassword)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Routes = []Route{{Prefix: "/", Upstream: mustURL(t, "https://svc.example/Echo.svc")}}
+	cfg.SC, cfg.Profile, cfg.Bootstrap, cfg.DerivedKeys, cfg.Addressing = wssc.Feb2005, ProfileMessage, b, true, Addressing{Auto: true}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.client = upstream.New(upstream.Config{Transport: up})
+	return p
+}
+
+// messageServer is the built-in server's message profile of these tests.
+func messageServer() *scserver.MessageSecurity {
+	return &scserver.MessageSecurity{DerivedKeys: true, Bootstraps: []scserver.MessageBootstrap{scserver.BootstrapUsername}}
+}
+
+// TestClockMessageRenewsProactively: under the message profile the keeper
+// renews a 10-minute context in place before it expires, every request
+// meanwhile answered, and the shutdown cancels it.
+func TestClockMessageRenewsProactively(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := newMemUpstream(t, scserver.Config{Lifetime: 10 * time.Minute, Message: messageServer()})
+		p := newClockMessageProxy(t, up, Config{})
+		for i := range 7 {
+			if w := clockPost(p, "/", "tick"); !echoed(w, "tick") {
+				t.Fatalf("request at minute %d: HTTP %d\n%s", 10*i, w.Code, w.Body)
+			}
+			time.Sleep(10 * time.Minute)
+			synctest.Wait()
+		}
+		shutdown(t, p)
+		st := up.srv.Stats()
+		if st.Issued != 1 || st.Renewed < 6 || st.Cancelled != 1 {
+			t.Fatalf("server: issued %d renewed %d cancelled %d; want 1, at least 6 and 1", st.Issued, st.Renewed, st.Cancelled)
+		}
+	})
+}
+
 // TestClockMessageRollover: an answer protected with the key a renewal
 // replaced (the answer to a request sent before the renewal) is accepted
 // during the rollover and refused after it, with the reason.
 func TestClockMessageRollover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		up := newMemUpstream(t, scserver.Config{Message: &scserver.MessageSecurity{DerivedKeys: true, Bootstraps: []scserver.MessageBootstrap{scserver.BootstrapUsername}}})
-		cert, _ := up.srv.ServiceCertificate()
-		b, err := bootstrap.NewMessage(bootstrap.MessageConfig{Kind: bootstrap.UserNameForCertificate, ServerCert: cert, Version: wssc.Feb2005,
-			DerivedKeys: true, User: "u", Password: creds.NewSecret(clockPassword)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := New(Config{Routes: []Route{{Prefix: "/", Upstream: mustURL(t, "https://svc.example/Echo.svc")}}, SC: wssc.Feb2005,
-			Profile: ProfileMessage, Bootstrap: b, DerivedKeys: true, Rollover: time.Minute, Addressing: Addressing{Auto: true}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.client = upstream.New(upstream.Config{Transport: up})
+		up := newMemUpstream(t, scserver.Config{Message: messageServer()})
+		p := newClockMessageProxy(t, up, Config{Rollover: time.Minute})
 		defer shutdown(t, p)
 		sealer, err := newMessageSealer(p)
 		if err != nil {
