@@ -17,6 +17,7 @@ import (
 	"github.com/scproxy/scproxy/wire/wss"
 	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xenc"
+	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
 // MessageSecurity configures the message-security profile (WCF's
@@ -42,8 +43,10 @@ type MessageSecurity struct {
 	// (RequireDerivedKeys, on in WCF).
 	DerivedKeys bool
 	// Bootstraps are the protections an Issue request may use. Empty means
-	// username when Users are set and mutual and mutual10 when TrustedCAs
-	// is: anonymous, which issues a context to anyone, must be listed.
+	// username when Users are set and mutual when TrustedCAs is: anonymous,
+	// which issues a context to anyone, must be listed. mutual and
+	// mutual10 exclude each other: both carry the client's certificate,
+	// under different bindings, and a WCF endpoint has one of them.
 	Bootstraps []MessageBootstrap
 	// NoCancel is WCF's requireCancellation=false (policy
 	// MustNotSendCancel): issued tokens carry the sealed session state as
@@ -71,7 +74,7 @@ func (m MessageSecurity) withDefaults(c Config) (MessageSecurity, error) {
 			m.Bootstraps = append(m.Bootstraps, BootstrapUsername)
 		}
 		if c.TrustedCAs != nil {
-			m.Bootstraps = append(m.Bootstraps, BootstrapMutual, BootstrapMutual10)
+			m.Bootstraps = append(m.Bootstraps, BootstrapMutual)
 		}
 	}
 	for _, b := range m.Bootstraps {
@@ -87,18 +90,23 @@ func (m MessageSecurity) withDefaults(c Config) (MessageSecurity, error) {
 	if len(m.Bootstraps) == 0 {
 		return m, errors.New("scserver: the message-security profile accepts no bootstrap: list one, or set Users or TrustedCAs")
 	}
+	if slices.Contains(m.Bootstraps, BootstrapMutual) && slices.Contains(m.Bootstraps, BootstrapMutual10) {
+		return m, errors.New("scserver: the mutual and mutual10 message bootstraps exclude each other (both carry the client's certificate, under different bindings)")
+	}
 	return m, nil
 }
 
 // messageService is the server's side of the message-security profile:
 // per WS-SecureConversation version, a profile for the bootstrap leg
-// (with SignatureConfirmation, as WCF's bootstrap bindings) and one for
-// the steady state (without).
+// (with SignatureConfirmation, as WCF's bootstrap bindings), one for the
+// asymmetric binding of mutual10 when it is accepted, and one for the
+// steady state (without SignatureConfirmation).
 type messageService struct {
 	cfg      MessageSecurity
 	own      msgsec.Certificate
 	certFile string
 	boot     map[wssc.Version]*msgsec.Profile
+	asym     map[wssc.Version]*msgsec.Profile // nil unless mutual10
 	steady   map[wssc.Version]*msgsec.Profile
 }
 
@@ -119,10 +127,13 @@ func newMessageService(c Config) (*messageService, error) {
 		boot:   map[wssc.Version]*msgsec.Profile{},
 		steady: map[wssc.Version]*msgsec.Profile{},
 	}
-	profile := func(v wssc.Version, confirm bool) (*msgsec.Profile, error) {
+	if slices.Contains(m.Bootstraps, BootstrapMutual10) {
+		ms.asym = map[wssc.Version]*msgsec.Profile{}
+	}
+	profile := func(v wssc.Version, confirm, asymmetric bool) (*msgsec.Profile, error) {
 		p, err := msgsec.New(msgsec.Config{
 			Role: msgsec.Server, Version: v, Suite: m.Suite, SignatureMethod: m.SignatureMethod,
-			Order: m.Order, DerivedKeys: m.DerivedKeys, SignatureConfirmation: confirm,
+			Order: m.Order, DerivedKeys: m.DerivedKeys, SignatureConfirmation: confirm, Asymmetric: asymmetric,
 			Freshness: wss.Freshness{MaxAge: c.TimestampValidity, Skew: c.Skew},
 			Now:       c.Now, Rand: c.Rand, Limits: c.Limits,
 		})
@@ -133,11 +144,16 @@ func newMessageService(c Config) (*messageService, error) {
 	}
 	var err error
 	for _, v := range c.Versions {
-		if ms.boot[v], err = profile(v, true); err != nil {
+		if ms.boot[v], err = profile(v, true, false); err != nil {
 			return nil, err
 		}
-		if ms.steady[v], err = profile(v, false); err != nil {
+		if ms.steady[v], err = profile(v, false, false); err != nil {
 			return nil, err
+		}
+		if ms.asym != nil {
+			if ms.asym[v], err = profile(v, true, true); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return ms, nil
@@ -210,7 +226,12 @@ func (s *Server) openMessage(req *request) *rejection {
 		s.restoreCookies(sec, v, req.now)
 	}
 	m := &messageRequest{profile: s.msg.steady[v]}
-	if issue {
+	switch {
+	case issue && s.msg.asym != nil && len(xmldoc.Children(sec, wss.NameBinarySecurityToken)) > 0:
+		// With mutual10 accepted (and so not mutual), a client
+		// certificate means the asymmetric binding.
+		m.profile = s.msg.asym[v]
+	case issue:
 		m.profile = s.msg.boot[v]
 	}
 	// Either token is accepted here, so that a request under the wrong

@@ -243,3 +243,27 @@ func TestMessageSecretsNotLogged(t *testing.T) {
 		t.Errorf("the log does not tell the story:\n%s", log.String())
 	}
 }
+
+// A client certificate that does not chain to TrustedCAs is refused under
+// both certificate bootstraps, however well it signs.
+func TestMessageUntrustedClient(t *testing.T) {
+	for _, boot := range []MessageBootstrap{BootstrapMutual, BootstrapMutual10} {
+		t.Run(boot.String(), func(t *testing.T) {
+			p := msgPolicy{boot: boot, derived: true}
+			h := startMessage(t, p, Config{})
+			c := h.msgClient(wssc.Feb2005, p)
+			foreign := &msgsec.Certificate{Cert: h.pki.foreign, Key: h.pki.foreignKey}
+			out := c.bootstrapOut()
+			if boot == BootstrapMutual {
+				out.Endorsing = foreign
+			} else {
+				out.Token.Asymmetric.Signer = *foreign
+			}
+			r, _, _ := c.tryIssue(out)
+			r.wantFault(t, codeFailedAuthentication, "the client certificate is not trusted")
+			if st := h.srv.Stats(); st.Issued != 0 {
+				t.Errorf("issued %d contexts", st.Issued)
+			}
+		})
+	}
+}
