@@ -406,6 +406,9 @@ func (o *DemoServerOptions) messageSecurity() (*scserver.MessageSecurity, error)
 		if err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("--message-bootstrap: %w", err)}
 		}
+		if (b == scserver.BootstrapMutual || b == scserver.BootstrapMutual10) && o.ClientCA == "" {
+			return nil, usageErrorf("--message-bootstrap %s needs --client-ca, the CAs client certificates must chain to", b)
+		}
 		m.Bootstraps = append(m.Bootstraps, b)
 	}
 	if (o.ServerCert == "") != (o.ServerKey == "") {
