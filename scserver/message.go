@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/beevik/etree"
+
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -44,9 +46,10 @@ type MessageSecurity struct {
 	DerivedKeys bool
 	// Bootstraps are the protections an Issue request may use. Empty means
 	// username when Users are set and mutual when TrustedCAs is: anonymous,
-	// which issues a context to anyone, must be listed. mutual and
-	// mutual10 exclude each other: both carry the client's certificate,
-	// under different bindings, and a WCF endpoint has one of them.
+	// which issues a context to anyone, must be listed. An Issue carrying
+	// a client certificate is opened under the binding of the one of
+	// mutual and mutual10 that is accepted; with both (a WCF endpoint has
+	// one), under the symmetric binding, then the asymmetric one.
 	Bootstraps []MessageBootstrap
 	// NoCancel is WCF's requireCancellation=false (policy
 	// MustNotSendCancel): issued tokens carry the sealed session state as
@@ -89,9 +92,6 @@ func (m MessageSecurity) withDefaults(c Config) (MessageSecurity, error) {
 	}
 	if len(m.Bootstraps) == 0 {
 		return m, errors.New("scserver: the message-security profile accepts no bootstrap: list one, or set Users or TrustedCAs")
-	}
-	if slices.Contains(m.Bootstraps, BootstrapMutual) && slices.Contains(m.Bootstraps, BootstrapMutual10) {
-		return m, errors.New("scserver: the mutual and mutual10 message bootstraps exclude each other (both carry the client's certificate, under different bindings)")
 	}
 	return m, nil
 }
@@ -225,28 +225,11 @@ func (s *Server) openMessage(req *request) *rejection {
 		}
 		s.restoreCookies(sec, v, req.now)
 	}
-	m := &messageRequest{profile: s.msg.steady[v]}
-	switch {
-	case issue && s.msg.asym != nil && len(xmldoc.Children(sec, wss.NameBinarySecurityToken)) > 0:
-		// With mutual10 accepted (and so not mutual), a client
-		// certificate means the asymmetric binding.
-		m.profile = s.msg.asym[v]
-	case issue:
-		m.profile = s.msg.boot[v]
+	m, rej := s.open(req, s.msg.bindings(v, issue, sec), v)
+	if rej != nil {
+		return rej
 	}
-	// Either token is accepted here, so that a request under the wrong
-	// one is refused below with a fault that says so.
-	opened, err := m.profile.Open(req.env, msgsec.Expect{
-		Own:         &s.msg.own,
-		ContextKeys: func(id string) ([][]byte, error) { return s.contextKeys(m, id, v, req) },
-	})
-	if err != nil {
-		if m.verified != nil {
-			return messageRejection(err, v).about(m.verified.Identifier)
-		}
-		return messageRejection(err, v)
-	}
-	m.opened = opened
+	opened := m.opened
 	req.env, req.headers = opened.Envelope, opened.Addressing
 	req.msg = m
 	if issue {
@@ -261,6 +244,62 @@ func (s *Server) openMessage(req *request) *rejection {
 	m.verified.PreviousKey = !bytes.Equal(opened.Reply.Context.Key, m.verified.key)
 	m.verified.key = opened.Reply.Context.Key
 	return nil
+}
+
+// bindings are the profiles a request may be opened with, in the order
+// to try them: the steady state's, or for an Issue the bootstrap leg's,
+// or, for an Issue carrying a client certificate when mutual10 is
+// accepted, the asymmetric binding's, after the symmetric one's when
+// mutual is accepted too.
+func (ms *messageService) bindings(v wssc.Version, issue bool, sec *etree.Element) []*msgsec.Profile {
+	switch {
+	case !issue:
+		return []*msgsec.Profile{ms.steady[v]}
+	case ms.asym == nil || len(xmldoc.Children(sec, wss.NameBinarySecurityToken)) == 0:
+		return []*msgsec.Profile{ms.boot[v]}
+	case slices.Contains(ms.cfg.Bootstraps, BootstrapMutual):
+		return []*msgsec.Profile{ms.boot[v], ms.asym[v]}
+	}
+	return []*msgsec.Profile{ms.asym[v]}
+}
+
+// open opens req under the first of profiles (see bindings) that
+// accepts it. Either token is accepted, so that a request under the wrong
+// one is refused afterwards with a fault that says so. A failed attempt
+// may have changed the envelope, so a later one reads the request again.
+func (s *Server) open(req *request, profiles []*msgsec.Profile, v wssc.Version) (*messageRequest, *rejection) {
+	var (
+		errs []error
+		m    *messageRequest
+	)
+	for i, p := range profiles {
+		env := req.env
+		if i > 0 {
+			var err error
+			if env, err = soap.ParseWith(req.raw, xmldoc.Options{Limits: s.cfg.Limits}); err != nil {
+				return nil, parseRejection(err)
+			}
+		}
+		m = &messageRequest{profile: p}
+		opened, err := p.Open(env, msgsec.Expect{
+			Own:         &s.msg.own,
+			ContextKeys: func(id string) ([][]byte, error) { return s.contextKeys(m, id, v, req) },
+		})
+		if err == nil {
+			m.opened = opened
+			return m, nil
+		}
+		errs = append(errs, err)
+	}
+	err := errs[0]
+	if len(errs) == 2 {
+		err = fmt.Errorf("the client certificate's request opens under neither binding (mutual: %w; mutual10: %w)", errs[0], errs[1])
+	}
+	rej := messageRejection(err, v)
+	if m.verified != nil {
+		rej.about(m.verified.Identifier)
+	}
+	return nil, rej
 }
 
 // issueVersion reports whether action is the Issue action of a

@@ -24,6 +24,8 @@ type msgPolicy struct {
 	method  string // symmetric signature, when not the suite's
 	// noCancel is MustNotSendCancel (the server's NoCancel).
 	noCancel bool
+	// accept are the bootstraps the server accepts; nil means boot only.
+	accept []MessageBootstrap
 }
 
 func (p msgPolicy) String() string {
@@ -42,9 +44,13 @@ func startMessage(t *testing.T, p msgPolicy, cfg Config) *harness {
 	if p.suite.Name == "" {
 		p.suite = msgsec.Basic256
 	}
+	accept := p.accept
+	if accept == nil {
+		accept = []MessageBootstrap{p.boot}
+	}
 	cfg.Message = &MessageSecurity{
 		Certificate: testkit.Server().Cert, Key: testkit.Server().RSAKey(),
-		Suite: p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived, Bootstraps: []MessageBootstrap{p.boot}, NoCancel: p.noCancel,
+		Suite: p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived, Bootstraps: accept, NoCancel: p.noCancel,
 	}
 	return start(t, cfg)
 }

@@ -159,7 +159,6 @@ func TestMessageConfigRefused(t *testing.T) {
 		{"username without users", Config{Message: &MessageSecurity{Certificate: cert, Key: key, Bootstraps: []MessageBootstrap{BootstrapUsername}}}, "needs Users"},
 		{"mutual without CAs", Config{Message: &MessageSecurity{Certificate: cert, Key: key, Bootstraps: []MessageBootstrap{BootstrapMutual10}}}, "needs TrustedCAs"},
 		{"no bootstrap", Config{Message: &MessageSecurity{Certificate: cert, Key: key}}, "accepts no bootstrap"},
-		{"mutual and mutual10", Config{TrustedCAs: testkit.Pool(), Message: &MessageSecurity{Certificate: cert, Key: key, Bootstraps: []MessageBootstrap{BootstrapMutual, BootstrapMutual10}}}, "exclude each other"},
 		{"unknown bootstrap", Config{Message: &MessageSecurity{Certificate: cert, Key: key, Bootstraps: []MessageBootstrap{9}}}, "unknown message bootstrap"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
