@@ -280,15 +280,16 @@ func (s *Server) open(req *request, profiles []*msgsec.Profile, v wssc.Version) 
 				return nil, parseRejection(err)
 			}
 		}
-		m = &messageRequest{profile: p}
+		cur := &messageRequest{profile: p}
 		opened, err := p.Open(env, msgsec.Expect{
 			Own:         &s.msg.own,
-			ContextKeys: func(id string) ([][]byte, error) { return s.contextKeys(m, id, v, req) },
+			ContextKeys: func(id string) ([][]byte, error) { return s.contextKeys(cur, id, v, req) },
 		})
 		if err == nil {
-			m.opened = opened
-			return m, nil
+			cur.opened = opened
+			return cur, nil
 		}
+		m = cur
 		errs = append(errs, err)
 	}
 	err := errs[0]
