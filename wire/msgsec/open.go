@@ -56,8 +56,11 @@ type opener struct {
 }
 
 func (p *Profile) open(env *soap.Envelope, exp Expect) (*Opened, error) {
-	if env == nil || env.Header == nil {
+	switch {
+	case env == nil || env.Header == nil:
 		return nil, errors.New("msgsec: the message has no SOAP Header")
+	case p.c.Role == Client && exp.Request == nil:
+		return nil, errors.New("msgsec: a client opens the answer to a request it sent (Expect.Request)")
 	}
 	sec, err := wss.FindSecurity(env.Header)
 	if err != nil {
@@ -239,7 +242,7 @@ func (o *opener) trySelect() error {
 		}
 		o.plain[ed] = pl
 		inner := pl.Elements()[0]
-		if o.kindOf(inner) == "" || xmldoc.Is(inner, xenc.NameEncryptedData) {
+		if !xmldoc.Is(inner, nameSignature) && !xmldoc.Is(inner, wss.NameSignatureConfirmation) && !xmldoc.Is(inner, wss.NameUsernameToken) {
 			return fmt.Errorf("msgsec: unexpected encrypted %s in the Security header", xmldoc.NameOf(inner))
 		}
 		if xmldoc.Is(inner, nameSignature) {
@@ -464,11 +467,11 @@ func (o *opener) requireCovered(v *dsig.Verified, extra []*etree.Element) error 
 	for i, el := range extra {
 		parts[fmt.Sprintf("encrypted part %d", i+1)] = el
 	}
-	if o.c.Order != EncryptBeforeSign {
-		for i, el := range o.sec.ChildElements() {
-			if xmldoc.Is(el, wss.NameSignatureConfirmation) || xmldoc.Is(el, wss.NameUsernameToken) {
-				parts[fmt.Sprintf("%s %d", el.Tag, i)] = el
-			}
+	// Encrypting first, a UsernameToken is still an EncryptedData here,
+	// covered as such (extra).
+	for i, el := range o.sec.ChildElements() {
+		if xmldoc.Is(el, wss.NameSignatureConfirmation) || xmldoc.Is(el, wss.NameUsernameToken) {
+			parts[fmt.Sprintf("%s %d", el.Tag, i)] = el
 		}
 	}
 	if err := v.Require(parts); err != nil {
@@ -677,7 +680,7 @@ func (o *opener) finish(v *dsig.Verified) (*Opened, error) {
 	if err != nil {
 		return nil, fmt.Errorf("msgsec: %w", err)
 	}
-	if r := o.exp.Request; o.c.Role == Client && r != nil && r.MessageID != "" && hs.RelatesTo != r.MessageID {
+	if r := o.exp.Request; o.c.Role == Client && r.MessageID != "" && hs.RelatesTo != r.MessageID {
 		return nil, fmt.Errorf("msgsec: the answer relates to %q, not to the request %q", hs.RelatesTo, r.MessageID)
 	}
 	if err := o.confirmations(); err != nil {

@@ -69,7 +69,11 @@ func (p *Profile) protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 	if len(xmldoc.Children(h, wss.NameSecurity)) > 0 {
 		return nil, errors.New("msgsec: the message already carries a WS-Security header")
 	}
-	b := &builder{c: p.c, env: env, ids: newIDGen(env.Root, p.c.IDPrefix), frags: map[*etree.Element]xmldoc.Fragment{}, sent: &Sent{}}
+	hs, _, err := wsa.Read(h)
+	if err != nil {
+		return nil, fmt.Errorf("msgsec: %w", err)
+	}
+	b := &builder{c: p.c, env: env, ids: newIDGen(env.Root, p.c.IDPrefix), frags: map[*etree.Element]xmldoc.Fragment{}, sent: &Sent{MessageID: hs.MessageID}}
 	b.sec = wss.NewSecurityHeader(env.Version.Namespace())
 	h.AddChild(b.sec)
 	ts := wss.NewTimestamp(b.ids.next(), p.c.Now(), p.c.TTL).Element()
@@ -94,9 +98,6 @@ func (p *Profile) protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 		return nil, err
 	}
 	b.sent.Bytes = xmldoc.SerializeWith(env.Root, b.frags)
-	if hs, _, err := wsa.Read(h); err == nil {
-		b.sent.MessageID = hs.MessageID
-	}
 	return b.sent, nil
 }
 
