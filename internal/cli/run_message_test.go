@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scproxy/scproxy/bootstrap"
 	"github.com/scproxy/scproxy/internal/testkit"
@@ -128,5 +129,20 @@ func TestRunMessageProfile(t *testing.T) {
 				t.Fatal("the password was printed")
 			}
 		})
+	}
+}
+
+// The status of a message-profile proxy starts with its protection.
+func TestPrintStatusMessage(t *testing.T) {
+	var out strings.Builder
+	st := outbound.Status{Security: "context", Profile: "message",
+		Message:   &outbound.MessageStatus{Suite: "Basic256", Order: "SignBeforeEncryptAndEncryptSignature", DerivedKeys: true, SignatureMethod: dsig.HMACSHA1},
+		Endpoints: []session.Status{{Endpoint: "http://svc.example/Echo.svc", State: session.StateActive, Bootstrap: "username-for-certificate"}}}
+	if err := printStatus(&out, st, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(out.String(), "\n")
+	if want := "profile message: Basic256, SignBeforeEncryptAndEncryptSignature, derived keys true, " + dsig.HMACSHA1; first != want {
+		t.Fatalf("first line %q, want %q", first, want)
 	}
 }
