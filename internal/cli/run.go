@@ -142,7 +142,10 @@ variable holding it, or --password-file a file only its owner can read.`,
 		Example: `  scproxy run --upstream https://svc.example.com/Service.svc \
     --username alice --password-env SVC_PASSWORD
   scproxy run --route /orders=https://a.example.com/Orders.svc \
-    --route /stock=https://b.example.com/Stock.svc --security none`,
+    --route /stock=https://b.example.com/Stock.svc --security none
+  scproxy run --upstream http://svc.example.com/Service.svc --profile message \
+    --message-bootstrap username --server-cert service.pem \
+    --username alice --password-env SVC_PASSWORD`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Before any secret is read: no core file carries it.
@@ -174,7 +177,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.Upstream, "upstream", "", "upstream endpoint URL for route /")
 	f.StringArrayVar(&o.Routes, "route", nil, "a route as /path=URL (repeatable)")
 	f.StringArrayVar(&o.Endpoints, "endpoint", nil, "a local path below a route that is an endpoint of its own, with its own context, e.g. /orders/ep2 for .../Orders.svc/ep2 (repeatable; other paths below a route are refused)")
-	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic and an http:// --token-sts (a test service only: the bootstrap credential and every message cross in clear)")
+	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic and an http:// --token-sts (a test service only: the bootstrap credential and every message cross in clear; --profile message needs it not, its messages being encrypted)")
 	f.StringVar(&o.Security, "security", "context", "context (secure every message) or none (plain forwarding)")
 	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context over TLS), message (a security context by message security: signed and encrypted, WCF wsHttpBinding's Message mode) or x509 (each message signed with the certificate, no context)")
 	f.StringVar(&o.SCVersion, "sc-version", "2005-02", "WS-SecureConversation version of the upstream: 2005-02 or 1.3")
