@@ -83,7 +83,7 @@ func (u *messageUpstream) bodies() [][]byte {
 
 // messageProxyConfig is a proxy of the message-security profile for u,
 // establishing under the username binding.
-func messageProxyConfig(t *testing.T, u *messageUpstream, derived bool, order msgsec.Order) outbound.Config {
+func messageProxyConfig(t *testing.T, u *messageUpstream, derived bool, order msgsec.Order, suite ...msgsec.Suite) outbound.Config {
 	t.Helper()
 	log := &testkit.LogBuffer{}
 	t.Cleanup(func() {
@@ -94,17 +94,25 @@ func messageProxyConfig(t *testing.T, u *messageUpstream, derived bool, order ms
 	cert, _ := u.srv.ServiceCertificate()
 	b, err := bootstrap.NewMessage(bootstrap.MessageConfig{
 		Kind: bootstrap.UserNameForCertificate, ServerCert: cert, Version: wssc.Feb2005, Order: order, DerivedKeys: derived,
-		User: testUser, Password: creds.NewSecret(testPassword),
+		User: testUser, Password: creds.NewSecret(testPassword), Suite: suiteOf(suite),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return outbound.Config{
 		Routes: routes(u.url), Security: outbound.SecurityContext, Profile: outbound.ProfileMessage,
-		Bootstrap: b, DerivedKeys: derived, Message: outbound.MessageSecurity{Order: order},
+		Bootstrap: b, DerivedKeys: derived, Message: outbound.MessageSecurity{Order: order, Suite: suiteOf(suite)}, KeySize: 8 * suiteOf(suite).KeyLength(),
 		Addressing: outbound.Addressing{Auto: true},
 		Logger:     slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
+}
+
+// suiteOf is the suite given, or Basic256.
+func suiteOf(s []msgsec.Suite) msgsec.Suite {
+	if len(s) == 0 {
+		return msgsec.Basic256
+	}
+	return s[0]
 }
 
 // Through the proxy in the message-security profile, SOAP 1.1 and 1.2
@@ -117,14 +125,24 @@ func TestMessageProfileEndToEnd(t *testing.T) {
 		derived bool
 		order   msgsec.Order
 		keep    bool
+		suite   string // "" for Basic256
 	}{
-		{"derived keys, WCF's order", true, msgsec.SignBeforeEncryptAndEncryptSignature, false},
-		{"no derived keys, sign-encrypt", false, msgsec.SignBeforeEncrypt, false},
-		{"encrypt-sign, no cancel", true, msgsec.EncryptBeforeSign, true},
+		{"derived keys, WCF's order", true, msgsec.SignBeforeEncryptAndEncryptSignature, false, ""},
+		{"no derived keys, sign-encrypt", false, msgsec.SignBeforeEncrypt, false, ""},
+		{"encrypt-sign, no cancel", true, msgsec.EncryptBeforeSign, true, ""},
+		{"Basic128, no derived keys, a 128-bit context key", false, msgsec.SignBeforeEncryptAndEncryptSignature, false, "Basic128"},
+		{"Basic192Sha256Rsa15", true, msgsec.SignBeforeEncrypt, false, "Basic192Sha256Rsa15"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: tc.derived, Order: tc.order, NoCancel: tc.keep}, scserver.Script{})
-			cfg := messageProxyConfig(t, u, tc.derived, tc.order)
+			suite := msgsec.Basic256
+			if tc.suite != "" {
+				var err error
+				if suite, err = msgsec.SuiteByName(tc.suite); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: tc.derived, Order: tc.order, NoCancel: tc.keep, Suite: suite}, scserver.Script{})
+			cfg := messageProxyConfig(t, u, tc.derived, tc.order, suite)
 			cfg.KeepContexts = tc.keep
 			sp := serveProxy(t, cfg)
 			app := newApp(t)
@@ -141,7 +159,7 @@ func TestMessageProfileEndToEnd(t *testing.T) {
 				}
 			}
 			st := sp.p.Status()
-			if st.Profile != "message" || st.Message == nil || st.Message.Suite != "Basic256" || st.Message.Order != tc.order.String() || st.Message.DerivedKeys != tc.derived ||
+			if st.Profile != "message" || st.Message == nil || st.Message.Suite != suite.Name || st.Message.Order != tc.order.String() || st.Message.DerivedKeys != tc.derived ||
 				len(st.Endpoints) != 1 || st.Endpoints[0].Bootstrap != "username-for-certificate" {
 				t.Fatalf("status %+v (message %+v)", st, st.Message)
 			}
