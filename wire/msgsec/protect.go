@@ -355,7 +355,7 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 		// The Body's canonical form, computed for the signature, gives the
 		// plaintext for free; encrypting first, a plain serialization does.
 		plain := xenc.SerializeContent(body)
-		if full := known[body]; full != nil {
+		if full := known[body]; full != nil && !defaultInScope(body) {
 			start, end, err := canonicalTags(body)
 			if err != nil {
 				return err
@@ -490,6 +490,13 @@ func signatureValue(sig *etree.Element) ([]byte, error) {
 	}
 	return wss.DecodeBase64(sv.Text())
 }
+
+// defaultInScope reports whether a default namespace is in scope at el.
+// The canonical form of el's content then cannot be parsed in el's
+// context as it was signed: a child in no namespace carries no xmlns=""
+// (no output ancestor rendered a default namespace), and would take the
+// inherited one.
+func defaultInScope(el *etree.Element) bool { return xmldoc.InScope(el)[""] != "" }
 
 // canonicalTags returns el's canonical start and end tags in its
 // context: its canonical form is start, the canonical form of its content

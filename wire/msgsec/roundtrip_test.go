@@ -1,6 +1,7 @@
 package msgsec
 
 import (
+	"github.com/beevik/etree"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wss"
 	"github.com/scproxy/scproxy/wire/wssc"
+	"github.com/scproxy/scproxy/wire/xenc"
 )
 
 // tokenKind is how a test's client protects its request.
@@ -142,5 +144,37 @@ func TestRoundTrip(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDefaultNamespaceBody: an application that declares a default
+// namespace on its Envelope and puts a child in no namespace (xmlns="")
+// gets the same Body through every order: the canonical content would
+// parse into the default namespace in context, so it is not used as the
+// plaintext there.
+func TestDefaultNamespaceBody(t *testing.T) {
+	src := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns="urn:default"><s:Header><a:Action xmlns:a="http://www.w3.org/2005/08/addressing">urn:a</a:Action><a:MessageID xmlns:a="http://www.w3.org/2005/08/addressing">urn:uuid:00000000-0000-4000-8000-000000000001</a:MessageID></s:Header><s:Body><plain xmlns="">no namespace</plain><Echo><inherited>default</inherited></Echo></s:Body></s:Envelope>`
+	content := func(el *etree.Element) string { return string(xenc.SerializeContent(el)) }
+	want := content(parse(t, []byte(src)).Body)
+	for _, order := range []Order{SignBeforeEncryptAndEncryptSignature, SignBeforeEncrypt, EncryptBeforeSign} {
+		t.Run(order.String(), func(t *testing.T) {
+			client := mustProfile(t, config(Client, Basic256, order, true))
+			server := mustProfile(t, config(Server, Basic256, order, true))
+			sent, err := client.Protect(parse(t, []byte(src)), Outgoing{Token: Token{Context: &Context{Token: newSCT(t, wssc.Feb2005), Key: contextKey, Include: true}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := server.Open(parse(t, sent.Bytes), Expect{ContextKeys: keysOf(contextKey)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := content(in.Envelope.Body); got != want {
+				t.Errorf("server read\n%s\nwant\n%s", got, want)
+			}
+			plain := in.Envelope.Body.FindElement("plain")
+			if plain == nil || plain.NamespaceURI() != "" {
+				t.Errorf("the child in no namespace moved to %q", plain.NamespaceURI())
+			}
+		})
 	}
 }
