@@ -40,6 +40,7 @@ type exchange struct {
 	kind    tokenKind
 	confirm bool
 	soap    soap.Version
+	wssc    wssc.Version // zero: February 2005
 	body    string
 }
 
@@ -49,6 +50,9 @@ func (x exchange) run(t testing.TB) (*Opened, *Opened) {
 	sc := config(Server, x.suite, x.order, x.derived)
 	cc.SignatureConfirmation, sc.SignatureConfirmation = x.confirm, x.confirm
 	cc.Asymmetric, sc.Asymmetric = x.kind == mutual10, x.kind == mutual10
+	if x.wssc.SC() != "" {
+		cc.Version, sc.Version = x.wssc, x.wssc
+	}
 	client, server := mustProfile(t, cc), mustProfile(t, sc)
 	v := x.soap
 	if v == 0 {
@@ -65,7 +69,7 @@ func (x exchange) run(t testing.TB) (*Opened, *Opened) {
 	serverExp := Expect{ContextKeys: keysOf(key), Own: &serverCert}
 	switch x.kind {
 	case sctIncluded, sctReferenced:
-		out.Token.Context = &Context{Token: newSCT(t, wssc.Feb2005), Key: key, Include: x.kind == sctIncluded}
+		out.Token.Context = &Context{Token: newSCT(t, cc.Version), Key: key, Include: x.kind == sctIncluded}
 	case mutual10:
 		out.Token.Asymmetric = &Asymmetric{Signer: clientCert, Recipient: serverCert.Cert}
 		clientExp.Own, clientExp.Peer = &clientCert, serverCert.Cert
@@ -176,5 +180,27 @@ func TestDefaultNamespaceBody(t *testing.T) {
 				t.Errorf("the child in no namespace moved to %q", plain.NamespaceURI())
 			}
 		})
+	}
+}
+
+// TestVersions: both SOAP versions and both WS-SecureConversation
+// versions, for each token kind.
+func TestVersions(t *testing.T) {
+	body := payload(300)
+	for _, sv := range []soap.Version{soap.V11, soap.V12} {
+		want := canon(t, request(t, sv, body, testkit.Rand("x")).Body)
+		for _, wv := range wssc.Versions {
+			for _, kind := range tokenKinds {
+				t.Run(sv.String()+"/"+wv.String()+"/"+kind.String(), func(t *testing.T) {
+					respIn, reqIn := exchange{suite: Basic256, derived: true, kind: kind, soap: sv, wssc: wv, body: body}.run(t)
+					if canon(t, reqIn.Envelope.Body) != want || canon(t, respIn.Envelope.Body) != want {
+						t.Error("the body changed on the way")
+					}
+					if respIn.Envelope.Version != sv {
+						t.Errorf("answer in %s", respIn.Envelope.Version)
+					}
+				})
+			}
+		}
 	}
 }
