@@ -128,6 +128,8 @@ func TestHostileResponses(t *testing.T) {
 	encSig := newFixture(t, SignBeforeEncryptAndEncryptSignature, false, "b")
 	confirmed := newFixture(t, SignBeforeEncryptAndEncryptSignature, true, "c")
 	other := newFixture(t, SignBeforeEncrypt, false, "d")
+	encFirst := newFixture(t, EncryptBeforeSign, false, "e")
+	encFirstKey, _ := messageKeys(t, encFirst.resp, contextKey, true)
 	cases := []struct {
 		name string
 		f    fixture
@@ -154,6 +156,13 @@ func TestHostileResponses(t *testing.T) {
 			return edit(t, signFirst.resp, func(env *soap.Envelope, sec *etree.Element) {
 				dropReference(t, sec, env.Body)
 				resign(t, sec, sigKey)
+			})
+		}, says: "Body is not covered"},
+		{name: "body partly signed (its EncryptedData, not the Body)", f: encFirst, msg: func(t *testing.T) []byte {
+			return edit(t, encFirst.resp, func(env *soap.Envelope, sec *etree.Element) {
+				ed := env.Body.ChildElements()[0]
+				pointReference(t, sec, env.Body, ed)
+				resign(t, sec, encFirstKey)
 			})
 		}, says: "Body is not covered"},
 		{name: "body in clear, signed elsewhere", f: signFirst, msg: func(t *testing.T) []byte {
@@ -294,11 +303,33 @@ func TestHostileResponses(t *testing.T) {
 		})
 	}
 	// The genuine answers open, with the same expectations.
-	for name, f := range map[string]fixture{"sign first": signFirst, "encrypt signature": encSig, "confirmed": confirmed} {
+	for name, f := range map[string]fixture{"sign first": signFirst, "encrypt signature": encSig, "confirmed": confirmed, "encrypt first": encFirst} {
 		if err := f.open(t, f.resp, f.expect()); err != nil {
 			t.Errorf("%s: genuine answer refused: %v", name, err)
 		}
 	}
+}
+
+// pointReference makes the clear Signature's Reference to from name to
+// instead, with to's digest, as a signer holding the key could.
+func pointReference(t *testing.T, sec, from, to *etree.Element) {
+	t.Helper()
+	id, _ := wss.ID(from)
+	toID := to.SelectAttrValue("Id", "")
+	si := sec.FindElement("Signature").FindElement("SignedInfo")
+	for _, r := range si.SelectElements("Reference") {
+		if r.SelectAttrValue("URI", "") == "#"+id {
+			canon, err := c14n.Exclusive(to, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha1.Sum(canon)
+			r.CreateAttr("URI", "#"+toID)
+			r.FindElement("DigestValue").SetText(base64.StdEncoding.EncodeToString(sum[:]))
+			return
+		}
+	}
+	t.Fatalf("no reference to %s", from.Tag)
 }
 
 // dkt sets a DerivedKeyToken child's text in f's answer.
