@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -363,5 +364,52 @@ func TestHostileDuplicateBody(t *testing.T) {
 	})
 	if _, err := soap.ParseWith(msg, xmldoc.Options{}); err == nil || !strings.Contains(err.Error(), "Body occurs 2 times") {
 		t.Fatalf("parsed: %v", err)
+	}
+}
+
+// TestDecryptionFailuresLookAlike: a tampered padding, a ciphertext cut
+// by a block and a ciphertext whose padding survives but whose plaintext
+// is garbage all fail with exactly ErrDecrypt, in the same time class
+// (the medians are compared as budgets).
+func TestDecryptionFailuresLookAlike(t *testing.T) {
+	f := newFixture(t, SignBeforeEncrypt, false, "t")
+	cipher := func(mod func(b []byte) []byte) []byte {
+		return edit(t, f.resp, func(env *soap.Envelope, sec *etree.Element) {
+			cv := env.Body.FindElement(".//CipherValue")
+			b, _ := base64.StdEncoding.DecodeString(cv.Text())
+			cv.SetText(base64.StdEncoding.EncodeToString(mod(b)))
+		})
+	}
+	variants := []struct {
+		name string
+		msg  []byte
+	}{
+		{"bad padding", cipher(func(b []byte) []byte { b[len(b)-17] ^= 0xff; return b })},
+		{"cut by a block", cipher(func(b []byte) []byte { return b[:len(b)-16] })},
+		{"garbage with valid padding", cipher(func(b []byte) []byte {
+			// Change the first block: the first plaintext block is
+			// garbage, the padding in the last block is untouched.
+			b[20] ^= 0x55
+			return b
+		})},
+	}
+	medians := make([]time.Duration, len(variants))
+	for i, v := range variants {
+		var runs []time.Duration
+		for range 31 {
+			env := parse(t, v.msg)
+			start := time.Now()
+			_, err := f.client.Open(env, f.expect())
+			runs = append(runs, time.Since(start))
+			if err != ErrDecrypt {
+				t.Fatalf("%s: %v, want exactly ErrDecrypt", v.name, err)
+			}
+		}
+		slices.Sort(runs)
+		medians[i] = runs[len(runs)/2]
+	}
+	for i, v := range variants[1:] {
+		testkit.Budget(t, "median time to refuse ("+v.name+") against bad padding", medians[i+1], medians[0])
+		testkit.Budget(t, "median time to refuse (bad padding) against "+v.name, medians[0], medians[i+1])
 	}
 }
