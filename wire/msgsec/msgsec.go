@@ -285,7 +285,10 @@ type Expect struct {
 // Opened is a message that passed every check.
 type Opened struct {
 	// Envelope is the plain message: Body content decrypted in place,
-	// the Security header removed.
+	// the Security header removed. Its Doc records the bytes of the
+	// elements that arrived in clear only; decrypted ones have none (write
+	// the envelope out and parse it again to keep such an element byte
+	// for byte).
 	Envelope *soap.Envelope
 	// Addressing holds the verified WS-Addressing headers.
 	Addressing wsa.Headers

@@ -12,6 +12,7 @@ import (
 
 	"github.com/scproxy/scproxy/internal/oracle"
 	"github.com/scproxy/scproxy/internal/testkit"
+	"github.com/scproxy/scproxy/wire/c14n"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
@@ -156,8 +157,18 @@ func TestXMLSecOpensProtect(t *testing.T) {
 					if order != EncryptBeforeSign {
 						verify()
 					}
-					if got := canon(t, parse(t, doc).Body); got != want {
+					body := parse(t, doc).Body
+					if got := canon(t, body); got != want {
 						t.Errorf("xmlsec1 decrypted the body to\n%s\nwant\n%s", got, want)
+					}
+					// What scproxy digests for the Body is canonical for
+					// libxml2 too.
+					digested, err := c14n.Exclusive(body, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if again := oracle.ExcC14N(t, digested); !bytes.Equal(again, digested) {
+						t.Errorf("xmllint --exc-c14n changes the digested Body:\n%s\n%s", digested, again)
 					}
 				})
 			}

@@ -202,7 +202,7 @@ func (b *builder) encryptedKey(cert *x509.Certificate) (protection, error) {
 	b.sec.AddChild(ek.Element())
 	ref := NewKeyRef(key, wrapped)
 	b.sent.key = &ref
-	return protection{key: key, base: wss.STR{Reference: &wss.Reference{URI: "#" + ek.ID}}}, nil
+	return protection{key: key, base: wss.STR{Reference: &wss.Reference{URI: "#" + ek.ID, ValueType: wss.TokenTypeEncryptedKey}}}, nil
 }
 
 // keying returns the signing and encryption keys: DerivedKeyTokens from
@@ -331,67 +331,29 @@ func (b *builder) ensureID(el *etree.Element) {
 func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) error {
 	body := b.env.Body
 	b.ensureID(body)
-	blk := xenc.Block{Method: b.c.Suite.Encryption, Key: k.encKey, KeyInfo: k.encRef, Rand: b.c.Rand}
-	var encIDs []string
-	encrypt := func(els []*etree.Element) error {
-		for _, el := range els {
-			id := b.ids.next()
-			ed, err := blk.EncryptElement(el, id)
-			if err != nil {
-				return err
-			}
-			if i := slices.Index(signed, el); i >= 0 {
-				signed[i] = ed
-			}
-			encIDs = append(encIDs, id)
-		}
-		return nil
-	}
-	var known map[*etree.Element][]byte
-	encryptBody := func() error {
-		if len(body.Child) == 0 {
-			return nil
-		}
-		// The Body's canonical form, computed for the signature, gives the
-		// plaintext for free; encrypting first, a plain serialization does.
-		plain := xenc.SerializeContent(body)
-		if full := known[body]; full != nil {
-			start, end, err := canonicalTags(body)
-			if err != nil {
-				return err
-			}
-			plain = full[len(start) : len(full)-len(end)]
-		}
-		id := b.ids.next()
-		if _, err := blk.EncryptSerialized(body, id, plain); err != nil {
-			return err
-		}
-		encIDs = append([]string{id}, encIDs...)
-		return nil
-	}
+	e := &encryptor{b: b, blk: xenc.Block{Method: b.c.Suite.Encryption, Key: k.encKey, KeyInfo: k.encRef, Rand: b.c.Rand}, signed: signed}
 	if b.c.Order == EncryptBeforeSign {
-		if err := encryptBody(); err != nil {
+		if err := e.body(nil); err != nil {
 			return err
 		}
-		if err := encrypt(items); err != nil {
+		if err := e.elements(items); err != nil {
 			return err
 		}
-		sig, err := b.sign(k, append(signed, body), nil)
+		sig, err := b.sign(k, append(e.signed, body), nil)
 		if err != nil {
 			return err
 		}
 		if _, err := b.maybeEndorse(sig); err != nil {
 			return err
 		}
-		b.place(mark, sig, encIDs)
+		b.place(mark, sig, e.ids)
 		return nil
 	}
 	full, err := c14n.Exclusive(body, nil)
 	if err != nil {
 		return err
 	}
-	known = map[*etree.Element][]byte{body: full}
-	sig, err := b.sign(k, append(signed, body), known)
+	sig, err := b.sign(k, append(signed, body), map[*etree.Element][]byte{body: full})
 	if err != nil {
 		return err
 	}
@@ -410,13 +372,65 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 			items = append(items, esig)
 		}
 	}
-	if err := encryptBody(); err != nil {
+	if err := e.body(full); err != nil {
 		return err
 	}
-	if err := encrypt(items); err != nil {
+	if err := e.elements(items); err != nil {
 		return err
 	}
-	b.place(mark, nil, encIDs)
+	b.place(mark, nil, e.ids)
+	return nil
+}
+
+// encryptor encrypts a message's parts with one key and collects the
+// Ids of the EncryptedData it makes, the Body's first.
+type encryptor struct {
+	b   *builder
+	blk xenc.Block
+	// signed are the parts to sign; an encrypted one is replaced by its
+	// EncryptedData, which is what a signature made next covers.
+	signed []*etree.Element
+	ids    []string
+}
+
+// elements replaces each of els with its EncryptedData.
+func (e *encryptor) elements(els []*etree.Element) error {
+	for _, el := range els {
+		id := e.b.ids.next()
+		ed, err := e.blk.EncryptElement(el, id)
+		if err != nil {
+			return err
+		}
+		if i := slices.Index(e.signed, el); i >= 0 {
+			e.signed[i] = ed
+		}
+		e.ids = append(e.ids, id)
+	}
+	return nil
+}
+
+// body encrypts the Body's content. full, when given, is the Body's
+// canonical form, computed for the signature: its content is the
+// plaintext, for free (except under a default namespace, see
+// defaultInScope); otherwise the content is serialized as it stands.
+func (e *encryptor) body(full []byte) error {
+	body := e.b.env.Body
+	if len(body.Child) == 0 {
+		return nil
+	}
+	plain := xenc.SerializeContent(body)
+	if full != nil && !defaultInScope(body) {
+		start, end, err := canonicalTags(body)
+		if err != nil {
+			return err
+		}
+		plain = full[len(start) : len(full)-len(end)]
+	}
+	id := e.b.ids.next()
+	if _, err := e.blk.EncryptSerialized(body, id, plain); err != nil {
+		return err
+	}
+	e.ids = append([]string{id}, e.ids...)
 	return nil
 }
 
@@ -490,6 +504,13 @@ func signatureValue(sig *etree.Element) ([]byte, error) {
 	}
 	return wss.DecodeBase64(sv.Text())
 }
+
+// defaultInScope reports whether a default namespace is in scope at el.
+// The canonical form of el's content then cannot be parsed in el's
+// context as it was signed: a child in no namespace carries no xmlns=""
+// (no output ancestor rendered a default namespace), and would take the
+// inherited one.
+func defaultInScope(el *etree.Element) bool { return xmldoc.InScope(el)[""] != "" }
 
 // canonicalTags returns el's canonical start and end tags in its
 // context: its canonical form is start, the canonical form of its content

@@ -52,8 +52,15 @@ func (b Block) EncryptElement(el *etree.Element, id string) (*etree.Element, err
 // with one EncryptedData of Type Content with Id id, and returns it. Child
 // elements are written in exclusive canonical form, which declares every
 // namespace they use, text escaped; comments are dropped, as
-// canonicalization drops them.
+// canonicalization drops them. Under a default namespace the content is
+// written as it stands (SerializeContent).
 func (b Block) EncryptContent(el *etree.Element, id string) (*etree.Element, error) {
+	if xmldoc.InScope(el)[""] != "" {
+		// Under a default namespace a canonical child in no namespace
+		// carries no xmlns="" and would take the inherited one where it
+		// is parsed; the content as written keeps its declarations.
+		return b.EncryptSerialized(el, id, SerializeContent(el))
+	}
 	var plain bytes.Buffer
 	for _, tok := range el.Child {
 		switch t := tok.(type) {
