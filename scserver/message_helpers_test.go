@@ -24,6 +24,8 @@ type msgPolicy struct {
 	method  string // symmetric signature, when not the suite's
 	// noCancel is MustNotSendCancel (the server's NoCancel).
 	noCancel bool
+	// accept are the bootstraps the server accepts; nil means boot only.
+	accept []MessageBootstrap
 }
 
 func (p msgPolicy) String() string {
@@ -42,9 +44,13 @@ func startMessage(t *testing.T, p msgPolicy, cfg Config) *harness {
 	if p.suite.Name == "" {
 		p.suite = msgsec.Basic256
 	}
+	accept := p.accept
+	if accept == nil {
+		accept = []MessageBootstrap{p.boot}
+	}
 	cfg.Message = &MessageSecurity{
 		Certificate: testkit.Server().Cert, Key: testkit.Server().RSAKey(),
-		Suite: p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived, Bootstraps: []MessageBootstrap{p.boot}, NoCancel: p.noCancel,
+		Suite: p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived, Bootstraps: accept, NoCancel: p.noCancel,
 	}
 	return start(t, cfg)
 }
@@ -53,10 +59,12 @@ func startMessage(t *testing.T, p msgPolicy, cfg Config) *harness {
 // wire/msgsec's client role and wire/wssc's builders (not scproxy's
 // session code, so that a misunderstanding shared by both cannot hide).
 type msgClient struct {
-	h            *harness
-	v            wssc.Version
-	sv           soap.Version
-	p            msgPolicy
+	h  *harness
+	v  wssc.Version
+	sv soap.Version
+	p  msgPolicy
+	// boot protects Issues (under the asymmetric binding for mutual10),
+	// steady the rest.
 	boot, steady *msgsec.Profile
 }
 
@@ -69,7 +77,7 @@ func (h *harness) msgClient(v wssc.Version, p msgPolicy) *msgClient {
 	for _, confirm := range []bool{true, false} {
 		prof, err := msgsec.New(msgsec.Config{
 			Role: msgsec.Client, Version: v, Suite: c.p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived,
-			SignatureConfirmation: confirm, Now: h.clock.Now, Rand: testkit.Rand("message client " + p.String()),
+			SignatureConfirmation: confirm, Asymmetric: confirm && p.boot == BootstrapMutual10, Now: h.clock.Now, Rand: testkit.Rand("message client " + p.String()),
 		})
 		if err != nil {
 			h.t.Fatal(err)
@@ -103,7 +111,13 @@ func (c *msgClient) exchange(prof *msgsec.Profile, action string, payload *etree
 	if err != nil {
 		c.h.t.Fatal(err)
 	}
-	opened, err := prof.Open(env, msgsec.Expect{Request: sent, ContextKeys: func(string) ([][]byte, error) { return keys, nil }})
+	exp := msgsec.Expect{Request: sent, ContextKeys: func(string) ([][]byte, error) { return keys, nil }}
+	if prof.Config().Asymmetric {
+		// The answer is signed by the service's certificate and encrypted
+		// for the client's.
+		exp.Own, exp.Peer = &msgsec.Certificate{Cert: c.h.pki.good, Key: c.h.pki.goodKey}, testkit.Server().Cert
+	}
+	opened, err := prof.Open(env, exp)
 	return r, opened, err
 }
 

@@ -243,3 +243,56 @@ func TestMessageSecretsNotLogged(t *testing.T) {
 		t.Errorf("the log does not tell the story:\n%s", log.String())
 	}
 }
+
+// A client certificate that does not chain to TrustedCAs is refused under
+// both certificate bootstraps, however well it signs.
+func TestMessageUntrustedClient(t *testing.T) {
+	for _, boot := range []MessageBootstrap{BootstrapMutual, BootstrapMutual10} {
+		t.Run(boot.String(), func(t *testing.T) {
+			p := msgPolicy{boot: boot, derived: true}
+			h := startMessage(t, p, Config{})
+			c := h.msgClient(wssc.Feb2005, p)
+			foreign := &msgsec.Certificate{Cert: h.pki.foreign, Key: h.pki.foreignKey}
+			out := c.bootstrapOut()
+			if boot == BootstrapMutual {
+				out.Endorsing = foreign
+			} else {
+				out.Token.Asymmetric.Signer = *foreign
+			}
+			r, _, _ := c.tryIssue(out)
+			r.wantFault(t, codeFailedAuthentication, "the client certificate is not trusted")
+			if st := h.srv.Stats(); st.Issued != 0 {
+				t.Errorf("issued %d contexts", st.Issued)
+			}
+		})
+	}
+}
+
+// A server accepting every bootstrap tells mutual from mutual10 by
+// opening the Issue under one binding, then the other; a tampered request
+// gets the one decryption fault.
+func TestMessageEveryBootstrap(t *testing.T) {
+	for _, boot := range MessageBootstraps {
+		t.Run(boot.String(), func(t *testing.T) {
+			p := msgPolicy{boot: boot, derived: true, accept: MessageBootstraps}
+			h := startMessage(t, p, Config{})
+			c := h.msgClient(wssc.V1_3, p)
+			ctx := c.issue()
+			if r, opened, err := c.echo(ctx, "any"); err != nil || opened == nil {
+				t.Fatalf("echo: %v, status %d:\n%s", err, r.status, r.raw)
+			}
+			if boot != BootstrapMutual && boot != BootstrapMutual10 {
+				return
+			}
+			rst, err := wssc.BuildIssue(wssc.Params{Version: wssc.V1_3, Rand: h.rand})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := c.protect(c.boot, wssc.V1_3.Action(wssc.Issue), rst.Element, c.bootstrapOut())
+			r := h.post(soap.V12, wssc.V1_3.Action(wssc.Issue), tamperLastCipher(t, sent.Bytes))
+			// Every decryption failure is the same fault, whichever
+			// binding met it.
+			r.wantFault(t, codeFailedCheck, "does not decrypt")
+		})
+	}
+}

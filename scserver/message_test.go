@@ -15,7 +15,7 @@ import (
 )
 
 // msgBootstraps are the bootstraps the round-trip tests run.
-var msgBootstraps = []MessageBootstrap{BootstrapAnonymous, BootstrapUsername}
+var msgBootstraps = MessageBootstraps
 
 // Every bootstrap, with and without derived keys, in every protection
 // order and both WS-SecureConversation versions: the Issue is opened and
@@ -25,7 +25,8 @@ var msgBootstraps = []MessageBootstrap{BootstrapAnonymous, BootstrapUsername}
 // previous key still opens messages during the rollover) and a Cancel
 // ends the context.
 func TestMessageLifecycle(t *testing.T) {
-	wantPrincipal := map[MessageBootstrap]string{BootstrapAnonymous: "anonymous", BootstrapUsername: "user:" + testUser}
+	client := "x509:" + loadPKI(t).good.Subject.String()
+	wantPrincipal := map[MessageBootstrap]string{BootstrapAnonymous: "anonymous", BootstrapUsername: "user:" + testUser, BootstrapMutual: client, BootstrapMutual10: client}
 	for _, boot := range msgBootstraps {
 		for _, derived := range []bool{true, false} {
 			for _, order := range []msgsec.Order{msgsec.SignBeforeEncryptAndEncryptSignature, msgsec.SignBeforeEncrypt, msgsec.EncryptBeforeSign} {
@@ -177,7 +178,7 @@ func TestMessageConfigRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	if got := srv.MessageSettings(); !slices.Equal(got.Bootstraps, []MessageBootstrap{BootstrapUsername, BootstrapMutual, BootstrapMutual10}) || got.Key != nil {
+	if got := srv.MessageSettings(); !slices.Equal(got.Bootstraps, []MessageBootstrap{BootstrapUsername, BootstrapMutual}) || got.Key != nil {
 		t.Errorf("settings %+v", got)
 	}
 }

@@ -130,6 +130,8 @@ func demoIssuedToken(cfg *scserver.Config) (demoCredential, error) {
 var demoMessageBootstraps = map[string]func(*scserver.Config) (demoCredential, error){
 	"anonymous": demoMessageAnonymous,
 	"username":  demoMessageUsername,
+	"mutual":    demoMessageMutual(scserver.BootstrapMutual, bootstrap.MutualCertificate, "endorsing the Issue (MutualCertificate)"),
+	"mutual10":  demoMessageMutual(scserver.BootstrapMutual10, bootstrap.MutualCertificate10, "signing the Issue, asymmetric binding (MutualCertificate10)"),
 }
 
 func demoMessageBootstrapNames() []string { return slices.Sorted(maps.Keys(demoMessageBootstraps)) }
@@ -162,4 +164,17 @@ func demoMessageUsername(cfg *scserver.Config) (demoCredential, error) {
 	return demoMessage(cfg, scserver.BootstrapUsername, bootstrap.UserNameForCertificate,
 		fmt.Sprintf("user %q, UsernameToken encrypted for the service certificate (UserNameForCertificate)", demoUser),
 		func(c *bootstrap.MessageConfig) { c.User, c.Password = u.User, u.Password }), nil
+}
+
+// demoMessageMutual returns the setup of a certificate bootstrap: the
+// service trusts a CA and the proxy has a client certificate it signed.
+func demoMessageMutual(boot scserver.MessageBootstrap, kind bootstrap.MessageKind, how string) func(*scserver.Config) (demoCredential, error) {
+	return func(cfg *scserver.Config) (demoCredential, error) {
+		cert, err := demoClientCertificate(cfg)
+		if err != nil {
+			return demoCredential{}, err
+		}
+		return demoMessage(cfg, boot, kind, fmt.Sprintf("certificate %q %s", cert.Cert.Subject.CommonName, how),
+			func(c *bootstrap.MessageConfig) { c.Client = &cert }), nil
+	}
 }

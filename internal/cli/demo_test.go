@@ -14,8 +14,8 @@ func TestDemoRuns(t *testing.T) {
 	// Who the service says authenticated, per bootstrap.
 	who := map[string]string{"username": "user:demo", "certificate": "x509:CN=legacy app", "issued-token": "saml:demo"}
 	// The bootstrap the proxy names, per message bootstrap.
-	messageKind := map[string]string{"anonymous": "anonymous-for-certificate", "username": "username-for-certificate"}
-	messageWho := map[string]string{"anonymous": "anonymous", "username": "user:demo"}
+	messageKind := map[string]string{"anonymous": "anonymous-for-certificate", "username": "username-for-certificate", "mutual": "mutual-certificate", "mutual10": "mutual-certificate10"}
+	messageWho := map[string]string{"anonymous": "anonymous", "username": "user:demo", "mutual": "x509:CN=legacy app", "mutual10": "x509:CN=legacy app"}
 	type run struct {
 		args                     []string
 		bootstrap, authenticated string

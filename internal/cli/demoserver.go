@@ -138,7 +138,7 @@ credentials of the demo user.`,
 	f.BoolVar(&o.AllowUnsecured, "allow-unsecured", false, "also echo messages without any Security header (a baseline for measurements)")
 	f.BoolVar(&o.IssueTokens, "issue-tokens", false, "also issue SAML 2.0 holder-of-key tokens to the users (WS-Trust Issue, action <trust>/RST/Issue) and accept them as a bootstrap")
 	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context over TLS) or message (every message signed and encrypted, WCF's wsHttpBinding in Message mode)")
-	f.StringSliceVar(&o.MessageBootstraps, "message-bootstrap", nil, "with --profile message, how an Issue may be protected: "+orList(messageBootstrapNames())+" (default: username, and mutual and mutual10 with --client-ca)")
+	f.StringSliceVar(&o.MessageBootstraps, "message-bootstrap", nil, "with --profile message, how an Issue may be protected: "+orList(messageBootstrapNames())+" (default: username, and mutual with --client-ca)")
 	f.StringVar(&o.ServerCert, "server-cert", "", "with --profile message, PEM service certificate clients encrypt for (default: a generated one, written as service.pem beside the CA file)")
 	f.StringVar(&o.ServerKey, "server-key", "", "PEM RSA private key of --server-cert")
 	f.StringVar(&o.AlgorithmSuite, "algorithm-suite", msgsec.Basic256.Name, "with --profile message, the WS-SecurityPolicy algorithm suite (Basic128, Basic192, Basic256, TripleDes, with Sha256 and/or Rsa15)")
@@ -405,6 +405,9 @@ func (o *DemoServerOptions) messageSecurity() (*scserver.MessageSecurity, error)
 		b, err := scserver.ParseMessageBootstrap(name)
 		if err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("--message-bootstrap: %w", err)}
+		}
+		if (b == scserver.BootstrapMutual || b == scserver.BootstrapMutual10) && o.ClientCA == "" {
+			return nil, usageErrorf("--message-bootstrap %s needs --client-ca, the CAs client certificates must chain to", b)
 		}
 		m.Bootstraps = append(m.Bootstraps, b)
 	}

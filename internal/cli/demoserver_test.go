@@ -372,6 +372,7 @@ func TestDemoServerMessageFlags(t *testing.T) {
 		{"--profile", "message", "--protection-order", "SignBeforeEncrypt"},
 		{"--profile", "message", "--signature-algorithm", "rsa-sha1"},
 		{"--profile", "message", "--message-bootstrap", "kerberos"},
+		{"--profile", "message", "--message-bootstrap", "mutual10"},
 		{"--profile", "message", "--server-cert", certFile},
 		{"--profile", "message", "--server-cert", keyFile, "--server-key", certFile},
 	} {
