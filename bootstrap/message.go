@@ -185,7 +185,7 @@ func (m *Message) LogValue() slog.Value { return slog.StringValue(m.String()) }
 // asymmetric binding; SignatureConfirmation is required of the reply, as
 // WCF's bootstrap bindings do.
 func (m *Message) Bootstrap(_ context.Context, env *soap.Envelope, o secure.Options) ([]byte, wstrust.OpenFunc, error) {
-	p, err := m.profile(o, true)
+	p, err := m.profile(o, true, m.cfg.Kind == MutualCertificate10)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -200,7 +200,7 @@ func (m *Message) Bootstrap(_ context.Context, env *soap.Envelope, o secure.Opti
 // the Security header, keys derived from its key; the reply must be keyed
 // by c.
 func (m *Message) Context(env *soap.Envelope, c secure.Context, o secure.Options) ([]byte, wstrust.OpenFunc, error) {
-	p, err := m.profile(o, false)
+	p, err := m.profile(o, false, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -215,11 +215,12 @@ func (m *Message) Context(env *soap.Envelope, c secure.Context, o secure.Options
 }
 
 // profile is the client's profile for one exchange, with its clock and
-// randomness.
-func (m *Message) profile(o secure.Options, confirm bool) (*msgsec.Profile, error) {
+// randomness: with SignatureConfirmation (confirm), under the asymmetric
+// binding (asymmetric) or the symmetric one.
+func (m *Message) profile(o secure.Options, confirm, asymmetric bool) (*msgsec.Profile, error) {
 	return msgsec.New(msgsec.Config{
 		Role: msgsec.Client, Version: m.cfg.Version, Suite: m.cfg.Suite, SignatureMethod: m.cfg.SignatureMethod,
-		Order: m.cfg.Order, DerivedKeys: m.cfg.DerivedKeys, SignatureConfirmation: confirm,
+		Order: m.cfg.Order, DerivedKeys: m.cfg.DerivedKeys, SignatureConfirmation: confirm, Asymmetric: asymmetric,
 		TTL: o.TTL, Now: o.Now, Rand: o.Rand, IDPrefix: o.IDPrefix,
 	})
 }

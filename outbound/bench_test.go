@@ -103,7 +103,10 @@ func BenchmarkProxy(b *testing.B) {
 				}
 				bt := &benchTransport{sts: srv, answer: benchEnvelope(size, true)}
 				if mode.profile == ProfileMessage {
-					cfg.Bootstrap = msgBoot
+					// The application's addressing (none): with a MessageID
+					// the replayed answer would be refused, relating to the
+					// first request only.
+					cfg.Bootstrap, cfg.Addressing = msgBoot, Addressing{Auto: true}
 					bt = &benchTransport{sts: msgSrv, replay: true}
 				}
 				p, err := New(cfg)

@@ -5,7 +5,12 @@
 // and the securing of each message with its endpoint's security context in
 // the SC-over-TLS profile (WS-SecureConversation 1.3 §3 with the SCT as an
 // endorsing token: a Timestamp signed with the context key, as WCF's
-// TransportWithMessageCredential and WWSAPI send it).
+// TransportWithMessageCredential and WWSAPI send it), or in the
+// message-security profile (message.go; WS-SecurityPolicy 1.2 §7.3
+// symmetric binding with the SCT as protection token, as WCF's
+// wsHttpBinding in Message mode: the Body and addressing headers signed,
+// the Body encrypted, with keys derived from the context key, and the
+// service's answer verified and decrypted before anything of it is read).
 //
 // Each request goes through one pipeline, a named step each: read the
 // envelope up to its Body, bridge it to the service's versions
@@ -20,6 +25,8 @@
 //
 // Only the part of a message before its Body is parsed; the Body travels as
 // the application sent it, so securing costs the same at any message size.
+// The message-security profile is the exception: it reads, signs and
+// encrypts the Body, and opens the answer's.
 // Every failure reaches the application as a SOAP fault in its own version
 // whose reason names the endpoint and the cause.
 //

@@ -11,6 +11,7 @@ import (
 	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wsa"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 	"github.com/scproxy/scproxy/wstrust"
 )
@@ -28,8 +29,8 @@ type MessageSecurity struct {
 }
 
 // checkMessage requires what ProfileMessage needs: a known suite and
-// order, and for every route a bootstrap that protects the STS exchanges
-// by message security.
+// order, WS-Addressing (unless the application's is kept), and for every
+// route a bootstrap that protects the STS exchanges by message security.
 func (c *Config) checkMessage() error {
 	m := c.Message
 	if m.Suite.Name != "" {
@@ -39,6 +40,9 @@ func (c *Config) checkMessage() error {
 	}
 	if m.Order < msgsec.SignBeforeEncryptAndEncryptSignature || m.Order > msgsec.EncryptBeforeSign {
 		return setting.Errorf("Message.Order", m.Order.String(), "unknown protection order")
+	}
+	if !c.Addressing.Auto && c.Addressing.Version == wsa.None {
+		return setting.Errorf("Addressing", "none", "profile message: an answer is tied to its request by wsa:RelatesTo, which needs WS-Addressing: give the service's version (1.0 for WCF's wsHttpBinding)")
 	}
 	for i, r := range c.Routes {
 		b := r.Bootstrap
@@ -153,7 +157,7 @@ func (s *messageSealer) open(r sealed, body []byte) ([]byte, error) {
 	if r.sent == nil {
 		return body, nil
 	}
-	env, err := soap.ParseWith(body, xmldoc.Options{Limits: s.p.limits, KeepSpans: true})
+	env, err := soap.Parse(body, s.p.limits)
 	if err != nil {
 		return nil, err
 	}

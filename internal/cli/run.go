@@ -51,8 +51,9 @@ type RunOptions struct {
 	SCVersion string
 	Bootstrap string
 	// MessageBootstrap, ServerCert, AlgorithmSuite and ProtectionOrder
-	// configure --profile message (run_message.go); bootstrapGiven and
-	// derivedKeysGiven say that --bootstrap and --derived-keys were given,
+	// configure --profile message (run_message.go); bootstrapGiven,
+	// derivedKeysGiven, addressingGiven and keySizeGiven say that
+	// --bootstrap, --derived-keys, --addressing and --key-size were given,
 	// not defaulted.
 	MessageBootstrap string
 	ServerCert       string
@@ -60,6 +61,8 @@ type RunOptions struct {
 	ProtectionOrder  string
 	bootstrapGiven   bool
 	derivedKeysGiven bool
+	addressingGiven  bool
+	keySizeGiven     bool
 
 	Username       string
 	PasswordEnv    string // name of the variable holding the password
@@ -144,7 +147,10 @@ variable holding it, or --password-file a file only its owner can read.`,
 		Example: `  scproxy run --upstream https://svc.example.com/Service.svc \
     --username alice --password-env SVC_PASSWORD
   scproxy run --route /orders=https://a.example.com/Orders.svc \
-    --route /stock=https://b.example.com/Stock.svc --security none`,
+    --route /stock=https://b.example.com/Stock.svc --security none
+  scproxy run --upstream http://svc.example.com/Service.svc --profile message \
+    --message-bootstrap username --server-cert service.pem \
+    --username alice --password-env SVC_PASSWORD`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Before any secret is read: no core file carries it.
@@ -161,6 +167,8 @@ variable holding it, or --password-file a file only its owner can read.`,
 			o.listenGiven = cmd.Flags().Changed("listen")
 			o.bootstrapGiven = cmd.Flags().Changed("bootstrap")
 			o.derivedKeysGiven = cmd.Flags().Changed("derived-keys")
+			o.addressingGiven = cmd.Flags().Changed("addressing")
+			o.keySizeGiven = cmd.Flags().Changed("key-size")
 			cfg, err := o.Config(getenv, s)
 			if err != nil {
 				return err
@@ -177,7 +185,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.Upstream, "upstream", "", "upstream endpoint URL for route /")
 	f.StringArrayVar(&o.Routes, "route", nil, "a route as /path=URL (repeatable)")
 	f.StringArrayVar(&o.Endpoints, "endpoint", nil, "a local path below a route that is an endpoint of its own, with its own context, e.g. /orders/ep2 for .../Orders.svc/ep2 (repeatable; other paths below a route are refused)")
-	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic and an http:// --token-sts (a test service only: the bootstrap credential and every message cross in clear)")
+	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic and an http:// --token-sts (a test service only: the bootstrap credential and every message cross in clear; --profile message needs it not, its messages being encrypted)")
 	f.StringVar(&o.Security, "security", "context", "context (secure every message) or none (plain forwarding)")
 	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context over TLS), message (a security context by message security: signed and encrypted, WCF wsHttpBinding's Message mode) or x509 (each message signed with the certificate, no context)")
 	f.StringVar(&o.SCVersion, "sc-version", "2005-02", "WS-SecureConversation version of the upstream: 2005-02 or 1.3")
@@ -203,9 +211,9 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.TokenAppliesTo, "token-applies-to", "", "AppliesTo of the token request (default: the upstream URL)")
 	f.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates trusted in addition to the system roots")
 	f.StringVar(&o.SOAPVersion, "soap-version", "auto", "SOAP version of the upstream: auto (the application's), 1.1 or 1.2")
-	f.StringVar(&o.Addressing, "addressing", "auto", "WS-Addressing of the upstream: auto (the application's), none, 2004-08 or 1.0")
+	f.StringVar(&o.Addressing, "addressing", "auto", "WS-Addressing of the upstream: auto (the application's), none, 2004-08 or 1.0 (default under --profile message: 1.0, and none is refused)")
 	f.StringVar(&o.Entropy, "entropy", "combined", "key entropy: combined, client or server")
-	f.IntVar(&o.KeySize, "key-size", wssc.DefaultKeySize, "size of the context key in bits")
+	f.IntVar(&o.KeySize, "key-size", wssc.DefaultKeySize, "size of the context key in bits (default under --profile message: the algorithm suite's key size, as WCF asks)")
 	f.StringVar(&o.SignatureAlgorithm, "signature-algorithm", "hmac-sha1", "message signature: hmac-sha1 or hmac-sha256")
 	f.BoolVar(&o.DerivedKeys, "derived-keys", false, "sign (and under --profile message encrypt) each message with keys derived from the context key (DerivedKeyTokens, fresh nonce per message), for services whose policy has RequireDerivedKeys (default: true under --profile message, as WCF, else false)")
 	f.Var(&o.MaxBody, "max-body", "largest request or response body, in bytes (suffixes KiB and MiB allowed)")
@@ -382,10 +390,8 @@ var configFlags = map[string]string{
 	"ShutdownTimeout":  "--shutdown-timeout",
 	"KeepContexts":     "--cancel-on-shutdown",
 
-	"Message.Suite":    "--algorithm-suite",
-	"Message.Order":    "--protection-order",
-	"MessageBootstrap": "--message-bootstrap",
-	"ServerCert":       "--server-cert",
+	"Message.Suite": "--algorithm-suite",
+	"Message.Order": "--protection-order",
 
 	"EndpointIdleTimeout": "--endpoint-idle-timeout",
 	"EstablishRate":       "--establish-rate",

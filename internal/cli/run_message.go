@@ -5,6 +5,7 @@ import (
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/msgsec"
+	"github.com/scproxy/scproxy/wire/wsa"
 )
 
 // messageBootstraps are the values of --message-bootstrap, and the
@@ -36,7 +37,9 @@ func (o *RunOptions) messageProfile() bool { return o.Security == "context" && o
 
 // messageSettings reads the settings of --profile message into cfg: the
 // suite, the order, and derived keys on unless --derived-keys says
-// otherwise (WCF's default in this profile). The flags of the profile
+// otherwise (WCF's default in this profile), a context key of the suite's
+// key size unless --key-size says otherwise, and WS-Addressing 1.0 unless
+// --addressing says otherwise. The flags of the profile
 // are refused under the others, and --bootstrap under this one, whose
 // establishment --message-bootstrap chooses.
 func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
@@ -66,6 +69,16 @@ func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
 	cfg.Message = outbound.MessageSecurity{Suite: suite, Order: order}
 	if !o.derivedKeysGiven {
 		cfg.DerivedKeys = true
+	}
+	if !o.keySizeGiven {
+		// WCF asks for the suite's symmetric key length (128 bits under
+		// Basic128), which a key used without derivation must have.
+		cfg.KeySize = 8 * suite.KeyLength()
+	}
+	if !o.addressingGiven {
+		// WCF's wsHttpBinding's: each answer is then tied to its request
+		// by a signed RelatesTo, whatever the application sent.
+		cfg.Addressing = outbound.Addressing{Version: wsa.V10}
 	}
 	return nil
 }

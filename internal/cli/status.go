@@ -116,6 +116,9 @@ func printStatus(w io.Writer, st outbound.Status, now time.Time) error {
 		_, err := fmt.Fprintf(w, "no endpoint has been used yet (security %s)\n", st.Security)
 		return err
 	}
+	if m := st.Message; m != nil {
+		fmt.Fprintf(w, "profile message: %s, %s, derived keys %v, %s\n", m.Suite, m.Order, m.DerivedKeys, m.SignatureMethod)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	// ESTABLISHED is when the current context was; ISSUED counts the
 	// contexts established (first ones and re-establishments).

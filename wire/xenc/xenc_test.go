@@ -304,3 +304,31 @@ func TestReplaceRefusesGarbage(t *testing.T) {
 		}
 	}
 }
+
+// TestContentUnderDefaultNamespace: a child in no namespace under an
+// inherited default namespace stays in no namespace through
+// EncryptContent and Replace.
+func TestContentUnderDefaultNamespace(t *testing.T) {
+	root := parseEl(t, `<r xmlns="urn:d"><b><c xmlns="">x</c><d/></b></r>`)
+	body := root.ChildElements()[0]
+	b := Block{Method: AES128CBC, Key: keyFor(t, AES128CBC), Rand: testkit.Rand("iv")}
+	ed, err := b.EncryptContent(body, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ParseEncryptedData(ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := d.Decrypt(b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	els, err := Replace(ed, TypeContent, plain, xmldoc.Limits{})
+	if err != nil || len(els) != 2 {
+		t.Fatalf("%v %v", els, err)
+	}
+	if els[0].NamespaceURI() != "" || els[1].NamespaceURI() != "urn:d" {
+		t.Errorf("namespaces after decryption: %q, %q", els[0].NamespaceURI(), els[1].NamespaceURI())
+	}
+}
