@@ -171,12 +171,18 @@ var bodyRE = regexp.MustCompile(`<(?:([A-Za-z_][\w.-]*):)?Body(?:\s[^>]*)?>`)
 // carries the element byte for byte.
 func (p *proxy) echo(t *testing.T, soap12 bool, element string) error {
 	t.Helper()
+	return p.echoAt(t, "/", soap12, element)
+}
+
+// echoAt is echo to the route at path.
+func (p *proxy) echoAt(t *testing.T, path string, soap12 bool, element string) error {
+	t.Helper()
 	ns, ct := nsSOAP11, "text/xml; charset=utf-8"
 	if soap12 {
 		ns, ct = nsSOAP12, `application/soap+xml; charset=utf-8; action="`+echoAction+`"`
 	}
 	env := `<s:Envelope xmlns:s="` + ns + `"><s:Body>` + element + `</s:Body></s:Envelope>`
-	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/", strings.NewReader(env))
+	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+path, strings.NewReader(env))
 	if err != nil {
 		return err
 	}

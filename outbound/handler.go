@@ -11,6 +11,7 @@ import (
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/bridge"
+	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
@@ -31,6 +32,8 @@ type exchange struct {
 	sent sealed
 	// charged is what the request's body holds of the proxy's budget.
 	charged int64
+	// outcome is what the observer is told of the request.
+	outcome Outcome
 }
 
 // ServeHTTP handles one application request.
@@ -42,6 +45,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	x := &exchange{p: p, r: r}
 	defer x.release()
 	w := &answerWriter{ResponseWriter: rw, x: x}
+	defer x.observe(w)()
 	x.hop.App.SOAP = versionHint(r)
 	defer p.accessLog(x, w, p.now())
 	if err := x.serve(w); err != nil {
@@ -54,6 +58,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		}
 		p.noteUpstreamFailure(x, pe)
 		p.cfg.Logger.Warn("request failed", "path", logPath(r), "status", pe.status, "reason", pe.reason)
+		x.noteFault(FaultOurs, pe.code.Local)
 		pe.write(w, x.hop.App.SOAP)
 	}
 }
@@ -79,8 +84,8 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 	if !p.router.hostAllowed(r) {
 		return appError(http.StatusForbidden, CodeForbidden, "Host %q is not this proxy's loopback address", r.Host)
 	}
-	if !r.URL.IsAbs() && r.URL.Path == StatusPath {
-		return p.serveStatus(w, r)
+	if h, ok := p.localHandler(r); ok {
+		return serveLocal(w, r, h)
 	}
 	target, err := p.router.route(r)
 	if err != nil {
@@ -156,11 +161,15 @@ func (x *exchange) call(body []byte) (*reply, error) {
 	if mt, _, _ := mime.ParseMediaType(resp.ContentType); mt != soap.MediaType11 && mt != soap.MediaType12 {
 		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered %s", endpoint, upstream.NotSOAP(resp, x.hop.Upstream.SOAP == soap.V12))
 	}
-	if a.m, err = splice.Read(resp.Body, splice.Options{Limits: x.p.limits, Payload: true}); err != nil {
+	plain, err := x.p.sec.open(x.sent, resp.Body)
+	if err != nil {
+		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a response that cannot be trusted: %v", endpoint, err)
+	}
+	if a.m, err = splice.Read(plain, splice.Options{Limits: x.p.limits, Payload: true}); err != nil {
 		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed message: %v", endpoint, err)
 	}
 	if name, ok := a.m.PayloadName(); ok && name == a.m.Env.Version.Name("Fault") {
-		env, err := soap.Parse(resp.Body, x.p.limits)
+		env, err := soap.Parse(plain, x.p.limits)
 		if err == nil {
 			a.fault, err = env.Fault()
 		}
@@ -283,6 +292,11 @@ type securer interface {
 	rejected(s sealed, f *soap.Fault, cf wssc.ContextFault)
 	// status adds the profile's own part to st.
 	status(st *Status)
+	// open returns the body of the upstream's answer to request s as the
+	// pipeline reads it: verified and decrypted under message security,
+	// as it came under the profiles TLS protects. An error says why the
+	// answer cannot be trusted.
+	open(s sealed, body []byte) ([]byte, error)
 }
 
 // sealed is a request as its securer secured it, with what a resend
@@ -293,17 +307,20 @@ type sealed struct {
 	up   session.Wire      // the upstream's versions
 	ep   *session.Endpoint // the endpoint whose context secured it, if any
 	ctx  *session.Context  // that context
+	sent *msgsec.Sent      // under ProfileMessage: what opening the answer needs
 }
 
 // newSecurer returns the securer of p's profile.
-func newSecurer(p *Proxy) securer {
+func newSecurer(p *Proxy) (securer, error) {
 	switch {
 	case p.cfg.Security == SecurityNone:
-		return passThrough{}
+		return passThrough{}, nil
 	case p.cfg.Profile == ProfileX509:
-		return newCertSigner(p)
+		return newCertSigner(p), nil
+	case p.cfg.Profile == ProfileMessage:
+		return newMessageSecurer(p)
 	}
-	return contextSecurer{p}
+	return contextSecurer{p: p, seal: p.signContext}, nil
 }
 
 // passThrough forwards the bridged request as it is (SecurityNone).
@@ -317,11 +334,30 @@ func (passThrough) recover(context.Context, sealed, *soap.Fault, wssc.ContextFau
 }
 func (passThrough) rejected(sealed, *soap.Fault, wssc.ContextFault) {}
 func (passThrough) status(*Status)                                  {}
+func (passThrough) open(_ sealed, body []byte) ([]byte, error)      { return body, nil }
 
 // contextSecurer secures each request with its endpoint's security
-// context (ProfileSCOverTLS) and replaces the context when the service
-// faults it.
-type contextSecurer struct{ p *Proxy }
+// context and replaces the context when the service faults it. seal
+// secures a request with a context as the profile does (ProfileSCOverTLS:
+// signContext; ProfileMessage: a messageSealer's), unseal opens its
+// answer (nil: taken as it came).
+type contextSecurer struct {
+	p      *Proxy
+	seal   func(r sealed, c *session.Context) (sealed, error)
+	unseal func(r sealed, body []byte) ([]byte, error)
+	// describe adds the profile's protection to the status, if any.
+	describe func(st *Status)
+}
+
+// newMessageSecurer returns the securer of ProfileMessage: the context
+// securer, sealing and opening by message security.
+func newMessageSecurer(p *Proxy) (securer, error) {
+	m, err := newMessageSealer(p)
+	if err != nil {
+		return nil, err
+	}
+	return contextSecurer{p: p, seal: m.seal, unseal: m.open, describe: m.status}, nil
+}
 
 // secure signs the bridged request with the endpoint's current context.
 func (s contextSecurer) secure(ctx context.Context, target *url.URL, up session.Wire, m *splice.Message) (sealed, error) {
@@ -334,13 +370,22 @@ func (s contextSecurer) secure(ctx context.Context, target *url.URL, up session.
 	if err != nil {
 		return sealed{}, fromUpstream(ep.URL(), err)
 	}
-	return s.sign(sealed{m: m, up: up, ep: ep}, c)
+	return s.seal(sealed{m: m, up: up, ep: ep}, c)
 }
 
-// sign signs request r with context c. The bridged envelope itself is
-// left unchanged, so that it can be signed again for a resend.
-func (s contextSecurer) sign(r sealed, c *session.Context) (sealed, error) {
-	opts := s.p.contextOptions(r.ep)
+// open opens the answer to r as the profile says.
+func (s contextSecurer) open(r sealed, body []byte) ([]byte, error) {
+	if s.unseal == nil {
+		return body, nil
+	}
+	return s.unseal(r, body)
+}
+
+// signContext signs request r with context c (ProfileSCOverTLS). The
+// bridged envelope itself is left unchanged, so that it can be signed
+// again for a resend.
+func (p *Proxy) signContext(r sealed, c *session.Context) (sealed, error) {
+	opts := p.contextOptions(r.ep)
 	memo, err := c.Memo(headerKey{r.up.SOAP}, func() (any, error) {
 		return secure.NewContextHeader(r.up.SOAP, c.Secure(), opts)
 	})
@@ -348,7 +393,7 @@ func (s contextSecurer) sign(r sealed, c *session.Context) (sealed, error) {
 	if err == nil {
 		h = memo.(*secure.ContextHeader)
 	}
-	out, err := secure.SplicedContext(r.m, h, c.Secure(), opts, s.p.limits)
+	out, err := secure.SplicedContext(r.m, h, c.Secure(), opts, p.limits)
 	if err != nil {
 		return sealed{}, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
 	}
@@ -387,7 +432,7 @@ func (s contextSecurer) recover(ctx context.Context, r sealed, f *soap.Fault, cf
 	if err != nil {
 		return sealed{}, fromUpstream(ep.URL(), fmt.Errorf("after the service answered %s: %w", f.Error(), err))
 	}
-	again, err := s.sign(r, c)
+	again, err := s.seal(r, c)
 	if err != nil {
 		return sealed{}, err
 	}
@@ -424,8 +469,13 @@ func (s contextSecurer) rejected(r sealed, f *soap.Fault, cf wssc.ContextFault) 
 	}
 }
 
-// status adds nothing: the endpoints report their contexts in Status.
-func (contextSecurer) status(*Status) {}
+// status adds the profile's protection, if any: the endpoints report
+// their contexts in Status.
+func (s contextSecurer) status(st *Status) {
+	if s.describe != nil {
+		s.describe(st)
+	}
+}
 
 // headerKey names a context's precomputed header for one SOAP version.
 type headerKey struct{ soap soap.Version }
@@ -444,7 +494,9 @@ func (x *exchange) forward(body []byte) (*upstream.Response, error) {
 	if err != nil {
 		return nil, appError(http.StatusBadRequest, CodeBadRequest, "action: %v", err)
 	}
+	start := x.p.now()
 	resp, err := x.p.clientFor(x.target).Post(x.r.Context(), upstream.Request{URL: x.target, ContentType: ct, SOAPAction: soapAction, Body: body})
+	x.observeCall(start, err)
 	if err != nil {
 		return nil, fromUpstream(upstream.Redact(x.target), err)
 	}
@@ -480,6 +532,7 @@ func (x *exchange) answer(w http.ResponseWriter, a *reply) error {
 func (x *exchange) answerFault(w http.ResponseWriter, a *reply) error {
 	f := a.fault
 	x.p.sec.rejected(x.sent, f, a.context)
+	x.noteFault(FaultUpstream, FaultKinds[a.context])
 	status := a.resp.Status
 	if status < 400 {
 		status = http.StatusInternalServerError

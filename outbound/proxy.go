@@ -58,8 +58,16 @@ type Proxy struct {
 
 	// bodies is the budget of request bodies in flight; conns limits the
 	// connections of the listener served last.
-	bodies budget
+	bodies *budget
 	conns  atomic.Pointer[connLimiter]
+
+	// obs is told of every request (Observe); local serves the local
+	// paths added by HandleLocal.
+	obs   Observer
+	local map[string]http.Handler
+	// front, when set, makes this the listener of a Front, which
+	// handles the requests and owns the services shut down at the end.
+	front *Front
 }
 
 // New validates cfg and returns a Proxy.
@@ -86,8 +94,11 @@ func New(cfg Config) (*Proxy, error) {
 		}),
 		establish: establishLimits(&cfg),
 	}
-	p.bodies.limit = cfg.MaxBodyInFlight
-	p.sec = newSecurer(p)
+	p.bodies = &budget{limit: cfg.MaxBodyInFlight}
+	var err error
+	if p.sec, err = newSecurer(p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -111,7 +122,7 @@ func (p *Proxy) sessionConfig(u *url.URL, route *Route) session.Config {
 		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.bootstrapFor(route), Client: p.clientFor(u),
 		Timeout: p.cfg.EstablishTimeout, Limits: p.limits, Logger: p.cfg.Logger,
 		RenewMode: p.cfg.RenewMode, Rollover: p.cfg.Rollover, CancelReplaced: !p.cfg.KeepContexts,
-		ExpiryMargin: p.cfg.ExpiryMargin,
+		ExpiryMargin: p.cfg.ExpiryMargin, Message: p.messageProtection(route),
 	}
 }
 
@@ -193,10 +204,20 @@ type limitedBootstrap struct {
 func (b limitedBootstrap) Secure(ctx context.Context, env *soap.Envelope, o secure.Options) ([]byte, error) {
 	// A Renew carries the credential too (endorsed by the context): it
 	// is no establishment, and the keeper already paces renewals.
-	if o.Endorse == nil && !b.limit.AllowN(b.now(), 1) {
-		return nil, fmt.Errorf("route %s made more than %d establishments in a minute; not sending another now", b.route, b.rate)
+	if o.Endorse == nil {
+		if err := b.allow(); err != nil {
+			return nil, err
+		}
 	}
 	return b.Bootstrap.Secure(ctx, env, o)
+}
+
+// allow takes a token from the route's bucket, or says there is none.
+func (b limitedBootstrap) allow() error {
+	if !b.limit.AllowN(b.now(), 1) {
+		return fmt.Errorf("route %s made more than %d establishments in a minute; not sending another now", b.route, b.rate)
+	}
+	return nil
 }
 
 // String is the credential's own (which holds no secret).
@@ -252,7 +273,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	requests, stopRequests := context.WithCancelCause(context.Background())
 	defer stopRequests(nil)
 	srv := &http.Server{
-		Handler:           p,
+		Handler:           p.handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
@@ -314,5 +335,18 @@ func (p *Proxy) shutdown(ctx context.Context, srv *http.Server, errc <-chan erro
 // Shutdown stops the renewal loops and cancels every live context (unless
 // KeepContexts), endpoints in parallel. It is idempotent; Serve calls it.
 func (p *Proxy) Shutdown(ctx context.Context) {
+	if p.front != nil {
+		p.front.closeAll(ctx)
+		return
+	}
 	_ = p.pool.Close(ctx)
+}
+
+// handler is what serves the listener's requests: the Front p listens
+// for, or p.
+func (p *Proxy) handler() http.Handler {
+	if p.front != nil {
+		return p.front
+	}
+	return p
 }
