@@ -29,7 +29,17 @@ func (p *Proxy) accessLog(x *exchange, w *answerWriter, start time.Time) {
 	}
 	p.cfg.Logger.Log(ctx, p.cfg.AccessLog, "request",
 		"method", x.r.Method, "path", logPath(x.r), "endpoint", endpoint, "status", status,
-		"soap", x.hop.App.SOAP.String(), "ms", p.now().Sub(start).Milliseconds())
+		"soap", x.hop.App.SOAP.String(), "ms", p.clock().Sub(start).Milliseconds())
+}
+
+// clock is the proxy's clock; the Proxies a Front makes for its listener
+// and for what no service takes are built without one and use the wall
+// clock.
+func (p *Proxy) clock() time.Time {
+	if p.now == nil {
+		return time.Now()
+	}
+	return p.now()
 }
 
 // noteUpstreamFailure records a request the service failed on its

@@ -47,7 +47,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w := &answerWriter{ResponseWriter: rw, x: x}
 	defer x.observe(w)()
 	x.hop.App.SOAP = versionHint(r)
-	defer p.accessLog(x, w, p.now())
+	defer p.accessLog(x, w, p.clock())
 	if err := x.serve(w); err != nil {
 		var pe *proxyError
 		if !errors.As(err, &pe) {

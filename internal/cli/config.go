@@ -67,7 +67,7 @@ var (
 	overrideKeys = []string{
 		"ca-file", "krb5-conf", "allow-plain-http", "establish-timeout", "upstream-timeout",
 		"renew-interval", "renew-mode", "rollover", "expiry-margin",
-		"endpoint-idle-timeout", "establish-rate", "cancel-on-shutdown",
+		"endpoint-idle-timeout", "establish-rate", "cancel-on-shutdown", "access-log",
 	}
 	routeKeys = []string{nameKey, prefixKey, upstreamKey, routeKey, endpointKey}
 	// notKeys are flags of run that are no key of the file.
