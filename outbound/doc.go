@@ -45,4 +45,12 @@
 // contexts, chosen by the longest route prefix; the set of services is
 // replaced as a whole while requests are served, a service kept keeping
 // its contexts and one dropped draining before they are cancelled.
+//
+// Around the pipeline, for the operator and the newcomer: a GET of a
+// route's description (?wsdl, ?singleWsdl, ?wsdl=NAME, ?xsd=NAME) is
+// passed to its upstream without a credential and answered with the
+// service's addresses rewritten to the listener's (wsdlget.go); CONNECT
+// is refused with a status line that says why, as clients print only
+// that (connect.go); each request is logged in one line, and a request
+// the service failed is kept on its endpoint's status (accesslog.go).
 package outbound

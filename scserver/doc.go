@@ -68,4 +68,10 @@
 // passwords. Its memory stays bounded however long it runs: contexts, and
 // their counters, are dropped some minutes after they expire, and
 // identifiers made up by unauthenticated senders are only counted.
+//
+// Strict (strict.go) makes it as unforgiving as a WCF wsHttpBinding
+// endpoint, so that a client's mistakes can be rehearsed: one SOAP version
+// (the other answered HTTP 415 with WCF's plain-text explanation),
+// WS-Addressing 1.0 required (WS-Addressing 1.0 §6.4.1
+// MessageAddressingHeaderRequired otherwise), and exact paths.
 package scserver
