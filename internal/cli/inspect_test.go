@@ -209,7 +209,7 @@ func copyRewritten(t *testing.T, name, dir, base string) string {
 		t.Fatal(err)
 	}
 	if base != "" {
-		for _, old := range []string{"https://svc.example.com", "https://127.0.0.1:8443"} {
+		for _, old := range []string{"https://svc.example.com", "http://svc.example.com", "https://127.0.0.1:8443", "http://127.0.0.1:8080"} {
 			src = bytes.ReplaceAll(src, []byte(old), []byte(strings.TrimSuffix(base, "/")))
 		}
 	}
