@@ -36,8 +36,8 @@ func TestCXFInspected(t *testing.T) {
 	ran := 0
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".wsdl")
-		if name == "cxf-echo" {
-			continue
+		if name == "cxf-echo" || strings.HasPrefix(name, "cxf-msg-") {
+			continue // the contract; the message scenarios of the peer (branch cxfmsg) listen elsewhere
 		}
 		out, err := exec.Command(shared.scproxy, "inspect", "--format", "flags", filepath.Join(dir, name+".wsdl")).CombinedOutput()
 		if err != nil {
