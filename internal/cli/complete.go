@@ -32,10 +32,12 @@ func flagChoices() map[string]map[string][]string {
 		"renew-mode":          choiceNames(renewModes),
 		"log-level":           choiceNames(logLevels),
 		"log-format":          choiceNames(logFormats),
+		"access-log":          choiceNames(accessLogLevels),
 	}
 	return map[string]map[string][]string{
-		"run":  run,
-		"demo": {"sc-version": choiceNames(scVersions), "bootstrap": demoBootstrapNames()},
+		"run":     run,
+		"demo":    {"sc-version": choiceNames(scVersions), "bootstrap": demoBootstrapNames()},
+		"inspect": {"format": choiceNames(inspectFormats)},
 	}
 }
 

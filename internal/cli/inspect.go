@@ -26,7 +26,12 @@ type InspectOptions struct {
 	Timeout  time.Duration
 }
 
-var inspectFormats = map[string]string{"config": "config", "flags": "flags"}
+// inspectFormats are the values of --format: how the settings are
+// printed.
+var inspectFormats = []choice[func(io.Writer, string, []inspected) error]{
+	{"config", renderConfig},
+	{"flags", renderFlags},
+}
 
 // NewCmdInspect returns `scproxy inspect`. runF runs the parsed options;
 // nil means runInspect.
@@ -56,8 +61,8 @@ read.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Location = args[0]
-			if _, ok := inspectFormats[o.Format]; !ok {
-				return usageErrorf("--format %q: want config or flags", o.Format)
+			if _, err := pick("--format", o.Format, inspectFormats); err != nil {
+				return err
 			}
 			if o.Timeout <= 0 {
 				return usageErrorf("--timeout must be positive")
@@ -71,12 +76,15 @@ read.`,
 	f.StringVarP(&o.Output, "output", "o", "", "write to this file instead of standard output (a published service certificate goes next to it)")
 	f.StringVar(&o.CertDir, "cert-dir", "", "directory for published service certificates (default: the --output file's, else the current one; created when missing)")
 	f.DurationVar(&o.Timeout, "timeout", wsdlpolicy.DefaultTimeout, "time allowed for reading the whole description")
-	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"config", "flags"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
 // runInspect reads the description and writes the settings.
 func runInspect(ctx context.Context, o *InspectOptions, s Streams) error {
+	render, err := pick("--format", o.Format, inspectFormats)
+	if err != nil {
+		return err
+	}
 	roots, err := rootCAs(o.CAFile)
 	if err != nil {
 		return err
@@ -114,10 +122,6 @@ func runInspect(ctx context.Context, o *InspectOptions, s Streams) error {
 		}
 		defer file.Close()
 		w = file
-	}
-	render := renderConfig
-	if o.Format == "flags" {
-		render = renderFlags
 	}
 	if err := render(w, d.Location, blocks); err != nil {
 		return err
