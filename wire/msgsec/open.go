@@ -336,6 +336,11 @@ func (o *opener) decryptBytes(ed *etree.Element, typ string) (*xenc.EncryptedDat
 	if err != nil {
 		return nil, nil, err
 	}
+	if !o.c.DerivedKeys {
+		if key, err = directEncryptionKey(key, o.c.Suite); err != nil {
+			return nil, nil, ErrDecrypt
+		}
+	}
 	plain, err := d.Decrypt(key)
 	return d, plain, err
 }

@@ -211,11 +211,12 @@ func (b *builder) keying(t protection) (keying, error) {
 	var k keying
 	var sigKey []byte
 	if !b.c.DerivedKeys {
-		if n := b.c.Suite.KeyLength(); len(t.key) != n {
-			return keying{}, fmt.Errorf("msgsec: the protection token's key is %d bytes; without derived keys %s encryption needs %d", len(t.key), b.c.Suite.Name, n)
+		enc, err := directEncryptionKey(t.key, b.c.Suite)
+		if err != nil {
+			return keying{}, err
 		}
 		ref := func() *etree.Element { return strElement(t.base) }
-		sigKey, k.encKey, k.sigRef, k.encRef = t.key, t.key, ref, ref
+		sigKey, k.encKey, k.sigRef, k.encRef = t.key, enc, ref, ref
 	} else {
 		var err error
 		if !b.c.Asymmetric {
@@ -255,6 +256,18 @@ func (b *builder) derive(t protection, length int) ([]byte, func() *etree.Elemen
 	}
 	ref := wss.Reference{URI: "#" + dkt.ID, ValueType: b.c.Version.DKValueType()}
 	return key, func() *etree.Element { return wss.ReferenceSTR(ref) }, nil
+}
+
+// directEncryptionKey is the encryption key of a token used without
+// derived keys: its first bytes, as many as the suite's cipher takes, as
+// WSS4J does (a service issues 32-byte context keys whatever the suite);
+// the signature uses the whole key.
+func directEncryptionKey(key []byte, s Suite) ([]byte, error) {
+	n := s.KeyLength()
+	if len(key) < n {
+		return nil, fmt.Errorf("msgsec: the protection token's key is %d bytes; without derived keys %s encryption needs %d", len(key), s.Name, n)
+	}
+	return key[:n], nil
 }
 
 func strElement(s wss.STR) *etree.Element {
