@@ -219,9 +219,6 @@ func TestMessageProfileIssueRenewCancel(t *testing.T) {
 			t.Run(v.String()+"/"+mb.String(), func(t *testing.T) {
 				srv, ep, pool := messageRig(t, v, mb, msgsec.SignBeforeEncryptAndEncryptSignature, true)
 				first, err := ep.Context(context.Background(), wire12)
-				if err != nil && mb == bootstrap.MutualCertificate10 && strings.Contains(err.Error(), "is not signed") {
-					t.Skipf("the built-in server does not open the asymmetric binding yet: %v", err)
-				}
 				if err != nil {
 					t.Fatal(err)
 				}
