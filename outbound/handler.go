@@ -144,7 +144,9 @@ type reply struct {
 	context wssc.ContextFault
 }
 
-// call forwards a prepared message and reads the answer.
+// call forwards a prepared message and reads the answer, once the
+// securer has opened it (verified and decrypted under message security):
+// nothing of an answer that cannot be trusted is read.
 func (x *exchange) call(body []byte) (*reply, error) {
 	resp, err := x.forward(body)
 	if err != nil {

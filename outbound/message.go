@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
+
+	"github.com/beevik/etree"
 
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/setting"
@@ -12,6 +15,7 @@ import (
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wss"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 	"github.com/scproxy/scproxy/wstrust"
 )
@@ -170,7 +174,18 @@ func (s *messageSealer) open(r sealed, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	unmark(opened.Envelope.Body)
 	return opened.Envelope.Bytes(), nil
+}
+
+// unmark removes the wsu:Id the service's protection gave the Body, so
+// that the application gets its Body as a plain service would send it.
+func unmark(body *etree.Element) {
+	for _, a := range slices.Clone(body.Attr) {
+		if a.Key == "Id" && a.NamespaceURI() == wss.NSWSU {
+			body.RemoveAttr(a.FullKey())
+		}
+	}
 }
 
 // responseKeys are the keys of context id that may protect the answer to
