@@ -108,7 +108,7 @@ func runInspect(ctx context.Context, o *InspectOptions, s Streams) error {
 	names := map[string]int{}
 	for i, ep := range eps {
 		blocks[i] = inspected{Endpoint: ep, name: uniqueName(names, ep)}
-		if ep.Certificate != nil && ep.Settings.Profile == wsdlpolicy.ProfileMessage {
+		if ep.Certificate != nil && ep.Settings.Profile == wsdlpolicy.ProfileMessage && len(ep.Unsupported) == 0 {
 			if blocks[i].certFile, err = writeCert(certDir, blocks[i].name, ep.Certificate.Raw); err != nil {
 				return err
 			}
