@@ -345,13 +345,24 @@ func (o *opener) decryptBytes(ed *etree.Element, typ string) (*xenc.EncryptedDat
 	return d, plain, err
 }
 
+// put puts decrypted content in place of its EncryptedData, its bytes as
+// decrypted recorded in the envelope's document, so that what is kept
+// byte for byte (a SecurityContextToken in an answer's Body) is kept as
+// the sender encrypted it, not as written again.
+func (o *opener) put(pl *xenc.Plain) {
+	pl.Replace()
+	if o.env.Doc != nil {
+		o.env.Doc.Graft(pl.Doc())
+	}
+}
+
 // verify puts the decrypted parts in place in the order the protection
 // order implies and checks the signature and what it must cover.
 func (o *opener) verify() (*dsig.Verified, error) {
 	known := map[*etree.Element][]byte{}
 	decryptAll := func() error {
 		for _, pl := range o.plain {
-			pl.Replace()
+			o.put(pl)
 		}
 		if !o.bodyEncrypted() {
 			return nil
@@ -365,7 +376,7 @@ func (o *opener) verify() (*dsig.Verified, error) {
 		if err != nil {
 			return err
 		}
-		pl.Replace()
+		o.put(pl)
 		// When the sender encrypted the Body's canonical content, as
 		// scproxy does, the digest is checked without canonicalizing the
 		// Body again (dsig.VerifyKnown). Not under a default namespace,

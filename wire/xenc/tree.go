@@ -131,6 +131,8 @@ func (b Block) encrypted(id, typ string, plain []byte) (*etree.Element, error) {
 type Plain struct {
 	at      *etree.Element
 	wrapper *etree.Element
+	// doc is the parsed plaintext, its elements' bytes recorded.
+	doc *xmldoc.Doc
 }
 
 // ParsePlain parses plaintext, the decrypted octets of the EncryptedData
@@ -144,7 +146,7 @@ func ParsePlain(el *etree.Element, typ string, plaintext []byte, lim xmldoc.Limi
 	if parent == nil {
 		return nil, errors.New("xenc: the EncryptedData has no parent")
 	}
-	doc, err := xmldoc.Parse(wrapIn(xmldoc.InScope(parent), plaintext), xmldoc.Options{Limits: lim, NoProcInst: true})
+	doc, err := xmldoc.Parse(wrapIn(xmldoc.InScope(parent), plaintext), xmldoc.Options{Limits: lim, NoProcInst: true, KeepSpans: true})
 	if err != nil {
 		return nil, ErrDecrypt
 	}
@@ -152,8 +154,12 @@ func ParsePlain(el *etree.Element, typ string, plaintext []byte, lim xmldoc.Limi
 	if typ == TypeElement && (len(w.ChildElements()) != 1 || hasText(w)) {
 		return nil, ErrDecrypt
 	}
-	return &Plain{at: el, wrapper: w}, nil
+	return &Plain{at: el, wrapper: w, doc: doc}, nil
 }
+
+// Doc is the parsed plaintext: Raw gives its elements' bytes exactly as
+// they were decrypted (see xmldoc.Doc.Graft).
+func (p *Plain) Doc() *xmldoc.Doc { return p.doc }
 
 // Elements returns the top-level elements of the content.
 func (p *Plain) Elements() []*etree.Element { return p.wrapper.ChildElements() }
