@@ -39,7 +39,7 @@ func TestCXFInspected(t *testing.T) {
 		if name == "cxf-echo" || strings.HasPrefix(name, "cxf-msg-") {
 			continue // the contract; the message scenarios of the peer (branch cxfmsg) listen elsewhere
 		}
-		out, err := exec.Command(shared.scproxy, "inspect", "--format", "flags", filepath.Join(dir, name+".wsdl")).CombinedOutput()
+		out, err := exec.Command(shared.scproxy, "inspect", "--format", "flags", "--cert-dir", dir, filepath.Join(dir, name+".wsdl")).CombinedOutput()
 		if err != nil {
 			t.Fatalf("inspect %s: %v\n%s", name, err, out)
 		}
