@@ -225,7 +225,10 @@ func (s *Server) openMessage(req *request) *rejection {
 		}
 		s.restoreCookies(sec, v, req.now)
 	}
-	m, rej := s.open(req, s.msg.bindings(v, issue, sec), v)
+	// A Renew as WCF's and CXF's clients send it comes under the
+	// bootstrap binding, endorsed by the context (message_renew.go).
+	underBootstrap := !issue && carriesBootstrapToken(sec)
+	m, rej := s.open(req, s.msg.bindings(v, issue || underBootstrap, sec), v)
 	if rej != nil {
 		return rej
 	}
@@ -234,6 +237,9 @@ func (s *Server) openMessage(req *request) *rejection {
 	req.msg = m
 	if issue {
 		return s.authenticateMessage(req, m)
+	}
+	if underBootstrap {
+		return s.endorsedRenew(req, m, v)
 	}
 	if opened.Reply.Context == nil || m.verified == nil {
 		return reject(codeInvalidSecurity, "in the message-security profile only an Issue may be protected by anything but a security context")
