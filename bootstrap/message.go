@@ -84,14 +84,15 @@ type MessageConfig struct {
 	// RenewUnderBootstrap sends a Renew as WCF's and CXF's clients do:
 	// protected by the bootstrap binding (a fresh key for the service's
 	// certificate, the UsernameToken), the context endorsing it; which
-	// their services require. Otherwise the context alone protects it
-	// (the built-in server's). The anonymous and username bindings only.
+	// their services require. Otherwise the context alone protects it.
+	// The built-in server accepts both. The anonymous and username
+	// bindings only.
 	RenewUnderBootstrap bool
 }
 
 // Message protects the STS exchanges of the message-security profile: the
-// Issue with its bootstrap binding, Renew and Cancel with the context
-// itself (session.MessageProtection). It is also the endpoint's
+// Issue with its bootstrap binding, Cancel with the context itself, Renew
+// either way (RenewUnderBootstrap; session.MessageProtection). It is also the endpoint's
 // session.Bootstrap, naming the binding in logs and status; it holds no
 // key of its own beyond the client's certificate key, which never prints.
 type Message struct {

@@ -28,6 +28,26 @@ type messageBootstrap struct {
 // under the bootstrap binding.
 var messageRenews = []choice[bool]{{"context", false}, {"bootstrap", true}}
 
+// messageRenew reads --message-renew for the binding mb: as given, the
+// bootstrap shape refused under the certificate bindings (whose
+// certificate endorses already); not given, the bootstrap shape (WCF's
+// and CXF's, which the built-in server accepts too) where the binding
+// allows it, anonymous and username, and the context under mutual and
+// mutual10.
+func (o *RunOptions) messageRenew(mb messageBootstrap) (bool, error) {
+	if o.MessageRenew == "" {
+		return mb.cred != "certificate", nil
+	}
+	renew, err := pick("--message-renew", o.MessageRenew, messageRenews)
+	if err != nil {
+		return false, err
+	}
+	if renew && mb.cred == "certificate" {
+		return false, usageErrorf("--message-renew bootstrap: not with --message-bootstrap %s yet (its certificate endorses already); use --message-renew context", o.MessageBootstrap)
+	}
+	return renew, nil
+}
+
 // protectionOrders are the values of --protection-order.
 var protectionOrders = []choice[msgsec.Order]{
 	{"sign-encrypt-signature", msgsec.SignBeforeEncryptAndEncryptSignature},
@@ -60,12 +80,8 @@ func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
 	if err != nil {
 		return err
 	}
-	renew, err := pick("--message-renew", o.MessageRenew, messageRenews)
-	if err != nil {
+	if _, err := o.messageRenew(mb); err != nil {
 		return err
-	}
-	if renew && mb.cred == "certificate" {
-		return usageErrorf("--message-renew bootstrap: not with --message-bootstrap %s yet (its certificate endorses already); use --message-renew context", o.MessageBootstrap)
 	}
 	if o.ServerCert == "" {
 		return usageErrorf("--server-cert: required by --profile message: the service's certificate (PEM), for which the key of the context's Issue is encrypted")
@@ -108,7 +124,7 @@ func (o *RunOptions) messageBootstraps(cfg *outbound.Config, getenv func(string)
 	if err != nil {
 		return flagErr("--server-cert", err)
 	}
-	renew, err := pick("--message-renew", o.MessageRenew, messageRenews)
+	renew, err := o.messageRenew(mb)
 	if err != nil {
 		return err
 	}
