@@ -85,8 +85,9 @@ type MessageConfig struct {
 	// protected by the bootstrap binding (a fresh key for the service's
 	// certificate, the UsernameToken), the context endorsing it; which
 	// their services require. Otherwise the context alone protects it.
-	// The built-in server accepts both. The anonymous and username
-	// bindings only.
+	// The built-in server accepts both. Under MutualCertificate the
+	// client's certificate endorses too; under MutualCertificate10 the
+	// context endorses the client certificate's signature.
 	RenewUnderBootstrap bool
 }
 
@@ -121,9 +122,6 @@ func NewMessage(cfg MessageConfig) (*Message, error) {
 			return nil, errors.New("message bootstrap: UserNameForCertificate needs a user name")
 		}
 	case MutualCertificate, MutualCertificate10:
-		if cfg.RenewUnderBootstrap {
-			return nil, fmt.Errorf("message bootstrap: %s cannot renew under the bootstrap binding yet (its certificate endorses already); renew with the context", cfg.Kind)
-		}
 		if cfg.Client == nil {
 			return nil, fmt.Errorf("message bootstrap: %s needs the client's certificate and key", cfg.Kind)
 		}

@@ -28,53 +28,57 @@ func (c *msgClient) renewUnderBootstrap(out msgsec.Outgoing, endorser, target ms
 }
 
 // A Renew under the bootstrap binding, endorsed by the context (the shape
-// WCF's and CXF's clients send), is accepted for the anonymous and
-// username bootstraps, with and without derived keys, in both versions:
-// the answer is keyed by the Renew's fresh key (EncryptedKeySHA1) and
-// confirms both signatures (the client's Open checks it), the new key
+// WCF's and CXF's clients send), is accepted for every bootstrap (under
+// mutual the client's certificate endorses too, under mutual10 the
+// context endorses the certificate's signature), with and without derived
+// keys, in every protection order and both versions: the answer is keyed by the Renew's fresh key
+// (EncryptedKeySHA1; the asymmetric binding's under mutual10) and
+// confirms every signature (the client's Open checks it), the new key
 // works, the replaced one during the rollover only as before.
 func TestMessageRenewUnderBootstrap(t *testing.T) {
-	for _, boot := range []MessageBootstrap{BootstrapAnonymous, BootstrapUsername} {
+	for _, boot := range msgBootstraps {
 		for _, derived := range []bool{true, false} {
-			p := msgPolicy{boot: boot, derived: derived}
-			for _, v := range wssc.Versions {
-				t.Run(p.String()+"/"+v.String(), func(t *testing.T) {
-					h := startMessage(t, p, Config{Rollover: time.Minute})
-					c := h.msgClient(v, p)
-					ctx := c.issue()
-					h.clock.Advance(30 * time.Second)
-					r, opened, rst := c.renewUnderBootstrap(c.bootstrapOut(), ctx, ctx)
-					if opened == nil {
-						t.Fatalf("renew refused, status %d:\n%s", r.status, r.raw)
-					}
-					if !bytes.Contains(r.raw, []byte(`ValueType="`+wss.ValueTypeEncryptedKeySHA1+`"`)) {
-						t.Errorf("the answer is not keyed by the Renew's key:\n%s", r.raw)
-					}
-					renewed := c.grant(opened, rst, wssc.Renew)
-					if renewed.sct.Identifier != ctx.sct.Identifier || bytes.Equal(renewed.key, ctx.key) {
-						t.Fatalf("renewal gave %q with the same key: %v", renewed.sct.Identifier, bytes.Equal(renewed.key, ctx.key))
-					}
-					sess, err := h.srv.store.get(ctx.sct.Identifier, h.clock.Now())
-					if err != nil || !bytes.Equal(sess.Key, renewed.key) {
-						t.Fatalf("the server holds another key after the renewal (%v)", err)
-					}
-					if st := h.srv.Stats(); st.Renewed != 1 {
-						t.Errorf("stats %+v", st)
-					}
-					for _, k := range []msgContext{renewed, ctx} {
-						if r, opened, err := c.echo(k, "x"); err != nil || opened == nil {
-							t.Fatalf("echo after the renewal: %v, status %d:\n%s", err, r.status, r.raw)
+			for _, order := range []msgsec.Order{msgsec.SignBeforeEncryptAndEncryptSignature, msgsec.SignBeforeEncrypt, msgsec.EncryptBeforeSign} {
+				p := msgPolicy{boot: boot, derived: derived, order: order}
+				for _, v := range wssc.Versions {
+					t.Run(p.String()+"/"+v.String(), func(t *testing.T) {
+						h := startMessage(t, p, Config{Rollover: time.Minute})
+						c := h.msgClient(v, p)
+						ctx := c.issue()
+						h.clock.Advance(30 * time.Second)
+						r, opened, rst := c.renewUnderBootstrap(c.bootstrapOut(), ctx, ctx)
+						if opened == nil {
+							t.Fatalf("renew refused, status %d:\n%s", r.status, r.raw)
 						}
-					}
-					// The replaced key no longer endorses a Renew.
-					r, _, _ = c.renewUnderBootstrap(c.bootstrapOut(), ctx, ctx)
-					r.wantFault(t, codeFailedCheck, "")
-					h.clock.Advance(2 * time.Minute)
-					r, _, _ = c.echo(ctx, "x")
-					if r.fault == nil {
-						t.Fatalf("the replaced key works after its rollover period:\n%s", r.raw)
-					}
-				})
+						if boot != BootstrapMutual10 && !bytes.Contains(r.raw, []byte(`ValueType="`+wss.ValueTypeEncryptedKeySHA1+`"`)) {
+							t.Errorf("the answer is not keyed by the Renew's key:\n%s", r.raw)
+						}
+						renewed := c.grant(opened, rst, wssc.Renew)
+						if renewed.sct.Identifier != ctx.sct.Identifier || bytes.Equal(renewed.key, ctx.key) {
+							t.Fatalf("renewal gave %q with the same key: %v", renewed.sct.Identifier, bytes.Equal(renewed.key, ctx.key))
+						}
+						sess, err := h.srv.store.get(ctx.sct.Identifier, h.clock.Now())
+						if err != nil || !bytes.Equal(sess.Key, renewed.key) {
+							t.Fatalf("the server holds another key after the renewal (%v)", err)
+						}
+						if st := h.srv.Stats(); st.Renewed != 1 {
+							t.Errorf("stats %+v", st)
+						}
+						for _, k := range []msgContext{renewed, ctx} {
+							if r, opened, err := c.echo(k, "x"); err != nil || opened == nil {
+								t.Fatalf("echo after the renewal: %v, status %d:\n%s", err, r.status, r.raw)
+							}
+						}
+						// The replaced key no longer endorses a Renew.
+						r, _, _ = c.renewUnderBootstrap(c.bootstrapOut(), ctx, ctx)
+						r.wantFault(t, codeFailedCheck, "")
+						h.clock.Advance(2 * time.Minute)
+						r, _, _ = c.echo(ctx, "x")
+						if r.fault == nil {
+							t.Fatalf("the replaced key works after its rollover period:\n%s", r.raw)
+						}
+					})
+				}
 			}
 		}
 	}

@@ -249,7 +249,7 @@ func TestMessageProfileIssueRenewCancel(t *testing.T) {
 // Issue is TestRenewRefusedReissuesAndRetiresAfterRollover's).
 func TestMessageRenewUnderBootstrap(t *testing.T) {
 	for _, v := range wssc.Versions {
-		for _, mb := range []bootstrap.MessageKind{bootstrap.AnonymousForCertificate, bootstrap.UserNameForCertificate} {
+		for _, mb := range []bootstrap.MessageKind{bootstrap.AnonymousForCertificate, bootstrap.UserNameForCertificate, bootstrap.MutualCertificate, bootstrap.MutualCertificate10} {
 			t.Run(v.String()+"/"+mb.String(), func(t *testing.T) {
 				srv, ep, pool := messageRig(t, v, mb, msgsec.SignBeforeEncryptAndEncryptSignature, true,
 					func(c *bootstrap.MessageConfig) { c.RenewUnderBootstrap = true })

@@ -28,26 +28,6 @@ type messageBootstrap struct {
 // under the bootstrap binding.
 var messageRenews = []choice[bool]{{"context", false}, {"bootstrap", true}}
 
-// messageRenew reads --message-renew for the binding mb: as given, the
-// bootstrap shape refused under the certificate bindings (whose
-// certificate endorses already); not given, the bootstrap shape (WCF's
-// and CXF's, which the built-in server accepts too) where the binding
-// allows it, anonymous and username, and the context under mutual and
-// mutual10.
-func (o *RunOptions) messageRenew(mb messageBootstrap) (bool, error) {
-	if o.MessageRenew == "" {
-		return mb.cred != "certificate", nil
-	}
-	renew, err := pick("--message-renew", o.MessageRenew, messageRenews)
-	if err != nil {
-		return false, err
-	}
-	if renew && mb.cred == "certificate" {
-		return false, usageErrorf("--message-renew bootstrap: not with --message-bootstrap %s yet (its certificate endorses already); use --message-renew context", o.MessageBootstrap)
-	}
-	return renew, nil
-}
-
 // protectionOrders are the values of --protection-order.
 var protectionOrders = []choice[msgsec.Order]{
 	{"sign-encrypt-signature", msgsec.SignBeforeEncryptAndEncryptSignature},
@@ -76,11 +56,10 @@ func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
 	if o.bootstrapGiven {
 		return usageErrorf("--bootstrap %s: --profile message establishes its context under --message-bootstrap (anonymous, username, mutual or mutual10) instead", o.Bootstrap)
 	}
-	mb, err := pick("--message-bootstrap", o.MessageBootstrap, messageBootstraps)
-	if err != nil {
+	if _, err := pick("--message-bootstrap", o.MessageBootstrap, messageBootstraps); err != nil {
 		return err
 	}
-	if _, err := o.messageRenew(mb); err != nil {
+	if _, err := pick("--message-renew", o.MessageRenew, messageRenews); err != nil {
 		return err
 	}
 	if o.ServerCert == "" {
@@ -124,7 +103,7 @@ func (o *RunOptions) messageBootstraps(cfg *outbound.Config, getenv func(string)
 	if err != nil {
 		return flagErr("--server-cert", err)
 	}
-	renew, err := o.messageRenew(mb)
+	renew, err := pick("--message-renew", o.MessageRenew, messageRenews)
 	if err != nil {
 		return err
 	}

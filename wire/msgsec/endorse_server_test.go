@@ -81,6 +81,49 @@ func TestOpenEndorsedByContext(t *testing.T) {
 	}
 }
 
+// TestOpenEndorsedByContextAndCertificate: under MutualCertificate a
+// Renew is endorsed by the client's certificate and by the context, each
+// over the primary signature; the service opens it in every protection
+// order, learning both, and the client accepts the answer confirming the
+// three signatures.
+func TestOpenEndorsedByContextAndCertificate(t *testing.T) {
+	own := &Certificate{Cert: testkit.Server().Cert, Key: testkit.Server().Key}
+	mine := &Certificate{Cert: testkit.Client().Cert, Key: testkit.Client().Key}
+	for _, order := range []Order{SignBeforeEncryptAndEncryptSignature, SignBeforeEncrypt, EncryptBeforeSign} {
+		t.Run(fmt.Sprint("order ", int(order)), func(t *testing.T) {
+			cc, sc := config(Client, Basic256, order, true), config(Server, Basic256, order, true)
+			cc.SignatureConfirmation, sc.SignatureConfirmation = true, true
+			client, server := mustProfile(t, cc), mustProfile(t, sc)
+			sent, err := client.Protect(request(t, soap.V12, payload(300), testkit.Rand("mc")), Outgoing{
+				Token: Token{Recipient: own.Cert}, Endorsing: mine, EndorsingContext: &Context{Token: newSCT(t, cc.Version), Key: contextKey},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sent.SignatureValues) != 3 {
+				t.Fatalf("%d signature values, want 3", len(sent.SignatureValues))
+			}
+			in, err := server.Open(parse(t, sent.Bytes), Expect{Own: own, Endorsed: true, ContextKeys: keysOf(contextKey)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.EndorsedBy == nil || in.EndorsedBy.Identifier != sctIdentifier || in.PeerCert == nil || !in.PeerCert.Equal(mine.Cert) || len(in.SignatureValues) != 3 {
+				t.Fatalf("endorsed by %v and %v, %d signature values", in.EndorsedBy, in.PeerCert, len(in.SignatureValues))
+			}
+			ans, err := server.Protect(response(t, soap.V12, in.Addressing.MessageID, payload(100)), Outgoing{Token: in.Reply, Confirm: in.SignatureValues})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := client.Open(parse(t, ans.Bytes), Expect{Request: sent}); err != nil {
+				t.Fatalf("the client refuses the answer: %v", err)
+			}
+			if _, err := server.Open(parse(t, sent.Bytes), Expect{Own: own, Endorsed: true, ContextKeys: keysOf(bytes.Repeat([]byte{2}, 32))}); err == nil {
+				t.Fatal("opened with another context key")
+			}
+		})
+	}
+}
+
 // TestOpenEndorsedByContextRefuses: an endorsement by a key other than
 // the context's current one, one naming another context than the SCT
 // carried, and one not over the primary signature are refused, each

@@ -122,7 +122,7 @@ func (o *opener) index() error {
 		return fmt.Errorf("msgsec: %d derived key tokens exceed the limit of %d", counts["DerivedKeyToken"], maxDKTs)
 	case counts["EncryptedData"] > maxEncryptedData:
 		return fmt.Errorf("msgsec: %d encrypted parts exceed the limit of %d", counts["EncryptedData"], maxEncryptedData)
-	case counts["EncryptedKey"] > 1, counts["SecurityContextToken"] > 1, counts["Signature"] > 2, counts["UsernameToken"] > 1, counts["BinarySecurityToken"] > 1:
+	case counts["EncryptedKey"] > 1, counts["SecurityContextToken"] > 1, counts["Signature"] > 3, counts["UsernameToken"] > 1, counts["BinarySecurityToken"] > 1:
 		return errors.New("msgsec: the Security header carries a token or signature twice")
 	}
 	return nil
