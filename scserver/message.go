@@ -236,6 +236,9 @@ func (s *Server) openMessage(req *request) *rejection {
 	req.env, req.headers = opened.Envelope, opened.Addressing
 	req.msg = m
 	if issue {
+		if opened.EndorsedBy != nil {
+			return reject(codeInvalidSecurity, "an Issue request is not endorsed by a security context (a Renew is)")
+		}
 		return s.authenticateMessage(req, m)
 	}
 	if underBootstrap {

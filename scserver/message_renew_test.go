@@ -87,8 +87,9 @@ func TestMessageRenewUnderBootstrap(t *testing.T) {
 // What a service refuses of a Renew under the bootstrap binding: one
 // endorsed by another context than its RenewTarget, one not endorsed, one
 // whose bootstrap credential fails, one whose credential is another
-// user's than the context's, one endorsed by an unknown context, and any
-// other request in that shape; the contexts keep working.
+// user's than the context's, one endorsed by an unknown context, an Issue
+// endorsed by a context, and any other request in that shape; the
+// contexts keep working.
 func TestMessageRenewUnderBootstrapRefused(t *testing.T) {
 	v := wssc.Feb2005
 	p := defaultPolicy
@@ -133,6 +134,16 @@ func TestMessageRenewUnderBootstrapRefused(t *testing.T) {
 		unknown := msgContext{sct: sct, key: ctx.key}
 		r, _, _ := c.renewUnderBootstrap(c.bootstrapOut(), unknown, unknown)
 		r.wantFault(t, v.Fault(wssc.BadContextToken), "is not known to this server")
+	})
+	t.Run("issue endorsed by a context", func(t *testing.T) {
+		rst, err := wssc.BuildIssue(wssc.Params{Version: v, Rand: h.rand})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := c.bootstrapOut()
+		out.EndorsingContext = &msgsec.Context{Token: ctx.sct, Key: ctx.key}
+		r := h.post(c.sv, v.Action(wssc.Issue), c.protect(c.boot, v.Action(wssc.Issue), rst.Element, out).Bytes)
+		r.wantFault(t, codeInvalidSecurity, "not endorsed by a security context")
 	})
 	t.Run("cancel in that shape", func(t *testing.T) {
 		el, err := wssc.BuildCancel(v, ctx.sct.Ref())
