@@ -256,10 +256,10 @@ func (s *Server) openMessage(req *request) *rejection {
 }
 
 // bindings are the profiles a request may be opened with, in the order
-// to try them: the steady state's, or for an Issue the bootstrap leg's,
-// or, for an Issue carrying a client certificate when mutual10 is
-// accepted, the asymmetric binding's, after the symmetric one's when
-// mutual is accepted too.
+// to try them: the steady state's, or for an Issue (issue; a Renew under
+// the bootstrap binding too) the bootstrap leg's, or, for one carrying a
+// client certificate when mutual10 is accepted, the asymmetric binding's,
+// after the symmetric one's when mutual is accepted too.
 func (ms *messageService) bindings(v wssc.Version, issue bool, sec *etree.Element) []*msgsec.Profile {
 	switch {
 	case !issue:
