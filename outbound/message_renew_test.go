@@ -13,7 +13,7 @@ import (
 )
 
 // Through the proxy, the service's RenewNeeded is answered by a Renew in
-// the shape WCF's and CXF's clients send (under the username binding, the
+// the shape WCF's client sends (under the username binding, the
 // context endorsing), which the built-in server renews in place; the
 // request is resent under the new key, and the context is cancelled at
 // shutdown.

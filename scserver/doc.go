@@ -57,7 +57,7 @@
 //     the rollover period; the answer is signed and encrypted with the
 //     request's own token (WS-Security 1.1 §8.5 SignatureConfirmation and
 //     §7.3 EncryptedKeySHA1 on the bootstrap leg). A Renew comes either
-//     protected by the context, or as WCF's and CXF's clients send it:
+//     protected by the context, or as WCF's client sends it:
 //     under the bootstrap binding, the credential checked as for an
 //     Issue, the context's SCT endorsing the signature with its current
 //     key (§8.3 EndorsingSupportingTokens; its Identifier must be the

@@ -225,7 +225,7 @@ func (s *Server) openMessage(req *request) *rejection {
 		}
 		s.restoreCookies(sec, v, req.now)
 	}
-	// A Renew as WCF's and CXF's clients send it comes under the
+	// A Renew as WCF's client sends it comes under the
 	// bootstrap binding, endorsed by the context (message_renew.go).
 	underBootstrap := !issue && carriesBootstrapToken(sec)
 	m, rej := s.open(req, s.msg.bindings(v, issue || underBootstrap, sec), v)

@@ -11,12 +11,16 @@ import (
 
 // A Renew in the message-security profile comes in one of two shapes.
 // Protected by the context alone (DKTs of its key), it is opened as any
-// steady-state message. As WCF's and CXF's clients send it, it comes
+// steady-state message. As WCF's client sends it, it comes
 // under the bootstrap binding (a fresh key for the service certificate,
 // the bootstrap credential), the context's SCT included and endorsing
 // the primary signature with its current key (WS-SecurityPolicy 1.2 §8.3
 // EndorsingSupportingTokens); the answer is keyed by the Renew's fresh
-// key and confirms both signatures, as the bootstrap leg's.
+// key and confirms every signature, as the bootstrap leg's. One under the
+// bootstrap binding without the endorsement (the SCT only in its
+// RenewTarget) is refused: it proves no possession of the context, and
+// under the anonymous binding anyone who saw the context's Identifier
+// could take it over.
 
 // carriesBootstrapToken reports whether a Security header carries what
 // keys a message under the bootstrap binding: an EncryptedKey, or the

@@ -11,8 +11,8 @@ import (
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
-// renewUnderBootstrap sends a Renew of target as WCF's and CXF's clients
-// do: under the policy's bootstrap binding (out), endorsed by endorser.
+// renewUnderBootstrap sends a Renew of target as WCF's client
+// does: under the policy's bootstrap binding (out), endorsed by endorser.
 func (c *msgClient) renewUnderBootstrap(out msgsec.Outgoing, endorser, target msgContext) (*response, *msgsec.Opened, *wssc.RST) {
 	c.h.t.Helper()
 	rst, err := wssc.BuildRenew(wssc.Params{Version: c.v, KeySize: c.keyBits(), Rand: c.h.rand}, wssc.ContextRef{Identifier: target.sct.Identifier, Instance: target.sct.Instance})
@@ -28,7 +28,7 @@ func (c *msgClient) renewUnderBootstrap(out msgsec.Outgoing, endorser, target ms
 }
 
 // A Renew under the bootstrap binding, endorsed by the context (the shape
-// WCF's and CXF's clients send), is accepted for every bootstrap (under
+// WCF's client sends), is accepted for every bootstrap (under
 // mutual the client's certificate endorses too, under mutual10 the
 // context endorses the certificate's signature), with and without derived
 // keys, in every protection order and both versions: the answer is keyed by the Renew's fresh key

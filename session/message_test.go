@@ -243,7 +243,7 @@ func TestMessageProfileIssueRenewCancel(t *testing.T) {
 	}
 }
 
-// A Renew sent as WCF's and CXF's clients send it (under the bootstrap
+// A Renew sent as WCF's client sends it (under the bootstrap
 // binding, the context endorsing) is accepted by the built-in server: the
 // context is renewed in place, then cancelled (a refused Renew's new
 // Issue is TestRenewRefusedReissuesAndRetiresAfterRollover's).

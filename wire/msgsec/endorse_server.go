@@ -19,7 +19,7 @@ import (
 // with a SecureConversationToken): the SCT in the Security header and a
 // second Signature, keyed by the context's current key (or a
 // DerivedKeyToken on it, under RequireDerivedKeys), whose one reference
-// is the primary ds:Signature. WCF's and CXF's clients send a Renew so;
+// is the primary ds:Signature. WCF's client sends a Renew so;
 // the receiver learns which context endorsed (Opened.EndorsedBy).
 
 // contextEndorsement takes from sigs the signature that endorses another

@@ -311,7 +311,7 @@ type Opened struct {
 	PeerCert *x509.Certificate
 	// EndorsedBy is the security context whose current key endorsed the
 	// message's signature under the bootstrap binding (a Renew as WCF's
-	// and CXF's clients send it), read from the SCT the message carries;
+	// client sends it), read from the SCT the message carries;
 	// nil when no context endorsed it.
 	EndorsedBy *wssc.SCT
 }
