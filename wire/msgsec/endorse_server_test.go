@@ -12,6 +12,7 @@ import (
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wss"
+	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
@@ -121,6 +122,24 @@ func TestOpenEndorsedByContextAndCertificate(t *testing.T) {
 				t.Fatal("opened with another context key")
 			}
 		})
+	}
+}
+
+// TestOpenContextKeyedNotEndorsedByContext: the context's endorsement
+// belongs to the bootstrap binding; a message keyed by a context and
+// endorsed by it too is refused.
+func TestOpenContextKeyedNotEndorsedByContext(t *testing.T) {
+	sct := newSCT(t, wssc.Feb2005)
+	sent, err := mustProfile(t, config(Client, Basic256, SignBeforeEncrypt, true)).Protect(request(t, soap.V12, payload(100), testkit.Rand("kc")), Outgoing{
+		Token:            Token{Context: &Context{Token: sct, Key: contextKey}},
+		EndorsingContext: &Context{Token: sct, Key: contextKey},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = mustProfile(t, config(Server, Basic256, SignBeforeEncrypt, true)).Open(parse(t, sent.Bytes), Expect{ContextKeys: keysOf(contextKey)})
+	if err == nil || !strings.Contains(err.Error(), "keyed by a security context is not endorsed by one") {
+		t.Fatalf("error %v, want the refusal of a context endorsing a message it keys", err)
 	}
 }
 
