@@ -81,19 +81,24 @@ type MessageConfig struct {
 	// Client is the client's certificate and key of MutualCertificate and
 	// MutualCertificate10.
 	Client *secure.Certificate
-	// RenewUnderBootstrap sends a Renew as WCF's and CXF's clients do:
-	// protected by the bootstrap binding (a fresh key for the service's
-	// certificate, the UsernameToken), the context endorsing it; which
-	// their services require. Otherwise the context alone protects it
-	// (the built-in server's). The anonymous and username bindings only.
+	// RenewUnderBootstrap sends a Renew as WCF's client does: protected
+	// by the bootstrap binding (a fresh key for the service's
+	// certificate, the UsernameToken), which WCF's and CXF's services
+	// check a Renew against, the context's SCT included and endorsing the
+	// signature with its current key. Otherwise the context alone
+	// protects it. The built-in server accepts both. Under
+	// MutualCertificate the client's certificate endorses too; under
+	// MutualCertificate10 the context endorses the client certificate's
+	// signature.
 	RenewUnderBootstrap bool
 }
 
-// Message protects the STS exchanges of the message-security profile: the
-// Issue with its bootstrap binding, Renew and Cancel with the context
-// itself (session.MessageProtection). It is also the endpoint's
-// session.Bootstrap, naming the binding in logs and status; it holds no
-// key of its own beyond the client's certificate key, which never prints.
+// Message protects the STS exchanges of the message-security profile
+// (session.MessageProtection): the Issue with its bootstrap binding,
+// Cancel with the context itself, Renew either way (RenewUnderBootstrap).
+// It is also the endpoint's session.Bootstrap, naming the binding in logs
+// and status; it holds no key of its own beyond the client's certificate
+// key, which never prints.
 type Message struct {
 	cfg MessageConfig
 }
@@ -120,9 +125,6 @@ func NewMessage(cfg MessageConfig) (*Message, error) {
 			return nil, errors.New("message bootstrap: UserNameForCertificate needs a user name")
 		}
 	case MutualCertificate, MutualCertificate10:
-		if cfg.RenewUnderBootstrap {
-			return nil, fmt.Errorf("message bootstrap: %s cannot renew under the bootstrap binding yet (its certificate endorses already); renew with the context", cfg.Kind)
-		}
 		if cfg.Client == nil {
 			return nil, fmt.Errorf("message bootstrap: %s needs the client's certificate and key", cfg.Kind)
 		}

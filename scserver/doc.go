@@ -56,9 +56,14 @@
 //     found by its wsc:Identifier, with the key a renewal replaced during
 //     the rollover period; the answer is signed and encrypted with the
 //     request's own token (WS-Security 1.1 §8.5 SignatureConfirmation and
-//     §7.3 EncryptedKeySHA1 on the bootstrap leg). Faults go unprotected,
-//     as WCF sends them. MustNotSendCancel (NoCancel) issues cookie
-//     contexts and refuses Cancel.
+//     §7.3 EncryptedKeySHA1 on the bootstrap leg). A Renew comes either
+//     protected by the context, or as WCF's client sends it:
+//     under the bootstrap binding, the credential checked as for an
+//     Issue, the context's SCT endorsing the signature with its current
+//     key (§8.3 EndorsingSupportingTokens; its Identifier must be the
+//     RenewTarget's), answered as the bootstrap leg. Faults go
+//     unprotected, as WCF sends them. MustNotSendCancel (NoCancel) issues
+//     cookie contexts and refuses Cancel.
 //
 // Beyond the specifications it offers what a test or a demo needs: a
 // Script that makes the service ask for renewal after N messages or a key

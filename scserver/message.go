@@ -225,7 +225,10 @@ func (s *Server) openMessage(req *request) *rejection {
 		}
 		s.restoreCookies(sec, v, req.now)
 	}
-	m, rej := s.open(req, s.msg.bindings(v, issue, sec), v)
+	// A Renew as WCF's client sends it comes under the
+	// bootstrap binding, endorsed by the context (message_renew.go).
+	underBootstrap := !issue && carriesBootstrapToken(sec)
+	m, rej := s.open(req, s.msg.bindings(v, issue || underBootstrap, sec), v)
 	if rej != nil {
 		return rej
 	}
@@ -233,7 +236,13 @@ func (s *Server) openMessage(req *request) *rejection {
 	req.env, req.headers = opened.Envelope, opened.Addressing
 	req.msg = m
 	if issue {
+		if opened.EndorsedBy != nil {
+			return reject(codeInvalidSecurity, "an Issue request is not endorsed by a security context (a Renew is)")
+		}
 		return s.authenticateMessage(req, m)
+	}
+	if underBootstrap {
+		return s.endorsedRenew(req, m, v)
 	}
 	if opened.Reply.Context == nil || m.verified == nil {
 		return reject(codeInvalidSecurity, "in the message-security profile only an Issue may be protected by anything but a security context")
@@ -247,10 +256,10 @@ func (s *Server) openMessage(req *request) *rejection {
 }
 
 // bindings are the profiles a request may be opened with, in the order
-// to try them: the steady state's, or for an Issue the bootstrap leg's,
-// or, for an Issue carrying a client certificate when mutual10 is
-// accepted, the asymmetric binding's, after the symmetric one's when
-// mutual is accepted too.
+// to try them: the steady state's, or for an Issue (issue; a Renew under
+// the bootstrap binding too) the bootstrap leg's, or, for one carrying a
+// client certificate when mutual10 is accepted, the asymmetric binding's,
+// after the symmetric one's when mutual is accepted too.
 func (ms *messageService) bindings(v wssc.Version, issue bool, sec *etree.Element) []*msgsec.Profile {
 	switch {
 	case !issue:

@@ -56,16 +56,11 @@ func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
 	if o.bootstrapGiven {
 		return usageErrorf("--bootstrap %s: --profile message establishes its context under --message-bootstrap (anonymous, username, mutual or mutual10) instead", o.Bootstrap)
 	}
-	mb, err := pick("--message-bootstrap", o.MessageBootstrap, messageBootstraps)
-	if err != nil {
+	if _, err := pick("--message-bootstrap", o.MessageBootstrap, messageBootstraps); err != nil {
 		return err
 	}
-	renew, err := pick("--message-renew", o.MessageRenew, messageRenews)
-	if err != nil {
+	if _, err := pick("--message-renew", o.MessageRenew, messageRenews); err != nil {
 		return err
-	}
-	if renew && mb.cred == "certificate" {
-		return usageErrorf("--message-renew bootstrap: not with --message-bootstrap %s yet (its certificate endorses already); use --message-renew context", o.MessageBootstrap)
 	}
 	if o.ServerCert == "" {
 		return usageErrorf("--server-cert: required by --profile message: the service's certificate (PEM), for which the key of the context's Issue is encrypted")

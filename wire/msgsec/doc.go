@@ -22,8 +22,9 @@
 //     SignBeforeEncrypting, EncryptBeforeSigning, EncryptSignature),
 //     §7.1-7.3 (the symmetric and asymmetric bindings, the protection token,
 //     RequireDerivedKeys) and §8 (signed, encrypted and endorsing
-//     supporting tokens) as WCF's MessageProtectionOrder and
-//     SecurityAlgorithmSuite use them;
+//     supporting tokens: an X.509 token, a security context over the
+//     bootstrap binding, or both, each endorsing the primary signature)
+//     as WCF's MessageProtectionOrder and SecurityAlgorithmSuite use them;
 //   - WS-Security 1.1 §8 (signatures over the Timestamp, Body and
 //     WS-Addressing headers), §9 (encryption: xenc:ReferenceList in the
 //     Security header, Body content as EncryptedData of Type Content, the

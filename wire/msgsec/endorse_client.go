@@ -41,8 +41,17 @@ func (b *builder) addContextEndorser(c Context) error {
 
 // endorseWithContext gives the primary signature an Id and signs it with
 // the endorsing context's key: the endorsing Signature follows the
-// primary one.
+// primary one. With an endorsing certificate too (a Renew under
+// MutualCertificate), the certificate's endorsement comes first, each
+// over the primary signature alone (WS-SecurityPolicy 1.2 §8.3).
 func (b *builder) endorseWithContext(primary *etree.Element) (*etree.Element, error) {
-	primary.CreateAttr("Id", b.ids.next())
+	if b.endorser != nil {
+		var err error
+		if b.certEndorsing, err = b.endorse(primary); err != nil {
+			return nil, err
+		}
+	} else {
+		primary.CreateAttr("Id", b.ids.next())
+	}
 	return b.signWith(b.ctxEndorser.key, b.ctxEndorser.ref(), []dsig.Reference{{Element: primary}})
 }

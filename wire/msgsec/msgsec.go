@@ -309,6 +309,11 @@ type Opened struct {
 	Username *wss.UsernameToken
 	// PeerCert is the certificate of an endorsing or asymmetric signature.
 	PeerCert *x509.Certificate
+	// EndorsedBy is the security context whose current key endorsed the
+	// message's signature under the bootstrap binding (a Renew as WCF's
+	// client sends it), read from the SCT the message carries;
+	// nil when no context endorsed it.
+	EndorsedBy *wssc.SCT
 }
 
 // Protect signs and encrypts env according to the profile and out, and

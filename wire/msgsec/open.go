@@ -46,6 +46,10 @@ type opener struct {
 	sig, endorsing *etree.Element
 	// peer is the certificate of the asymmetric or endorsing signature.
 	peer *x509.Certificate
+	// ctxEndorsing is a security context's endorsing signature and
+	// endorsedBy its context, once verified (endorse_server.go).
+	ctxEndorsing *etree.Element
+	endorsedBy   *wssc.SCT
 
 	// The protection token, settled by the first reference to it.
 	ctxID string
@@ -118,7 +122,7 @@ func (o *opener) index() error {
 		return fmt.Errorf("msgsec: %d derived key tokens exceed the limit of %d", counts["DerivedKeyToken"], maxDKTs)
 	case counts["EncryptedData"] > maxEncryptedData:
 		return fmt.Errorf("msgsec: %d encrypted parts exceed the limit of %d", counts["EncryptedData"], maxEncryptedData)
-	case counts["EncryptedKey"] > 1, counts["SecurityContextToken"] > 1, counts["Signature"] > 2, counts["UsernameToken"] > 1, counts["BinarySecurityToken"] > 1:
+	case counts["EncryptedKey"] > 1, counts["SecurityContextToken"] > 1, counts["Signature"] > 3, counts["UsernameToken"] > 1, counts["BinarySecurityToken"] > 1:
 		return errors.New("msgsec: the Security header carries a token or signature twice")
 	}
 	return nil
@@ -263,6 +267,10 @@ func (o *opener) trySelect() error {
 // method under the symmetric binding.
 func (o *opener) classify(sigs []*etree.Element) error {
 	o.sig, o.endorsing = nil, nil
+	sigs, err := o.contextEndorsement(sigs)
+	if err != nil {
+		return err
+	}
 	for _, sig := range sigs {
 		m := signatureMethodOf(sig)
 		switch {
@@ -409,7 +417,10 @@ func (o *opener) verify() (*dsig.Verified, error) {
 			return nil, err
 		}
 	}
-	return v, o.verifyEndorsing()
+	if err := o.verifyEndorsing(); err != nil {
+		return nil, err
+	}
+	return v, o.verifyContextEndorsement()
 }
 
 // verifyEndorsing checks the endorsing signature, which must cover the
@@ -716,7 +727,7 @@ func (o *opener) finish(v *dsig.Verified) (*Opened, error) {
 			return nil, fmt.Errorf("msgsec: %w", err)
 		}
 	}
-	for _, sig := range []*etree.Element{v.Signature, o.endorsing} {
+	for _, sig := range []*etree.Element{v.Signature, o.endorsing, o.ctxEndorsing} {
 		if sig == nil {
 			continue
 		}
@@ -726,7 +737,7 @@ func (o *opener) finish(v *dsig.Verified) (*Opened, error) {
 		}
 		out.SignatureValues = append(out.SignatureValues, val)
 	}
-	out.PeerCert = o.peer
+	out.PeerCert, out.EndorsedBy = o.peer, o.endorsedBy
 	switch {
 	case o.c.Asymmetric:
 		if o.c.Role == Server && o.exp.Own != nil {

@@ -39,8 +39,10 @@ type builder struct {
 	signer, endorser *Certificate
 	signerBST        string
 	endorserBST      string
-	// ctxEndorser endorses with a security context (endorse_client.go).
-	ctxEndorser *contextEndorser
+	// ctxEndorser endorses with a security context (endorse_client.go),
+	// and certEndorsing is the certificate's endorsement made beside it.
+	ctxEndorser   *contextEndorser
+	certEndorsing *etree.Element
 }
 
 // protection is the protection token as this message carries it: its key
@@ -66,8 +68,6 @@ func (p *Profile) protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 		return nil, errors.New("msgsec: the asymmetric binding is protected with an Asymmetric token, and only it")
 	case out.Endorsing != nil && (out.Endorsing.Cert == nil || out.Endorsing.Key == nil):
 		return nil, errors.New("msgsec: the endorsing certificate has no certificate or key")
-	case out.Endorsing != nil && out.EndorsingContext != nil:
-		return nil, errors.New("msgsec: one endorsing token at most: a certificate or a security context")
 	}
 	h := env.EnsureHeader()
 	if len(xmldoc.Children(h, wss.NameSecurity)) > 0 {
@@ -392,6 +392,9 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 		items = append(items, sig)
 		if esig != nil {
 			items = append(items, esig)
+		}
+		if b.certEndorsing != nil {
+			items = append(items, b.certEndorsing)
 		}
 	}
 	if err := e.body(full); err != nil {
