@@ -223,11 +223,9 @@ func settingsOf(b inspected) []inspectKey {
 			add("algorithm-suite", s.AlgorithmSuite)
 		}
 		add("protection-order", s.ProtectionOrder)
-		if s.MessageBootstrap == "anonymous" || s.MessageBootstrap == "username" {
-			// WCF and CXF services take a Renew only under the bootstrap
-			// binding; scproxy's default suits its built-in server.
-			out = append(out, inspectKey{key: "message-renew", value: "bootstrap", comment: "as WCF and CXF services require"})
-		}
+		// Written although it is the default: a WCF service takes a Renew
+		// only under the bootstrap binding, endorsed by the context.
+		out = append(out, inspectKey{key: "message-renew", value: "bootstrap", comment: "as WCF's client renews"})
 	} else {
 		add("bootstrap", s.Bootstrap)
 		if s.SignatureAlgorithm != "" {
