@@ -167,6 +167,8 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 		Addressing: outbound.Addressing{Version: wsa.V10},
 		RootCAs:    srv.CertPool(),
 		Logger:     slog.New(tr.handler("proxy")),
+		// The trace shows each call's answer itself.
+		AccessLog: outbound.AccessLogOff,
 	}
 	if message {
 		pcfg.Profile, pcfg.DerivedKeys = outbound.ProfileMessage, scfg.Message.DerivedKeys
