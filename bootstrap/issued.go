@@ -305,7 +305,7 @@ func (s *TokenSTS) request(ctx context.Context) (*heldToken, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := resp.Key(rst.ClientEntropy)
+	key, err := resp.KeyFor(rst)
 	if err != nil {
 		return nil, err
 	}

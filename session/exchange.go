@@ -24,7 +24,7 @@ func (e *Endpoint) issue(ctx context.Context, w Wire) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := resp.Key(rst.ClientEntropy)
+	key, err := resp.KeyFor(rst)
 	if err != nil {
 		return nil, e.fail(wssc.Issue, err)
 	}
@@ -51,7 +51,7 @@ func (e *Endpoint) renew(ctx context.Context, old *Context) (*Context, error) {
 	if resp.Token.Identifier != old.Token.Identifier {
 		return nil, e.fail(wssc.Renew, fmt.Errorf("the renewal answered for context %q, not %q", resp.Token.Identifier, old.Token.Identifier))
 	}
-	key, err := resp.Key(rst.ClientEntropy)
+	key, err := resp.KeyFor(rst)
 	if err != nil {
 		return nil, e.fail(wssc.Renew, err)
 	}

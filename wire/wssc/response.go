@@ -428,7 +428,24 @@ func (r *Response) Expect(op Operation) error {
 //
 // KeySize defaults to DefaultKeySize when the response states none.
 func (r *Response) Key(clientEntropy []byte) ([]byte, error) {
+	return r.key(clientEntropy, 0)
+}
+
+// KeyFor is Key for a response to rst: a computed key is as long as the
+// response's KeySize or, when it states none, as rst asked for (WS-Trust
+// 1.3 §4.4: the issuer may leave out a size it granted as requested, as
+// CXF does for a 128-bit key).
+func (r *Response) KeyFor(rst *RST) ([]byte, error) {
+	return r.key(rst.ClientEntropy, rst.KeySize)
+}
+
+// key is Key with requested, the size in bits the request asked for (0:
+// DefaultKeySize), used when the response states none.
+func (r *Response) key(clientEntropy []byte, requested int) ([]byte, error) {
 	bits := r.KeySize
+	if bits == 0 {
+		bits = requested
+	}
 	if bits == 0 {
 		bits = DefaultKeySize
 	}

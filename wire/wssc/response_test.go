@@ -311,6 +311,31 @@ func TestKey(t *testing.T) {
 	}
 }
 
+// A computed key is as long as the response says or, when it says
+// nothing, as the request asked: a 128-bit request answered without
+// KeySize (as CXF answers it) gives a 128-bit key, not the default 256.
+func TestKeyForUsesTheRequestedSize(t *testing.T) {
+	client := bytes.Repeat([]byte{7}, 16)
+	server := bytes.Repeat([]byte{9}, 16)
+	rst := &RST{ClientEntropy: client, KeySize: 128}
+	for _, tc := range []struct {
+		name string
+		r    Response
+		want []byte
+	}{
+		{"size absent: the requested", Response{Proof: ComputedKey, ServerEntropy: server}, keys.PSHA1(client, server, 0, 16)},
+		{"size stated: the response's", Response{Proof: ComputedKey, ServerEntropy: server, KeySize: 256}, keys.PSHA1(client, server, 0, 32)},
+	} {
+		got, err := tc.r.KeyFor(rst)
+		if err != nil || !bytes.Equal(got, tc.want) {
+			t.Errorf("%s: key = %x, %v; want %x", tc.name, got, err, tc.want)
+		}
+	}
+	if got, err := (&Response{Proof: ComputedKey, ServerEntropy: server}).KeyFor(&RST{ClientEntropy: client}); err != nil || len(got) != DefaultKeySize/8 {
+		t.Errorf("nothing requested nor stated: %d bytes, %v; want %d", len(got), err, DefaultKeySize/8)
+	}
+}
+
 // TestKeyIsACopy guards the proof secret against callers that zero the key.
 func TestKeyIsACopy(t *testing.T) {
 	r := Response{Proof: BinarySecretProof, ProofSecret: bytes.Repeat([]byte{5}, 32)}
