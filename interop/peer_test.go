@@ -51,7 +51,7 @@ func setup(t *testing.T) {
 			shared.err = fmt.Errorf("building scproxy: %v\n%s", err, out)
 			return
 		}
-		if shared.pki, err = cxfpeer.NewPKI(dir); err != nil {
+		if shared.pki, err = cxfpeer.KitPKI(dir); err != nil {
 			shared.err = err
 			return
 		}
@@ -62,7 +62,7 @@ func setup(t *testing.T) {
 		}
 		start := time.Now()
 		shared.peer, shared.err = cxfpeer.Start(java, b, shared.pki, dir,
-			cxfpeer.Options{Lifetime: peerLifetime, WireLog: filepath.Join(dir, "wire.jsonl")})
+			cxfpeer.Options{Lifetime: peerLifetime, WireLog: filepath.Join(dir, "wire.jsonl"), KeyLog: filepath.Join(dir, "keys.jsonl")})
 		shared.peerTime = time.Since(start)
 	})
 	if shared.err != nil {

@@ -1,8 +1,3 @@
-// Package cxfpeer builds and runs the Apache CXF service of
-// testdata/peers/cxf (and its load client) for the interop tests and the
-// performance yardstick: a JDK and Maven build it once per hash of its
-// sources into the user's cache directory; the service serves one echo
-// endpoint per scenario on loopback HTTPS and logs every message.
 package cxfpeer
 
 import (
@@ -186,6 +181,10 @@ type Options struct {
 	// WireLog, when set, is the file every message is logged to (JSON
 	// lines: dir, path, contentType, soapAction, status, message).
 	WireLog string
+	// KeyLog, when set, is the file the message-security endpoints log
+	// the secret of every context they issue or renew to (JSON lines:
+	// path, id, type, secret in base64), for checking captured messages.
+	KeyLog string
 }
 
 // process is a JVM this package started, speaking line by line.
@@ -292,18 +291,26 @@ type Peer struct {
 	*process
 	// Base is https://127.0.0.1:PORT; WireLog the message log, if any.
 	Base, WireLog string
-	PKI           *PKI
+	// Plain is http://127.0.0.1:PORT, the listener of the
+	// message-security scenarios; KeyLog their key log, if any.
+	Plain, KeyLog string
+	// Endpoints are the addresses of every endpoint the service serves.
+	Endpoints []string
+	PKI       *PKI
 }
 
 // Start runs the service on a loopback port, its files in dir, and waits
 // until it serves.
 func Start(java string, b Build, pki *PKI, dir string, o Options) (*Peer, error) {
-	logArg := "-"
+	logArg, keyArg := "-", "-"
 	if o.WireLog != "" {
 		logArg = o.WireLog
 	}
+	if o.KeyLog != "" {
+		keyArg = o.KeyLog
+	}
 	p, err := startJVM(java, b, dir, "peer", []string{"PEER_PASSWORD=" + Password}, "io.scproxy.peer.Main",
-		"--cert", pki.ServerCert, "--key", pki.ServerKey, "--ca", pki.CAFile, "--log", logArg,
+		"--cert", pki.ServerCert, "--key", pki.ServerKey, "--ca", pki.CAFile, "--log", logArg, "--keys", keyArg,
 		"--sct-lifetime-ms", fmt.Sprint(o.Lifetime.Milliseconds()), "--user", User)
 	if err != nil {
 		return nil, err
@@ -314,13 +321,16 @@ func Start(java string, b Build, pki *PKI, dir string, o Options) (*Peer, error)
 		return nil, fmt.Errorf("CXF peer: %w", err)
 	}
 	var ready struct {
-		Base string `json:"base"`
+		Base      string   `json:"base"`
+		Plain     string   `json:"plain"`
+		Endpoints []string `json:"endpoints"`
 	}
-	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "READY ")), &ready); err != nil || ready.Base == "" {
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "READY ")), &ready); err != nil || ready.Base == "" || ready.Plain == "" {
 		p.Stop()
 		return nil, fmt.Errorf("CXF peer: bad ready line %q", line)
 	}
-	return &Peer{process: p, Base: ready.Base, WireLog: o.WireLog, PKI: pki}, nil
+	return &Peer{process: p, Base: ready.Base, Plain: ready.Plain, Endpoints: ready.Endpoints,
+		WireLog: o.WireLog, KeyLog: o.KeyLog, PKI: pki}, nil
 }
 
 // URL is the address of the endpoint at path (e.g. "ut/13/soap12").
