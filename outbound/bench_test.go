@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scproxy/scproxy/bootstrap"
 	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
@@ -24,17 +25,27 @@ import (
 // server (so that the context is real), application messages get a canned
 // answer of the same size, shaped like WCF's (a Security header with a
 // Timestamp), so that both modes pay the same for the response.
+//
+// With replay, the first application message goes to the built-in server
+// too, and its answer is the canned one: under the message profile an
+// answer must be protected with the context's keys, which only the server
+// has; the replayed answer verifies as long as its Timestamp is fresh.
 type benchTransport struct {
 	sts    http.Handler
 	answer []byte
+	replay bool
 }
 
 func (bt *benchTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	body, _ := io.ReadAll(r.Body)
-	if strings.Contains(r.Header.Get("SOAPAction"), "/trust/") || strings.Contains(r.Header.Get("Content-Type"), "/trust/") {
+	trust := strings.Contains(r.Header.Get("SOAPAction"), "/trust/") || strings.Contains(r.Header.Get("Content-Type"), "/trust/")
+	if trust || bt.replay && bt.answer == nil {
 		rec := httptest.NewRecorder()
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		bt.sts.ServeHTTP(rec, r)
+		if !trust {
+			bt.answer = rec.Body.Bytes()
+		}
 		return rec.Result(), nil
 	}
 	return &http.Response{
@@ -60,13 +71,17 @@ func benchEnvelope(size int, response bool) []byte {
 // BenchmarkProxy measures the proxy's own work per message, upstream in
 // memory: securing off (pass) against the SC-over-TLS profile (sc-tls) and
 // the x509 profile (an RSA-2048 signature per message) at 1, 10 and
-// 100 KB; sc-tls-dk is sc-tls signing with a derived key (DerivedKeys). With one goroutine, ns/op is CPU per message.
+// 100 KB; sc-tls-dk is sc-tls signing with a derived key (DerivedKeys);
+// message is the message-security profile (Basic256, derived keys, WCF's
+// order: the Body signed and encrypted, the answer verified and
+// decrypted). With one goroutine, ns/op is CPU per message.
 func BenchmarkProxy(b *testing.B) {
 	srv, err := scserver.New(scserver.Config{PlainHTTP: true, Users: map[string]string{"u": "p"}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer srv.Close()
+	msgSrv, msgBoot := benchMessageServer(b)
 	up, _ := url.Parse("https://svc.example/Echo.svc")
 	cert := benchCertificate(b)
 	modes := []struct {
@@ -75,23 +90,30 @@ func BenchmarkProxy(b *testing.B) {
 		profile  Profile
 		derived  bool
 	}{{"pass", SecurityNone, ProfileSCOverTLS, false}, {"sc-tls", SecurityContext, ProfileSCOverTLS, false},
-		{"sc-tls-dk", SecurityContext, ProfileSCOverTLS, true}, {"x509", SecurityContext, ProfileX509, false}}
+		{"sc-tls-dk", SecurityContext, ProfileSCOverTLS, true}, {"x509", SecurityContext, ProfileX509, false},
+		{"message", SecurityContext, ProfileMessage, true}}
 	for _, size := range []int{1 << 10, 10 << 10, 100 << 10} {
 		req := benchEnvelope(size, false)
 		for _, mode := range modes {
 			b.Run(fmt.Sprintf("%s/%dKB", mode.name, size>>10), func(b *testing.B) {
-				p, err := New(Config{
+				cfg := Config{
 					Listen: "127.0.0.1:0", Routes: []Route{{Prefix: "/", Upstream: up}},
 					Security: mode.security, Profile: mode.profile, Certificate: cert, DerivedKeys: mode.derived,
 					SC: wssc.Feb2005, Bootstrap: session.Username{User: "u", Password: creds.NewSecret("p")},
-				})
+				}
+				bt := &benchTransport{sts: srv, answer: benchEnvelope(size, true)}
+				if mode.profile == ProfileMessage {
+					cfg.Bootstrap = msgBoot
+					bt = &benchTransport{sts: msgSrv, replay: true}
+				}
+				p, err := New(cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
 				// Ends the renewal loops (and cancels the context), which
 				// the leak check of TestMain would otherwise find.
 				b.Cleanup(func() { p.Shutdown(context.Background()) })
-				p.client = upstream.New(upstream.Config{Transport: &benchTransport{sts: srv, answer: benchEnvelope(size, true)}})
+				p.client = upstream.New(upstream.Config{Transport: bt})
 				serve := func() {
 					r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(req))
 					r.Host = "127.0.0.1:8780"
@@ -120,4 +142,23 @@ func BenchmarkProxy(b *testing.B) {
 func benchCertificate(b *testing.B) *secure.Certificate {
 	id := testkit.Client()
 	return &secure.Certificate{Cert: id.Cert, Key: id.RSAKey()}
+}
+
+// benchMessageServer is the built-in server in the message-security
+// profile (Basic256, derived keys, WCF's order, the username binding) and
+// the bootstrap binding of its clients.
+func benchMessageServer(b *testing.B) (*scserver.Server, *bootstrap.Message) {
+	srv, err := scserver.New(scserver.Config{PlainHTTP: true, Users: map[string]string{"u": "p"},
+		Message: &scserver.MessageSecurity{DerivedKeys: true, Bootstraps: []scserver.MessageBootstrap{scserver.BootstrapUsername}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	cert, _ := srv.ServiceCertificate()
+	m, err := bootstrap.NewMessage(bootstrap.MessageConfig{Kind: bootstrap.UserNameForCertificate, ServerCert: cert, Version: wssc.Feb2005,
+		DerivedKeys: true, User: "u", Password: creds.NewSecret("p")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv, m
 }

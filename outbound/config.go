@@ -89,6 +89,14 @@ const (
 	// key and establishes no context (WCF's CertificateOverTransport): the
 	// baseline that shows what a security context saves.
 	ProfileX509
+	// ProfileMessage protects each message with the endpoint's security
+	// context by message security, without relying on TLS: the Body and
+	// the addressing headers signed, the Body encrypted, with keys derived
+	// from the context key (WCF wsHttpBinding's Message mode, WS-SP's
+	// symmetric binding with the SecureConversationToken); the context is
+	// established under a bootstrap binding keyed by the service's
+	// certificate (Config.Message).
+	ProfileMessage
 )
 
 func (p Profile) String() string {
@@ -97,6 +105,8 @@ func (p Profile) String() string {
 		return "sc-tls"
 	case ProfileX509:
 		return "x509"
+	case ProfileMessage:
+		return "message"
 	}
 	return fmt.Sprintf("Profile(%d)", int(p))
 }
@@ -164,6 +174,10 @@ type Config struct {
 	Profile Profile
 	// Certificate signs each message under ProfileX509.
 	Certificate *secure.Certificate
+	// Message configures ProfileMessage. Each route's Bootstrap (or
+	// Bootstrap) must then also be a session.MessageProtection, which
+	// protects the context's Issue, Renew and Cancel.
+	Message MessageSecurity
 	// SC is the WS-SecureConversation version of the upstream.
 	SC wssc.Version
 	// Bootstrap authenticates the Issue request.
@@ -177,7 +191,9 @@ type Config struct {
 	// the context key, with a fresh nonce per message, as a WS-SP
 	// RequireDerivedKeys on the endorsing context token asks (Apache
 	// CXF's policies may). WCF's default for TransportWithMessageCredential
-	// signs with the context key directly: false.
+	// signs with the context key directly: false. Under ProfileMessage it
+	// signs and encrypts with two DerivedKeyTokens (WCF's default there:
+	// the CLI then defaults it to true).
 	DerivedKeys bool
 
 	// SOAP is the upstream's SOAP version; zero keeps the application's.
@@ -408,8 +424,10 @@ func CheckListen(addr string, allowRemote bool) error {
 }
 
 // checkRoutes requires at least one route, each with a distinct path
-// and a usable upstream; secured traffic goes over https only, unless
-// AllowPlainHTTP says the service is a test service.
+// and a usable upstream; traffic secured by TLS (the sc-tls and x509
+// profiles) goes over https only, unless AllowPlainHTTP says the service
+// is a test service; message security protects the message itself, over
+// http as over https.
 func (c *Config) checkRoutes() error {
 	if len(c.Routes) == 0 {
 		return setting.Errorf("Routes", "", "no upstream configured")
@@ -430,7 +448,7 @@ func (c *Config) checkRoutes() error {
 		if err := upstream.CheckURL(r.Upstream); err != nil {
 			return &setting.Error{Field: field + ".Upstream", Value: redacted(r.Upstream), Err: err}
 		}
-		if r.Upstream.Scheme == "http" && c.Security == SecurityContext && !c.AllowPlainHTTP {
+		if r.Upstream.Scheme == "http" && c.Security == SecurityContext && c.Profile != ProfileMessage && !c.AllowPlainHTTP {
 			return &setting.Error{Field: field + ".Upstream", Allow: "AllowPlainHTTP",
 				Err: fmt.Errorf("upstream %q is plain http, which would expose the bootstrap credential and every message; use https://, unless it is a test service", r.Upstream.Redacted())}
 		}
@@ -505,8 +523,16 @@ func (c *Config) checkCredentials() error {
 			return setting.Errorf("Certificate", "", "profile x509: the private key does not belong to the certificate")
 		}
 		return nil
+	case ProfileMessage:
+		return c.checkMessage()
 	}
 	return setting.Errorf("Profile", c.Profile.String(), "unknown profile")
+}
+
+// keepsContexts reports whether secured requests use a security context
+// per endpoint.
+func (c *Config) keepsContexts() bool {
+	return c.Security == SecurityContext && c.Profile != ProfileX509
 }
 
 // isLoopbackHost reports whether host (no port) names this machine only.

@@ -86,7 +86,10 @@ func TestNewSecurer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := newSecurer(&Proxy{cfg: tt.cfg})
+			got, err := newSecurer(&Proxy{cfg: tt.cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
 			if fmt.Sprintf("%T", got) != fmt.Sprintf("%T", tt.want) {
 				t.Errorf("newSecurer = %T, want %T", got, tt.want)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/bridge"
+	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/splice"
@@ -151,11 +152,15 @@ func (x *exchange) call(body []byte) (*reply, error) {
 	if mt, _, _ := mime.ParseMediaType(resp.ContentType); mt != soap.MediaType11 && mt != soap.MediaType12 {
 		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered HTTP %d with %q, not SOAP", endpoint, resp.Status, resp.ContentType)
 	}
-	if a.m, err = splice.Read(resp.Body, splice.Options{Limits: x.p.limits, Payload: true}); err != nil {
+	plain, err := x.p.sec.open(x.sent, resp.Body)
+	if err != nil {
+		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a response that cannot be trusted: %v", endpoint, err)
+	}
+	if a.m, err = splice.Read(plain, splice.Options{Limits: x.p.limits, Payload: true}); err != nil {
 		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a malformed message: %v", endpoint, err)
 	}
 	if name, ok := a.m.PayloadName(); ok && name == a.m.Env.Version.Name("Fault") {
-		env, err := soap.Parse(resp.Body, x.p.limits)
+		env, err := soap.Parse(plain, x.p.limits)
 		if err == nil {
 			a.fault, err = env.Fault()
 		}
@@ -278,6 +283,11 @@ type securer interface {
 	rejected(s sealed, f *soap.Fault, cf wssc.ContextFault)
 	// status adds the profile's own part to st.
 	status(st *Status)
+	// open returns the body of the upstream's answer to request s as the
+	// pipeline reads it: verified and decrypted under message security,
+	// as it came under the profiles TLS protects. An error says why the
+	// answer cannot be trusted.
+	open(s sealed, body []byte) ([]byte, error)
 }
 
 // sealed is a request as its securer secured it, with what a resend
@@ -288,17 +298,20 @@ type sealed struct {
 	up   session.Wire      // the upstream's versions
 	ep   *session.Endpoint // the endpoint whose context secured it, if any
 	ctx  *session.Context  // that context
+	sent *msgsec.Sent      // under ProfileMessage: what opening the answer needs
 }
 
 // newSecurer returns the securer of p's profile.
-func newSecurer(p *Proxy) securer {
+func newSecurer(p *Proxy) (securer, error) {
 	switch {
 	case p.cfg.Security == SecurityNone:
-		return passThrough{}
+		return passThrough{}, nil
 	case p.cfg.Profile == ProfileX509:
-		return newCertSigner(p)
+		return newCertSigner(p), nil
+	case p.cfg.Profile == ProfileMessage:
+		return newMessageSecurer(p)
 	}
-	return contextSecurer{p}
+	return contextSecurer{p: p, seal: p.signContext}, nil
 }
 
 // passThrough forwards the bridged request as it is (SecurityNone).
@@ -312,11 +325,30 @@ func (passThrough) recover(context.Context, sealed, *soap.Fault, wssc.ContextFau
 }
 func (passThrough) rejected(sealed, *soap.Fault, wssc.ContextFault) {}
 func (passThrough) status(*Status)                                  {}
+func (passThrough) open(_ sealed, body []byte) ([]byte, error)      { return body, nil }
 
 // contextSecurer secures each request with its endpoint's security
-// context (ProfileSCOverTLS) and replaces the context when the service
-// faults it.
-type contextSecurer struct{ p *Proxy }
+// context and replaces the context when the service faults it. seal
+// secures a request with a context as the profile does (ProfileSCOverTLS:
+// signContext; ProfileMessage: a messageSealer's), unseal opens its
+// answer (nil: taken as it came).
+type contextSecurer struct {
+	p      *Proxy
+	seal   func(r sealed, c *session.Context) (sealed, error)
+	unseal func(r sealed, body []byte) ([]byte, error)
+	// describe adds the profile's protection to the status, if any.
+	describe func(st *Status)
+}
+
+// newMessageSecurer returns the securer of ProfileMessage: the context
+// securer, sealing and opening by message security.
+func newMessageSecurer(p *Proxy) (securer, error) {
+	m, err := newMessageSealer(p)
+	if err != nil {
+		return nil, err
+	}
+	return contextSecurer{p: p, seal: m.seal, unseal: m.open, describe: m.status}, nil
+}
 
 // secure signs the bridged request with the endpoint's current context.
 func (s contextSecurer) secure(ctx context.Context, target *url.URL, up session.Wire, m *splice.Message) (sealed, error) {
@@ -329,13 +361,22 @@ func (s contextSecurer) secure(ctx context.Context, target *url.URL, up session.
 	if err != nil {
 		return sealed{}, fromUpstream(ep.URL(), err)
 	}
-	return s.sign(sealed{m: m, up: up, ep: ep}, c)
+	return s.seal(sealed{m: m, up: up, ep: ep}, c)
 }
 
-// sign signs request r with context c. The bridged envelope itself is
-// left unchanged, so that it can be signed again for a resend.
-func (s contextSecurer) sign(r sealed, c *session.Context) (sealed, error) {
-	opts := s.p.contextOptions(r.ep)
+// open opens the answer to r as the profile says.
+func (s contextSecurer) open(r sealed, body []byte) ([]byte, error) {
+	if s.unseal == nil {
+		return body, nil
+	}
+	return s.unseal(r, body)
+}
+
+// signContext signs request r with context c (ProfileSCOverTLS). The
+// bridged envelope itself is left unchanged, so that it can be signed
+// again for a resend.
+func (p *Proxy) signContext(r sealed, c *session.Context) (sealed, error) {
+	opts := p.contextOptions(r.ep)
 	memo, err := c.Memo(headerKey{r.up.SOAP}, func() (any, error) {
 		return secure.NewContextHeader(r.up.SOAP, c.Secure(), opts)
 	})
@@ -343,7 +384,7 @@ func (s contextSecurer) sign(r sealed, c *session.Context) (sealed, error) {
 	if err == nil {
 		h = memo.(*secure.ContextHeader)
 	}
-	out, err := secure.SplicedContext(r.m, h, c.Secure(), opts, s.p.limits)
+	out, err := secure.SplicedContext(r.m, h, c.Secure(), opts, p.limits)
 	if err != nil {
 		return sealed{}, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
 	}
@@ -382,7 +423,7 @@ func (s contextSecurer) recover(ctx context.Context, r sealed, f *soap.Fault, cf
 	if err != nil {
 		return sealed{}, fromUpstream(ep.URL(), fmt.Errorf("after the service answered %s: %w", f.Error(), err))
 	}
-	again, err := s.sign(r, c)
+	again, err := s.seal(r, c)
 	if err != nil {
 		return sealed{}, err
 	}
@@ -419,8 +460,13 @@ func (s contextSecurer) rejected(r sealed, f *soap.Fault, cf wssc.ContextFault) 
 	}
 }
 
-// status adds nothing: the endpoints report their contexts in Status.
-func (contextSecurer) status(*Status) {}
+// status adds the profile's protection, if any: the endpoints report
+// their contexts in Status.
+func (s contextSecurer) status(st *Status) {
+	if s.describe != nil {
+		s.describe(st)
+	}
+}
 
 // headerKey names a context's precomputed header for one SOAP version.
 type headerKey struct{ soap soap.Version }

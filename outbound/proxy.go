@@ -85,7 +85,10 @@ func New(cfg Config) (*Proxy, error) {
 		establish: establishLimits(&cfg),
 	}
 	p.bodies.limit = cfg.MaxBodyInFlight
-	p.sec = newSecurer(p)
+	var err error
+	if p.sec, err = newSecurer(p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -109,7 +112,7 @@ func (p *Proxy) sessionConfig(u *url.URL, route *Route) session.Config {
 		SignatureMethod: p.cfg.SignatureMethod, Bootstrap: p.bootstrapFor(route), Client: p.clientFor(u),
 		Timeout: p.cfg.EstablishTimeout, Limits: p.limits, Logger: p.cfg.Logger,
 		RenewMode: p.cfg.RenewMode, Rollover: p.cfg.Rollover, CancelReplaced: !p.cfg.KeepContexts,
-		ExpiryMargin: p.cfg.ExpiryMargin,
+		ExpiryMargin: p.cfg.ExpiryMargin, Message: p.messageProtection(route),
 	}
 }
 
@@ -191,10 +194,20 @@ type limitedBootstrap struct {
 func (b limitedBootstrap) Secure(ctx context.Context, env *soap.Envelope, o secure.Options) ([]byte, error) {
 	// A Renew carries the credential too (endorsed by the context): it
 	// is no establishment, and the keeper already paces renewals.
-	if o.Endorse == nil && !b.limit.AllowN(b.now(), 1) {
-		return nil, fmt.Errorf("route %s made more than %d establishments in a minute; not sending another now", b.route, b.rate)
+	if o.Endorse == nil {
+		if err := b.allow(); err != nil {
+			return nil, err
+		}
 	}
 	return b.Bootstrap.Secure(ctx, env, o)
+}
+
+// allow takes a token from the route's bucket, or says there is none.
+func (b limitedBootstrap) allow() error {
+	if !b.limit.AllowN(b.now(), 1) {
+		return fmt.Errorf("route %s made more than %d establishments in a minute; not sending another now", b.route, b.rate)
+	}
+	return nil
 }
 
 // String is the credential's own (which holds no secret).

@@ -36,7 +36,7 @@ func newRouter(cfg *Config) *router {
 		}
 	}
 	return &router{routes: rs, listen: host, remote: cfg.AllowRemote, endpoints: eps,
-		endpointsOnly: cfg.Security == SecurityContext && cfg.Profile == ProfileSCOverTLS}
+		endpointsOnly: cfg.keepsContexts()}
 }
 
 // isEndpoint reports whether rest, a path below route's upstream, is one

@@ -22,6 +22,9 @@ type Status struct {
 	// Signed counts the messages signed per endpoint under the x509
 	// profile, which keeps no context and so has no Endpoints entry.
 	Signed []SignedCount `json:"signed,omitempty"`
+	// Message is the protection of the message profile (each endpoint's
+	// bootstrap binding is in its Bootstrap).
+	Message *MessageStatus `json:"message,omitempty"`
 	// Runtime describes the proxy process, for capacity checks and the
 	// performance harness (allocations per message from two readings).
 	Runtime Runtime `json:"runtime"`

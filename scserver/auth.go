@@ -23,6 +23,10 @@ import (
 // for the log. In a Renew, endorsing is the context's signature, which
 // is not the bootstrap's; nil in an Issue.
 func (s *Server) authenticate(req *request, v wssc.Version, endorsing *etree.Element) (string, *rejection) {
+	if req.msg != nil {
+		// Opening the message authenticated it (openMessage).
+		return req.msg.principal, nil
+	}
 	sec, rej := securityHeader(req.env)
 	if rej != nil {
 		return "", rej
@@ -71,6 +75,19 @@ func (s *Server) checkUsername(sec, el *etree.Element, now time.Time) (string, *
 	if err != nil {
 		return "", reject(codeInvalidSecurityToken, "the UsernameToken is malformed: %v", err)
 	}
+	principal, rej := s.checkUsernameToken(ut, now)
+	if rej != nil {
+		return "", rej
+	}
+	if _, rej := s.timestampIn(sec, nil, now); rej != nil {
+		return "", rej
+	}
+	return principal, nil
+}
+
+// checkUsernameToken verifies a parsed UsernameToken against Users: the
+// password, and the age of a digest's Created.
+func (s *Server) checkUsernameToken(ut *wss.UsernameToken, now time.Time) (string, *rejection) {
 	if ut.PasswordType == wss.PasswordDigest {
 		created, _ := ut.CreatedTime()
 		if d := now.Sub(created).Abs(); d > s.cfg.Skew+s.cfg.TimestampValidity {
@@ -80,9 +97,6 @@ func (s *Server) checkUsername(sec, el *etree.Element, now time.Time) (string, *
 	password, known := s.cfg.Users[ut.Username]
 	if err := ut.Verify(password); err != nil || !known {
 		return "", reject(codeFailedAuthentication, "authentication failed for user %q", ut.Username)
-	}
-	if _, rej := s.timestampIn(sec, nil, now); rej != nil {
-		return "", rej
 	}
 	return "user:" + ut.Username, nil
 }

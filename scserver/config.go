@@ -145,6 +145,11 @@ type Config struct {
 	// default.
 	AllowUnsecured bool
 
+	// Message, when set, turns on the message-security profile: every
+	// request must be signed and encrypted (see MessageSecurity), and
+	// answers are too.
+	Message *MessageSecurity
+
 	// Script is the initial fault script; see SetScript.
 	Script Script
 
@@ -201,6 +206,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Message != nil {
+		m, err := c.Message.withDefaults(c)
+		if err != nil {
+			return c, err
+		}
+		c.Message, c.Cookie = &m, c.Cookie || m.NoCancel
+	}
 	return c, c.Script.check()
 }
 
@@ -212,8 +224,8 @@ func (c Config) String() string {
 		users = append(users, u)
 	}
 	slices.Sort(users)
-	return fmt.Sprintf("scserver.Config{Addr: %q, PlainHTTP: %v, Versions: %v, Users: %v (passwords hidden), X.509: %v, Kerberos: %v, IssueTokens: %v}",
-		c.Addr, c.PlainHTTP, c.Versions, users, c.TrustedCAs != nil, c.Kerberos != nil, c.IssueTokens)
+	return fmt.Sprintf("scserver.Config{Addr: %q, PlainHTTP: %v, Versions: %v, Users: %v (passwords hidden), X.509: %v, Kerberos: %v, IssueTokens: %v, Message: %v}",
+		c.Addr, c.PlainHTTP, c.Versions, users, c.TrustedCAs != nil, c.Kerberos != nil, c.IssueTokens, c.Message != nil)
 }
 
 // GoString is String, for %#v.

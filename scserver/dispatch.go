@@ -32,6 +32,8 @@ type request struct {
 	op        string // issue, renew, cancel, echo
 	context   string // Identifier concerned, when known
 	principal string // who authenticated an Issue
+
+	msg *messageRequest // the opened request, in the message-security profile
 }
 
 // reply is an HTTP response ready to write.
@@ -78,6 +80,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, req *request) *r
 	}
 	if rej := s.read(w, r, req); rej != nil {
 		return s.fault(req, rej)
+	}
+	if s.msg != nil {
+		if rej := s.openMessage(req); rej != nil {
+			return s.fault(req, rej)
+		}
 	}
 	payload, action, rej := s.dispatch(req)
 	if rej != nil {
@@ -254,6 +261,13 @@ func (s *Server) answer(req *request, action string, payload *etree.Element) *re
 	if err := s.address(req, env, action); err != nil {
 		return s.fault(req, rejectClass(soap.Receiver, http.StatusInternalServerError, "writing the reply: %v", err))
 	}
+	if req.msg != nil {
+		rep, rej := s.protectAnswer(req, env)
+		if rej != nil {
+			return s.fault(req, rej)
+		}
+		return rep
+	}
 	return &reply{status: http.StatusOK, contentType: req.version.MediaType() + "; charset=utf-8", body: env.Bytes()}
 }
 
@@ -365,6 +379,11 @@ func echoOf(payload *etree.Element) *etree.Element {
 // without any Security header passes when AllowUnsecured.
 func (s *Server) verifyApplication(req *request) (*Verified, *rejection) {
 	switch {
+	case req.msg != nil:
+		if req.msg.verified == nil {
+			return nil, reject(codeInvalidSecurity, "an application message must be protected by a security context")
+		}
+		return s.countApplication(req, req.msg.verified)
 	case s.cfg.AllowUnsecured && unsecured(req.env):
 		return &Verified{}, nil
 	case certificateSigned(req.env):
@@ -380,6 +399,12 @@ func (s *Server) verifyApplication(req *request) (*Verified, *rejection) {
 	if rej != nil {
 		return nil, rej
 	}
+	return s.countApplication(req, ver)
+}
+
+// countApplication applies the fault script's RenewNeeded to a verified
+// application message and counts it against its context.
+func (s *Server) countApplication(req *request, ver *Verified) (*Verified, *rejection) {
 	sc := s.script.get()
 	err := s.store.update(ver.Identifier, req.now, func(sess *session) error {
 		if !ver.PreviousKey {

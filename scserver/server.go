@@ -21,8 +21,9 @@ type Server struct {
 	store   *store
 	stats   *stats
 	script  script
-	cookies *cookieJar // nil unless Config.Cookie
-	tokens  *tokens    // nil unless issued tokens are issued or accepted
+	cookies *cookieJar      // nil unless Config.Cookie
+	tokens  *tokens         // nil unless issued tokens are issued or accepted
+	msg     *messageService // nil unless Config.Message
 	certs   *serverCerts
 	caFile  string
 	tmpDir  string // created by New, removed by Close
@@ -64,6 +65,17 @@ func New(cfg Config) (*Server, error) {
 			os.RemoveAll(s.tmpDir)
 		}
 		return nil, err
+	}
+	if cfg.Message != nil {
+		if s.msg, err = newMessageService(cfg); err == nil {
+			s.msg.certFile, err = writeServiceCert(s.caFile, s.msg.cfg.Certificate)
+		}
+		if err != nil {
+			if s.tmpDir != "" {
+				os.RemoveAll(s.tmpDir)
+			}
+			return nil, err
+		}
 	}
 	s.http = &http.Server{
 		Handler:           s,

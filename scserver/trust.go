@@ -139,8 +139,13 @@ func (s *Server) uuid() (string, error) {
 // Timestamp, by the key of the very context it targets. In a Renew that
 // signature endorses the bootstrap's (see verifyContext).
 func (s *Server) proofOfPossession(req *request, rst *wssc.Request, allowPrevious bool) (*Verified, *rejection) {
-	ver, rej := s.verifyContext(req.env, req.now, allowPrevious, rst.Operation == wssc.Renew)
-	if rej == nil {
+	var (
+		ver *Verified
+		rej *rejection
+	)
+	if req.msg != nil {
+		ver, rej = req.msg.possession(rst, allowPrevious)
+	} else if ver, rej = s.verifyContext(req.env, req.now, allowPrevious, rst.Operation == wssc.Renew); rej == nil {
 		ver.Timestamp, rej = s.checkTimestamp(ver.Signature, req.now)
 	}
 	if rej != nil {
@@ -166,7 +171,7 @@ func (s *Server) renew(req *request, rst *wssc.Request) (*etree.Element, *reject
 		return nil, rej
 	}
 	req.context = ver.Identifier
-	principal, rej := s.authenticate(req, rst.Version, ver.Signature.Signature)
+	principal, rej := s.authenticate(req, rst.Version, ver.endorsing())
 	if rej != nil {
 		return nil, rej.about(ver.Identifier)
 	}
@@ -231,6 +236,9 @@ var errOtherPrincipal = errors.New("renewed by another principal")
 // cancel ends the target context; later messages on it get
 // BadContextToken.
 func (s *Server) cancel(req *request, rst *wssc.Request) (*etree.Element, *rejection) {
+	if s.msg != nil && s.msg.cfg.NoCancel {
+		return nil, reject(addressingCode(req.wsa, "ActionNotSupported"), "this service's contexts are not cancelled (its policy says MustNotSendCancel): they end when they expire").about(rst.Target.Identifier)
+	}
 	ver, rej := s.proofOfPossession(req, rst, true)
 	if rej != nil {
 		return nil, rej

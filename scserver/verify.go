@@ -36,6 +36,16 @@ type Verified struct {
 	key []byte // the key that verified, to detect a concurrent renewal
 }
 
+// endorsing is the context's signature of a Renew, which the bootstrap
+// credential's is not; nil when no dsig signature was checked (the
+// message-security profile opens messages as a whole).
+func (v *Verified) endorsing() *etree.Element {
+	if v.Signature == nil {
+		return nil
+	}
+	return v.Signature.Signature
+}
+
 var nameSignature = xmldoc.Name{Space: dsig.NS, Local: "Signature"}
 
 // VerifySignature checks the signature of env's Security header against

@@ -35,8 +35,12 @@ type Endpoint struct {
 	mu      sync.Mutex
 	wire    Wire // envelope of the latest exchange, for renewals without a context
 	retired []*retired
-	closing bool // shutdown has begun: no new exchange starts
-	closed  bool // shutdown has collected the contexts to cancel
+	// prev is the context the current one replaced, acceptable in answers
+	// until prevUntil (ResponseKeys).
+	prev      *Context
+	prevUntil time.Time
+	closing   bool // shutdown has begun: no new exchange starts
+	closed    bool // shutdown has collected the contexts to cancel
 
 	stats stats
 }
@@ -375,6 +379,7 @@ func (e *Endpoint) record(old, c *Context, err error, issued bool, start time.Ti
 	}
 	e.mu.Lock()
 	e.wire = c.Wire
+	e.rolled(old, c, e.cfg.Now())
 	if issued && e.live(old) && old.Identifier() != c.Identifier() {
 		e.retire(old)
 	}

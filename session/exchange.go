@@ -17,7 +17,7 @@ func (e *Endpoint) issue(ctx context.Context, w Wire) (*Context, error) {
 	if err != nil {
 		return nil, e.fail(wssc.Issue, err)
 	}
-	resp, err := e.exchange(ctx, wssc.Issue, w, wstrust.Request{Payload: rst.Element, Secure: e.bootstrapped(ctx, nil)})
+	resp, err := e.exchange(ctx, wssc.Issue, w, e.bootstrapRequest(ctx, rst.Element, nil))
 	if err == nil {
 		err = e.bornExpired(wssc.Issue, resp.Lifetime)
 	}
@@ -41,7 +41,7 @@ func (e *Endpoint) renew(ctx context.Context, old *Context) (*Context, error) {
 	if err != nil {
 		return nil, e.fail(wssc.Renew, err)
 	}
-	resp, err := e.exchange(ctx, wssc.Renew, old.Wire, wstrust.Request{Payload: rst.Element, Secure: e.bootstrapped(ctx, old)})
+	resp, err := e.exchange(ctx, wssc.Renew, old.Wire, e.renewRequest(ctx, rst.Element, old))
 	if err == nil {
 		err = e.bornExpired(wssc.Renew, resp.Lifetime)
 	}
@@ -88,7 +88,7 @@ func (e *Endpoint) cancelExchange(ctx context.Context, c *Context) error {
 	if err != nil {
 		return e.fail(wssc.Cancel, err)
 	}
-	_, err = e.exchange(ctx, wssc.Cancel, c.Wire, wstrust.Request{Payload: el, Secure: e.signedWith(c)})
+	_, err = e.exchange(ctx, wssc.Cancel, c.Wire, e.contextRequest(el, c))
 	return err
 }
 

@@ -69,6 +69,11 @@ type Config struct {
 	SignatureMethod string
 	// Bootstrap authenticates the Issue request.
 	Bootstrap Bootstrap
+	// Message, when set, protects the Issue, Renew and Cancel exchanges
+	// by message security (the message-security profile, no TLS): the
+	// Issue with the bootstrap binding, Renew and Cancel with the context
+	// itself, every reply opened before it is read.
+	Message MessageProtection
 	// Client posts to the upstream.
 	Client *upstream.Client
 	// Timeout bounds one establishment, renewal or cancellation.

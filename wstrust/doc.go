@@ -13,7 +13,9 @@
 // parsing under size and depth limits, a SOAP fault returned as the typed
 // *soap.Fault, the SOAP version of the request, HTTP status 200, a reply
 // action the operation allows and a RelatesTo naming the request's
-// MessageID. The payload (RequestSecurityTokenResponse or its collection)
+// MessageID. Under message security (no TLS) the caller's Open step
+// verifies and decrypts the reply first, so that the addressing checked
+// and the payload read are those the STS signed. The payload (RequestSecurityTokenResponse or its collection)
 // is then read in the request's WS-Trust version by a parser of package
 // wire/wssc or wire/saml, which also refuses one in another version's
 // namespace. Building the RST and reading the RSTR stay in those wire

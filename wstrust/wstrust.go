@@ -66,7 +66,19 @@ type Request struct {
 	Payload *etree.Element
 	// Secure adds the request's credential and serialises the envelope.
 	Secure SecureFunc
+	// Open, when set, opens a reply protected by message security
+	// (verifies its signature, decrypts its Body) and returns the plain
+	// envelope, parsed with KeepSpans; it runs on the checked reply (not
+	// a fault, the version sent, HTTP 200) before its addressing is
+	// checked and its payload read, so that nothing of an unverified
+	// reply is trusted. Nil reads the reply as it came (TLS protected it).
+	Open OpenFunc
 }
+
+// OpenFunc opens a protected reply: it returns the envelope once its
+// protection is verified and removed, or an error saying why it cannot
+// be trusted.
+type OpenFunc func(reply *soap.Envelope) (*soap.Envelope, error)
 
 // Parser reads the payload of a checked reply (the Body's one child) in
 // WS-Trust version v, refusing one that is not a
@@ -120,6 +132,17 @@ func (c *Client) exchange(ctx context.Context, r Request) (*soap.Envelope, error
 	env, err := c.reply(resp, r.SOAP)
 	if err != nil {
 		return nil, err
+	}
+	if r.Open != nil {
+		if env, err = r.Open(env); err != nil {
+			return nil, fmt.Errorf("the STS's reply cannot be trusted: %w", err)
+		}
+		// A fault may come protected, to be read once opened.
+		if f, err := env.Fault(); err != nil {
+			return nil, fmt.Errorf("the STS answered with a malformed fault: %w", err)
+		} else if f != nil {
+			return nil, f
+		}
 	}
 	if err := checkAddressing(env, r, msgID); err != nil {
 		return nil, err

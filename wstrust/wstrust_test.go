@@ -484,3 +484,57 @@ func TestExchangeIncompleteRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestExchangeOpensTheReply: a request's Open step runs on the checked
+// reply before anything of it is read: the addressing checked and the
+// payload parsed are those of the envelope it returns, and a reply it
+// refuses is an error naming why, with nothing of the reply read.
+func TestExchangeOpensTheReply(t *testing.T) {
+	v := wssc.V1_3
+	cases := []struct {
+		name string
+		open func(t *testing.T, id string) wstrust.OpenFunc
+		want string // in the error; "" for a cancellation read
+	}{
+		{"the opened envelope is read", func(t *testing.T, id string) wstrust.OpenFunc {
+			return func(env *soap.Envelope) (*soap.Envelope, error) {
+				if got := env.Body.ChildElements()[0].Tag; got != "Protected" {
+					return nil, errors.New("open saw " + got)
+				}
+				return soap.ParseWith([]byte(reply(t, soap.V12, wsa.Headers{Action: v.ReplyAction(wssc.Cancel), RelatesTo: id}, cancelled(t, v))), xmldoc.Options{KeepSpans: true})
+			}
+		}, ""},
+		{"the opened envelope's addressing is checked", func(t *testing.T, id string) wstrust.OpenFunc {
+			return func(*soap.Envelope) (*soap.Envelope, error) {
+				return soap.ParseWith([]byte(reply(t, soap.V12, wsa.Headers{Action: v.ReplyAction(wssc.Cancel), RelatesTo: "urn:uuid:another"}, cancelled(t, v))), xmldoc.Options{KeepSpans: true})
+			}
+		}, "relates to another request"},
+		{"a refused reply", func(t *testing.T, id string) wstrust.OpenFunc {
+			return func(*soap.Envelope) (*soap.Envelope, error) {
+				return nil, errors.New("the signature does not cover the Body")
+			}
+		}, "the STS's reply cannot be trusted: the signature does not cover the Body"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSTS(t, 0)
+			var id string
+			s.reply = func(msgID string) answer {
+				id = msgID
+				return answer{200, ct12, reply(t, soap.V12, wsa.Headers{}, etree.NewElement("Protected"))}
+			}
+			r := s.request(t, v)
+			r.Open = func(env *soap.Envelope) (*soap.Envelope, error) { return tc.open(t, id)(env) }
+			resp, err := wstrust.Exchange(context.Background(), s.clientFor(xmldoc.Limits{}, nil), r, wssc.ParseResponse)
+			if tc.want == "" {
+				if err != nil || !resp.Cancelled {
+					t.Fatalf("Exchange = %+v, %v; want the opened cancellation", resp, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Exchange error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

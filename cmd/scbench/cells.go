@@ -26,8 +26,11 @@ var allModes = []string{modeDirect, modePass, modeSCTLS, modeSCMessage, modeX509
 type mode struct {
 	name string
 	// note says why the mode is not measured; empty when it is.
-	note   string
-	proxy  *child // nil for direct
+	note  string
+	proxy *child // nil for direct
+	// server is the service's process when it is not the rig's main one
+	// (sc-message has a server of its own).
+	server *child
 	client *http.Client
 	// url is where the load goes; soap12 says whether it expects the
 	// service's own SOAP 1.2 (direct) or a legacy SOAP 1.1 request.

@@ -7,7 +7,9 @@
 // Modes: direct (the client calls the service itself, no proxy), pass
 // (scproxy with --security none), sc-tls (the SC-over-TLS profile) and
 // x509 (--profile x509: each message signed with an X.509 certificate, no
-// context); sc-message is listed, not built. Each round runs every cell
+// context) and sc-message (--profile message in front of a demo server of
+// the message-security profile: every message signed and encrypted, the
+// answer verified and decrypted). Each round runs every cell
 // (message size × closed-loop clients, and open-loop rates) with the
 // modes in a random order; the first round is discarded. Per cell: the
 // proxy's CPU time per message (its threads' schedstat), its allocations

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -36,12 +37,15 @@ func (o *options) cells() []cell {
 // rig is what a run measures: the service and one mode per way of
 // reaching it.
 type rig struct {
-	server   *child
-	svc      *url.URL
-	roots    *x509.CertPool
-	password string
-	pki      *pki
-	modes    []*mode
+	server *child
+	// msgServer is the demo server of the message-security profile
+	// (sc-message), nil until that mode starts.
+	msgServer *child
+	svc       *url.URL
+	roots     *x509.CertPool
+	password  string
+	pki       *pki
+	modes     []*mode
 	// issuesTokens: the demo server runs its token service too.
 	issuesTokens bool
 }
@@ -50,6 +54,7 @@ func (g *rig) stop() {
 	for _, m := range g.modes {
 		m.proxy.stop()
 	}
+	g.msgServer.stop()
 	g.server.stop()
 }
 
@@ -118,8 +123,15 @@ func (g *rig) startModes(bin, caFile string, o *options) error {
 			}}
 			continue
 		case modeSCMessage:
-			m.note = "not built: the message-security profile does not exist yet"
-			continue
+			if !strings.Contains(help, "--server-cert") {
+				m.note = "not measured: this scproxy has no message-security profile"
+				continue
+			}
+			var err error
+			if args, err = g.messageProxyFlags(bin, creds); err != nil {
+				return err
+			}
+			m.server = g.msgServer
 		case modePass:
 			args = append(slices.Clone(base), "--security", "none")
 		case modeSCTLS:
@@ -142,6 +154,19 @@ func (g *rig) startModes(bin, caFile string, o *options) error {
 		}
 	}
 	return nil
+}
+
+// messageProxyFlags starts the message profile's demo server and returns
+// the flags of a proxy in front of it, establishing with the bench user
+// under the username binding, its other settings WCF's defaults.
+func (g *rig) messageProxyFlags(bin string, creds []string) ([]string, error) {
+	var caFile, certFile string
+	var err error
+	if g.msgServer, caFile, certFile, err = startMessageServer(bin, g.password); err != nil {
+		return nil, err
+	}
+	return slices.Concat(proxyFlags(g.msgServer.url+"Echo.svc", caFile), creds,
+		[]string{"--security", "context", "--profile", "message", "--message-bootstrap", "username", "--server-cert", certFile}), nil
 }
 
 // measure runs the whole harness.
@@ -203,7 +228,7 @@ func (g *rig) rounds(ctx context.Context, o *options, log io.Writer) ([]runRecor
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
-				rec, err := m.measure(ctx, g.server, c, o)
+				rec, err := m.measure(ctx, cmp.Or(m.server, g.server), c, o)
 				if err != nil {
 					return nil, err
 				}

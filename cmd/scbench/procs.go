@@ -124,25 +124,48 @@ func (c *child) stop() {
 // generated CA, user bench, X.509 trusted from caFile, unsecured messages
 // echoed for the baselines, and its token service when issueTokens.
 func startServer(bin, password, caFile string, issueTokens bool) (*child, string, error) {
-	var caOut string
-	args := []string{"demo-server", "--listen", "127.0.0.1:0", "--user", "bench:" + password,
-		"--client-ca", caFile, "--allow-unsecured", "--log-format", "none"}
+	args := []string{"--client-ca", caFile, "--allow-unsecured"}
 	if issueTokens {
 		args = append(args, "--issue-tokens")
 	}
-	c, err := start("demo-server", bin, args, nil, true, func(c *child, line string) bool {
-		if v, ok := strings.CutPrefix(line, "url: "); ok {
-			c.url = strings.TrimSpace(v)
-		}
-		if v, ok := strings.CutPrefix(line, "ca-file: "); ok {
-			caOut = strings.TrimSpace(v)
-		}
-		return c.url != "" && caOut != ""
-	})
+	c, said, err := startDemoServer("demo-server", bin, password, args, "ca-file")
 	if err != nil {
 		return nil, "", err
 	}
-	return c, caOut, nil
+	return c, said["ca-file"], nil
+}
+
+// startMessageServer runs `scproxy demo-server --profile message` on a
+// loopback port: user bench, establishing under the username binding
+// (UserNameForCertificate), Basic256, derived keys, WCF's protection
+// order. It returns the server, its CA file and its service certificate.
+func startMessageServer(bin, password string) (*child, string, string, error) {
+	c, said, err := startDemoServer("demo-server (message)", bin, password,
+		[]string{"--profile", "message", "--message-bootstrap", "username"}, "ca-file", "server-cert")
+	if err != nil {
+		return nil, "", "", err
+	}
+	return c, said["ca-file"], said["server-cert"], nil
+}
+
+// startDemoServer runs `scproxy demo-server` on a loopback port with user
+// bench and args, and returns it once it has said its url and each of
+// want ("ca-file: FILE"), with what it said.
+func startDemoServer(name, bin, password string, args []string, want ...string) (*child, map[string]string, error) {
+	args = append([]string{"demo-server", "--listen", "127.0.0.1:0", "--user", "bench:" + password, "--log-format", "none"}, args...)
+	said := map[string]string{}
+	c, err := start(name, bin, args, nil, true, func(c *child, line string) bool {
+		if v, ok := strings.CutPrefix(line, "url: "); ok {
+			c.url = strings.TrimSpace(v)
+		}
+		for _, w := range want {
+			if v, ok := strings.CutPrefix(line, w+": "); ok {
+				said[w] = strings.TrimSpace(v)
+			}
+		}
+		return c.url != "" && len(said) == len(want)
+	})
+	return c, said, err
 }
 
 // proxyFlags are the settings every proxy gets: a legacy SOAP 1.1

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
@@ -54,6 +57,18 @@ type DemoServerOptions struct {
 
 	// IssueTokens runs the SAML token service beside the STS.
 	IssueTokens bool
+
+	// Profile is sc-tls (contexts over TLS) or message (every message
+	// signed and encrypted); the other fields here apply to message.
+	Profile            string
+	MessageBootstraps  []string
+	ServerCert         string // PEM service certificate (default: generated)
+	ServerKey          string // its PEM RSA key
+	AlgorithmSuite     string
+	SignatureAlgorithm string
+	ProtectionOrder    string
+	DerivedKeys        bool
+	NoCancel           bool
 
 	RenewAfterMessages int
 	RenewAfterKeyAge   time.Duration
@@ -112,6 +127,15 @@ credentials of the demo user.`,
 	f.StringVar(&o.LogFormat, "log-format", "text", "request log format: text, json or none")
 	f.BoolVar(&o.AllowUnsecured, "allow-unsecured", false, "also echo messages without any Security header (a baseline for measurements)")
 	f.BoolVar(&o.IssueTokens, "issue-tokens", false, "also issue SAML 2.0 holder-of-key tokens to the users (WS-Trust Issue, action <trust>/RST/Issue) and accept them as a bootstrap")
+	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context over TLS) or message (every message signed and encrypted, WCF's wsHttpBinding in Message mode)")
+	f.StringSliceVar(&o.MessageBootstraps, "message-bootstrap", nil, "with --profile message, how an Issue may be protected: "+orList(messageBootstrapNames())+" (default: username, and mutual and mutual10 with --client-ca)")
+	f.StringVar(&o.ServerCert, "server-cert", "", "with --profile message, PEM service certificate clients encrypt for (default: a generated one, written as service.pem beside the CA file)")
+	f.StringVar(&o.ServerKey, "server-key", "", "PEM RSA private key of --server-cert")
+	f.StringVar(&o.AlgorithmSuite, "algorithm-suite", msgsec.Basic256.Name, "with --profile message, the WS-SecurityPolicy algorithm suite (Basic128, Basic192, Basic256, TripleDes, with Sha256 and/or Rsa15)")
+	f.StringVar(&o.SignatureAlgorithm, "signature-algorithm", "hmac-sha1", "with --profile message, the symmetric signature: hmac-sha1 or hmac-sha256 (WCF's Basic256Sha256)")
+	f.StringVar(&o.ProtectionOrder, "protection-order", "sign-encrypt-signature", "with --profile message: sign-encrypt-signature, sign-encrypt or encrypt-sign")
+	f.BoolVar(&o.DerivedKeys, "derived-keys", true, "with --profile message, require and use derived keys (RequireDerivedKeys)")
+	f.BoolVar(&o.NoCancel, "no-cancel", false, "with --profile message, issue stateful cookie contexts and refuse Cancel (MustNotSendCancel)")
 	f.IntVar(&o.RenewAfterMessages, "renew-after-messages", 0, "answer RenewNeeded once a key has protected this many messages (0: never)")
 	f.DurationVar(&o.RenewAfterKeyAge, "renew-after-key-age", 0, "answer RenewNeeded once a key is this old (0: never)")
 	f.DurationVar(&o.Delay, "delay", 0, "hold every response back this long")
@@ -165,6 +189,9 @@ func (o *DemoServerOptions) Config(rnd io.Reader) (scserver.Config, error) {
 		if cfg.Kerberos, err = scserver.LoadKerberosAcceptor(o.KerberosKeytab, o.KerberosSPN); err != nil {
 			return cfg, err
 		}
+	}
+	if cfg.Message, err = o.messageSecurity(); err != nil {
+		return cfg, err
 	}
 	switch {
 	case o.MaxBytes <= 0:
@@ -312,7 +339,83 @@ func printBanner(w io.Writer, srv *scserver.Server, cfg scserver.Config) {
 	if cfg.Kerberos != nil {
 		fmt.Fprintf(w, "kerberos: %s\n", cfg.Kerberos)
 	}
+	if m := srv.MessageSettings(); m != nil {
+		_, file := srv.ServiceCertificate()
+		bootstraps := make([]string, len(m.Bootstraps))
+		for i, b := range m.Bootstraps {
+			bootstraps[i] = b.String()
+		}
+		fmt.Fprintf(w, "profile: message (%s, %s, derived keys %v, bootstraps %s)\n", m.Suite.Name, m.Order, m.DerivedKeys, strings.Join(bootstraps, ", "))
+		fmt.Fprintf(w, "server-cert: %s\n", file)
+		if m.NoCancel {
+			fmt.Fprintln(w, "cancel: not expected (cookie contexts, MustNotSendCancel)")
+		}
+	}
 	if cfg.IssueTokens {
 		fmt.Fprintf(w, "token service: SAML 2.0 tokens for the users, signed by %q\n", srv.IssuerCertificate().Subject)
 	}
+}
+
+func messageBootstrapNames() []string {
+	names := make([]string, len(scserver.MessageBootstraps))
+	for i, b := range scserver.MessageBootstraps {
+		names[i] = b.String()
+	}
+	return names
+}
+
+// messageSecurity returns the message-security settings of --profile
+// message, nil for sc-tls.
+func (o *DemoServerOptions) messageSecurity() (*scserver.MessageSecurity, error) {
+	switch o.Profile {
+	case "sc-tls":
+		return nil, nil
+	case "message":
+	default:
+		return nil, usageErrorf("--profile %q: want sc-tls or message", o.Profile)
+	}
+	m := &scserver.MessageSecurity{DerivedKeys: o.DerivedKeys, NoCancel: o.NoCancel}
+	var err error
+	if m.Suite, err = msgsec.SuiteByName(o.AlgorithmSuite); err != nil {
+		return nil, &UsageError{Err: fmt.Errorf("--algorithm-suite: %w", err)}
+	}
+	if m.SignatureMethod, err = pick("--signature-algorithm", o.SignatureAlgorithm, signatureMethods); err != nil {
+		return nil, err
+	}
+	if m.Order, err = pick("--protection-order", o.ProtectionOrder, protectionOrders); err != nil {
+		return nil, err
+	}
+	for _, name := range o.MessageBootstraps {
+		b, err := scserver.ParseMessageBootstrap(name)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("--message-bootstrap: %w", err)}
+		}
+		m.Bootstraps = append(m.Bootstraps, b)
+	}
+	if (o.ServerCert == "") != (o.ServerKey == "") {
+		return nil, usageErrorf("--server-cert and --server-key go together")
+	}
+	if o.ServerCert != "" {
+		if m.Certificate, m.Key, err = loadServiceCert(o.ServerCert, o.ServerKey); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// loadServiceCert reads a PEM certificate and its PEM RSA key.
+func loadServiceCert(certFile, keyFile string) (*x509.Certificate, *rsa.PrivateKey, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--server-cert, --server-key: %w", err)
+	}
+	key, ok := pair.PrivateKey.(*rsa.PrivateKey)
+	if !ok {
+		return nil, nil, usageErrorf("--server-key: the service key must be RSA, not %T", pair.PrivateKey)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("--server-cert: %w", err)
+	}
+	return cert, key, nil
 }

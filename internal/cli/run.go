@@ -50,6 +50,16 @@ type RunOptions struct {
 	Profile   string
 	SCVersion string
 	Bootstrap string
+	// MessageBootstrap, ServerCert, AlgorithmSuite and ProtectionOrder
+	// configure --profile message (run_message.go); bootstrapGiven and
+	// derivedKeysGiven say that --bootstrap and --derived-keys were given,
+	// not defaulted.
+	MessageBootstrap string
+	ServerCert       string
+	AlgorithmSuite   string
+	ProtectionOrder  string
+	bootstrapGiven   bool
+	derivedKeysGiven bool
 
 	Username       string
 	PasswordEnv    string // name of the variable holding the password
@@ -94,6 +104,8 @@ type RunOptions struct {
 	ExpiryMargin     time.Duration
 	ShutdownTimeout  time.Duration
 	CancelOnShutdown bool
+	// NoCancel is WS-SP's MustNotSendCancel: CancelOnShutdown false.
+	NoCancel bool
 
 	EndpointIdleTimeout time.Duration
 	EstablishRate       int
@@ -139,6 +151,8 @@ variable holding it, or --password-file a file only its owner can read.`,
 				return err
 			}
 			o.listenGiven = cmd.Flags().Changed("listen")
+			o.bootstrapGiven = cmd.Flags().Changed("bootstrap")
+			o.derivedKeysGiven = cmd.Flags().Changed("derived-keys")
 			cfg, err := o.Config(getenv, s)
 			if err != nil {
 				return err
@@ -157,9 +171,13 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringArrayVar(&o.Endpoints, "endpoint", nil, "a local path below a route that is an endpoint of its own, with its own context, e.g. /orders/ep2 for .../Orders.svc/ep2 (repeatable; other paths below a route are refused)")
 	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic and an http:// --token-sts (a test service only: the bootstrap credential and every message cross in clear)")
 	f.StringVar(&o.Security, "security", "context", "context (secure every message) or none (plain forwarding)")
-	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context) or x509 (each message signed with the certificate, no context)")
+	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context over TLS), message (a security context by message security: signed and encrypted, WCF wsHttpBinding's Message mode) or x509 (each message signed with the certificate, no context)")
 	f.StringVar(&o.SCVersion, "sc-version", "2005-02", "WS-SecureConversation version of the upstream: 2005-02 or 1.3")
 	f.StringVar(&o.Bootstrap, "bootstrap", "username", "how to authenticate the establishment of a context: username, certificate, issued-token or kerberos")
+	f.StringVar(&o.MessageBootstrap, "message-bootstrap", "anonymous", "--profile message: how the context's Issue is protected: anonymous (AnonymousForCertificate), username (UserNameForCertificate, the username flags), mutual (MutualCertificate) or mutual10 (MutualCertificate10; both with the certificate flags)")
+	f.StringVar(&o.ServerCert, "server-cert", "", "--profile message: PEM file of the service's certificate (WCF publishes it in the WSDL)")
+	f.StringVar(&o.AlgorithmSuite, "algorithm-suite", "Basic256", "--profile message: WS-SecurityPolicy algorithm suite: Basic256, Basic192, Basic128, TripleDes, each optionally with Sha256 and/or Rsa15 (Basic256Sha256, Basic128Rsa15, Basic256Sha256Rsa15...)")
+	f.StringVar(&o.ProtectionOrder, "protection-order", "sign-encrypt-signature", "--profile message: sign-encrypt-signature (WCF's default: the signature encrypted too), sign-encrypt or encrypt-sign")
 	f.StringVar(&o.Username, "username", "", "user name of the bootstrap")
 	f.StringVar(&o.PasswordEnv, "password-env", "", "name of the environment variable holding the password")
 	f.StringVar(&o.PasswordFile, "password-file", "", "file holding the password, readable by its owner only")
@@ -181,7 +199,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.Entropy, "entropy", "combined", "key entropy: combined, client or server")
 	f.IntVar(&o.KeySize, "key-size", wssc.DefaultKeySize, "size of the context key in bits")
 	f.StringVar(&o.SignatureAlgorithm, "signature-algorithm", "hmac-sha1", "message signature: hmac-sha1 or hmac-sha256")
-	f.BoolVar(&o.DerivedKeys, "derived-keys", false, "sign each message with a key derived from the context key (a DerivedKeyToken, fresh nonce per message), for services whose policy has RequireDerivedKeys")
+	f.BoolVar(&o.DerivedKeys, "derived-keys", false, "sign (and under --profile message encrypt) each message with keys derived from the context key (DerivedKeyTokens, fresh nonce per message), for services whose policy has RequireDerivedKeys (default: true under --profile message, as WCF, else false)")
 	f.Var(&o.MaxBody, "max-body", "largest request or response body, in bytes (suffixes KiB and MiB allowed)")
 	f.IntVar(&o.MaxConnections, "max-connections", outbound.DefaultMaxConns, "application connections open at once; one more is answered 503 with Retry-After")
 	f.Var(&o.MaxBodyInFlight, "max-body-in-flight", "bytes of request bodies held at once by all requests (default 64MiB, or twice --max-body when larger; more than --max-body); beyond it 503 with Retry-After")
@@ -196,6 +214,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.DurationVar(&o.EndpointIdleTimeout, "endpoint-idle-timeout", outbound.DefaultEndpointIdleTimeout, "drop an endpoint unused this long, cancelling its context (0: never)")
 	f.IntVar(&o.EstablishRate, "establish-rate", outbound.DefaultEstablishRate, "establishments (Issues with the credential) allowed per route and minute (0: no bound)")
 	f.BoolVar(&o.CancelOnShutdown, "cancel-on-shutdown", true, "cancel every context at shutdown and each replaced context after --rollover (false for servers with stateful cookie contexts: nothing is cancelled)")
+	f.BoolVar(&o.NoCancel, "no-cancel", false, "send no Cancel, at shutdown or after a rollover: WS-SecurityPolicy's MustNotSendCancel, WCF's requireCancellation=false (the same as --cancel-on-shutdown=false)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.LogFormat, "log-format", "text", "text or json")
 	annotateEnv(f, envPrefix)
@@ -265,7 +284,7 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 		Rollover:         zeroIsNone(o.Rollover),
 		ExpiryMargin:     zeroIsNone(o.ExpiryMargin),
 		ShutdownTimeout:  o.ShutdownTimeout,
-		KeepContexts:     !o.CancelOnShutdown,
+		KeepContexts:     !o.CancelOnShutdown || o.NoCancel,
 		DerivedKeys:      o.DerivedKeys,
 
 		EndpointIdleTimeout: zeroIsNone(o.EndpointIdleTimeout),
@@ -286,6 +305,7 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 			return err
 		},
 		o.checkFlagBounds,
+		func() error { return o.messageSettings(cfg) },
 		// Every setting is checked before any secret is read.
 		cfg.ValidateSettings,
 		func() (err error) { cfg.RootCAs, err = rootCAs(o.CAFile); return err },
@@ -296,6 +316,8 @@ func (o *RunOptions) Config(getenv func(string) string, s Streams) (*outbound.Co
 				return nil
 			case cfg.Profile == outbound.ProfileX509:
 				return o.x509Certificate(cfg, getenv)
+			case cfg.Profile == outbound.ProfileMessage:
+				return o.messageBootstraps(cfg, getenv)
 			}
 			return o.bootstraps(cfg, getenv)
 		},
@@ -347,6 +369,11 @@ var configFlags = map[string]string{
 	"ExpiryMargin":     "--expiry-margin",
 	"ShutdownTimeout":  "--shutdown-timeout",
 	"KeepContexts":     "--cancel-on-shutdown",
+
+	"Message.Suite":    "--algorithm-suite",
+	"Message.Order":    "--protection-order",
+	"MessageBootstrap": "--message-bootstrap",
+	"ServerCert":       "--server-cert",
 
 	"EndpointIdleTimeout": "--endpoint-idle-timeout",
 	"EstablishRate":       "--establish-rate",
@@ -454,6 +481,7 @@ var (
 	profiles = []choice[outbound.Profile]{
 		{"sc-tls", outbound.ProfileSCOverTLS},
 		{"x509", outbound.ProfileX509},
+		{"message", outbound.ProfileMessage},
 	}
 	scVersions = []choice[wssc.Version]{
 		{"2005-02", wssc.Feb2005},

@@ -22,7 +22,7 @@ func TestRunProfile(t *testing.T) {
 		{name: "sc-tls named", args: cmdline(upstream, userPW, []string{"--profile", "sc-tls"}), want: outbound.ProfileSCOverTLS},
 		{name: "x509 without a certificate", args: cmdline(upstream, []string{"--profile", "x509"}), wantErr: "no certificate"},
 		{name: "x509 asks for no username", args: cmdline(upstream, userPW, []string{"--profile", "x509"}), wantErr: "--cert-file"},
-		{name: "unknown profile", args: cmdline(upstream, userPW, []string{"--profile", "message"}), wantErr: "sc-tls or x509"},
+		{name: "unknown profile", args: cmdline(upstream, userPW, []string{"--profile", "tls"}), wantErr: "sc-tls, x509 or message"},
 		{name: "plain forwarding ignores the profile", args: cmdline(upstream, []string{"--security", "none", "--profile", "x509"}), want: outbound.ProfileX509},
 	}
 	for _, tt := range tests {

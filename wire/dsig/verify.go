@@ -129,6 +129,22 @@ func Verify(root, sig *etree.Element, resolve KeyResolver, pol Policy) (*Verifie
 	return out, nil
 }
 
+// VerifySignedInfo checks the Signature element sig's shape and its
+// SignatureValue over SignedInfo with the key resolve returns, without
+// resolving or digesting any reference. It lets a caller with several
+// candidate keys pick the one that signed before changing the document
+// (decrypting what the signature covers); Verify must still follow.
+func VerifySignedInfo(sig *etree.Element, resolve KeyResolver, pol Policy) error {
+	if !xmldoc.Is(sig, xmldoc.Name{Space: NS, Local: "Signature"}) {
+		return fmt.Errorf("dsig: %s is not an XML Signature", xmldoc.NameOf(sig))
+	}
+	parts, err := readSignature(sig, pol)
+	if err != nil {
+		return err
+	}
+	return parts.verifySignedInfo(resolve)
+}
+
 type sigParts struct {
 	signedInfo *etree.Element
 	siPrefixes []string

@@ -16,16 +16,17 @@ import (
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/keys"
 	"github.com/scproxy/scproxy/wire/wss"
+	"github.com/scproxy/scproxy/wire/xenc"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
 // XML Encryption URIs (XML Encryption 1.0 §3, §5.4.2).
 const (
 	// NSXMLEnc is the XML Encryption namespace.
-	NSXMLEnc = "http://www.w3.org/2001/04/xmlenc#"
+	NSXMLEnc = xenc.NS
 	// RSAOAEPMGF1P is RSA-OAEP with MGF1 and SHA-1, the key transport of
 	// WCF's and WSS4J's algorithm suites.
-	RSAOAEPMGF1P = NSXMLEnc + "rsa-oaep-mgf1p"
+	RSAOAEPMGF1P = xenc.RSAOAEPMGF1P
 )
 
 // ErrProofKey is wrapped by DecryptKey when the EncryptedKey cannot be
@@ -44,7 +45,7 @@ func EncryptKey(key []byte, to *x509.Certificate, rand io.Reader) (*etree.Elemen
 	if !ok {
 		return nil, fmt.Errorf("saml: the relying party's key is a %T, not RSA", to.PublicKey)
 	}
-	ct, err := rsa.EncryptOAEP(sha1.New(), rand, pub, key, nil)
+	ct, err := xenc.WrapKey(RSAOAEPMGF1P, key, pub, rand)
 	if err != nil {
 		return nil, fmt.Errorf("saml: encrypting the proof key: %w", err)
 	}
@@ -99,7 +100,7 @@ func DecryptKey(ek *etree.Element, cert *x509.Certificate, dec crypto.Decrypter)
 	if err != nil {
 		return nil, fmt.Errorf("saml: CipherValue: %w", err)
 	}
-	key, err := dec.Decrypt(rand.Reader, ct, &rsa.OAEPOptions{Hash: crypto.SHA1, MGFHash: crypto.SHA1})
+	key, err := xenc.UnwrapKey(RSAOAEPMGF1P, ct, dec, 0, rand.Reader)
 	if err != nil {
 		return nil, ErrProofKey
 	}

@@ -47,6 +47,18 @@ func NewDKT(id string, base wss.Reference, d keys.Derivation, rand io.Reader) (*
 	return &DKT{ID: id, Base: wss.STR{Reference: &base}, Derivation: d}, nil
 }
 
+// NewDKTOn is NewDKT for a base token named by any reference form, such
+// as the EncryptedKeySHA1 key identifier a server uses for the key of the
+// request it answers.
+func NewDKTOn(id string, base wss.STR, d keys.Derivation, rand io.Reader) (*DKT, error) {
+	t, err := NewDKT(id, wss.Reference{}, d, rand)
+	if err != nil {
+		return nil, err
+	}
+	t.Base = base
+	return t, nil
+}
+
 // Key derives the token's key from the base token's key.
 func (t *DKT) Key(base []byte) ([]byte, error) {
 	k, err := keys.Derive(base, t.Derivation)
@@ -61,8 +73,8 @@ func (t *DKT) Key(base []byte) ([]byte, error) {
 // not the default, and Nonce. wsc:Properties is never written: WCF rejects
 // DerivedKeyTokens that carry it.
 func (t *DKT) Element(v Version) (*etree.Element, error) {
-	if t.Base.Reference == nil {
-		return nil, errors.New("wssc: a derived key token is written with a direct reference only")
+	if (t.Base.Reference == nil) == (t.Base.KeyIdentifier == nil) {
+		return nil, errors.New("wssc: a derived key token is written with one direct reference or key identifier")
 	}
 	d := t.Derivation
 	el := etree.NewElement(v.scPrefix + ":DerivedKeyToken")
@@ -70,7 +82,11 @@ func (t *DKT) Element(v Version) (*etree.Element, error) {
 	if t.ID != "" {
 		wss.SetID(el, t.ID)
 	}
-	el.AddChild(wss.ReferenceSTR(*t.Base.Reference))
+	if t.Base.Reference != nil {
+		el.AddChild(wss.ReferenceSTR(*t.Base.Reference))
+	} else {
+		el.AddChild(wss.KeyIdentifierSTR(*t.Base.KeyIdentifier))
+	}
 	switch {
 	case d.HasGeneration:
 		v.scChild(el, "Generation", strconv.Itoa(d.Generation))

@@ -1,0 +1,242 @@
+package outbound_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/scproxy/scproxy/bootstrap"
+	"github.com/scproxy/scproxy/creds"
+	"github.com/scproxy/scproxy/internal/testkit"
+	"github.com/scproxy/scproxy/outbound"
+	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/wire/msgsec"
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wssc"
+)
+
+// messageUpstream is the built-in server in the message-security profile
+// over plain HTTP (message security protects the messages), recording
+// what it received; tamper, when set, rewrites its answers.
+type messageUpstream struct {
+	srv *scserver.Server
+	ts  *httptest.Server
+	url *url.URL
+
+	mu       sync.Mutex
+	received [][]byte
+	tamper   func(r *http.Request, resp []byte) []byte
+}
+
+func newMessageUpstream(t *testing.T, ms scserver.MessageSecurity, script scserver.Script) *messageUpstream {
+	t.Helper()
+	if ms.Bootstraps == nil {
+		ms.Bootstraps = []scserver.MessageBootstrap{scserver.BootstrapAnonymous, scserver.BootstrapUsername}
+	}
+	srv, err := scserver.New(scserver.Config{PlainHTTP: true, Users: map[string]string{testUser: testPassword}, Message: &ms, Script: script})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &messageUpstream{srv: srv}
+	u.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, r)
+		resp := rec.Body.Bytes()
+		u.mu.Lock()
+		u.received = append(u.received, body)
+		if u.tamper != nil {
+			resp = u.tamper(r, resp)
+		}
+		u.mu.Unlock()
+		maps.Copy(w.Header(), rec.Header())
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(resp)
+	}))
+	t.Cleanup(func() { u.ts.Close(); srv.Close() })
+	u.url, _ = url.Parse(u.ts.URL + "/svc")
+	return u
+}
+
+func (u *messageUpstream) setTamper(f func(r *http.Request, resp []byte) []byte) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.tamper = f
+}
+
+func (u *messageUpstream) bodies() [][]byte {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([][]byte(nil), u.received...)
+}
+
+// messageProxyConfig is a proxy of the message-security profile for u,
+// establishing under the username binding.
+func messageProxyConfig(t *testing.T, u *messageUpstream, derived bool, order msgsec.Order) outbound.Config {
+	t.Helper()
+	log := &testkit.LogBuffer{}
+	t.Cleanup(func() {
+		if strings.Contains(log.String(), testPassword) {
+			t.Errorf("the password reached the log:\n%s", log)
+		}
+	})
+	cert, _ := u.srv.ServiceCertificate()
+	b, err := bootstrap.NewMessage(bootstrap.MessageConfig{
+		Kind: bootstrap.UserNameForCertificate, ServerCert: cert, Version: wssc.Feb2005, Order: order, DerivedKeys: derived,
+		User: testUser, Password: creds.NewSecret(testPassword),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outbound.Config{
+		Routes: routes(u.url), Security: outbound.SecurityContext, Profile: outbound.ProfileMessage,
+		Bootstrap: b, DerivedKeys: derived, Message: outbound.MessageSecurity{Order: order},
+		Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+}
+
+// Through the proxy in the message-security profile, SOAP 1.1 and 1.2
+// applications get the service's answer in their own version, while the
+// service only ever sees the Body encrypted; at shutdown the context is
+// cancelled, and with KeepContexts (MustNotSendCancel) it is not.
+func TestMessageProfileEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		derived bool
+		order   msgsec.Order
+		keep    bool
+	}{
+		{"derived keys, WCF's order", true, msgsec.SignBeforeEncryptAndEncryptSignature, false},
+		{"no derived keys, sign-encrypt", false, msgsec.SignBeforeEncrypt, false},
+		{"encrypt-sign, no cancel", true, msgsec.EncryptBeforeSign, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: tc.derived, Order: tc.order, NoCancel: tc.keep}, scserver.Script{})
+			cfg := messageProxyConfig(t, u, tc.derived, tc.order)
+			cfg.KeepContexts = tc.keep
+			sp := serveProxy(t, cfg)
+			app := newApp(t)
+			for _, v := range []struct {
+				v   soap.Version
+				req string
+			}{{soap.V11, soap11Req}, {soap.V12, soap12Req}} {
+				r := app.post(sp.base+"/", v.v, echoAction, v.req)
+				if r.status != http.StatusOK || !strings.Contains(r.body, "hello") || !strings.Contains(r.body, v.v.Namespace()) {
+					t.Fatalf("%s application: %d %s", v.v, r.status, r.body)
+				}
+				if strings.Contains(r.body, "EncryptedData") || strings.Contains(r.body, "Security") {
+					t.Fatalf("%s application got the protection: %s", v.v, r.body)
+				}
+			}
+			st := sp.p.Status()
+			if st.Profile != "message" || st.Message == nil || st.Message.Suite != "Basic256" || st.Message.Order != tc.order.String() || st.Message.DerivedKeys != tc.derived ||
+				len(st.Endpoints) != 1 || st.Endpoints[0].Bootstrap != "username-for-certificate" {
+				t.Fatalf("status %+v (message %+v)", st, st.Message)
+			}
+			for i, b := range u.bodies() {
+				if bytes.Contains(b, []byte("hello")) || bytes.Contains(b, []byte(testPassword)) {
+					t.Fatalf("request %d crossed the network with its Body or the password in clear:\n%s", i, b)
+				}
+			}
+			if _, err := sp.stop(); err != nil {
+				t.Fatal(err)
+			}
+			want := 1
+			if tc.keep {
+				want = 0
+			}
+			if st := u.srv.Stats(); st.Issued != 1 || st.Cancelled != want {
+				t.Fatalf("server: issued %d cancelled %d, want 1 and %d", st.Issued, st.Cancelled, want)
+			}
+		})
+	}
+}
+
+// The service's RenewNeeded (unprotected) renews the context and the
+// request is resent; after the service forgets every context
+// (BadContextToken) a new one is established and the request resent.
+func TestMessageProfileRecovers(t *testing.T) {
+	u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: true}, scserver.Script{RenewAfterMessages: 2})
+	sp := serveProxy(t, messageProxyConfig(t, u, true, 0))
+	app := newApp(t)
+	for i := range 3 {
+		if r := app.post(sp.base+"/", soap.V11, echoAction, soap11Req); r.status != http.StatusOK || !strings.Contains(r.body, "hello") {
+			t.Fatalf("call %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if st := u.srv.Stats(); st.Renewed != 1 || st.Issued != 1 {
+		t.Fatalf("after RenewNeeded: issued %d renewed %d, want 1 and 1", st.Issued, st.Renewed)
+	}
+	if n := u.srv.ForgetAll(); n != 1 {
+		t.Fatalf("the server forgot %d contexts", n)
+	}
+	if r := app.post(sp.base+"/", soap.V12, echoAction, soap12Req); r.status != http.StatusOK || !strings.Contains(r.body, "hello") {
+		t.Fatalf("after the server forgot the context: %d %s", r.status, r.body)
+	}
+	if st := u.srv.Stats(); st.Issued != 2 {
+		t.Fatalf("after BadContextToken: issued %d, want 2", st.Issued)
+	}
+}
+
+// An answer that cannot be verified reaches the application as a fault
+// in its own version naming why, with nothing of the answer.
+func TestMessageProfileRefusesHostileAnswers(t *testing.T) {
+
+	flip := func(old, new string) func(r *http.Request, resp []byte) []byte {
+		return func(r *http.Request, resp []byte) []byte {
+			if application(r) {
+				return bytes.Replace(resp, []byte(old), []byte(new), 1)
+			}
+			return resp
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		tamper func(r *http.Request, resp []byte) []byte
+		words  []string
+	}{
+		{"cipher text changed", flip("<CipherValue>", "<CipherValue>AAAA"), []string{"cannot be trusted"}},
+		{"signed Body moved (wrapping)", flip(`u:Id="_4"`, `u:Id="_4x"`), []string{"cannot be trusted"}},
+		{"unprotected answer", func(r *http.Request, resp []byte) []byte {
+			if !application(r) {
+				return resp
+			}
+			return []byte(`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><EchoStringResponse xmlns="http://tempuri.org/"><r>forged</r></EchoStringResponse></s:Body></s:Envelope>`)
+		}, []string{"cannot be trusted"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: true}, scserver.Script{})
+			u.setTamper(tc.tamper)
+			sp := serveProxy(t, messageProxyConfig(t, u, true, 0))
+			app := newApp(t)
+			for _, v := range []struct {
+				v   soap.Version
+				req string
+			}{{soap.V11, soap11Req}, {soap.V12, soap12Req}} {
+				r := app.post(sp.base+"/", v.v, echoAction, v.req)
+				if r.status != http.StatusBadGateway || !strings.Contains(r.body, v.v.Namespace()) || strings.Contains(r.body, "forged") {
+					t.Fatalf("%s: %d %s; want a 502 fault in the application's version", v.v, r.status, r.body)
+				}
+				for _, w := range tc.words {
+					if !strings.Contains(r.body, w) {
+						t.Fatalf("%s: the fault does not say %q: %s", v.v, w, r.body)
+					}
+				}
+			}
+		})
+	}
+}
+
+// application reports whether r is an application request (not WS-Trust).
+func application(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("SOAPAction")+r.Header.Get("Content-Type"), echoAction)
+}

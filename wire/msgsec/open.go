@@ -1,0 +1,668 @@
+package msgsec
+
+import (
+	"crypto"
+	"crypto/sha1"
+	"crypto/subtle"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	"github.com/beevik/etree"
+
+	"github.com/scproxy/scproxy/wire/dsig"
+	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wss"
+	"github.com/scproxy/scproxy/wire/wssc"
+	"github.com/scproxy/scproxy/wire/xenc"
+	"github.com/scproxy/scproxy/wire/xmldoc"
+)
+
+// Bounds on what one Security header may ask of the receiver.
+const (
+	maxDKTs          = 8
+	maxEncryptedData = 16
+	maxReferences    = 32
+)
+
+// opener is one message being opened.
+type opener struct {
+	c   Config
+	env *soap.Envelope
+	exp Expect
+	sec *etree.Element
+	// byID indexes the Security header's tokens by Id.
+	byID map[string]*etree.Element
+	dkts map[*etree.Element]*wssc.DKT
+	// named are the EncryptedData the ReferenceLists name, in order;
+	// header ones are decrypted first (plain), the Body's later.
+	named []*etree.Element
+	plain map[*etree.Element]*xenc.Plain
+	sig   *etree.Element
+
+	// The protection token, settled by the first reference to it.
+	ctxID string
+	cands [][]byte
+	cand  int
+	ek    *KeyRef
+	keyed bool
+}
+
+func (p *Profile) open(env *soap.Envelope, exp Expect) (*Opened, error) {
+	if env == nil || env.Header == nil {
+		return nil, errors.New("msgsec: the message has no SOAP Header")
+	}
+	sec, err := wss.FindSecurity(env.Header)
+	if err != nil {
+		return nil, fmt.Errorf("msgsec: %w", err)
+	}
+	o := &opener{c: p.c, env: env, exp: exp, sec: sec, dkts: map[*etree.Element]*wssc.DKT{}}
+	if err := o.index(); err != nil {
+		return nil, err
+	}
+	if err := o.referenced(); err != nil {
+		return nil, err
+	}
+	if err := o.selectKey(); err != nil {
+		return nil, err
+	}
+	verified, err := o.verify()
+	if err != nil {
+		return nil, err
+	}
+	return o.finish(verified)
+}
+
+func (o *opener) scName(local string) xmldoc.Name {
+	return xmldoc.Name{Space: o.c.Version.SC(), Local: local}
+}
+
+var (
+	nameSignature      = xmldoc.Name{Space: dsig.NS, Local: "Signature"}
+	nameSignatureValue = xmldoc.Name{Space: dsig.NS, Local: "SignatureValue"}
+)
+
+// index checks that the Security header holds only what this binding
+// uses, within bounds, and indexes its tokens by Id.
+func (o *opener) index() error {
+	counts := map[string]int{}
+	o.byID = map[string]*etree.Element{}
+	for _, el := range o.sec.ChildElements() {
+		kind := o.kindOf(el)
+		if kind == "" {
+			return fmt.Errorf("msgsec: unexpected %s in the Security header", xmldoc.NameOf(el))
+		}
+		counts[kind]++
+		for _, n := range dsig.IDAttributes {
+			if id, ok := xmldoc.Attr(el, n); ok {
+				if o.byID[id] != nil {
+					return fmt.Errorf("msgsec: Id %q is used twice in the Security header", id)
+				}
+				o.byID[id] = el
+			}
+		}
+	}
+	switch {
+	case counts["Timestamp"] != 1:
+		return fmt.Errorf("msgsec: the Security header has %d Timestamps, expected 1", counts["Timestamp"])
+	case counts["DerivedKeyToken"] > maxDKTs:
+		return fmt.Errorf("msgsec: %d derived key tokens exceed the limit of %d", counts["DerivedKeyToken"], maxDKTs)
+	case counts["EncryptedData"] > maxEncryptedData:
+		return fmt.Errorf("msgsec: %d encrypted parts exceed the limit of %d", counts["EncryptedData"], maxEncryptedData)
+	case counts["EncryptedKey"] > 1, counts["SecurityContextToken"] > 1, counts["Signature"] > 1, counts["UsernameToken"] > 1:
+		return errors.New("msgsec: the Security header carries a token or signature twice")
+	}
+	return nil
+}
+
+// kindOf names an element the Security header may hold, "" otherwise.
+func (o *opener) kindOf(el *etree.Element) string {
+	for _, n := range []xmldoc.Name{
+		wss.NameTimestamp, o.scName("SecurityContextToken"), o.scName("DerivedKeyToken"),
+		xenc.NameEncryptedKey, xenc.NameReferenceList, xenc.NameEncryptedData,
+		nameSignature, wss.NameSignatureConfirmation, wss.NameUsernameToken,
+	} {
+		if xmldoc.Is(el, n) {
+			return n.Local
+		}
+	}
+	return ""
+}
+
+// referenced reads the ReferenceLists (in the header and in an
+// EncryptedKey) and resolves each DataReference to exactly one
+// EncryptedData, in the Security header or as the Body's content. Every
+// EncryptedData in those places must be named.
+func (o *opener) referenced() error {
+	var ids []string
+	for _, el := range o.sec.ChildElements() {
+		var list []string
+		var err error
+		switch {
+		case xmldoc.Is(el, xenc.NameReferenceList):
+			list, err = xenc.ParseReferenceList(el)
+		case xmldoc.Is(el, xenc.NameEncryptedKey):
+			if rl, e := xmldoc.Optional(el, xenc.NameReferenceList); e != nil {
+				err = e
+			} else if rl != nil {
+				list, err = xenc.ParseReferenceList(rl)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("msgsec: %w", err)
+		}
+		ids = append(ids, list...)
+	}
+	if len(ids) > maxEncryptedData+1 {
+		return fmt.Errorf("msgsec: %d encrypted parts exceed the limit", len(ids))
+	}
+	index := idIndex(o.env.Root)
+	seen := map[*etree.Element]bool{}
+	for _, id := range ids {
+		found := index[id]
+		if len(found) != 1 {
+			return fmt.Errorf("msgsec: DataReference %q resolves to %d elements, expected 1", "#"+id, len(found))
+		}
+		ed := found[0]
+		if !xmldoc.Is(ed, xenc.NameEncryptedData) || seen[ed] || !o.encryptedPlace(ed) {
+			return fmt.Errorf("msgsec: DataReference %q does not name an encrypted header or Body content", "#"+id)
+		}
+		seen[ed] = true
+		o.named = append(o.named, ed)
+	}
+	var stray error
+	xmldoc.Walk(o.env.Root, func(e *etree.Element) {
+		if xmldoc.Is(e, xenc.NameEncryptedData) && !seen[e] && stray == nil {
+			stray = errors.New("msgsec: an EncryptedData is not named by any ReferenceList")
+		}
+	})
+	if stray != nil {
+		return stray
+	}
+	if !o.bodyEncrypted() && hasContent(o.env.Body) {
+		return errors.New("msgsec: the Body is not encrypted")
+	}
+	return nil
+}
+
+// encryptedPlace reports whether ed sits where this binding encrypts: a
+// child of the Security header, or the one content of the Body.
+func (o *opener) encryptedPlace(ed *etree.Element) bool {
+	switch ed.Parent() {
+	case o.sec:
+		return true
+	case o.env.Body:
+		return len(o.env.Body.ChildElements()) == 1 && !hasText(o.env.Body)
+	}
+	return false
+}
+
+func (o *opener) bodyEncrypted() bool {
+	kids := o.env.Body.ChildElements()
+	return len(kids) == 1 && xmldoc.Is(kids[0], xenc.NameEncryptedData)
+}
+
+// selectKey settles the protection token's key, trying the context's
+// accepted keys in order when there are several (rollover): with each, the
+// encrypted header parts are decrypted aside and the Signature's
+// SignedInfo checked. Nothing in the document changes until a key passes.
+func (o *opener) selectKey() error {
+	for o.cand = 0; ; o.cand++ {
+		err := o.trySelect()
+		if err == nil {
+			return nil
+		}
+		retry := errors.Is(err, ErrDecrypt) || errors.Is(err, dsig.ErrBadSignature)
+		if !retry || o.cand+1 >= len(o.cands) {
+			return err
+		}
+	}
+}
+
+func (o *opener) trySelect() error {
+	clear(o.dkts)
+	o.plain = map[*etree.Element]*xenc.Plain{}
+	o.sig = nil
+	if sigs := xmldoc.Children(o.sec, nameSignature); len(sigs) == 1 {
+		o.sig = sigs[0]
+	}
+	for _, ed := range o.named {
+		if ed.Parent() != o.sec {
+			continue
+		}
+		pl, err := o.decrypt(ed, xenc.TypeElement)
+		if err != nil {
+			return err
+		}
+		o.plain[ed] = pl
+		inner := pl.Elements()[0]
+		if o.kindOf(inner) == "" || xmldoc.Is(inner, xenc.NameEncryptedData) {
+			return fmt.Errorf("msgsec: unexpected encrypted %s in the Security header", xmldoc.NameOf(inner))
+		}
+		if xmldoc.Is(inner, nameSignature) {
+			if o.sig != nil {
+				return errors.New("msgsec: the message carries two signatures")
+			}
+			o.sig = inner
+		}
+	}
+	switch {
+	case o.sig == nil:
+		return errors.New("msgsec: the message is not signed")
+	case o.c.Order.encryptsSignature() && o.sig.Parent() == o.sec:
+		return errors.New("msgsec: the signature is not encrypted, as the protection order requires")
+	}
+	return dsig.VerifySignedInfo(o.sig, o.resolver, o.policy())
+}
+
+func (o *opener) policy() dsig.Policy {
+	return dsig.Policy{SignatureMethods: []string{o.c.SignatureMethod}, DigestMethods: []string{o.c.Suite.Digest}, MaxReferences: maxReferences}
+}
+
+// decrypt decrypts the EncryptedData ed, which must be of type typ and use
+// the suite's algorithm, and parses it aside.
+func (o *opener) decrypt(ed *etree.Element, typ string) (*xenc.Plain, error) {
+	d, err := xenc.ParseEncryptedData(ed)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case d.Type != typ:
+		return nil, fmt.Errorf("msgsec: EncryptedData %q has Type %q, expected %q", d.ID, d.Type, typ)
+	case d.Method != o.c.Suite.Encryption:
+		return nil, fmt.Errorf("msgsec: encryption %q is not the suite's %q", d.Method, o.c.Suite.Encryption)
+	case d.KeyInfo == nil:
+		return nil, fmt.Errorf("msgsec: EncryptedData %q does not name its key", d.ID)
+	}
+	key, err := o.keyFor(d.KeyInfo)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := d.Decrypt(key)
+	if err != nil {
+		return nil, err
+	}
+	return xenc.ParsePlain(ed, typ, plain, o.c.Limits)
+}
+
+// verify puts the decrypted parts in place in the order the protection
+// order implies and checks the signature and what it must cover.
+func (o *opener) verify() (*dsig.Verified, error) {
+	decryptAll := func() error {
+		for _, pl := range o.plain {
+			pl.Replace()
+		}
+		if !o.bodyEncrypted() {
+			return nil
+		}
+		pl, err := o.decrypt(o.env.Body.ChildElements()[0], xenc.TypeContent)
+		if err != nil {
+			return err
+		}
+		pl.Replace()
+		return nil
+	}
+	var covered []*etree.Element
+	if o.c.Order != EncryptBeforeSign {
+		if err := decryptAll(); err != nil {
+			return nil, err
+		}
+	} else {
+		// The signature covers the EncryptedData of header parts.
+		for ed := range o.plain {
+			covered = append(covered, ed)
+		}
+	}
+	v, err := dsig.Verify(o.env.Root, o.sig, o.resolver, o.policy())
+	if err != nil {
+		return nil, fmt.Errorf("msgsec: %w", err)
+	}
+	if err := o.requireCovered(v, covered); err != nil {
+		return nil, err
+	}
+	if o.c.Order == EncryptBeforeSign {
+		if err := decryptAll(); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// requireCovered checks that the signature covers the Body, the
+// Timestamp, every addressing header, every SignatureConfirmation and
+// UsernameToken, and extra.
+func (o *opener) requireCovered(v *dsig.Verified, extra []*etree.Element) error {
+	parts := map[string]*etree.Element{"Body": o.env.Body}
+	ts, err := xmldoc.One(o.sec, wss.NameTimestamp)
+	if err != nil {
+		return fmt.Errorf("msgsec: %w", err)
+	}
+	parts["Timestamp"] = ts
+	for _, el := range addressing(o.env.Header) {
+		parts[el.Tag] = el
+	}
+	for i, el := range extra {
+		parts[fmt.Sprintf("encrypted part %d", i+1)] = el
+	}
+	if o.c.Order != EncryptBeforeSign {
+		for i, el := range o.sec.ChildElements() {
+			if xmldoc.Is(el, wss.NameSignatureConfirmation) || xmldoc.Is(el, wss.NameUsernameToken) {
+				parts[fmt.Sprintf("%s %d", el.Tag, i)] = el
+			}
+		}
+	}
+	if err := v.Require(parts); err != nil {
+		return fmt.Errorf("msgsec: %w", err)
+	}
+	return nil
+}
+
+// resolver is the dsig.KeyResolver of the message's signature.
+func (o *opener) resolver(keyInfo *etree.Element, method string) (dsig.VerifyingKey, error) {
+	if keyInfo == nil {
+		return nil, errors.New("the signature does not name its key")
+	}
+	str, err := xmldoc.One(keyInfo, wss.NameSecurityTokenReference)
+	if err != nil {
+		return nil, err
+	}
+	key, err := o.keyFor(str)
+	if err != nil {
+		return nil, err
+	}
+	return dsig.HMACKey(method, key)
+}
+
+// keyFor returns the key a signature's or EncryptedData's KeyInfo
+// reference names: a DerivedKeyToken on the protection token when the
+// policy requires derived keys, the protection token itself otherwise.
+func (o *opener) keyFor(strEl *etree.Element) ([]byte, error) {
+	s, err := wss.ParseSTR(strEl)
+	if err != nil {
+		return nil, err
+	}
+	var dktEl *etree.Element
+	if s.Reference != nil && s.Reference.Local() {
+		if el := o.byID[s.Reference.Target()]; el != nil && xmldoc.Is(el, o.scName("DerivedKeyToken")) {
+			dktEl = el
+		}
+	}
+	switch {
+	case o.c.DerivedKeys && dktEl == nil:
+		return nil, errors.New("msgsec: a key is not a derived key, as the policy requires")
+	case !o.c.DerivedKeys && dktEl != nil:
+		return nil, errors.New("msgsec: a key is derived, and the policy says no derived keys")
+	case dktEl == nil:
+		return o.baseKey(*s)
+	}
+	dkt := o.dkts[dktEl]
+	if dkt == nil {
+		if dkt, err = wssc.ParseDKT(dktEl, o.c.Version); err != nil {
+			return nil, err
+		}
+		o.dkts[dktEl] = dkt
+	}
+	base, err := o.baseKey(dkt.Base)
+	if err != nil {
+		return nil, err
+	}
+	return dkt.Key(base)
+}
+
+// baseKey returns the key of the protection token s names. All
+// references of a message must name the same token.
+func (o *opener) baseKey(s wss.STR) ([]byte, error) {
+	if k := s.KeyIdentifier; k != nil {
+		if k.ValueType != wss.ValueTypeEncryptedKeySHA1 {
+			return nil, fmt.Errorf("msgsec: key identifier type %q is not accepted", k.ValueType)
+		}
+		return o.keyBySHA1(k.Value)
+	}
+	r := s.Reference
+	if !r.Local() {
+		if r.ValueType != "" && r.ValueType != o.c.Version.TokenType() {
+			return nil, fmt.Errorf("msgsec: reference ValueType %q is not a security context", r.ValueType)
+		}
+		return o.contextKey(r.URI)
+	}
+	el := o.byID[r.Target()]
+	switch {
+	case el == nil:
+		id := r.Target()
+		if o.exp.Request != nil && o.exp.Request.contexts[id] != "" {
+			id = o.exp.Request.contexts[id]
+		}
+		return o.contextKey(id)
+	case xmldoc.Is(el, xenc.NameEncryptedKey):
+		return o.unwrap(el)
+	case xmldoc.Is(el, o.scName("SecurityContextToken")):
+		id, err := xmldoc.One(el, o.scName("Identifier"))
+		if err != nil {
+			return nil, err
+		}
+		return o.contextKey(xmldoc.Text(id))
+	}
+	return nil, fmt.Errorf("msgsec: reference %q does not name a protection token", r.URI)
+}
+
+// contextKey returns the candidate key of the context identifier.
+func (o *opener) contextKey(identifier string) ([]byte, error) {
+	switch {
+	case o.ek != nil:
+		return nil, errors.New("msgsec: the message is keyed by two protection tokens")
+	case o.ctxID != "" && o.ctxID != identifier:
+		return nil, errors.New("msgsec: the message is keyed by two security contexts")
+	case o.ctxID == "":
+		if o.exp.ContextKeys == nil {
+			return nil, ErrUnknownContext
+		}
+		cands, err := o.exp.ContextKeys(identifier)
+		if err != nil {
+			return nil, fmt.Errorf("msgsec: %w", err)
+		}
+		if len(cands) == 0 {
+			return nil, ErrUnknownContext
+		}
+		o.ctxID, o.cands = identifier, cands
+	}
+	return o.cands[o.cand], nil
+}
+
+// unwrap opens the message's EncryptedKey with the receiver's key.
+func (o *opener) unwrap(el *etree.Element) ([]byte, error) {
+	if o.ctxID != "" {
+		return nil, errors.New("msgsec: the message is keyed by two protection tokens")
+	}
+	if o.ek != nil {
+		return o.ek.Key, nil
+	}
+	own := o.exp.Own
+	if own == nil || own.Cert == nil {
+		return nil, errors.New("msgsec: the message carries a key for a certificate this side does not have")
+	}
+	dec, ok := own.Key.(crypto.Decrypter)
+	if !ok {
+		return nil, errors.New("msgsec: the certificate's key cannot decrypt")
+	}
+	ek, err := xenc.ParseEncryptedKey(el)
+	if err != nil {
+		return nil, err
+	}
+	if ek.Method != o.c.Suite.KeyWrap {
+		return nil, fmt.Errorf("msgsec: key transport %q is not the suite's %q", ek.Method, o.c.Suite.KeyWrap)
+	}
+	if err := namesCert(ek.KeyInfo, own.Cert); err != nil {
+		return nil, err
+	}
+	key, err := ek.Unwrap(dec, o.c.Suite.KeyLength(), o.c.Rand)
+	if err != nil {
+		return nil, err
+	}
+	ref := NewKeyRef(key, ek.CipherValue)
+	o.ek = &ref
+	return key, nil
+}
+
+// namesCert requires an EncryptedKey's KeyInfo to name cert by
+// thumbprint, so that a key for another party is refused by name.
+func namesCert(strEl *etree.Element, cert *x509.Certificate) error {
+	s, err := wss.ParseSTR(strEl)
+	if err != nil {
+		return err
+	}
+	sum := sha1.Sum(cert.Raw)
+	if k := s.KeyIdentifier; k == nil || k.ValueType != wss.ValueTypeThumbprintSHA1 || subtle.ConstantTimeCompare(k.Value, sum[:]) != 1 {
+		return errors.New("msgsec: the EncryptedKey is not for this side's certificate")
+	}
+	return nil
+}
+
+// keyBySHA1 returns the key an EncryptedKeySHA1 names: the key of this
+// message's EncryptedKey or of the request answered.
+func (o *opener) keyBySHA1(sum []byte) ([]byte, error) {
+	if o.ctxID != "" {
+		return nil, errors.New("msgsec: the message is keyed by two protection tokens")
+	}
+	for _, k := range []*KeyRef{o.ek, o.requestKey()} {
+		if k != nil && subtle.ConstantTimeCompare(k.SHA1, sum) == 1 {
+			o.ek = k
+			return k.Key, nil
+		}
+	}
+	return nil, errors.New("msgsec: the EncryptedKeySHA1 names no key this side sent or received")
+}
+
+func (o *opener) requestKey() *KeyRef {
+	if o.exp.Request == nil {
+		return nil
+	}
+	return o.exp.Request.key
+}
+
+// finish checks the Timestamp, addressing and SignatureConfirmation,
+// reads the supporting UsernameToken and strips the Security header.
+func (o *opener) finish(v *dsig.Verified) (*Opened, error) {
+	ts, _ := xmldoc.One(o.sec, wss.NameTimestamp)
+	t, err := wss.ParseTimestamp(ts)
+	if err != nil {
+		return nil, fmt.Errorf("msgsec: %w", err)
+	}
+	if err := t.CheckFresh(o.c.Now(), o.c.Freshness); err != nil {
+		return nil, fmt.Errorf("msgsec: Timestamp: %w", err)
+	}
+	hs, _, err := wsa.Read(o.env.Header)
+	if err != nil {
+		return nil, fmt.Errorf("msgsec: %w", err)
+	}
+	if r := o.exp.Request; o.c.Role == Client && r != nil && r.MessageID != "" && hs.RelatesTo != r.MessageID {
+		return nil, fmt.Errorf("msgsec: the answer relates to %q, not to the request %q", hs.RelatesTo, r.MessageID)
+	}
+	if err := o.confirmations(); err != nil {
+		return nil, err
+	}
+	out := &Opened{Envelope: o.env, Addressing: hs}
+	if ut, err := xmldoc.Optional(o.sec, wss.NameUsernameToken); err != nil {
+		return nil, fmt.Errorf("msgsec: %w", err)
+	} else if ut != nil {
+		if o.c.Role == Client {
+			return nil, errors.New("msgsec: an answer carries a UsernameToken")
+		}
+		if out.Username, err = wss.ParseUsernameToken(ut); err != nil {
+			return nil, fmt.Errorf("msgsec: %w", err)
+		}
+	}
+	sv, err := xmldoc.One(v.Signature, nameSignatureValue)
+	if err != nil {
+		return nil, fmt.Errorf("msgsec: %w", err)
+	}
+	val, err := wss.DecodeBase64(sv.Text())
+	if err != nil {
+		return nil, fmt.Errorf("msgsec: %w", err)
+	}
+	out.SignatureValues = [][]byte{val}
+	if o.ek != nil {
+		out.Reply = Token{Key: o.ek}
+	} else {
+		out.Reply = Token{Context: &Context{Token: &wssc.SCT{Identifier: o.ctxID}, Key: o.cands[o.cand]}}
+	}
+	o.env.Header.RemoveChild(o.sec)
+	return out, nil
+}
+
+// confirmations checks, for a client whose policy requires
+// SignatureConfirmation, that the answer confirms exactly the request's
+// signature values (one empty confirmation for an unsigned request).
+func (o *opener) confirmations() error {
+	els := xmldoc.Children(o.sec, wss.NameSignatureConfirmation)
+	if o.c.Role == Server {
+		if len(els) > 0 {
+			return errors.New("msgsec: a request carries a SignatureConfirmation")
+		}
+		return nil
+	}
+	if !o.c.SignatureConfirmation {
+		return nil
+	}
+	var want [][]byte
+	if o.exp.Request != nil {
+		want = o.exp.Request.SignatureValues
+	}
+	if len(want) == 0 {
+		want = [][]byte{nil}
+	}
+	if len(els) != len(want) {
+		return fmt.Errorf("msgsec: the answer carries %d signature confirmations, expected %d", len(els), len(want))
+	}
+	used := make([]bool, len(want))
+	for _, el := range els {
+		c, err := wss.ParseSignatureConfirmation(el)
+		if err != nil {
+			return fmt.Errorf("msgsec: %w", err)
+		}
+		found := false
+		for i, w := range want {
+			if !used[i] && sameValue(w, c.Value) {
+				used[i], found = true, true
+				break
+			}
+		}
+		if !found {
+			return errors.New("msgsec: a signature confirmation does not match the request's signature")
+		}
+	}
+	return nil
+}
+
+// sameValue compares confirmation values; nil (an unsigned request's
+// confirmation) equals only nil.
+func sameValue(a, b []byte) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return subtle.ConstantTimeCompare(a, b) == 1
+}
+
+// idIndex maps every Id value in the document to the elements carrying it.
+func idIndex(root *etree.Element) map[string][]*etree.Element {
+	ids := map[string][]*etree.Element{}
+	xmldoc.Walk(root, func(e *etree.Element) {
+		for _, n := range dsig.IDAttributes {
+			if v, ok := xmldoc.Attr(e, n); ok {
+				ids[v] = append(ids[v], e)
+			}
+		}
+	})
+	return ids
+}
+
+func hasContent(el *etree.Element) bool { return len(el.ChildElements()) > 0 || hasText(el) }
+
+func hasText(el *etree.Element) bool {
+	for _, tok := range el.Child {
+		if t, ok := tok.(*etree.CharData); ok && !t.IsWhitespace() {
+			return true
+		}
+	}
+	return false
+}
