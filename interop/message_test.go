@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -202,6 +203,10 @@ func msgSupport(t *testing.T, s cxfpeer.MsgScenario) string {
 	return ""
 }
 
+// notImplemented finds scproxy's account of a feature it lacks in the
+// fault the application gets.
+var notImplemented = regexp.MustCompile(`[\w/]+: [^:<]* (?:is|are) not implemented`)
+
 var (
 	helpOnce sync.Once
 	helpText string
@@ -262,6 +267,9 @@ func testMsgLifecycle(t *testing.T, s cxfpeer.MsgScenario, bridged bool) {
 			size = 64 << 10
 		}
 		if err := px.echo(t, appSOAP12, echoElement(i, size)); err != nil {
+			if m := notImplemented.FindString(err.Error()); i == 0 && m != "" {
+				t.Skipf("scproxy lacks this scenario's feature: %s", m)
+			}
 			t.Fatalf("message %d: %v\nscproxy log:\n%s\nservice saw:\n%s", i, err, px.output(), dump(only(readWire(t, wire, from), s.Path)))
 		}
 	}
