@@ -79,6 +79,8 @@ final class Policies {
             + "<sp:RequireClientEntropy/><sp:RequireServerEntropy/></wsp:Policy></sp:" + trust + ">";
         String wss11 = "<sp:Wss11><wsp:Policy><sp:MustSupportRefKeyIdentifier/><sp:MustSupportRefIssuerSerial/>"
             + "<sp:MustSupportRefThumbprint/><sp:MustSupportRefEncryptedKey/></wsp:Policy></sp:Wss11>";
+        // WCF's bootstrap confirms signatures; its steady state does not.
+        String bootstrapWss11 = wss11.replace("</wsp:Policy></sp:Wss11>", "<sp:RequireSignatureConfirmation/></wsp:Policy></sp:Wss11>");
         String wss10 = "<sp:Wss10><wsp:Policy><sp:MustSupportRefKeyIdentifier/><sp:MustSupportRefIssuerSerial/>"
             + "</wsp:Policy></sp:Wss10>";
         StringBuilder parts = new StringBuilder("<sp:SignedParts><sp:Body/>");
@@ -99,7 +101,7 @@ final class Policies {
 
         String bootstrapBinding;
         String bootstrapTokens = "";
-        String bootstrapWss = wss11;
+        String bootstrapWss = bootstrapWss11;
         if ("mutual10".equals(s.bootstrap())) {
             bootstrapBinding = "<sp:AsymmetricBinding><wsp:Policy>"
                 + "<sp:InitiatorToken><wsp:Policy><sp:X509Token sp:IncludeToken='" + always + "'>" + x509
