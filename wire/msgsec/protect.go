@@ -166,7 +166,7 @@ func (b *builder) encryptedKey(cert *x509.Certificate) (protection, error) {
 	b.sec.AddChild(ek.Element())
 	ref := NewKeyRef(key, wrapped)
 	b.sent.key = &ref
-	return protection{key: key, base: wss.STR{Reference: &wss.Reference{URI: "#" + ek.ID}}}, nil
+	return protection{key: key, base: wss.STR{Reference: &wss.Reference{URI: "#" + ek.ID, ValueType: wss.TokenTypeEncryptedKey}}}, nil
 }
 
 // keying returns the signing and encryption keys: DerivedKeyTokens from

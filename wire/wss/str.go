@@ -54,6 +54,13 @@ type STR struct {
 // is left out when empty.
 func ReferenceSTR(r Reference) *etree.Element {
 	el := newElement(PrefixWSSE, NSWSSE, "SecurityTokenReference")
+	if r.ValueType == TokenTypeEncryptedKey {
+		// A reference to an EncryptedKey names the token type on the
+		// SecurityTokenReference too, which WSS4J's Basic Security
+		// Profile check requires (R5215) and WSS4J itself writes.
+		el.CreateAttr("xmlns:"+PrefixWSSE11, NSWSSE11)
+		el.CreateAttr(PrefixWSSE11+":TokenType", TokenTypeEncryptedKey)
+	}
 	ref := el.CreateElement(PrefixWSSE + ":Reference")
 	ref.CreateAttr("URI", r.URI)
 	if r.ValueType != "" {
