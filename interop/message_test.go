@@ -30,8 +30,8 @@ import (
 // scenario, as a user would write them: the profile, its bootstrap and
 // the credential it needs, the service certificate, the suite, the
 // protection order, derived keys, Cancel, the WS-SC version.
-func msgFlags(s cxfpeer.MsgScenario) []string {
-	a := []string{"--upstream", shared.peer.Plain + s.Path, "--ca-file", shared.pki.CAFile,
+func msgFlags(s cxfpeer.MsgScenario, upstream string) []string {
+	a := []string{"--upstream", upstream, "--ca-file", shared.pki.CAFile,
 		"--profile", "message", "--message-bootstrap", s.Bootstrap, "--server-cert", shared.pki.ServerCert,
 		"--algorithm-suite", s.Suite, "--protection-order", s.Order,
 		"--derived-keys=" + fmt.Sprint(s.Derived), "--sc-version", s.SCVersion(), "--addressing", "1.0"}
@@ -323,7 +323,7 @@ func testMsgLifecycle(t *testing.T, s cxfpeer.MsgScenario, bridged bool) {
 	}
 	wire, keyLog := shared.peer.WireLog, shared.peer.KeyLog
 	from, keysFrom := wireSize(t, wire), wireSize(t, keyLog)
-	args := append(msgFlags(s), "--rollover", "1m")
+	args := append(msgFlags(s, shared.peer.Plain+s.Path), "--rollover", "1m")
 	appSOAP12 := s.SOAP12
 	if bridged {
 		args = append(args, "--soap-version", "1.2")

@@ -28,6 +28,10 @@ var shared struct {
 	pki      *cxfpeer.PKI
 	peer     *cxfpeer.Peer
 	peerTime time.Duration
+	// The Metro service, started by the first test that needs it.
+	metroOnce sync.Once
+	metro     *cxfpeer.Metro
+	metroErr  error
 }
 
 // peerLifetime is the lifetime of the service's contexts: short, so that
@@ -74,6 +78,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared.peer != nil {
 		shared.peer.Stop()
+	}
+	if shared.metro != nil {
+		shared.metro.Stop()
 	}
 	if shared.dir != "" {
 		if code != 0 && shared.peer != nil {

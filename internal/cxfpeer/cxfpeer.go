@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -53,13 +52,17 @@ func Tools() (java, mvn string, err error) {
 
 // Source finds the peer's Maven project: testdata/peers/cxf of the module
 // root at or above the working directory.
-func Source() (string, error) {
+func Source() (string, error) { return projectDir("cxf") }
+
+// projectDir finds the Maven project testdata/peers/<name> of the module
+// root at or above the working directory.
+func projectDir(name string) (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		p := filepath.Join(dir, "testdata", "peers", "cxf")
+		p := filepath.Join(dir, "testdata", "peers", name)
 		if _, err := os.Stat(filepath.Join(p, "pom.xml")); err == nil {
 			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 				return p, nil
@@ -67,7 +70,7 @@ func Source() (string, error) {
 		}
 		up := filepath.Dir(dir)
 		if up == dir {
-			return "", errors.New("cxfpeer: testdata/peers/cxf not found above the working directory")
+			return "", fmt.Errorf("cxfpeer: testdata/peers/%s not found above the working directory", name)
 		}
 		dir = up
 	}
@@ -117,8 +120,16 @@ func (b Build) classpath() string {
 // directory (SCPROXY_PEER_CACHE overrides it): Maven offline first (CI
 // resolves the dependencies into ~/.m2 beforehand), online when that
 // fails.
-func BuildPeer(mvn string) (Build, error) {
-	src, err := Source()
+func BuildPeer(mvn string) (Build, error) { return buildProject(mvn, "cxf", "cxf-peer-1.jar") }
+
+// BuildMetro builds the Metro peer (testdata/peers/metro) as BuildPeer
+// builds the CXF one.
+func BuildMetro(mvn string) (Build, error) { return buildProject(mvn, "metro", "metro-peer-1.jar") }
+
+// buildProject builds testdata/peers/<name>, whose jar is jar, once per
+// source hash.
+func buildProject(mvn, name, jar string) (Build, error) {
+	src, err := projectDir(name)
 	if err != nil {
 		return Build{}, err
 	}
@@ -134,8 +145,8 @@ func BuildPeer(mvn string) (Build, error) {
 		}
 		cache = filepath.Join(base, "scproxy", "interop")
 	}
-	dir := filepath.Join(cache, "cxf-"+hash)
-	b := Build{Jar: filepath.Join(dir, "cxf-peer-1.jar"), Lib: filepath.Join(dir, "lib")}
+	dir := filepath.Join(cache, name+"-"+hash)
+	b := Build{Jar: filepath.Join(dir, jar), Lib: filepath.Join(dir, "lib")}
 	if _, err := os.Stat(b.Jar); err == nil {
 		return b, nil
 	}
@@ -154,9 +165,9 @@ func BuildPeer(mvn string) (Build, error) {
 		out, err = exec.Command(mvn, args...).CombinedOutput()
 	}
 	if err != nil {
-		return Build{}, fmt.Errorf("building the CXF peer with Maven: %v\n%s", err, out)
+		return Build{}, fmt.Errorf("building the %s peer with Maven: %v\n%s", name, err, out)
 	}
-	if err := os.Rename(filepath.Join(tmp, "target", "cxf-peer-1.jar"), filepath.Join(tmp, "out", "cxf-peer-1.jar")); err != nil {
+	if err := os.Rename(filepath.Join(tmp, "target", jar), filepath.Join(tmp, "out", jar)); err != nil {
 		return Build{}, err
 	}
 	if err := os.Rename(filepath.Join(tmp, "out"), dir); err != nil {
@@ -269,6 +280,17 @@ func (p *process) Stop() {
 		return
 	}
 	_ = p.stdin.Close()
+	// Lines no one waits for any more must not hold the reader, which
+	// reaps the process.
+	go func() {
+		for {
+			select {
+			case <-p.lines:
+			case <-p.done:
+				return
+			}
+		}
+	}()
 	select {
 	case <-p.done:
 	case <-time.After(15 * time.Second):
