@@ -171,7 +171,13 @@ var bodyRE = regexp.MustCompile(`<(?:([A-Za-z_][\w.-]*):)?Body(?:\s[^>]*)?>`)
 // carries the element byte for byte.
 func (p *proxy) echo(t *testing.T, soap12 bool, element string) error {
 	t.Helper()
-	got, err := p.call(t, soap12, echoAction, element)
+	return p.echoAt(t, "/", soap12, element)
+}
+
+// echoAt is echo to the route at path.
+func (p *proxy) echoAt(t *testing.T, path string, soap12 bool, element string) error {
+	t.Helper()
+	got, err := p.callAt(t, path, soap12, echoAction, element)
 	if err == nil && got != element {
 		err = fmt.Errorf("echo differs:\n got %q\nwant %q", trim(got), trim(element))
 	}
@@ -183,12 +189,18 @@ func (p *proxy) echo(t *testing.T, soap12 bool, element string) error {
 // the answer is that envelope's version and not a fault.
 func (p *proxy) call(t *testing.T, soap12 bool, action, element string) (string, error) {
 	t.Helper()
+	return p.callAt(t, "/", soap12, action, element)
+}
+
+// callAt is call to the route at path.
+func (p *proxy) callAt(t *testing.T, path string, soap12 bool, action, element string) (string, error) {
+	t.Helper()
 	ns, ct := nsSOAP11, "text/xml; charset=utf-8"
 	if soap12 {
 		ns, ct = nsSOAP12, `application/soap+xml; charset=utf-8; action="`+action+`"`
 	}
 	env := `<s:Envelope xmlns:s="` + ns + `"><s:Body>` + element + `</s:Body></s:Envelope>`
-	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/", strings.NewReader(env))
+	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+path, strings.NewReader(env))
 	if err != nil {
 		return "", err
 	}

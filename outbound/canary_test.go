@@ -28,6 +28,8 @@ type canaryCase struct {
 	good    func(*testing.T, *upstreamRig) session.Bootstrap
 	bad     func(*testing.T, *upstreamRig) session.Bootstrap
 	secrets func(*testing.T, *upstreamRig) [][]byte
+	// profile is how the proxy secures messages (the zero value: sc-tls).
+	profile outbound.Profile
 }
 
 // canaryCases lists every bootstrap; files of other bootstraps add theirs
@@ -78,7 +80,7 @@ func TestSecretsCanary(t *testing.T) {
 					px := serveProxy(t, outbound.Config{
 						Routes: routes(up.url(t, "/Echo.svc")), RootCAs: up.pool(), SC: wssc.V1_3,
 						SOAP: soap.V12, Addressing: outbound.Addressing{Version: wsa.V10},
-						Bootstrap: b, Logger: logger,
+						Bootstrap: b, Logger: logger, Profile: cc.profile, DerivedKeys: cc.profile == outbound.ProfileMessage,
 					})
 					app := newApp(t)
 					for i := range 3 {

@@ -32,6 +32,8 @@ type exchange struct {
 	sent sealed
 	// charged is what the request's body holds of the proxy's budget.
 	charged int64
+	// outcome is what the observer is told of the request.
+	outcome Outcome
 }
 
 // ServeHTTP handles one application request.
@@ -39,6 +41,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	x := &exchange{p: p, r: r}
 	defer x.release()
 	w := &answerWriter{ResponseWriter: rw, x: x}
+	defer x.observe(w)()
 	x.hop.App.SOAP = versionHint(r)
 	if err := x.serve(w); err != nil {
 		var pe *proxyError
@@ -49,6 +52,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			pe = upstreamError(http.StatusServiceUnavailable, CodeNoContext, "the proxy is shutting down: %v", pe.reason)
 		}
 		p.cfg.Logger.Warn("request failed", "path", logPath(r), "status", pe.status, "reason", pe.reason)
+		x.noteFault(FaultOurs, pe.code.Local)
 		pe.write(w, x.hop.App.SOAP)
 	}
 }
@@ -78,8 +82,8 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 	if !p.router.hostAllowed(r) {
 		return appError(http.StatusForbidden, CodeForbidden, "Host %q is not this proxy's loopback address", r.Host)
 	}
-	if !r.URL.IsAbs() && r.URL.Path == StatusPath {
-		return p.serveStatus(w, r)
+	if h, ok := p.localHandler(r); ok {
+		return serveLocal(w, r, h)
 	}
 	target, err := p.router.route(r)
 	if err != nil {
@@ -135,7 +139,9 @@ type reply struct {
 	context wssc.ContextFault
 }
 
-// call forwards a prepared message and reads the answer.
+// call forwards a prepared message and reads the answer, once the
+// securer has opened it (verified and decrypted under message security):
+// nothing of an answer that cannot be trusted is read.
 func (x *exchange) call(body []byte) (*reply, error) {
 	resp, err := x.forward(body)
 	if err != nil {
@@ -485,7 +491,9 @@ func (x *exchange) forward(body []byte) (*upstream.Response, error) {
 	if err != nil {
 		return nil, appError(http.StatusBadRequest, CodeBadRequest, "action: %v", err)
 	}
+	start := x.p.now()
 	resp, err := x.p.clientFor(x.target).Post(x.r.Context(), upstream.Request{URL: x.target, ContentType: ct, SOAPAction: soapAction, Body: body})
+	x.observeCall(start, err)
 	if err != nil {
 		return nil, fromUpstream(upstream.Redact(x.target), err)
 	}
@@ -521,6 +529,7 @@ func (x *exchange) answer(w http.ResponseWriter, a *reply) error {
 func (x *exchange) answerFault(w http.ResponseWriter, a *reply) error {
 	f := a.fault
 	x.p.sec.rejected(x.sent, f, a.context)
+	x.noteFault(FaultUpstream, FaultKinds[a.context])
 	status := a.resp.Status
 	if status < 400 {
 		status = http.StatusInternalServerError

@@ -73,6 +73,7 @@ type answerWriter struct {
 	http.ResponseWriter
 	x       *exchange
 	started bool
+	status  int // the status answered, once written
 }
 
 func (w *answerWriter) start() {
@@ -87,11 +88,17 @@ func (w *answerWriter) start() {
 
 func (w *answerWriter) WriteHeader(status int) {
 	w.start()
+	if w.status == 0 {
+		w.status = status
+	}
 	w.ResponseWriter.WriteHeader(status)
 }
 
 func (w *answerWriter) Write(b []byte) (int, error) {
 	w.start()
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
 	return w.ResponseWriter.Write(b)
 }
 

@@ -4,13 +4,18 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
+
+	"github.com/beevik/etree"
 
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/setting"
 	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wss"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 	"github.com/scproxy/scproxy/wstrust"
 )
@@ -28,8 +33,8 @@ type MessageSecurity struct {
 }
 
 // checkMessage requires what ProfileMessage needs: a known suite and
-// order, and for every route a bootstrap that protects the STS exchanges
-// by message security.
+// order, WS-Addressing (unless the application's is kept), and for every
+// route a bootstrap that protects the STS exchanges by message security.
 func (c *Config) checkMessage() error {
 	m := c.Message
 	if m.Suite.Name != "" {
@@ -39,6 +44,9 @@ func (c *Config) checkMessage() error {
 	}
 	if m.Order < msgsec.SignBeforeEncryptAndEncryptSignature || m.Order > msgsec.EncryptBeforeSign {
 		return setting.Errorf("Message.Order", m.Order.String(), "unknown protection order")
+	}
+	if !c.Addressing.Auto && c.Addressing.Version == wsa.None {
+		return setting.Errorf("Addressing", "none", "profile message: an answer is tied to its request by wsa:RelatesTo, which needs WS-Addressing: give the service's version (1.0 for WCF's wsHttpBinding)")
 	}
 	for i, r := range c.Routes {
 		b := r.Bootstrap
@@ -153,7 +161,7 @@ func (s *messageSealer) open(r sealed, body []byte) ([]byte, error) {
 	if r.sent == nil {
 		return body, nil
 	}
-	env, err := soap.ParseWith(body, xmldoc.Options{Limits: s.p.limits, KeepSpans: true})
+	env, err := soap.Parse(body, s.p.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +174,18 @@ func (s *messageSealer) open(r sealed, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	unmark(opened.Envelope.Body)
 	return opened.Envelope.Bytes(), nil
+}
+
+// unmark removes the wsu:Id the service's protection gave the Body, so
+// that the application gets its Body as a plain service would send it.
+func unmark(body *etree.Element) {
+	for _, a := range slices.Clone(body.Attr) {
+		if a.Key == "Id" && a.NamespaceURI() == wss.NSWSU {
+			body.RemoveAttr(a.FullKey())
+		}
+	}
 }
 
 // responseKeys are the keys of context id that may protect the answer to

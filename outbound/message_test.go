@@ -2,6 +2,7 @@ package outbound_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -19,6 +20,7 @@ import (
 	"github.com/scproxy/scproxy/scserver"
 	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/soap"
+	"github.com/scproxy/scproxy/wire/wsa"
 	"github.com/scproxy/scproxy/wire/wssc"
 )
 
@@ -81,7 +83,7 @@ func (u *messageUpstream) bodies() [][]byte {
 
 // messageProxyConfig is a proxy of the message-security profile for u,
 // establishing under the username binding.
-func messageProxyConfig(t *testing.T, u *messageUpstream, derived bool, order msgsec.Order) outbound.Config {
+func messageProxyConfig(t *testing.T, u *messageUpstream, derived bool, order msgsec.Order, suite ...msgsec.Suite) outbound.Config {
 	t.Helper()
 	log := &testkit.LogBuffer{}
 	t.Cleanup(func() {
@@ -92,16 +94,25 @@ func messageProxyConfig(t *testing.T, u *messageUpstream, derived bool, order ms
 	cert, _ := u.srv.ServiceCertificate()
 	b, err := bootstrap.NewMessage(bootstrap.MessageConfig{
 		Kind: bootstrap.UserNameForCertificate, ServerCert: cert, Version: wssc.Feb2005, Order: order, DerivedKeys: derived,
-		User: testUser, Password: creds.NewSecret(testPassword),
+		User: testUser, Password: creds.NewSecret(testPassword), Suite: suiteOf(suite),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return outbound.Config{
 		Routes: routes(u.url), Security: outbound.SecurityContext, Profile: outbound.ProfileMessage,
-		Bootstrap: b, DerivedKeys: derived, Message: outbound.MessageSecurity{Order: order},
-		Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Bootstrap: b, DerivedKeys: derived, Message: outbound.MessageSecurity{Order: order, Suite: suiteOf(suite)}, KeySize: 8 * suiteOf(suite).KeyLength(),
+		Addressing: outbound.Addressing{Auto: true},
+		Logger:     slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
+}
+
+// suiteOf is the suite given, or Basic256.
+func suiteOf(s []msgsec.Suite) msgsec.Suite {
+	if len(s) == 0 {
+		return msgsec.Basic256
+	}
+	return s[0]
 }
 
 // Through the proxy in the message-security profile, SOAP 1.1 and 1.2
@@ -114,14 +125,24 @@ func TestMessageProfileEndToEnd(t *testing.T) {
 		derived bool
 		order   msgsec.Order
 		keep    bool
+		suite   string // "" for Basic256
 	}{
-		{"derived keys, WCF's order", true, msgsec.SignBeforeEncryptAndEncryptSignature, false},
-		{"no derived keys, sign-encrypt", false, msgsec.SignBeforeEncrypt, false},
-		{"encrypt-sign, no cancel", true, msgsec.EncryptBeforeSign, true},
+		{"derived keys, WCF's order", true, msgsec.SignBeforeEncryptAndEncryptSignature, false, ""},
+		{"no derived keys, sign-encrypt", false, msgsec.SignBeforeEncrypt, false, ""},
+		{"encrypt-sign, no cancel", true, msgsec.EncryptBeforeSign, true, ""},
+		{"Basic128, no derived keys, a 128-bit context key", false, msgsec.SignBeforeEncryptAndEncryptSignature, false, "Basic128"},
+		{"Basic192Sha256Rsa15", true, msgsec.SignBeforeEncrypt, false, "Basic192Sha256Rsa15"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: tc.derived, Order: tc.order, NoCancel: tc.keep}, scserver.Script{})
-			cfg := messageProxyConfig(t, u, tc.derived, tc.order)
+			suite := msgsec.Basic256
+			if tc.suite != "" {
+				var err error
+				if suite, err = msgsec.SuiteByName(tc.suite); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: tc.derived, Order: tc.order, NoCancel: tc.keep, Suite: suite}, scserver.Script{})
+			cfg := messageProxyConfig(t, u, tc.derived, tc.order, suite)
 			cfg.KeepContexts = tc.keep
 			sp := serveProxy(t, cfg)
 			app := newApp(t)
@@ -133,12 +154,12 @@ func TestMessageProfileEndToEnd(t *testing.T) {
 				if r.status != http.StatusOK || !strings.Contains(r.body, "hello") || !strings.Contains(r.body, v.v.Namespace()) {
 					t.Fatalf("%s application: %d %s", v.v, r.status, r.body)
 				}
-				if strings.Contains(r.body, "EncryptedData") || strings.Contains(r.body, "Security") {
+				if strings.Contains(r.body, "EncryptedData") || strings.Contains(r.body, "Security") || strings.Contains(r.body, ":Id=") {
 					t.Fatalf("%s application got the protection: %s", v.v, r.body)
 				}
 			}
 			st := sp.p.Status()
-			if st.Profile != "message" || st.Message == nil || st.Message.Suite != "Basic256" || st.Message.Order != tc.order.String() || st.Message.DerivedKeys != tc.derived ||
+			if st.Profile != "message" || st.Message == nil || st.Message.Suite != suite.Name || st.Message.Order != tc.order.String() || st.Message.DerivedKeys != tc.derived ||
 				len(st.Endpoints) != 1 || st.Endpoints[0].Bootstrap != "username-for-certificate" {
 				t.Fatalf("status %+v (message %+v)", st, st.Message)
 			}
@@ -190,7 +211,6 @@ func TestMessageProfileRecovers(t *testing.T) {
 // An answer that cannot be verified reaches the application as a fault
 // in its own version naming why, with nothing of the answer.
 func TestMessageProfileRefusesHostileAnswers(t *testing.T) {
-
 	flip := func(old, new string) func(r *http.Request, resp []byte) []byte {
 		return func(r *http.Request, resp []byte) []byte {
 			if application(r) {
@@ -199,25 +219,49 @@ func TestMessageProfileRefusesHostileAnswers(t *testing.T) {
 			return resp
 		}
 	}
+	var first []byte // the first genuine answer, for the replay
+	replay := func(r *http.Request, resp []byte) []byte {
+		if !application(r) {
+			return resp
+		}
+		if first == nil {
+			first = resp
+		}
+		return first
+	}
 	for _, tc := range []struct {
 		name   string
 		tamper func(r *http.Request, resp []byte) []byte
 		words  []string
+		// addressed sends WS-Addressing 1.0 upstream (else the
+		// application's, none); warm makes one
+		// call, answered genuinely, first.
+		addressed, warm bool
 	}{
-		{"cipher text changed", flip("<CipherValue>", "<CipherValue>AAAA"), []string{"cannot be trusted"}},
-		{"signed Body moved (wrapping)", flip(`u:Id="_4"`, `u:Id="_4x"`), []string{"cannot be trusted"}},
-		{"unprotected answer", func(r *http.Request, resp []byte) []byte {
+		{name: "an earlier answer replayed", tamper: replay, words: []string{"cannot be trusted", "relates to"}, addressed: true, warm: true},
+		{name: "cipher text changed", tamper: flip("<CipherValue>", "<CipherValue>AAAA"), words: []string{"cannot be trusted"}},
+		{name: "signed Body moved (wrapping)", tamper: flip(`u:Id="_4"`, `u:Id="_4x"`), words: []string{"cannot be trusted"}},
+		{name: "unprotected answer", tamper: func(r *http.Request, resp []byte) []byte {
 			if !application(r) {
 				return resp
 			}
 			return []byte(`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><EchoStringResponse xmlns="http://tempuri.org/"><r>forged</r></EchoStringResponse></s:Body></s:Envelope>`)
-		}, []string{"cannot be trusted"}},
+		}, words: []string{"cannot be trusted"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: true}, scserver.Script{})
 			u.setTamper(tc.tamper)
-			sp := serveProxy(t, messageProxyConfig(t, u, true, 0))
+			cfg := messageProxyConfig(t, u, true, 0)
+			if tc.addressed {
+				cfg.Addressing = outbound.Addressing{Version: wsa.V10}
+			}
+			sp := serveProxy(t, cfg)
 			app := newApp(t)
+			if tc.warm {
+				if r := app.post(sp.base+"/", soap.V11, echoAction, soap11Req); r.status != http.StatusOK {
+					t.Fatalf("the genuine first answer: %d %s", r.status, r.body)
+				}
+			}
 			for _, v := range []struct {
 				v   soap.Version
 				req string
@@ -239,4 +283,48 @@ func TestMessageProfileRefusesHostileAnswers(t *testing.T) {
 // application reports whether r is an application request (not WS-Trust).
 func application(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("SOAPAction")+r.Header.Get("Content-Type"), echoAction)
+}
+
+// A 100 KB Body of more than 4,000 elements goes through the message
+// profile both ways, intact.
+func TestMessageProfileLargeBody(t *testing.T) {
+	u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: true}, scserver.Script{})
+	sp := serveProxy(t, messageProxyConfig(t, u, true, 0))
+	var items strings.Builder
+	n := 0
+	for ; items.Len() < 100<<10; n++ {
+		fmt.Fprintf(&items, "<i>%d</i>", n)
+	}
+	if n <= 4000 {
+		t.Fatalf("only %d elements", n)
+	}
+	req := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><EchoString xmlns="http://tempuri.org/"><echo>` +
+		items.String() + `</echo></EchoString></soap:Body></soap:Envelope>`
+	r := newApp(t).post(sp.base+"/", soap.V11, echoAction, req)
+	if r.status != http.StatusOK || !strings.Contains(r.body, items.String()) {
+		t.Fatalf("%d elements: %d %.500s", n, r.status, r.body)
+	}
+}
+
+// The message profile's Issues are held to the route's establishment
+// rate, its Renews not.
+func TestMessageProfileEstablishRate(t *testing.T) {
+	u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: true}, scserver.Script{RenewAfterMessages: 1})
+	cfg := messageProxyConfig(t, u, true, 0)
+	cfg.EstablishRate = 1
+	sp := serveProxy(t, cfg)
+	app := newApp(t)
+	for i := range 3 { // the second and third are answered RenewNeeded, renewed and resent
+		if r := app.post(sp.base+"/", soap.V11, echoAction, soap11Req); r.status != http.StatusOK {
+			t.Fatalf("call %d: %d %s", i, r.status, r.body)
+		}
+	}
+	u.srv.ForgetAll()
+	r := app.post(sp.base+"/", soap.V11, echoAction, soap11Req)
+	if r.status == http.StatusOK || !strings.Contains(r.body, "more than 1 establishments in a minute") {
+		t.Fatalf("a second establishment within the minute: %d %s", r.status, r.body)
+	}
+	if st := u.srv.Stats(); st.Issued != 1 || st.Renewed != 2 {
+		t.Fatalf("server: issued %d renewed %d, want 1 and 2", st.Issued, st.Renewed)
+	}
 }

@@ -56,8 +56,16 @@ type Proxy struct {
 
 	// bodies is the budget of request bodies in flight; conns limits the
 	// connections of the listener served last.
-	bodies budget
+	bodies *budget
 	conns  atomic.Pointer[connLimiter]
+
+	// obs is told of every request (Observe); local serves the local
+	// paths added by HandleLocal.
+	obs   Observer
+	local map[string]http.Handler
+	// front, when set, makes this the listener of a Front, which
+	// handles the requests and owns the services shut down at the end.
+	front *Front
 }
 
 // New validates cfg and returns a Proxy.
@@ -84,7 +92,7 @@ func New(cfg Config) (*Proxy, error) {
 		}),
 		establish: establishLimits(&cfg),
 	}
-	p.bodies.limit = cfg.MaxBodyInFlight
+	p.bodies = &budget{limit: cfg.MaxBodyInFlight}
 	var err error
 	if p.sec, err = newSecurer(p); err != nil {
 		return nil, err
@@ -263,7 +271,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	requests, stopRequests := context.WithCancelCause(context.Background())
 	defer stopRequests(nil)
 	srv := &http.Server{
-		Handler:           p,
+		Handler:           p.handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
@@ -325,5 +333,18 @@ func (p *Proxy) shutdown(ctx context.Context, srv *http.Server, errc <-chan erro
 // Shutdown stops the renewal loops and cancels every live context (unless
 // KeepContexts), endpoints in parallel. It is idempotent; Serve calls it.
 func (p *Proxy) Shutdown(ctx context.Context) {
+	if p.front != nil {
+		p.front.closeAll(ctx)
+		return
+	}
 	_ = p.pool.Close(ctx)
+}
+
+// handler is what serves the listener's requests: the Front p listens
+// for, or p.
+func (p *Proxy) handler() http.Handler {
+	if p.front != nil {
+		return p.front
+	}
+	return p
 }

@@ -51,19 +51,29 @@ func readRuntime() Runtime {
 
 // Status returns the state of every endpoint, sorted by address.
 func (p *Proxy) Status() Status {
+	if p.front != nil {
+		return p.front.Status()
+	}
+	st := p.endpointStatus()
+	st.Runtime = readRuntime()
+	return st
+}
+
+// endpointStatus is Status without the runtime's counters.
+func (p *Proxy) endpointStatus() Status {
 	st := Status{Security: p.cfg.Security.String(), Endpoints: p.pool.Status()}
 	if p.cfg.Security == SecurityContext {
 		st.Profile = p.cfg.Profile.String()
 	}
 	p.sec.status(&st)
-	st.Runtime = readRuntime()
 	return st
 }
 
-// serveStatus answers callers on this host only: the document names every
-// upstream, context identifier and last error, which a listener opened
-// beyond this host (AllowRemote) must not show its other callers.
-func (p *Proxy) serveStatus(w http.ResponseWriter, r *http.Request) error {
+// serveLocal serves a local status path (the status, health, metrics) to
+// callers on this host only: the status names every upstream, context
+// identifier and last error, which a listener opened beyond this host
+// (AllowRemote) must not show its other callers.
+func serveLocal(w http.ResponseWriter, r *http.Request, h http.Handler) error {
 	if !localCaller(r) {
 		return appError(http.StatusForbidden, CodeForbidden, "the status is served to callers on this host only")
 	}
@@ -71,9 +81,15 @@ func (p *Proxy) serveStatus(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", http.MethodGet)
 		return appError(http.StatusMethodNotAllowed, CodeMethodNotAllow, "method %s: the status is read with GET", r.Method)
 	}
+	h.ServeHTTP(w, r)
+	return nil
+}
+
+// writeStatus writes the status document.
+func (p *Proxy) writeStatus(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(p.Status())
+	_ = enc.Encode(p.Status())
 }

@@ -34,6 +34,7 @@ type request struct {
 	principal string // who authenticated an Issue
 
 	msg *messageRequest // the opened request, in the message-security profile
+	raw []byte          // the request as received
 }
 
 // reply is an HTTP response ready to write.
@@ -117,6 +118,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, req *request) *rej
 	if err != nil {
 		return parseRejection(err)
 	}
+	req.raw = body
 	if env.Version != hv {
 		return rejectClass(soap.VersionMismatch, http.StatusInternalServerError, "the content type announces %s but the envelope is %s", hv, env.Version)
 	}
@@ -318,6 +320,7 @@ func (s *Server) logRequest(r *http.Request, req *request, rep *reply, began tim
 	if req.principal != "" {
 		attrs = append(attrs, slog.String("principal", req.principal))
 	}
+	attrs = append(attrs, req.msg.logAttrs()...)
 	level := slog.LevelInfo
 	if rej := rep.rejection; rej != nil {
 		level = slog.LevelWarn

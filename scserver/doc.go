@@ -44,6 +44,21 @@
 //     to that key's certificate (XML Encryption §5.4.2); an Issue request
 //     for a context may then be bootstrapped with such an assertion and a
 //     proof-key signature, checked as wire/saml's Verify describes.
+//   - The message-security profile (Config.Message; WCF's wsHttpBinding
+//     in Message mode): WS-SecurityPolicy 1.2 §7.3 symmetric binding with
+//     the context as protection token and, for the Issue, the bootstraps
+//     AnonymousForCertificate, UserNameForCertificate (the UsernameToken
+//     checked against Users), MutualCertificate and MutualCertificate10
+//     (§7.5 asymmetric binding; the client certificate chained to
+//     TrustedCAs). Every request is opened by wire/msgsec's server role
+//     (signature over Timestamp, Body and addressing headers verified,
+//     Body decrypted) before anything in it is used; the context is
+//     found by its wsc:Identifier, with the key a renewal replaced during
+//     the rollover period; the answer is signed and encrypted with the
+//     request's own token (WS-Security 1.1 §8.5 SignatureConfirmation and
+//     §7.3 EncryptedKeySHA1 on the bootstrap leg). Faults go unprotected,
+//     as WCF sends them. MustNotSendCancel (NoCancel) issues cookie
+//     contexts and refuses Cancel.
 //
 // Beyond the specifications it offers what a test or a demo needs: a
 // Script that makes the service ask for renewal after N messages or a key

@@ -6,9 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/beevik/etree"
 
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/msgsec"
@@ -16,6 +19,7 @@ import (
 	"github.com/scproxy/scproxy/wire/wss"
 	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xenc"
+	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
 // MessageSecurity configures the message-security profile (WCF's
@@ -41,8 +45,11 @@ type MessageSecurity struct {
 	// (RequireDerivedKeys, on in WCF).
 	DerivedKeys bool
 	// Bootstraps are the protections an Issue request may use. Empty means
-	// username when Users are set and mutual and mutual10 when TrustedCAs
-	// is: anonymous, which issues a context to anyone, must be listed.
+	// username when Users are set and mutual when TrustedCAs is: anonymous,
+	// which issues a context to anyone, must be listed. An Issue carrying
+	// a client certificate is opened under the binding of the one of
+	// mutual and mutual10 that is accepted; with both (a WCF endpoint has
+	// one), under the symmetric binding, then the asymmetric one.
 	Bootstraps []MessageBootstrap
 	// NoCancel is WCF's requireCancellation=false (policy
 	// MustNotSendCancel): issued tokens carry the sealed session state as
@@ -50,7 +57,8 @@ type MessageSecurity struct {
 	NoCancel bool
 }
 
-// check validates m against the rest of c and fills in its defaults.
+// withDefaults validates m against the rest of c and fills in its
+// defaults.
 func (m MessageSecurity) withDefaults(c Config) (MessageSecurity, error) {
 	if m.Suite.Encryption == "" {
 		m.Suite = msgsec.Basic256
@@ -69,7 +77,7 @@ func (m MessageSecurity) withDefaults(c Config) (MessageSecurity, error) {
 			m.Bootstraps = append(m.Bootstraps, BootstrapUsername)
 		}
 		if c.TrustedCAs != nil {
-			m.Bootstraps = append(m.Bootstraps, BootstrapMutual, BootstrapMutual10)
+			m.Bootstraps = append(m.Bootstraps, BootstrapMutual)
 		}
 	}
 	for _, b := range m.Bootstraps {
@@ -90,13 +98,15 @@ func (m MessageSecurity) withDefaults(c Config) (MessageSecurity, error) {
 
 // messageService is the server's side of the message-security profile:
 // per WS-SecureConversation version, a profile for the bootstrap leg
-// (with SignatureConfirmation, as WCF's bootstrap bindings) and one for
-// the steady state (without).
+// (with SignatureConfirmation, as WCF's bootstrap bindings), one for the
+// asymmetric binding of mutual10 when it is accepted, and one for the
+// steady state (without SignatureConfirmation).
 type messageService struct {
 	cfg      MessageSecurity
 	own      msgsec.Certificate
 	certFile string
 	boot     map[wssc.Version]*msgsec.Profile
+	asym     map[wssc.Version]*msgsec.Profile // nil unless mutual10
 	steady   map[wssc.Version]*msgsec.Profile
 }
 
@@ -117,18 +127,33 @@ func newMessageService(c Config) (*messageService, error) {
 		boot:   map[wssc.Version]*msgsec.Profile{},
 		steady: map[wssc.Version]*msgsec.Profile{},
 	}
+	if slices.Contains(m.Bootstraps, BootstrapMutual10) {
+		ms.asym = map[wssc.Version]*msgsec.Profile{}
+	}
+	profile := func(v wssc.Version, confirm, asymmetric bool) (*msgsec.Profile, error) {
+		p, err := msgsec.New(msgsec.Config{
+			Role: msgsec.Server, Version: v, Suite: m.Suite, SignatureMethod: m.SignatureMethod,
+			Order: m.Order, DerivedKeys: m.DerivedKeys, SignatureConfirmation: confirm, Asymmetric: asymmetric,
+			Freshness: wss.Freshness{MaxAge: c.TimestampValidity, Skew: c.Skew},
+			Now:       c.Now, Rand: c.Rand, Limits: c.Limits,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scserver: message security: %w", err)
+		}
+		return p, nil
+	}
+	var err error
 	for _, v := range c.Versions {
-		for confirm, profiles := range map[bool]map[wssc.Version]*msgsec.Profile{true: ms.boot, false: ms.steady} {
-			p, err := msgsec.New(msgsec.Config{
-				Role: msgsec.Server, Version: v, Suite: m.Suite, SignatureMethod: m.SignatureMethod,
-				Order: m.Order, DerivedKeys: m.DerivedKeys, SignatureConfirmation: confirm,
-				Freshness: wss.Freshness{MaxAge: c.TimestampValidity, Skew: c.Skew},
-				Now:       c.Now, Rand: c.Rand, Limits: c.Limits,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("scserver: message security: %w", err)
+		if ms.boot[v], err = profile(v, true, false); err != nil {
+			return nil, err
+		}
+		if ms.steady[v], err = profile(v, false, false); err != nil {
+			return nil, err
+		}
+		if ms.asym != nil {
+			if ms.asym[v], err = profile(v, true, true); err != nil {
+				return nil, err
 			}
-			profiles[v] = p
 		}
 	}
 	return ms, nil
@@ -188,34 +213,23 @@ func (s *Server) openMessage(req *request) *rejection {
 	if rej != nil {
 		return rej
 	}
-	v, issue := s.issueVersion(req.action)
+	v, issue := issueVersion(req.action)
+	if issue && !slices.Contains(s.cfg.Versions, v) {
+		return reject(addressingCode(req.wsa, "ActionNotSupported"), "WS-SecureConversation %s is not enabled on this server (action %q)", v, req.action)
+	}
 	if !issue {
-		var pinned bool
-		if v, pinned, rej = s.contextVersion(sec); rej != nil {
+		// The version of the tokens in the header, else the one a
+		// reference names, else the first accepted.
+		if v, _, rej = s.contextVersion(sec); rej != nil {
 			return rej
-		}
-		if !pinned {
-			v = s.cfg.Versions[0]
 		}
 		s.restoreCookies(sec, v, req.now)
 	}
-	m := &messageRequest{profile: s.msg.steady[v]}
-	if issue {
-		m.profile = s.msg.boot[v]
+	m, rej := s.open(req, s.msg.bindings(v, issue, sec), v)
+	if rej != nil {
+		return rej
 	}
-	// Either token is accepted here, so that a request under the wrong
-	// one is refused below with a fault that says so.
-	opened, err := m.profile.Open(req.env, msgsec.Expect{
-		Own:         &s.msg.own,
-		ContextKeys: func(id string) ([][]byte, error) { return s.contextKeys(m, id, v, req) },
-	})
-	if err != nil {
-		if m.verified != nil {
-			return messageRejection(err, v).about(m.verified.Identifier)
-		}
-		return messageRejection(err, v)
-	}
-	m.opened = opened
+	opened := m.opened
 	req.env, req.headers = opened.Envelope, opened.Addressing
 	req.msg = m
 	if issue {
@@ -232,10 +246,67 @@ func (s *Server) openMessage(req *request) *rejection {
 	return nil
 }
 
-// issueVersion reports whether action is the Issue action of an accepted
+// bindings are the profiles a request may be opened with, in the order
+// to try them: the steady state's, or for an Issue the bootstrap leg's,
+// or, for an Issue carrying a client certificate when mutual10 is
+// accepted, the asymmetric binding's, after the symmetric one's when
+// mutual is accepted too.
+func (ms *messageService) bindings(v wssc.Version, issue bool, sec *etree.Element) []*msgsec.Profile {
+	switch {
+	case !issue:
+		return []*msgsec.Profile{ms.steady[v]}
+	case ms.asym == nil || len(xmldoc.Children(sec, wss.NameBinarySecurityToken)) == 0:
+		return []*msgsec.Profile{ms.boot[v]}
+	case slices.Contains(ms.cfg.Bootstraps, BootstrapMutual):
+		return []*msgsec.Profile{ms.boot[v], ms.asym[v]}
+	}
+	return []*msgsec.Profile{ms.asym[v]}
+}
+
+// open opens req under the first of profiles (see bindings) that
+// accepts it. Either token is accepted, so that a request under the wrong
+// one is refused afterwards with a fault that says so. A failed attempt
+// may have changed the envelope, so a later one reads the request again.
+func (s *Server) open(req *request, profiles []*msgsec.Profile, v wssc.Version) (*messageRequest, *rejection) {
+	var (
+		errs []error
+		m    *messageRequest
+	)
+	for i, p := range profiles {
+		env := req.env
+		if i > 0 {
+			var err error
+			if env, err = soap.ParseWith(req.raw, xmldoc.Options{Limits: s.cfg.Limits}); err != nil {
+				return nil, parseRejection(err)
+			}
+		}
+		cur := &messageRequest{profile: p}
+		opened, err := p.Open(env, msgsec.Expect{
+			Own:         &s.msg.own,
+			ContextKeys: func(id string) ([][]byte, error) { return s.contextKeys(cur, id, v, req) },
+		})
+		if err == nil {
+			cur.opened = opened
+			return cur, nil
+		}
+		m = cur
+		errs = append(errs, err)
+	}
+	err := errs[0]
+	if len(errs) == 2 {
+		err = fmt.Errorf("the client certificate's request opens under neither binding (mutual: %w; mutual10: %w)", errs[0], errs[1])
+	}
+	rej := messageRejection(err, v)
+	if m.verified != nil {
+		rej.about(m.verified.Identifier)
+	}
+	return nil, rej
+}
+
+// issueVersion reports whether action is the Issue action of a
 // WS-SecureConversation version, and which.
-func (s *Server) issueVersion(action string) (wssc.Version, bool) {
-	for _, v := range s.cfg.Versions {
+func issueVersion(action string) (wssc.Version, bool) {
+	for _, v := range wssc.Versions {
 		if action == v.Action(wssc.Issue) {
 			return v, true
 		}
@@ -364,4 +435,17 @@ func (m *messageRequest) possession(rst *wssc.Request, allowPrevious bool) (*Ver
 		return nil, reject(codeFailedCheck, "a %s request must be protected by the context's current key, not the one a renewal replaced", rst.Operation).about(ver.Identifier)
 	}
 	return ver, nil
+}
+
+// logAttrs are what the request log says of the message protection: the
+// profile, and the bootstrap of an Issue. None outside the profile.
+func (m *messageRequest) logAttrs() []slog.Attr {
+	if m == nil {
+		return nil
+	}
+	attrs := []slog.Attr{slog.String("security", "message")}
+	if m.bootstrap != 0 {
+		attrs = append(attrs, slog.String("bootstrap", m.bootstrap.String()))
+	}
+	return attrs
 }

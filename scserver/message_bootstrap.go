@@ -34,6 +34,8 @@ const (
 // flag values.
 var MessageBootstraps = []MessageBootstrap{BootstrapAnonymous, BootstrapUsername, BootstrapMutual, BootstrapMutual10}
 
+// String is the bootstrap's flag value ("anonymous", "username",
+// "mutual", "mutual10").
 func (b MessageBootstrap) String() string {
 	switch b {
 	case BootstrapAnonymous:

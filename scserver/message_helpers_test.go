@@ -1,6 +1,7 @@
 package scserver
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -20,8 +21,11 @@ type msgPolicy struct {
 	derived bool
 	order   msgsec.Order
 	suite   msgsec.Suite
+	method  string // symmetric signature, when not the suite's
 	// noCancel is MustNotSendCancel (the server's NoCancel).
 	noCancel bool
+	// accept are the bootstraps the server accepts; nil means boot only.
+	accept []MessageBootstrap
 }
 
 func (p msgPolicy) String() string {
@@ -40,9 +44,13 @@ func startMessage(t *testing.T, p msgPolicy, cfg Config) *harness {
 	if p.suite.Name == "" {
 		p.suite = msgsec.Basic256
 	}
+	accept := p.accept
+	if accept == nil {
+		accept = []MessageBootstrap{p.boot}
+	}
 	cfg.Message = &MessageSecurity{
 		Certificate: testkit.Server().Cert, Key: testkit.Server().RSAKey(),
-		Suite: p.suite, Order: p.order, DerivedKeys: p.derived, Bootstraps: []MessageBootstrap{p.boot}, NoCancel: p.noCancel,
+		Suite: p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived, Bootstraps: accept, NoCancel: p.noCancel,
 	}
 	return start(t, cfg)
 }
@@ -51,10 +59,12 @@ func startMessage(t *testing.T, p msgPolicy, cfg Config) *harness {
 // wire/msgsec's client role and wire/wssc's builders (not scproxy's
 // session code, so that a misunderstanding shared by both cannot hide).
 type msgClient struct {
-	h            *harness
-	v            wssc.Version
-	sv           soap.Version
-	p            msgPolicy
+	h  *harness
+	v  wssc.Version
+	sv soap.Version
+	p  msgPolicy
+	// boot protects Issues (under the asymmetric binding for mutual10),
+	// steady the rest.
 	boot, steady *msgsec.Profile
 }
 
@@ -66,8 +76,8 @@ func (h *harness) msgClient(v wssc.Version, p msgPolicy) *msgClient {
 	}
 	for _, confirm := range []bool{true, false} {
 		prof, err := msgsec.New(msgsec.Config{
-			Role: msgsec.Client, Version: v, Suite: c.p.suite, Order: p.order, DerivedKeys: p.derived,
-			SignatureConfirmation: confirm, Now: h.clock.Now, Rand: testkit.Rand("message client " + p.String()),
+			Role: msgsec.Client, Version: v, Suite: c.p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived,
+			SignatureConfirmation: confirm, Asymmetric: confirm && p.boot == BootstrapMutual10, Now: h.clock.Now, Rand: testkit.Rand("message client " + p.String()),
 		})
 		if err != nil {
 			h.t.Fatal(err)
@@ -101,7 +111,13 @@ func (c *msgClient) exchange(prof *msgsec.Profile, action string, payload *etree
 	if err != nil {
 		c.h.t.Fatal(err)
 	}
-	opened, err := prof.Open(env, msgsec.Expect{Request: sent, ContextKeys: func(string) ([][]byte, error) { return keys, nil }})
+	exp := msgsec.Expect{Request: sent, ContextKeys: func(string) ([][]byte, error) { return keys, nil }}
+	if prof.Config().Asymmetric {
+		// The answer is signed by the service's certificate and encrypted
+		// for the client's.
+		exp.Own, exp.Peer = &msgsec.Certificate{Cert: c.h.pki.good, Key: c.h.pki.goodKey}, testkit.Server().Cert
+	}
+	opened, err := prof.Open(env, exp)
 	return r, opened, err
 }
 
@@ -178,6 +194,11 @@ func (c *msgClient) tryIssue(out msgsec.Outgoing) (*response, msgContext, error)
 	r, opened, err := c.exchange(c.boot, c.v.Action(wssc.Issue), rst.Element, out, nil)
 	if opened == nil {
 		return r, msgContext{}, err
+	}
+	// The answer is keyed by the request's key, named as WCF names it
+	// (opening it checked the SignatureConfirmation).
+	if out.Token.Recipient != nil && !bytes.Contains(r.raw, []byte(`ValueType="`+wss.ValueTypeEncryptedKeySHA1+`"`)) {
+		c.h.t.Errorf("the grant does not reference the request's key by EncryptedKeySHA1:\n%s", r.raw)
 	}
 	return r, c.grant(opened, rst, wssc.Issue), nil
 }

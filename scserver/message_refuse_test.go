@@ -62,6 +62,11 @@ func TestMessageRefusals(t *testing.T) {
 			}
 			return h.post(soap.V12, v.Action(wssc.Issue), c.protect(c.steady, v.Action(wssc.Issue), rst.Element, contextOut(ctx)).Bytes)
 		}, codeInvalidSecurity, "not by a security context"},
+		{"issue of a version not enabled", func(h *harness, c *msgClient, ctx msgContext) *response {
+			other := h.msgClient(wssc.V1_3, defaultPolicy)
+			r, _, _ := other.tryIssue(other.bootstrapOut())
+			return r
+		}, wsa.V10.Name("ActionNotSupported"), "not enabled"},
 		{"body tampered", func(h *harness, c *msgClient, ctx msgContext) *response {
 			sent := c.protect(c.steady, echoAction, echoPayload(h.t, "x"), contextOut(ctx))
 			return h.post(soap.V12, echoAction, tamperLastCipher(h.t, sent.Bytes))
@@ -89,7 +94,7 @@ func TestMessageRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startMessage(t, defaultPolicy, Config{})
+			h := startMessage(t, defaultPolicy, Config{Versions: []wssc.Version{v}})
 			c := h.msgClient(v, defaultPolicy)
 			ctx := c.issue()
 			r := tc.send(h, c, ctx)
@@ -236,5 +241,58 @@ func TestMessageSecretsNotLogged(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), `"principal":"user:`+testUser) || !strings.Contains(log.String(), `"fault":"FailedAuthentication"`) {
 		t.Errorf("the log does not tell the story:\n%s", log.String())
+	}
+}
+
+// A client certificate that does not chain to TrustedCAs is refused under
+// both certificate bootstraps, however well it signs.
+func TestMessageUntrustedClient(t *testing.T) {
+	for _, boot := range []MessageBootstrap{BootstrapMutual, BootstrapMutual10} {
+		t.Run(boot.String(), func(t *testing.T) {
+			p := msgPolicy{boot: boot, derived: true}
+			h := startMessage(t, p, Config{})
+			c := h.msgClient(wssc.Feb2005, p)
+			foreign := &msgsec.Certificate{Cert: h.pki.foreign, Key: h.pki.foreignKey}
+			out := c.bootstrapOut()
+			if boot == BootstrapMutual {
+				out.Endorsing = foreign
+			} else {
+				out.Token.Asymmetric.Signer = *foreign
+			}
+			r, _, _ := c.tryIssue(out)
+			r.wantFault(t, codeFailedAuthentication, "the client certificate is not trusted")
+			if st := h.srv.Stats(); st.Issued != 0 {
+				t.Errorf("issued %d contexts", st.Issued)
+			}
+		})
+	}
+}
+
+// A server accepting every bootstrap tells mutual from mutual10 by
+// opening the Issue under one binding, then the other; a tampered request
+// gets the one decryption fault.
+func TestMessageEveryBootstrap(t *testing.T) {
+	for _, boot := range MessageBootstraps {
+		t.Run(boot.String(), func(t *testing.T) {
+			p := msgPolicy{boot: boot, derived: true, accept: MessageBootstraps}
+			h := startMessage(t, p, Config{})
+			c := h.msgClient(wssc.V1_3, p)
+			ctx := c.issue()
+			if r, opened, err := c.echo(ctx, "any"); err != nil || opened == nil {
+				t.Fatalf("echo: %v, status %d:\n%s", err, r.status, r.raw)
+			}
+			if boot != BootstrapMutual && boot != BootstrapMutual10 {
+				return
+			}
+			rst, err := wssc.BuildIssue(wssc.Params{Version: wssc.V1_3, Rand: h.rand})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := c.protect(c.boot, wssc.V1_3.Action(wssc.Issue), rst.Element, c.bootstrapOut())
+			r := h.post(soap.V12, wssc.V1_3.Action(wssc.Issue), tamperLastCipher(t, sent.Bytes))
+			// Every decryption failure is the same fault, whichever
+			// binding met it.
+			r.wantFault(t, codeFailedCheck, "does not decrypt")
+		})
 	}
 }

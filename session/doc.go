@@ -17,6 +17,13 @@
 // margin: a context that close to its expiry is renewed before use, and a
 // context granted already within it is refused.
 //
+// Under message security (Config.Message) no TLS protects the STS
+// exchanges: the Issue is protected by the bootstrap binding, Renew and
+// Cancel by the context itself, and every reply is verified and decrypted
+// before it is read; ResponseKeys says which contexts may key the answer
+// to a request (the one that protected it, and during the rollover the
+// one a renewal replaced).
+//
 // A Pool owns the endpoints of a proxy: it makes them on first use, up to
 // a limit, runs one keeper goroutine for each on the pool's own context
 // (proactive renewal at the times package renewal gives, retries after

@@ -509,6 +509,11 @@ func TestExchangeOpensTheReply(t *testing.T) {
 				return soap.ParseWith([]byte(reply(t, soap.V12, wsa.Headers{Action: v.ReplyAction(wssc.Cancel), RelatesTo: "urn:uuid:another"}, cancelled(t, v))), xmldoc.Options{KeepSpans: true})
 			}
 		}, "relates to another request"},
+		{"a protected fault, once opened", func(t *testing.T, id string) wstrust.OpenFunc {
+			return func(*soap.Envelope) (*soap.Envelope, error) {
+				return soap.ParseWith([]byte(fault(t, soap.V12, "the context is unknown")), xmldoc.Options{KeepSpans: true})
+			}
+		}, "the context is unknown"},
 		{"a refused reply", func(t *testing.T, id string) wstrust.OpenFunc {
 			return func(*soap.Envelope) (*soap.Envelope, error) {
 				return nil, errors.New("the signature does not cover the Body")
@@ -534,6 +539,10 @@ func TestExchangeOpensTheReply(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Exchange error %v, want %q", err, tc.want)
+			}
+			var f *soap.Fault
+			if strings.Contains(tc.name, "fault") && !errors.As(err, &f) {
+				t.Fatalf("Exchange error %T, want the STS's *soap.Fault", err)
 			}
 		})
 	}

@@ -5,6 +5,11 @@
 // two). Each command is built by a NewCmdX function taking the function
 // that runs it, so that flag parsing is tested apart from running; errors
 // become exit codes in one place, Main.
+//
+// The configuration file (config*.go, docs/config.md) is the same command
+// line per service: its keys are run's flags, each service's values are
+// set on a fresh run command, and reload applies a changed file to the
+// running services (outbound.Front).
 package cli
 
 import (
@@ -61,6 +66,10 @@ func NewRootCmd(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdVersion(s, nil))
 	root.AddCommand(NewCmdStatus(s, nil))
 	root.AddCommand(NewCmdCreds(s, nil))
+	root.AddCommand(NewCmdConfig(s), NewCmdReload(s))
+	root.AddCommand(NewCmdService(s, nil))
+	root.AddCommand(NewCmdMan(s, nil))
+	registerCompletions(root)
 	return root
 }
 

@@ -31,6 +31,10 @@ type DemoOptions struct {
 	Calls     int
 	SCVersion string
 	Bootstrap string
+	// Profile is sc-tls or message; MessageBootstrap is the bootstrap of
+	// the message profile, which replaces Bootstrap there.
+	Profile          string
+	MessageBootstrap string
 }
 
 // NewCmdDemo returns `scproxy demo`. runF runs the parsed options; nil
@@ -46,7 +50,9 @@ func NewCmdDemo(s Streams, runF func(context.Context, *DemoOptions) error) *cobr
 		Long: `Start the built-in WS-SecureConversation service and scproxy in front of it,
 both on loopback, then call the service as a legacy application would: plain
 SOAP 1.1, no WS-Addressing, no WS-Security. The trace shows the security
-context being established and every call secured, verified and answered.`,
+context being established and every call secured, verified and answered.
+With --profile message the service speaks plain HTTP and every message,
+the context's Issue included, is signed and encrypted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Calls < 1 || o.Calls > 1000 {
@@ -55,8 +61,8 @@ context being established and every call secured, verified and answered.`,
 			if _, err := demoSCVersion(o.SCVersion); err != nil {
 				return err
 			}
-			if _, ok := demoBootstraps[o.Bootstrap]; !ok {
-				return usageErrorf("--bootstrap %q: want %s", o.Bootstrap, orList(demoBootstrapNames()))
+			if err := o.check(cmd.Flags().Changed("bootstrap"), cmd.Flags().Changed("message-bootstrap")); err != nil {
+				return err
 			}
 			if err := noCoreDumps(); err != nil {
 				return err
@@ -67,7 +73,33 @@ context being established and every call secured, verified and answered.`,
 	cmd.Flags().IntVar(&o.Calls, "calls", 3, "number of application calls to make")
 	cmd.Flags().StringVar(&o.SCVersion, "sc-version", "2005-02", "WS-SecureConversation version: 2005-02 or 1.3")
 	cmd.Flags().StringVar(&o.Bootstrap, "bootstrap", "username", "how the proxy establishes the context: "+orList(demoBootstrapNames()))
+	cmd.Flags().StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context over TLS) or message (every message signed and encrypted, over plain HTTP)")
+	cmd.Flags().StringVar(&o.MessageBootstrap, "message-bootstrap", "username", "with --profile message, how the context's Issue is protected: "+orList(demoMessageBootstrapNames()))
 	return cmd
+}
+
+// check validates the profile and its bootstrap; bootstrapGiven and
+// messageGiven say which bootstrap flags the command line set.
+func (o *DemoOptions) check(bootstrapGiven, messageGiven bool) error {
+	switch o.Profile {
+	case "sc-tls":
+		if messageGiven {
+			return usageErrorf("--message-bootstrap: used by --profile message only")
+		}
+		if _, ok := demoBootstraps[o.Bootstrap]; !ok {
+			return usageErrorf("--bootstrap %q: want %s", o.Bootstrap, orList(demoBootstrapNames()))
+		}
+	case "message":
+		if bootstrapGiven {
+			return usageErrorf("--bootstrap: --profile message establishes its context under --message-bootstrap instead")
+		}
+		if _, ok := demoMessageBootstraps[o.MessageBootstrap]; !ok {
+			return usageErrorf("--message-bootstrap %q: want %s", o.MessageBootstrap, orList(demoMessageBootstrapNames()))
+		}
+	default:
+		return usageErrorf("--profile %q: want sc-tls or message", o.Profile)
+	}
+	return nil
 }
 
 func demoSCVersion(s string) (wssc.Version, error) {
@@ -99,7 +131,13 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 		Logger:   slog.New(tr.handler("service")),
 		Script:   scserver.Script{RenewAfterMessages: 2},
 	}
-	cred, err := demoBootstraps[o.Bootstrap](&scfg)
+	message := o.Profile == "message"
+	setup := demoBootstraps[o.Bootstrap]
+	if message {
+		setup = demoMessageBootstraps[o.MessageBootstrap]
+		scfg.PlainHTTP = true
+	}
+	cred, err := setup(&scfg)
 	if err != nil {
 		return err
 	}
@@ -120,7 +158,7 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 			return err
 		}
 	}
-	p, err := outbound.New(outbound.Config{
+	pcfg := outbound.Config{
 		Listen:     "127.0.0.1:0",
 		Routes:     []outbound.Route{{Prefix: "/", Upstream: svcURL}},
 		SC:         v,
@@ -129,7 +167,11 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 		Addressing: outbound.Addressing{Version: wsa.V10},
 		RootCAs:    srv.CertPool(),
 		Logger:     slog.New(tr.handler("proxy")),
-	})
+	}
+	if message {
+		pcfg.Profile, pcfg.DerivedKeys = outbound.ProfileMessage, scfg.Message.DerivedKeys
+	}
+	p, err := outbound.New(pcfg)
 	if err != nil {
 		return err
 	}
@@ -153,7 +195,11 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 
 	proxyURL := "http://" + ln.Addr().String() + "/"
 	tr.printf("scproxy demo: a legacy SOAP 1.1 client calls a WS-SecureConversation service through scproxy\n\n")
-	tr.printf("  service  %s  (built-in: SOAP 1.2, WS-Addressing 1.0, WS-SecureConversation %s)\n", svcURL, v)
+	protection := ""
+	if m := srv.MessageSettings(); m != nil {
+		protection = fmt.Sprintf(", message security: %s, %s, derived keys, over plain HTTP", m.Suite.Name, m.Order)
+	}
+	tr.printf("  service  %s  (built-in: SOAP 1.2, WS-Addressing 1.0, WS-SecureConversation %s%s)\n", svcURL, v, protection)
 	tr.printf("  client   %s\n", cred.about)
 	tr.printf("  proxy    %s -> %s\n", proxyURL, svcURL)
 	tr.printf("  app      posts plain SOAP 1.1 to the proxy: no WS-Addressing, no WS-Security\n\n")
@@ -182,8 +228,12 @@ func RunDemo(ctx context.Context, o *DemoOptions, s Streams) error {
 	}
 	st := srv.Stats()
 	renewals := (o.Calls - 1) / 2 // the key's third message meets RenewNeeded
+	verified := "verified %d signed message(s)"
+	if message {
+		verified = "verified and decrypted %d signed, encrypted message(s)"
+	}
 	tr.printf("\nsummary: %d calls answered, none failed; the service issued %d context, renewed it %d time(s) when it asked to, "+
-		"verified %d signed message(s), answered %d RenewNeeded fault(s) the application never saw, and cancelled %d context at shutdown\n",
+		verified+", answered %d RenewNeeded fault(s) the application never saw, and cancelled %d context at shutdown\n",
 		o.Calls, st.Issued, st.Renewed, st.Verified, st.Faults["RenewNeeded"], st.Cancelled)
 	if st.Issued != 1 || st.Verified != o.Calls || st.Renewed != renewals || st.Faults["RenewNeeded"] != renewals || st.Cancelled != 1 {
 		return fmt.Errorf("the service's counters (%+v) do not match the calls made", st)
@@ -317,11 +367,16 @@ func traceLine(who, msg string, a map[string]string) string {
 			name = "WS-Trust " + a["op"] + " request"
 		}
 		s := fmt.Sprintf("received %s (%s, %s)", name, a["soap"], a["addressing"])
+		if a["bootstrap"] != "" {
+			s += ", signed and encrypted under the " + a["bootstrap"] + " bootstrap"
+		}
 		if a["principal"] != "" {
 			s += ", authenticated " + a["principal"]
 		}
 		switch {
 		case a["fault"] != "":
+		case a["op"] == "echo" && a["security"] == "message":
+			s += ", signature verified with context " + a["context"] + ", body decrypted, echoed signed and encrypted"
 		case a["op"] == "echo":
 			s += ", signature verified with context " + a["context"] + ", echoed"
 		case a["context"] != "":

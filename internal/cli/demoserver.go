@@ -79,6 +79,9 @@ type DemoServerOptions struct {
 
 	// getenv reads UserEnv; nil means an empty environment.
 	getenv func(string) string
+	// messageFlags are the flags of --profile message the command line
+	// set, refused under another profile.
+	messageFlags []string
 }
 
 // demoUser is the user the server gets when none is given; its password
@@ -103,7 +106,14 @@ scproxy at it before touching production.
 It prints its URL, the CA certificate file a client must trust, and the
 credentials of the demo user.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runF(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, name := range messageFlags {
+				if cmd.Flags().Changed(name) {
+					o.messageFlags = append(o.messageFlags, "--"+name)
+				}
+			}
+			return runF(cmd.Context(), o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Listen, "listen", scserver.DefaultAddr, "address to listen on (anything but loopback needs --allow-remote)")
@@ -128,7 +138,7 @@ credentials of the demo user.`,
 	f.BoolVar(&o.AllowUnsecured, "allow-unsecured", false, "also echo messages without any Security header (a baseline for measurements)")
 	f.BoolVar(&o.IssueTokens, "issue-tokens", false, "also issue SAML 2.0 holder-of-key tokens to the users (WS-Trust Issue, action <trust>/RST/Issue) and accept them as a bootstrap")
 	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context over TLS) or message (every message signed and encrypted, WCF's wsHttpBinding in Message mode)")
-	f.StringSliceVar(&o.MessageBootstraps, "message-bootstrap", nil, "with --profile message, how an Issue may be protected: "+orList(messageBootstrapNames())+" (default: username, and mutual and mutual10 with --client-ca)")
+	f.StringSliceVar(&o.MessageBootstraps, "message-bootstrap", nil, "with --profile message, how an Issue may be protected: "+orList(messageBootstrapNames())+" (default: username, and mutual with --client-ca)")
 	f.StringVar(&o.ServerCert, "server-cert", "", "with --profile message, PEM service certificate clients encrypt for (default: a generated one, written as service.pem beside the CA file)")
 	f.StringVar(&o.ServerKey, "server-key", "", "PEM RSA private key of --server-cert")
 	f.StringVar(&o.AlgorithmSuite, "algorithm-suite", msgsec.Basic256.Name, "with --profile message, the WS-SecurityPolicy algorithm suite (Basic128, Basic192, Basic256, TripleDes, with Sha256 and/or Rsa15)")
@@ -356,6 +366,9 @@ func printBanner(w io.Writer, srv *scserver.Server, cfg scserver.Config) {
 	}
 }
 
+// messageFlags are the flags that only --profile message reads.
+var messageFlags = []string{"message-bootstrap", "server-cert", "server-key", "algorithm-suite", "signature-algorithm", "protection-order", "derived-keys", "no-cancel"}
+
 func messageBootstrapNames() []string {
 	names := make([]string, len(scserver.MessageBootstraps))
 	for i, b := range scserver.MessageBootstraps {
@@ -369,6 +382,9 @@ func messageBootstrapNames() []string {
 func (o *DemoServerOptions) messageSecurity() (*scserver.MessageSecurity, error) {
 	switch o.Profile {
 	case "sc-tls":
+		if len(o.messageFlags) > 0 {
+			return nil, usageErrorf("%s: used by --profile message only", strings.Join(o.messageFlags, ", "))
+		}
 		return nil, nil
 	case "message":
 	default:
@@ -389,6 +405,9 @@ func (o *DemoServerOptions) messageSecurity() (*scserver.MessageSecurity, error)
 		b, err := scserver.ParseMessageBootstrap(name)
 		if err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("--message-bootstrap: %w", err)}
+		}
+		if (b == scserver.BootstrapMutual || b == scserver.BootstrapMutual10) && o.ClientCA == "" {
+			return nil, usageErrorf("--message-bootstrap %s needs --client-ca, the CAs client certificates must chain to", b)
 		}
 		m.Bootstraps = append(m.Bootstraps, b)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/scserver"
+	"github.com/scproxy/scproxy/wire/dsig"
+	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/wssc"
 )
 
@@ -140,26 +143,8 @@ func TestDemoServerBadFlags(t *testing.T) {
 // TestDemoServerRuns starts the real command, reads the banner, checks the
 // service answers over TLS with the printed CA, and stops it by context.
 func TestDemoServerRuns(t *testing.T) {
-	var out, errOut testkit.LogBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"demo-server", "--listen", "127.0.0.1:0", "--log-format", "json"}, Streams{Out: &out, Err: &errOut})
-	}()
-	banner := map[string]string{}
-	deadline := time.Now().Add(10 * time.Second)
-	for banner["password"] == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("no banner: %q", out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-		sc := bufio.NewScanner(strings.NewReader(out.String()))
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ": "); ok {
-				banner[k] = v
-			}
-		}
-	}
+	var errOut testkit.LogBuffer
+	banner, cancel, done := runDemoServer(t, &errOut, "password", "--listen", "127.0.0.1:0", "--log-format", "json")
 	if banner["user"] != demoUser || !strings.HasPrefix(banner["url"], "https://127.0.0.1:") || banner["versions"] != "February 2005, 1.3" {
 		t.Errorf("banner %v", banner)
 	}
@@ -309,5 +294,170 @@ func TestDemoServerUserEnv(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "user: bob\n") || strings.Contains(out.String(), "user: demo") {
 		t.Errorf("banner %q, want user bob only", out.String())
+	}
+}
+
+// runDemoServer starts `scproxy demo-server args` and returns its banner
+// once printed up to the line last, the function that stops it and the
+// channel of its exit code.
+func runDemoServer(t *testing.T, errOut io.Writer, last string, args ...string) (map[string]string, context.CancelFunc, chan int) {
+	t.Helper()
+	var out testkit.LogBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, append([]string{"demo-server"}, args...), Streams{Out: &out, Err: errOut})
+	}()
+	banner := map[string]string{}
+	deadline := time.Now().Add(10 * time.Second)
+	for banner[last] == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+		sc := bufio.NewScanner(strings.NewReader(out.String()))
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ": "); ok {
+				banner[k] = v
+			}
+		}
+	}
+	return banner, cancel, done
+}
+
+// The flags of --profile message reach the server configuration, and are
+// refused when they cannot work.
+func TestDemoServerMessageFlags(t *testing.T) {
+	o, err := parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := o.Config(zeroReader{}); err != nil || cfg.Message != nil {
+		t.Fatalf("the default profile has message security %+v (%v)", cfg.Message, err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "svc.pem"), filepath.Join(dir, "svc.key")
+	if err := os.WriteFile(certFile, testkit.Server().CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, testkit.Server().KeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err = parse(t, "--profile", "message", "--message-bootstrap", "anonymous,username", "--server-cert", certFile, "--server-key", keyFile,
+		"--algorithm-suite", "Basic128Sha256", "--signature-algorithm", "hmac-sha256", "--protection-order", "encrypt-sign", "--derived-keys=false", "--no-cancel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.Config(zeroReader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Message
+	if m == nil || m.Suite.Name != "Basic128Sha256" || m.SignatureMethod != dsig.HMACSHA256 || m.Order != msgsec.EncryptBeforeSign || m.DerivedKeys || !m.NoCancel ||
+		len(m.Bootstraps) != 2 || m.Bootstraps[0] != scserver.BootstrapAnonymous || m.Bootstraps[1] != scserver.BootstrapUsername ||
+		!m.Certificate.Equal(testkit.Server().Cert) || m.Key == nil {
+		t.Errorf("message settings %+v", m)
+	}
+	o, _ = parse(t, "--profile", "message")
+	if cfg, err = o.Config(zeroReader{}); err != nil || cfg.Message.Suite.Name != "Basic256" || cfg.Message.Order != msgsec.SignBeforeEncryptAndEncryptSignature || !cfg.Message.DerivedKeys {
+		t.Errorf("message defaults %+v (%v)", cfg.Message, err)
+	}
+
+	for _, args := range [][]string{
+		{"--profile", "wcf"},
+		{"--server-cert", certFile, "--server-key", keyFile},
+		{"--no-cancel"},
+		{"--profile", "message", "--algorithm-suite", "Basic512"},
+		{"--profile", "message", "--protection-order", "SignBeforeEncrypt"},
+		{"--profile", "message", "--signature-algorithm", "rsa-sha1"},
+		{"--profile", "message", "--message-bootstrap", "kerberos"},
+		{"--profile", "message", "--message-bootstrap", "mutual10"},
+		{"--profile", "message", "--server-cert", certFile},
+		{"--profile", "message", "--server-cert", keyFile, "--server-key", certFile},
+	} {
+		o, err := parse(t, args...)
+		if err == nil {
+			_, err = o.Config(zeroReader{})
+		}
+		var ue *UsageError
+		if err == nil {
+			t.Errorf("%v: accepted", args)
+		} else if !errors.As(err, &ue) && !strings.Contains(err.Error(), "--server-") {
+			t.Errorf("%v: %v is not a usage error naming the flag", args, err)
+		}
+	}
+}
+
+// With --profile message the banner names the profile and the service
+// certificate file, which holds the certificate the server decrypts with.
+func TestDemoServerMessageBanner(t *testing.T) {
+	o, err := parse(t, "--profile", "message", "--message-bootstrap", "anonymous", "--no-cancel", "--plain-http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.Config(zeroReader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := scserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var out bytes.Buffer
+	printBanner(&out, srv, cfg)
+	banner := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			banner[k] = v
+		}
+	}
+	if banner["profile"] != "message (Basic256, SignBeforeEncryptAndEncryptSignature, derived keys true, bootstraps anonymous)" || !strings.HasPrefix(banner["cancel"], "not expected") {
+		t.Errorf("banner:\n%s", out.String())
+	}
+	pemBytes, err := os.ReadFile(banner["server-cert"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := srv.ServiceCertificate()
+	if block, _ := pem.Decode(pemBytes); block == nil || !bytes.Equal(block.Bytes, cert.Raw) {
+		t.Errorf("%s does not hold the service certificate", banner["server-cert"])
+	}
+}
+
+// demo-server --profile message over plain HTTP: the banner names the
+// service certificate, and a request that is not signed and encrypted
+// gets a fault saying so.
+func TestDemoServerRunsMessage(t *testing.T) {
+	var errOut testkit.LogBuffer
+	banner, cancel, done := runDemoServer(t, &errOut, "server-cert", "--profile", "message", "--plain-http", "--message-bootstrap", "anonymous", "--log-format", "json")
+	if !strings.HasPrefix(banner["url"], "http://127.0.0.1:") || !strings.HasPrefix(banner["profile"], "message (Basic256") {
+		t.Errorf("banner %v", banner)
+	}
+	if _, err := os.ReadFile(banner["server-cert"]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(banner["url"], "application/soap+xml; charset=utf-8",
+		strings.NewReader(`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><x/></s:Body></s:Envelope>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || !bytes.Contains(body, []byte("must be signed and encrypted")) {
+		t.Errorf("status %d body %s", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("exit code %d: %s", code, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command did not stop with its context")
+	}
+	if _, err := os.Stat(banner["server-cert"]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary service certificate left after stop: %v", err)
 	}
 }

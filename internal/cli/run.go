@@ -51,15 +51,19 @@ type RunOptions struct {
 	SCVersion string
 	Bootstrap string
 	// MessageBootstrap, ServerCert, AlgorithmSuite and ProtectionOrder
-	// configure --profile message (run_message.go); bootstrapGiven and
-	// derivedKeysGiven say that --bootstrap and --derived-keys were given,
+	// configure --profile message (run_message.go); bootstrapGiven,
+	// derivedKeysGiven, addressingGiven and keySizeGiven say that
+	// --bootstrap, --derived-keys, --addressing and --key-size were given,
 	// not defaulted.
 	MessageBootstrap string
 	ServerCert       string
 	AlgorithmSuite   string
 	ProtectionOrder  string
+	MessageRenew     string
 	bootstrapGiven   bool
 	derivedKeysGiven bool
+	addressingGiven  bool
+	keySizeGiven     bool
 
 	Username       string
 	PasswordEnv    string // name of the variable holding the password
@@ -112,6 +116,11 @@ type RunOptions struct {
 
 	LogLevel  string
 	LogFormat string
+
+	// ConfigFile is the YAML file of the services (config.go); PIDFile
+	// where a run with it writes its process id.
+	ConfigFile string
+	PIDFile    string
 }
 
 // NewCmdRun returns `scproxy run`. runF runs the validated configuration;
@@ -119,7 +128,7 @@ type RunOptions struct {
 func NewCmdRun(s Streams, runF func(context.Context, *outbound.Config) error) *cobra.Command {
 	o := &RunOptions{MaxBody: up.DefaultMaxBody}
 	if runF == nil {
-		runF = runProxy
+		runF = func(ctx context.Context, cfg *outbound.Config) error { return runProxy(ctx, cfg, s.environ()) }
 	}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -139,7 +148,10 @@ variable holding it, or --password-file a file only its owner can read.`,
 		Example: `  scproxy run --upstream https://svc.example.com/Service.svc \
     --username alice --password-env SVC_PASSWORD
   scproxy run --route /orders=https://a.example.com/Orders.svc \
-    --route /stock=https://b.example.com/Stock.svc --security none`,
+    --route /stock=https://b.example.com/Stock.svc --security none
+  scproxy run --upstream http://svc.example.com/Service.svc --profile message \
+    --message-bootstrap username --server-cert service.pem \
+    --username alice --password-env SVC_PASSWORD`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Before any secret is read: no core file carries it.
@@ -147,12 +159,17 @@ variable holding it, or --password-file a file only its owner can read.`,
 				return err
 			}
 			getenv := s.environ()
+			if file := configFile(cmd.Flags(), getenv); file != "" {
+				return runConfigFile(cmd.Context(), cmd.Flags(), file, s)
+			}
 			if err := bindEnv(cmd.Flags(), envPrefix, getenv); err != nil {
 				return err
 			}
 			o.listenGiven = cmd.Flags().Changed("listen")
 			o.bootstrapGiven = cmd.Flags().Changed("bootstrap")
 			o.derivedKeysGiven = cmd.Flags().Changed("derived-keys")
+			o.addressingGiven = cmd.Flags().Changed("addressing")
+			o.keySizeGiven = cmd.Flags().Changed("key-size")
 			cfg, err := o.Config(getenv, s)
 			if err != nil {
 				return err
@@ -169,7 +186,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.Upstream, "upstream", "", "upstream endpoint URL for route /")
 	f.StringArrayVar(&o.Routes, "route", nil, "a route as /path=URL (repeatable)")
 	f.StringArrayVar(&o.Endpoints, "endpoint", nil, "a local path below a route that is an endpoint of its own, with its own context, e.g. /orders/ep2 for .../Orders.svc/ep2 (repeatable; other paths below a route are refused)")
-	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic and an http:// --token-sts (a test service only: the bootstrap credential and every message cross in clear)")
+	f.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "allow http:// upstreams for secured traffic and an http:// --token-sts (a test service only: the bootstrap credential and every message cross in clear; --profile message needs it not, its messages being encrypted)")
 	f.StringVar(&o.Security, "security", "context", "context (secure every message) or none (plain forwarding)")
 	f.StringVar(&o.Profile, "profile", "sc-tls", "how messages are secured: sc-tls (a security context over TLS), message (a security context by message security: signed and encrypted, WCF wsHttpBinding's Message mode) or x509 (each message signed with the certificate, no context)")
 	f.StringVar(&o.SCVersion, "sc-version", "2005-02", "WS-SecureConversation version of the upstream: 2005-02 or 1.3")
@@ -177,6 +194,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.MessageBootstrap, "message-bootstrap", "anonymous", "--profile message: how the context's Issue is protected: anonymous (AnonymousForCertificate), username (UserNameForCertificate, the username flags), mutual (MutualCertificate) or mutual10 (MutualCertificate10; both with the certificate flags)")
 	f.StringVar(&o.ServerCert, "server-cert", "", "--profile message: PEM file of the service's certificate (WCF publishes it in the WSDL)")
 	f.StringVar(&o.AlgorithmSuite, "algorithm-suite", "Basic256", "--profile message: WS-SecurityPolicy algorithm suite: Basic256, Basic192, Basic128, TripleDes, each optionally with Sha256 and/or Rsa15 (Basic256Sha256, Basic128Rsa15, Basic256Sha256Rsa15...)")
+	f.StringVar(&o.MessageRenew, "message-renew", "context", "--profile message: how a Renew is protected: context (by the context alone: scproxy's built-in server) or bootstrap (as WCF's and CXF's clients send it, and their services require: under --message-bootstrap anonymous or username, the context endorsing); a refused Renew is followed by a new Issue either way")
 	f.StringVar(&o.ProtectionOrder, "protection-order", "sign-encrypt-signature", "--profile message: sign-encrypt-signature (WCF's default: the signature encrypted too), sign-encrypt or encrypt-sign")
 	f.StringVar(&o.Username, "username", "", "user name of the bootstrap")
 	f.StringVar(&o.PasswordEnv, "password-env", "", "name of the environment variable holding the password")
@@ -195,9 +213,9 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.TokenAppliesTo, "token-applies-to", "", "AppliesTo of the token request (default: the upstream URL)")
 	f.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates trusted in addition to the system roots")
 	f.StringVar(&o.SOAPVersion, "soap-version", "auto", "SOAP version of the upstream: auto (the application's), 1.1 or 1.2")
-	f.StringVar(&o.Addressing, "addressing", "auto", "WS-Addressing of the upstream: auto (the application's), none, 2004-08 or 1.0")
+	f.StringVar(&o.Addressing, "addressing", "auto", "WS-Addressing of the upstream: auto (the application's), none, 2004-08 or 1.0 (default under --profile message: 1.0, and none is refused)")
 	f.StringVar(&o.Entropy, "entropy", "combined", "key entropy: combined, client or server")
-	f.IntVar(&o.KeySize, "key-size", wssc.DefaultKeySize, "size of the context key in bits")
+	f.IntVar(&o.KeySize, "key-size", wssc.DefaultKeySize, "size of the context key in bits (default under --profile message: the algorithm suite's key size, as WCF asks)")
 	f.StringVar(&o.SignatureAlgorithm, "signature-algorithm", "hmac-sha1", "message signature: hmac-sha1 or hmac-sha256")
 	f.BoolVar(&o.DerivedKeys, "derived-keys", false, "sign (and under --profile message encrypt) each message with keys derived from the context key (DerivedKeyTokens, fresh nonce per message), for services whose policy has RequireDerivedKeys (default: true under --profile message, as WCF, else false)")
 	f.Var(&o.MaxBody, "max-body", "largest request or response body, in bytes (suffixes KiB and MiB allowed)")
@@ -217,6 +235,8 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.BoolVar(&o.NoCancel, "no-cancel", false, "send no Cancel, at shutdown or after a rollover: WS-SecurityPolicy's MustNotSendCancel, WCF's requireCancellation=false (the same as --cancel-on-shutdown=false)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.LogFormat, "log-format", "text", "text or json")
+	f.StringVar(&o.ConfigFile, configKey, "", "YAML file of the listener and its services (docs/config.md); flags and the environment beat it, and SIGHUP or scproxy reload applies a changed file")
+	f.StringVar(&o.PIDFile, pidFileKey, "", "with --config: file to write the process id to, which scproxy reload signals (default $RUNTIME_DIRECTORY/scproxy.pid, else $XDG_RUNTIME_DIR/scproxy.pid)")
 	annotateEnv(f, envPrefix)
 	return cmd
 }
@@ -240,15 +260,17 @@ func noBound(n int) int {
 	return n
 }
 
-// runProxy runs the proxy until ctx ends, then lets the bootstraps that
-// hold background work (a Kerberos login's renewal) stop.
-func runProxy(ctx context.Context, cfg *outbound.Config) error {
+// runProxy runs the proxy until ctx ends, as a service when a service
+// manager started it (getenv reads what the manager passed; see
+// serveAgent), then lets the bootstraps that hold background work (a
+// Kerberos login's renewal) stop.
+func runProxy(ctx context.Context, cfg *outbound.Config, getenv func(string) string) error {
 	defer closeBootstraps(cfg)
 	p, err := outbound.New(*cfg)
 	if err != nil {
 		return err
 	}
-	return p.Run(ctx)
+	return serveAgent(ctx, p, cfg.Logger, getenv, p.Serve)
 }
 
 // closeBootstraps closes every bootstrap of cfg that can be closed.
@@ -370,10 +392,8 @@ var configFlags = map[string]string{
 	"ShutdownTimeout":  "--shutdown-timeout",
 	"KeepContexts":     "--cancel-on-shutdown",
 
-	"Message.Suite":    "--algorithm-suite",
-	"Message.Order":    "--protection-order",
-	"MessageBootstrap": "--message-bootstrap",
-	"ServerCert":       "--server-cert",
+	"Message.Suite": "--algorithm-suite",
+	"Message.Order": "--protection-order",
 
 	"EndpointIdleTimeout": "--endpoint-idle-timeout",
 	"EstablishRate":       "--establish-rate",

@@ -5,6 +5,7 @@ import (
 	"github.com/scproxy/scproxy/outbound"
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/msgsec"
+	"github.com/scproxy/scproxy/wire/wsa"
 )
 
 // messageBootstraps are the values of --message-bootstrap, and the
@@ -23,6 +24,10 @@ type messageBootstrap struct {
 	cred string
 }
 
+// messageRenews are the values of --message-renew: whether a Renew goes
+// under the bootstrap binding.
+var messageRenews = []choice[bool]{{"context", false}, {"bootstrap", true}}
+
 // protectionOrders are the values of --protection-order.
 var protectionOrders = []choice[msgsec.Order]{
 	{"sign-encrypt-signature", msgsec.SignBeforeEncryptAndEncryptSignature},
@@ -36,7 +41,9 @@ func (o *RunOptions) messageProfile() bool { return o.Security == "context" && o
 
 // messageSettings reads the settings of --profile message into cfg: the
 // suite, the order, and derived keys on unless --derived-keys says
-// otherwise (WCF's default in this profile). The flags of the profile
+// otherwise (WCF's default in this profile), a context key of the suite's
+// key size unless --key-size says otherwise, and WS-Addressing 1.0 unless
+// --addressing says otherwise. The flags of the profile
 // are refused under the others, and --bootstrap under this one, whose
 // establishment --message-bootstrap chooses.
 func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
@@ -49,8 +56,16 @@ func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
 	if o.bootstrapGiven {
 		return usageErrorf("--bootstrap %s: --profile message establishes its context under --message-bootstrap (anonymous, username, mutual or mutual10) instead", o.Bootstrap)
 	}
-	if _, err := pick("--message-bootstrap", o.MessageBootstrap, messageBootstraps); err != nil {
+	mb, err := pick("--message-bootstrap", o.MessageBootstrap, messageBootstraps)
+	if err != nil {
 		return err
+	}
+	renew, err := pick("--message-renew", o.MessageRenew, messageRenews)
+	if err != nil {
+		return err
+	}
+	if renew && mb.cred == "certificate" {
+		return usageErrorf("--message-renew bootstrap: not with --message-bootstrap %s yet (its certificate endorses already); use --message-renew context", o.MessageBootstrap)
 	}
 	if o.ServerCert == "" {
 		return usageErrorf("--server-cert: required by --profile message: the service's certificate (PEM), for which the key of the context's Issue is encrypted")
@@ -66,6 +81,16 @@ func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
 	cfg.Message = outbound.MessageSecurity{Suite: suite, Order: order}
 	if !o.derivedKeysGiven {
 		cfg.DerivedKeys = true
+	}
+	if !o.keySizeGiven {
+		// WCF asks for the suite's symmetric key length (128 bits under
+		// Basic128), which a key used without derivation must have.
+		cfg.KeySize = 8 * suite.KeyLength()
+	}
+	if !o.addressingGiven {
+		// WCF's wsHttpBinding's: each answer is then tied to its request
+		// by a signed RelatesTo, whatever the application sent.
+		cfg.Addressing = outbound.Addressing{Version: wsa.V10}
 	}
 	return nil
 }
@@ -83,9 +108,13 @@ func (o *RunOptions) messageBootstraps(cfg *outbound.Config, getenv func(string)
 	if err != nil {
 		return flagErr("--server-cert", err)
 	}
+	renew, err := pick("--message-renew", o.MessageRenew, messageRenews)
+	if err != nil {
+		return err
+	}
 	base := bootstrap.MessageConfig{
 		Kind: mb.kind, ServerCert: cert, Version: cfg.SC, Suite: cfg.Message.Suite, Order: cfg.Message.Order,
-		DerivedKeys: cfg.DerivedKeys, SignatureMethod: cfg.SignatureMethod,
+		DerivedKeys: cfg.DerivedKeys, SignatureMethod: cfg.SignatureMethod, RenewUnderBootstrap: renew,
 	}
 	if mb.cred == "" {
 		cfg.Bootstrap, err = bootstrap.NewMessage(base)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scproxy/scproxy/bootstrap"
 	"github.com/scproxy/scproxy/internal/testkit"
@@ -14,6 +15,7 @@ import (
 	"github.com/scproxy/scproxy/session"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/msgsec"
+	"github.com/scproxy/scproxy/wire/wsa"
 )
 
 // messageFiles writes the service certificate (RSA), an ECDSA one, and
@@ -47,6 +49,8 @@ func TestRunMessageProfile(t *testing.T) {
 		keep    bool   // no Cancel
 		user    string // of the username binding
 		sig     string // signature method
+		keySize int    // bits; 0 for 256
+		renew   bool   // a Renew under the bootstrap binding
 	}
 	tests := []struct {
 		name    string
@@ -62,7 +66,15 @@ func TestRunMessageProfile(t *testing.T) {
 			want: want{kind: bootstrap.MutualCertificate, suite: "Basic256", derived: true}},
 		{name: "mutual10, suite, order, no derived keys, no cancel", args: cmdline(httpUp, msg, certArgs, []string{"--message-bootstrap", "mutual10",
 			"--algorithm-suite", "Basic128Sha256Rsa15", "--protection-order", "encrypt-sign", "--derived-keys=false", "--no-cancel", "--signature-algorithm", "hmac-sha256"}),
-			want: want{kind: bootstrap.MutualCertificate10, suite: "Basic128Sha256Rsa15", order: msgsec.EncryptBeforeSign, keep: true, sig: dsig.HMACSHA256}},
+			want: want{kind: bootstrap.MutualCertificate10, suite: "Basic128Sha256Rsa15", order: msgsec.EncryptBeforeSign, keep: true, sig: dsig.HMACSHA256, keySize: 128}},
+		{name: "Basic192 with an explicit key size", args: cmdline(httpUp, msg, []string{"--algorithm-suite", "Basic192", "--key-size", "256"}),
+			want: want{kind: bootstrap.AnonymousForCertificate, suite: "Basic192", derived: true, keySize: 256}},
+		{name: "TripleDes", args: cmdline(httpUp, msg, []string{"--algorithm-suite", "TripleDes"}),
+			want: want{kind: bootstrap.AnonymousForCertificate, suite: "TripleDes", derived: true, keySize: 192}},
+		{name: "renew as WCF", args: cmdline(httpUp, msg, userPW, []string{"--message-bootstrap", "username", "--message-renew", "bootstrap"}),
+			want: want{kind: bootstrap.UserNameForCertificate, suite: "Basic256", derived: true, user: "alice", renew: true}},
+		{name: "renew as WCF, mutual", args: cmdline(httpUp, msg, certArgs, []string{"--message-bootstrap", "mutual", "--message-renew", "bootstrap"}), wantErr: "--message-renew bootstrap: not with --message-bootstrap mutual"},
+		{name: "unknown renew", args: cmdline(httpUp, msg, []string{"--message-renew", "cxf"}), wantErr: "--message-renew \"cxf\": want context or bootstrap"},
 		{name: "sign-encrypt", args: cmdline(httpUp, msg, []string{"--protection-order", "sign-encrypt"}),
 			want: want{kind: bootstrap.AnonymousForCertificate, suite: "Basic256", order: msgsec.SignBeforeEncrypt, derived: true}},
 		{name: "no server certificate", args: cmdline(httpUp, []string{"--profile", "message"}), wantErr: "--server-cert: required"},
@@ -76,6 +88,7 @@ func TestRunMessageProfile(t *testing.T) {
 		{name: "--bootstrap is not this profile's", args: cmdline(httpUp, msg, []string{"--bootstrap", "kerberos"}), wantErr: "--message-bootstrap"},
 		{name: "--server-cert under sc-tls", args: cmdline(upstream, userPW, []string{"--server-cert", server}), wantErr: "--profile message only"},
 		{name: "sc-tls still refuses plain http", args: cmdline(httpUp, userPW), wantErr: "--allow-plain-http"},
+		{name: "no addressing", args: cmdline(httpUp, msg, []string{"--addressing", "none"}), wantErr: "--addressing none: profile message"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,6 +104,12 @@ func TestRunMessageProfile(t *testing.T) {
 				t.Fatalf("run: %v", r.runErr)
 			}
 			cfg, w := r.cfg, tt.want
+			if cfg.KeySize != cmp.Or(w.keySize, 256) {
+				t.Fatalf("key size %d, want %d", cfg.KeySize, cmp.Or(w.keySize, 256))
+			}
+			if cfg.Addressing != (outbound.Addressing{Version: wsa.V10}) {
+				t.Fatalf("addressing %+v, want WS-Addressing 1.0 by default", cfg.Addressing)
+			}
 			if cfg.Profile != outbound.ProfileMessage || cfg.Message.Suite.Name != w.suite || cfg.Message.Order != w.order || cfg.DerivedKeys != w.derived || cfg.KeepContexts != w.keep {
 				t.Fatalf("config: profile %v suite %q order %v derived %v keep %v; want %+v", cfg.Profile, cfg.Message.Suite.Name, cfg.Message.Order, cfg.DerivedKeys, cfg.KeepContexts, w)
 			}
@@ -105,6 +124,9 @@ func TestRunMessageProfile(t *testing.T) {
 			if mc.Kind != w.kind || !mc.ServerCert.Equal(testkit.Server().Cert) || mc.User != w.user || mc.Suite.Name != w.suite || mc.DerivedKeys != w.derived || mc.SignatureMethod != cmp.Or(w.sig, dsig.HMACSHA1) {
 				t.Fatalf("bootstrap %+v; want %+v", mc, w)
 			}
+			if mc.RenewUnderBootstrap != w.renew {
+				t.Fatalf("renew under the bootstrap %v, want %v", mc.RenewUnderBootstrap, w.renew)
+			}
 			if (mc.Client != nil) != (w.kind == bootstrap.MutualCertificate || w.kind == bootstrap.MutualCertificate10) {
 				t.Fatalf("client certificate %v for %v", mc.Client, w.kind)
 			}
@@ -115,5 +137,20 @@ func TestRunMessageProfile(t *testing.T) {
 				t.Fatal("the password was printed")
 			}
 		})
+	}
+}
+
+// The status of a message-profile proxy starts with its protection.
+func TestPrintStatusMessage(t *testing.T) {
+	var out strings.Builder
+	st := outbound.Status{Security: "context", Profile: "message",
+		Message:   &outbound.MessageStatus{Suite: "Basic256", Order: "SignBeforeEncryptAndEncryptSignature", DerivedKeys: true, SignatureMethod: dsig.HMACSHA1},
+		Endpoints: []session.Status{{Endpoint: "http://svc.example/Echo.svc", State: session.StateActive, Bootstrap: "username-for-certificate"}}}
+	if err := printStatus(&out, st, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(out.String(), "\n")
+	if want := "profile message: Basic256, SignBeforeEncryptAndEncryptSignature, derived keys true, " + dsig.HMACSHA1; first != want {
+		t.Fatalf("first line %q, want %q", first, want)
 	}
 }

@@ -35,7 +35,13 @@ func NewCmdStatus(s Streams, runF func(context.Context, *StatusOptions) error) *
 		Short: "Show the security context of every endpoint of a running proxy",
 		Long: `Ask a running proxy (scproxy run) for the state of each upstream endpoint:
 its security context, when it expires and is next renewed, counts of
-requests, establishments, renewals, resends and cancels, and the last error.`,
+requests, establishments, renewals, resends and cancels, and the last error.
+
+The same listener answers monitoring, to callers on this host:
+/_scproxy/healthz (200 while the process serves), /_scproxy/readyz (200
+when the listener is up and every route has a usable context or has not
+failed to establish one; 503 with the failing route, its error and next
+retry otherwise) and /_scproxy/metrics (Prometheus).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd.Flags(), envPrefix, s.environ()); err != nil {
@@ -109,6 +115,9 @@ func printStatus(w io.Writer, st outbound.Status, now time.Time) error {
 	if len(st.Endpoints) == 0 {
 		_, err := fmt.Fprintf(w, "no endpoint has been used yet (security %s)\n", st.Security)
 		return err
+	}
+	if m := st.Message; m != nil {
+		fmt.Fprintf(w, "profile message: %s, %s, derived keys %v, %s\n", m.Suite, m.Order, m.DerivedKeys, m.SignatureMethod)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	// ESTABLISHED is when the current context was; ISSUED counts the

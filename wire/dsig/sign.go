@@ -31,6 +31,10 @@ type Reference struct {
 	// InclusivePrefixes is the InclusiveNamespaces PrefixList of the
 	// reference's exclusive c14n transform; nil writes none.
 	InclusivePrefixes []string
+	// Canonical, when set, is Element's exclusive canonical form (with
+	// InclusivePrefixes) that the caller already computed for another use;
+	// it is digested instead of canonicalizing Element again.
+	Canonical []byte
 }
 
 // Signer makes detached WS-Security signatures: the Signature element goes
@@ -86,8 +90,15 @@ func addReference(si *etree.Element, r Reference, digestURI string) error {
 	if err != nil {
 		return err
 	}
-	sum, err := digestOf(r.Element, r.InclusivePrefixes, digestURI)
-	if err != nil {
+	var sum []byte
+	if r.Canonical != nil {
+		h, err := newDigest(digestURI)
+		if err != nil {
+			return err
+		}
+		h.Write(r.Canonical)
+		sum = h.Sum(nil)
+	} else if sum, err = digestOf(r.Element, r.InclusivePrefixes, digestURI); err != nil {
 		return err
 	}
 	ref := si.CreateElement("Reference")

@@ -104,6 +104,18 @@ func (e *DigestError) Error() string {
 // refused whether or not it is referenced, because the element a verifier
 // checks and the element an application reads must not be able to differ.
 func Verify(root, sig *etree.Element, resolve KeyResolver, pol Policy) (*Verified, error) {
+	return VerifyKnown(root, sig, resolve, pol, nil)
+}
+
+// VerifyKnown is Verify for a caller that may already hold the canonical
+// form of some referenced elements (known, keyed by element): when the
+// digest of a known form matches the reference, the element is not
+// canonicalized again; otherwise it is, as Verify does. Known forms are
+// without InclusiveNamespaces: a reference with a PrefixList is always
+// canonicalized. A matching digest
+// proves the signer's canonical bytes are the known ones, and exclusive
+// canonicalization is idempotent, so the outcome is Verify's.
+func VerifyKnown(root, sig *etree.Element, resolve KeyResolver, pol Policy, known map[*etree.Element][]byte) (*Verified, error) {
 	if !xmldoc.Is(sig, xmldoc.Name{Space: NS, Local: "Signature"}) {
 		return nil, fmt.Errorf("dsig: %s is not an XML Signature", xmldoc.NameOf(sig))
 	}
@@ -120,7 +132,7 @@ func Verify(root, sig *etree.Element, resolve KeyResolver, pol Policy) (*Verifie
 	}
 	out := &Verified{Signature: sig, KeyInfo: parts.keyInfo, Method: parts.method}
 	for _, r := range parts.refs {
-		el, err := r.check(ids)
+		el, err := r.check(ids, known)
 		if err != nil {
 			return nil, err
 		}
@@ -303,10 +315,20 @@ func (parts *sigParts) verifySignedInfo(resolve KeyResolver) error {
 }
 
 // check resolves the reference and compares its digest in constant time.
-func (r reference) check(ids map[string][]*etree.Element) (*etree.Element, error) {
+func (r reference) check(ids map[string][]*etree.Element, known map[*etree.Element][]byte) (*etree.Element, error) {
 	found := ids[r.uri[1:]]
 	if len(found) != 1 {
 		return nil, &ReferenceError{URI: r.uri, Count: len(found)}
+	}
+	if canon, ok := known[found[0]]; ok && r.prefixes == nil {
+		h, err := newDigest(r.digest)
+		if err != nil {
+			return nil, err
+		}
+		h.Write(canon)
+		if subtle.ConstantTimeCompare(h.Sum(nil), r.value) == 1 {
+			return found[0], nil
+		}
 	}
 	sum, err := digestOf(found[0], r.prefixes, r.digest)
 	if err != nil {

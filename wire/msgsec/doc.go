@@ -45,7 +45,18 @@
 // checked when the policy asks for it. Every decryption failure is
 // xenc.ErrDecrypt. Nothing of a message that fails is returned.
 //
+// A client passes Expect.Request (what Protect returned) to Open; a
+// server passes its certificate (Expect.Own) to unwrap EncryptedKeys and a
+// ContextKeys callback to find contexts by Identifier, and answers with
+// Opened.Reply and Opened.SignatureValues. ContextKeys lists the current key
+// first and, during a rollover, the previous one: the keys are tried in
+// that order, and the one that verifies keys the answer.
+//
 // The Body is read (parsed, digested, encrypted) in this profile only;
 // canonicalization goes through wire/c14n, which handles bodies of any
-// element count.
+// element count. It is canonicalized once per direction: when signing
+// before encrypting, the Body's canonical content is the plaintext, and a
+// receiver checks the Body's digest over its canonical start tag, the
+// plaintext and its end tag before canonicalizing the decrypted tree
+// (which it does only when the sender serialized differently).
 package msgsec

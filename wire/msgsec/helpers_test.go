@@ -12,6 +12,7 @@ import (
 
 	"github.com/scproxy/scproxy/internal/testkit"
 	"github.com/scproxy/scproxy/wire/c14n"
+	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
 	"github.com/scproxy/scproxy/wire/wss"
@@ -142,3 +143,6 @@ func keysOf(keys ...[]byte) func(string) ([][]byte, error) {
 		return keys, nil
 	}
 }
+
+// errBadSignature is the dsig error of a signature made with another key.
+var errBadSignature = dsig.ErrBadSignature

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ type fixture struct {
 
 // newFixture protects a request under order, has the service open it and
 // answer it (with SignatureConfirmation when confirm).
-func newFixture(t *testing.T, order Order, confirm bool, seed string) fixture {
+func newFixture(t testing.TB, order Order, confirm bool, seed string) fixture {
 	t.Helper()
 	cc, sc := config(Client, Basic256, order, true), config(Server, Basic256, order, true)
 	cc.Rand, sc.Rand = testkit.Rand(seed+" client"), testkit.Rand(seed+" server")
@@ -128,6 +129,8 @@ func TestHostileResponses(t *testing.T) {
 	encSig := newFixture(t, SignBeforeEncryptAndEncryptSignature, false, "b")
 	confirmed := newFixture(t, SignBeforeEncryptAndEncryptSignature, true, "c")
 	other := newFixture(t, SignBeforeEncrypt, false, "d")
+	encFirst := newFixture(t, EncryptBeforeSign, false, "e")
+	encFirstKey, _ := messageKeys(t, encFirst.resp, contextKey, true)
 	cases := []struct {
 		name string
 		f    fixture
@@ -154,6 +157,13 @@ func TestHostileResponses(t *testing.T) {
 			return edit(t, signFirst.resp, func(env *soap.Envelope, sec *etree.Element) {
 				dropReference(t, sec, env.Body)
 				resign(t, sec, sigKey)
+			})
+		}, says: "Body is not covered"},
+		{name: "body partly signed (its EncryptedData, not the Body)", f: encFirst, msg: func(t *testing.T) []byte {
+			return edit(t, encFirst.resp, func(env *soap.Envelope, sec *etree.Element) {
+				ed := env.Body.ChildElements()[0]
+				pointReference(t, sec, env.Body, ed)
+				resign(t, sec, encFirstKey)
 			})
 		}, says: "Body is not covered"},
 		{name: "body in clear, signed elsewhere", f: signFirst, msg: func(t *testing.T) []byte {
@@ -294,11 +304,33 @@ func TestHostileResponses(t *testing.T) {
 		})
 	}
 	// The genuine answers open, with the same expectations.
-	for name, f := range map[string]fixture{"sign first": signFirst, "encrypt signature": encSig, "confirmed": confirmed} {
+	for name, f := range map[string]fixture{"sign first": signFirst, "encrypt signature": encSig, "confirmed": confirmed, "encrypt first": encFirst} {
 		if err := f.open(t, f.resp, f.expect()); err != nil {
 			t.Errorf("%s: genuine answer refused: %v", name, err)
 		}
 	}
+}
+
+// pointReference makes the clear Signature's Reference to from name to
+// instead, with to's digest, as a signer holding the key could.
+func pointReference(t *testing.T, sec, from, to *etree.Element) {
+	t.Helper()
+	id, _ := wss.ID(from)
+	toID := to.SelectAttrValue("Id", "")
+	si := sec.FindElement("Signature").FindElement("SignedInfo")
+	for _, r := range si.SelectElements("Reference") {
+		if r.SelectAttrValue("URI", "") == "#"+id {
+			canon, err := c14n.Exclusive(to, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha1.Sum(canon)
+			r.CreateAttr("URI", "#"+toID)
+			r.FindElement("DigestValue").SetText(base64.StdEncoding.EncodeToString(sum[:]))
+			return
+		}
+	}
+	t.Fatalf("no reference to %s", from.Tag)
 }
 
 // dkt sets a DerivedKeyToken child's text in f's answer.
@@ -332,5 +364,52 @@ func TestHostileDuplicateBody(t *testing.T) {
 	})
 	if _, err := soap.ParseWith(msg, xmldoc.Options{}); err == nil || !strings.Contains(err.Error(), "Body occurs 2 times") {
 		t.Fatalf("parsed: %v", err)
+	}
+}
+
+// TestDecryptionFailuresLookAlike: a tampered padding, a ciphertext cut
+// by a block and a ciphertext whose padding survives but whose plaintext
+// is garbage all fail with exactly ErrDecrypt, in the same time class
+// (the medians are compared as budgets).
+func TestDecryptionFailuresLookAlike(t *testing.T) {
+	f := newFixture(t, SignBeforeEncrypt, false, "t")
+	cipher := func(mod func(b []byte) []byte) []byte {
+		return edit(t, f.resp, func(env *soap.Envelope, sec *etree.Element) {
+			cv := env.Body.FindElement(".//CipherValue")
+			b, _ := base64.StdEncoding.DecodeString(cv.Text())
+			cv.SetText(base64.StdEncoding.EncodeToString(mod(b)))
+		})
+	}
+	variants := []struct {
+		name string
+		msg  []byte
+	}{
+		{"bad padding", cipher(func(b []byte) []byte { b[len(b)-17] ^= 0xff; return b })},
+		{"cut by a block", cipher(func(b []byte) []byte { return b[:len(b)-16] })},
+		{"garbage with valid padding", cipher(func(b []byte) []byte {
+			// Change the first block: the first plaintext block is
+			// garbage, the padding in the last block is untouched.
+			b[20] ^= 0x55
+			return b
+		})},
+	}
+	medians := make([]time.Duration, len(variants))
+	for i, v := range variants {
+		var runs []time.Duration
+		for range 31 {
+			env := parse(t, v.msg)
+			start := time.Now()
+			_, err := f.client.Open(env, f.expect())
+			runs = append(runs, time.Since(start))
+			if err != ErrDecrypt {
+				t.Fatalf("%s: %v, want exactly ErrDecrypt", v.name, err)
+			}
+		}
+		slices.Sort(runs)
+		medians[i] = runs[len(runs)/2]
+	}
+	for i, v := range variants[1:] {
+		testkit.Budget(t, "median time to refuse ("+v.name+") against bad padding", medians[i+1], medians[0])
+		testkit.Budget(t, "median time to refuse (bad padding) against "+v.name, medians[0], medians[i+1])
 	}
 }

@@ -44,6 +44,12 @@ type Config struct {
 	// protection token's key (WS-SecurityPolicy RequireDerivedKeys, on in
 	// WCF); otherwise with the key itself.
 	DerivedKeys bool
+	// Asymmetric is the asymmetric binding (WCF's MutualCertificate10):
+	// messages are signed with the sender's certificate key and encrypted
+	// through an EncryptedKey for the receiver's certificate; Protect
+	// takes an Asymmetric token. DerivedKeys then applies to the
+	// encryption key only.
+	Asymmetric bool
 	// SignatureConfirmation is WS-Security 1.1 SignatureConfirmation
 	// (RequireSignatureConfirmation): a response confirms each signature
 	// value of its request, and a client requires it. WCF asks for it on
@@ -216,6 +222,11 @@ type Outgoing struct {
 	// signature (MutualCertificate): a BinarySecurityToken and an RSA
 	// signature over the primary ds:Signature.
 	Endorsing *Certificate
+	// EndorsingContext is a security context whose key endorses the
+	// primary signature instead (endorse_client.go): the SCT, included,
+	// and an HMAC signature over the primary ds:Signature. WCF's and CXF's
+	// clients send a Renew so, under the bootstrap binding.
+	EndorsingContext *Context
 	// Confirm are the signature values of the request being answered, to
 	// confirm when the policy asks for SignatureConfirmation (server
 	// role; Opened.SignatureValues). None writes one SignatureConfirmation
@@ -266,16 +277,23 @@ type Expect struct {
 	// side of the asymmetric binding). Its Key must be a crypto.Decrypter.
 	Own *Certificate
 	// Peer is the certificate whose key must have made the signature under
-	// the asymmetric binding (the service's, for a client); nil on a
-	// server accepts the certificate the message carries, returned in
-	// Opened.PeerCert for the caller to authorize.
+	// the asymmetric binding (the service's, for a client) or the
+	// endorsing signature; nil (on a server) accepts the certificate the
+	// message carries, returned in Opened.PeerCert for the caller to
+	// authorize (chain, allowed subjects).
 	Peer *x509.Certificate
+	// Endorsed requires an endorsing signature by a client certificate
+	// over the primary signature (a service under MutualCertificate).
+	Endorsed bool
 }
 
 // Opened is a message that passed every check.
 type Opened struct {
 	// Envelope is the plain message: Body content decrypted in place,
-	// the Security header removed.
+	// the Security header removed. Its Doc records the bytes of the
+	// elements that arrived in clear only; decrypted ones have none (write
+	// the envelope out and parse it again to keep such an element byte
+	// for byte).
 	Envelope *soap.Envelope
 	// Addressing holds the verified WS-Addressing headers.
 	Addressing wsa.Headers
@@ -306,5 +324,11 @@ func (p *Profile) Protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 // exp, and returns it plain. On error nothing of env may be used: it may
 // be partly decrypted.
 func (p *Profile) Open(env *soap.Envelope, exp Expect) (*Opened, error) {
-	return p.open(env, exp)
+	o, err := p.open(env, exp)
+	if errors.Is(err, ErrDecrypt) {
+		// Whichever step failed to decrypt (a key transport, a header
+		// part, the Body), the caller sees the same error.
+		return nil, ErrDecrypt
+	}
+	return o, err
 }

@@ -2,11 +2,13 @@ package msgsec
 
 import (
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/subtle"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/beevik/etree"
 
@@ -39,7 +41,11 @@ type opener struct {
 	// header ones are decrypted first (plain), the Body's later.
 	named []*etree.Element
 	plain map[*etree.Element]*xenc.Plain
-	sig   *etree.Element
+	// sig is the primary signature, endorsing the endorsing one (nil
+	// when there is none).
+	sig, endorsing *etree.Element
+	// peer is the certificate of the asymmetric or endorsing signature.
+	peer *x509.Certificate
 
 	// The protection token, settled by the first reference to it.
 	ctxID string
@@ -50,8 +56,11 @@ type opener struct {
 }
 
 func (p *Profile) open(env *soap.Envelope, exp Expect) (*Opened, error) {
-	if env == nil || env.Header == nil {
+	switch {
+	case env == nil || env.Header == nil:
 		return nil, errors.New("msgsec: the message has no SOAP Header")
+	case p.c.Role == Client && exp.Request == nil:
+		return nil, errors.New("msgsec: a client opens the answer to a request it sent (Expect.Request)")
 	}
 	sec, err := wss.FindSecurity(env.Header)
 	if err != nil {
@@ -79,8 +88,7 @@ func (o *opener) scName(local string) xmldoc.Name {
 }
 
 var (
-	nameSignature      = xmldoc.Name{Space: dsig.NS, Local: "Signature"}
-	nameSignatureValue = xmldoc.Name{Space: dsig.NS, Local: "SignatureValue"}
+	nameSignature = xmldoc.Name{Space: dsig.NS, Local: "Signature"}
 )
 
 // index checks that the Security header holds only what this binding
@@ -110,7 +118,7 @@ func (o *opener) index() error {
 		return fmt.Errorf("msgsec: %d derived key tokens exceed the limit of %d", counts["DerivedKeyToken"], maxDKTs)
 	case counts["EncryptedData"] > maxEncryptedData:
 		return fmt.Errorf("msgsec: %d encrypted parts exceed the limit of %d", counts["EncryptedData"], maxEncryptedData)
-	case counts["EncryptedKey"] > 1, counts["SecurityContextToken"] > 1, counts["Signature"] > 1, counts["UsernameToken"] > 1:
+	case counts["EncryptedKey"] > 1, counts["SecurityContextToken"] > 1, counts["Signature"] > 2, counts["UsernameToken"] > 1, counts["BinarySecurityToken"] > 1:
 		return errors.New("msgsec: the Security header carries a token or signature twice")
 	}
 	return nil
@@ -121,7 +129,7 @@ func (o *opener) kindOf(el *etree.Element) string {
 	for _, n := range []xmldoc.Name{
 		wss.NameTimestamp, o.scName("SecurityContextToken"), o.scName("DerivedKeyToken"),
 		xenc.NameEncryptedKey, xenc.NameReferenceList, xenc.NameEncryptedData,
-		nameSignature, wss.NameSignatureConfirmation, wss.NameUsernameToken,
+		nameSignature, wss.NameSignatureConfirmation, wss.NameUsernameToken, wss.NameBinarySecurityToken,
 	} {
 		if xmldoc.Is(el, n) {
 			return n.Local
@@ -223,84 +231,159 @@ func (o *opener) selectKey() error {
 func (o *opener) trySelect() error {
 	clear(o.dkts)
 	o.plain = map[*etree.Element]*xenc.Plain{}
-	o.sig = nil
-	if sigs := xmldoc.Children(o.sec, nameSignature); len(sigs) == 1 {
-		o.sig = sigs[0]
-	}
+	sigs := xmldoc.Children(o.sec, nameSignature)
 	for _, ed := range o.named {
 		if ed.Parent() != o.sec {
 			continue
 		}
-		pl, err := o.decrypt(ed, xenc.TypeElement)
+		pl, _, err := o.decrypt(ed, xenc.TypeElement)
 		if err != nil {
 			return err
 		}
 		o.plain[ed] = pl
 		inner := pl.Elements()[0]
-		if o.kindOf(inner) == "" || xmldoc.Is(inner, xenc.NameEncryptedData) {
+		if !xmldoc.Is(inner, nameSignature) && !xmldoc.Is(inner, wss.NameSignatureConfirmation) && !xmldoc.Is(inner, wss.NameUsernameToken) {
 			return fmt.Errorf("msgsec: unexpected encrypted %s in the Security header", xmldoc.NameOf(inner))
 		}
 		if xmldoc.Is(inner, nameSignature) {
-			if o.sig != nil {
-				return errors.New("msgsec: the message carries two signatures")
-			}
-			o.sig = inner
+			sigs = append(sigs, inner)
 		}
 	}
-	switch {
-	case o.sig == nil:
-		return errors.New("msgsec: the message is not signed")
-	case o.c.Order.encryptsSignature() && o.sig.Parent() == o.sec:
+	if err := o.classify(sigs); err != nil {
+		return err
+	}
+	if o.c.Order.encryptsSignature() && o.sig.Parent() == o.sec {
 		return errors.New("msgsec: the signature is not encrypted, as the protection order requires")
 	}
 	return dsig.VerifySignedInfo(o.sig, o.resolver, o.policy())
 }
 
+// classify finds the primary signature, made with the binding's
+// signature method, and an endorsing one, made with the suite's RSA
+// method under the symmetric binding.
+func (o *opener) classify(sigs []*etree.Element) error {
+	o.sig, o.endorsing = nil, nil
+	for _, sig := range sigs {
+		m := signatureMethodOf(sig)
+		switch {
+		case m == o.policy().SignatureMethods[0] && o.sig == nil:
+			o.sig = sig
+		case !o.c.Asymmetric && m == o.c.Suite.AsymmetricSignature && o.endorsing == nil:
+			o.endorsing = sig
+		default:
+			return fmt.Errorf("msgsec: unexpected signature (method %q)", m)
+		}
+	}
+	switch {
+	case o.sig == nil:
+		return errors.New("msgsec: the message is not signed")
+	case o.exp.Endorsed && o.endorsing == nil:
+		return errors.New("msgsec: the message is not endorsed by a client certificate")
+	}
+	return nil
+}
+
+// signatureMethodOf returns the SignatureMethod Algorithm of sig, "" when
+// it has none (the strict parse in wire/dsig reports why).
+func signatureMethodOf(sig *etree.Element) string {
+	si, err := xmldoc.One(sig, xmldoc.Name{Space: dsig.NS, Local: "SignedInfo"})
+	if err != nil {
+		return ""
+	}
+	sm, err := xmldoc.One(si, xmldoc.Name{Space: dsig.NS, Local: "SignatureMethod"})
+	if err != nil {
+		return ""
+	}
+	m, _ := xmldoc.Attr(sm, xmldoc.Name{Local: "Algorithm"})
+	return m
+}
+
+// policy is the primary signature's: the binding's method only.
 func (o *opener) policy() dsig.Policy {
-	return dsig.Policy{SignatureMethods: []string{o.c.SignatureMethod}, DigestMethods: []string{o.c.Suite.Digest}, MaxReferences: maxReferences}
+	m := o.c.SignatureMethod
+	if o.c.Asymmetric {
+		m = o.c.Suite.AsymmetricSignature
+	}
+	return dsig.Policy{SignatureMethods: []string{m}, DigestMethods: []string{o.c.Suite.Digest}, MaxReferences: maxReferences}
 }
 
 // decrypt decrypts the EncryptedData ed, which must be of type typ and use
-// the suite's algorithm, and parses it aside.
-func (o *opener) decrypt(ed *etree.Element, typ string) (*xenc.Plain, error) {
+// the suite's algorithm, and parses it aside; it also returns the
+// plaintext.
+func (o *opener) decrypt(ed *etree.Element, typ string) (*xenc.Plain, []byte, error) {
+	_, plain, err := o.decryptBytes(ed, typ)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := xenc.ParsePlain(ed, typ, plain, o.c.Limits)
+	return p, plain, err
+}
+
+func (o *opener) decryptBytes(ed *etree.Element, typ string) (*xenc.EncryptedData, []byte, error) {
 	d, err := xenc.ParseEncryptedData(ed)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	switch {
 	case d.Type != typ:
-		return nil, fmt.Errorf("msgsec: EncryptedData %q has Type %q, expected %q", d.ID, d.Type, typ)
+		return nil, nil, fmt.Errorf("msgsec: EncryptedData %q has Type %q, expected %q", d.ID, d.Type, typ)
 	case d.Method != o.c.Suite.Encryption:
-		return nil, fmt.Errorf("msgsec: encryption %q is not the suite's %q", d.Method, o.c.Suite.Encryption)
+		return nil, nil, fmt.Errorf("msgsec: encryption %q is not the suite's %q", d.Method, o.c.Suite.Encryption)
 	case d.KeyInfo == nil:
-		return nil, fmt.Errorf("msgsec: EncryptedData %q does not name its key", d.ID)
+		return nil, nil, fmt.Errorf("msgsec: EncryptedData %q does not name its key", d.ID)
 	}
 	key, err := o.keyFor(d.KeyInfo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if !o.c.DerivedKeys {
+		if key, err = directEncryptionKey(key, o.c.Suite); err != nil {
+			return nil, nil, ErrDecrypt
+		}
 	}
 	plain, err := d.Decrypt(key)
-	if err != nil {
-		return nil, err
+	return d, plain, err
+}
+
+// put puts decrypted content in place of its EncryptedData, its bytes as
+// decrypted recorded in the envelope's document, so that what is kept
+// byte for byte (a SecurityContextToken in an answer's Body) is kept as
+// the sender encrypted it, not as written again.
+func (o *opener) put(pl *xenc.Plain) {
+	pl.Replace()
+	if o.env.Doc != nil {
+		o.env.Doc.Graft(pl.Doc())
 	}
-	return xenc.ParsePlain(ed, typ, plain, o.c.Limits)
 }
 
 // verify puts the decrypted parts in place in the order the protection
 // order implies and checks the signature and what it must cover.
 func (o *opener) verify() (*dsig.Verified, error) {
+	known := map[*etree.Element][]byte{}
 	decryptAll := func() error {
 		for _, pl := range o.plain {
-			pl.Replace()
+			o.put(pl)
 		}
 		if !o.bodyEncrypted() {
 			return nil
 		}
-		pl, err := o.decrypt(o.env.Body.ChildElements()[0], xenc.TypeContent)
+		body := o.env.Body
+		start, end, err := canonicalTags(body)
 		if err != nil {
 			return err
 		}
-		pl.Replace()
+		pl, plain, err := o.decrypt(body.ChildElements()[0], xenc.TypeContent)
+		if err != nil {
+			return err
+		}
+		o.put(pl)
+		// When the sender encrypted the Body's canonical content, as
+		// scproxy does, the digest is checked without canonicalizing the
+		// Body again (dsig.VerifyKnown). Not under a default namespace,
+		// where the canonical content parses differently in context.
+		if !defaultInScope(body) {
+			known[body] = slices.Concat(start, plain, end)
+		}
 		return nil
 	}
 	var covered []*etree.Element
@@ -314,7 +397,7 @@ func (o *opener) verify() (*dsig.Verified, error) {
 			covered = append(covered, ed)
 		}
 	}
-	v, err := dsig.Verify(o.env.Root, o.sig, o.resolver, o.policy())
+	v, err := dsig.VerifyKnown(o.env.Root, o.sig, o.resolver, o.policy(), known)
 	if err != nil {
 		return nil, fmt.Errorf("msgsec: %w", err)
 	}
@@ -326,7 +409,65 @@ func (o *opener) verify() (*dsig.Verified, error) {
 			return nil, err
 		}
 	}
-	return v, nil
+	return v, o.verifyEndorsing()
+}
+
+// verifyEndorsing checks the endorsing signature, which must cover the
+// primary signature and be made by a certificate the message carries (the
+// expected one, when the caller names it).
+func (o *opener) verifyEndorsing() error {
+	if o.endorsing == nil {
+		return nil
+	}
+	pol := dsig.Policy{SignatureMethods: []string{o.c.Suite.AsymmetricSignature}, DigestMethods: []string{o.c.Suite.Digest}, MaxReferences: 1}
+	v, err := dsig.Verify(o.env.Root, o.endorsing, o.certResolver, pol)
+	if err != nil {
+		return fmt.Errorf("msgsec: endorsing signature: %w", err)
+	}
+	if !v.Covers(o.sig) {
+		return errors.New("msgsec: the endorsing signature does not cover the message signature")
+	}
+	return nil
+}
+
+// certResolver is the dsig.KeyResolver of RSA signatures: the
+// certificate must be a BinarySecurityToken of the message, or the
+// expected peer named by thumbprint.
+func (o *opener) certResolver(keyInfo *etree.Element, method string) (dsig.VerifyingKey, error) {
+	if keyInfo == nil {
+		return nil, errors.New("the signature does not name its key")
+	}
+	strEl, err := xmldoc.One(keyInfo, wss.NameSecurityTokenReference)
+	if err != nil {
+		return nil, err
+	}
+	s, err := wss.ParseSTR(strEl)
+	if err != nil {
+		return nil, err
+	}
+	var cert *x509.Certificate
+	switch {
+	case s.Reference != nil && s.Reference.Local() && o.byID[s.Reference.Target()] != nil:
+		if cert, err = wss.ParseX509Token(o.byID[s.Reference.Target()]); err != nil {
+			return nil, err
+		}
+	case s.KeyIdentifier != nil && s.KeyIdentifier.ValueType == wss.ValueTypeThumbprintSHA1 && o.exp.Peer != nil:
+		if namesCert(strEl, o.exp.Peer) != nil {
+			return nil, errors.New("msgsec: the signature names another certificate")
+		}
+		cert = o.exp.Peer
+	default:
+		return nil, errors.New("msgsec: the signature's certificate is not in the message")
+	}
+	if o.exp.Peer != nil && !cert.Equal(o.exp.Peer) {
+		return nil, errors.New("msgsec: the message is signed by another certificate than the expected one")
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("msgsec: the signing certificate's key is a %T, not RSA", cert.PublicKey)
+	}
+	o.peer = cert
+	return dsig.RSAVerifyingKey(method, pub)
 }
 
 // requireCovered checks that the signature covers the Body, the
@@ -345,11 +486,11 @@ func (o *opener) requireCovered(v *dsig.Verified, extra []*etree.Element) error 
 	for i, el := range extra {
 		parts[fmt.Sprintf("encrypted part %d", i+1)] = el
 	}
-	if o.c.Order != EncryptBeforeSign {
-		for i, el := range o.sec.ChildElements() {
-			if xmldoc.Is(el, wss.NameSignatureConfirmation) || xmldoc.Is(el, wss.NameUsernameToken) {
-				parts[fmt.Sprintf("%s %d", el.Tag, i)] = el
-			}
+	// Encrypting first, a UsernameToken is still an EncryptedData here,
+	// covered as such (extra).
+	for i, el := range o.sec.ChildElements() {
+		if xmldoc.Is(el, wss.NameSignatureConfirmation) || xmldoc.Is(el, wss.NameUsernameToken) {
+			parts[fmt.Sprintf("%s %d", el.Tag, i)] = el
 		}
 	}
 	if err := v.Require(parts); err != nil {
@@ -360,6 +501,9 @@ func (o *opener) requireCovered(v *dsig.Verified, extra []*etree.Element) error 
 
 // resolver is the dsig.KeyResolver of the message's signature.
 func (o *opener) resolver(keyInfo *etree.Element, method string) (dsig.VerifyingKey, error) {
+	if o.c.Asymmetric {
+		return o.certResolver(keyInfo, method)
+	}
 	if keyInfo == nil {
 		return nil, errors.New("the signature does not name its key")
 	}
@@ -555,7 +699,7 @@ func (o *opener) finish(v *dsig.Verified) (*Opened, error) {
 	if err != nil {
 		return nil, fmt.Errorf("msgsec: %w", err)
 	}
-	if r := o.exp.Request; o.c.Role == Client && r != nil && r.MessageID != "" && hs.RelatesTo != r.MessageID {
+	if r := o.exp.Request; o.c.Role == Client && r.MessageID != "" && hs.RelatesTo != r.MessageID {
 		return nil, fmt.Errorf("msgsec: the answer relates to %q, not to the request %q", hs.RelatesTo, r.MessageID)
 	}
 	if err := o.confirmations(); err != nil {
@@ -572,18 +716,25 @@ func (o *opener) finish(v *dsig.Verified) (*Opened, error) {
 			return nil, fmt.Errorf("msgsec: %w", err)
 		}
 	}
-	sv, err := xmldoc.One(v.Signature, nameSignatureValue)
-	if err != nil {
-		return nil, fmt.Errorf("msgsec: %w", err)
+	for _, sig := range []*etree.Element{v.Signature, o.endorsing} {
+		if sig == nil {
+			continue
+		}
+		val, err := signatureValue(sig)
+		if err != nil {
+			return nil, fmt.Errorf("msgsec: %w", err)
+		}
+		out.SignatureValues = append(out.SignatureValues, val)
 	}
-	val, err := wss.DecodeBase64(sv.Text())
-	if err != nil {
-		return nil, fmt.Errorf("msgsec: %w", err)
-	}
-	out.SignatureValues = [][]byte{val}
-	if o.ek != nil {
+	out.PeerCert = o.peer
+	switch {
+	case o.c.Asymmetric:
+		if o.c.Role == Server && o.exp.Own != nil {
+			out.Reply = Token{Asymmetric: &Asymmetric{Signer: *o.exp.Own, Recipient: o.peer}}
+		}
+	case o.ek != nil:
 		out.Reply = Token{Key: o.ek}
-	} else {
+	default:
 		out.Reply = Token{Context: &Context{Token: &wssc.SCT{Identifier: o.ctxID}, Key: o.cands[o.cand]}}
 	}
 	o.env.Header.RemoveChild(o.sec)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/scproxy/scproxy/internal/oracle"
 	"github.com/scproxy/scproxy/internal/testkit"
+	"github.com/scproxy/scproxy/wire/c14n"
+	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
 	"github.com/scproxy/scproxy/wire/wss"
@@ -31,6 +33,12 @@ var xmlsecIDs = []string{
 // its EncryptedData use, derived from base as a receiver would, so that
 // xmlsec1 can be given them as raw keys.
 func messageKeys(t *testing.T, msg []byte, base []byte, derived bool) (sig, enc []byte) {
+	return messageKeysFor(t, msg, base, derived, Basic256)
+}
+
+// messageKeysFor is messageKeys under suite s: without derived keys the
+// cipher takes the first bytes of the token key.
+func messageKeysFor(t *testing.T, msg []byte, base []byte, derived bool, s Suite) (sig, enc []byte) {
 	t.Helper()
 	env := parse(t, msg)
 	sec, err := wss.FindSecurity(env.Header)
@@ -38,7 +46,7 @@ func messageKeys(t *testing.T, msg []byte, base []byte, derived bool) (sig, enc 
 		t.Fatal(err)
 	}
 	if !derived {
-		return base, base
+		return base, base[:s.KeyLength()]
 	}
 	var dkts []*wssc.DKT
 	for _, el := range xmldoc.Children(sec, xmldoc.Name{Space: wssc.Feb2005.SC(), Local: "DerivedKeyToken"}) {
@@ -131,14 +139,11 @@ func TestXMLSecOpensProtect(t *testing.T) {
 						c.SignatureMethod = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256"
 					}
 					base := contextKey
-					if !derived {
-						base = contextKey[:s.KeyLength()]
-					}
 					sent, err := mustProfile(t, c).Protect(request(t, soap.V12, body, testkit.Rand("req")), Outgoing{Token: Token{Context: &Context{Token: newSCT(t, wssc.Feb2005), Key: base, Include: true}}})
 					if err != nil {
 						t.Fatal(err)
 					}
-					sigKey, encKey := messageKeys(t, sent.Bytes, base, derived)
+					sigKey, encKey := messageKeysFor(t, sent.Bytes, base, derived, s)
 					doc := sent.Bytes
 					verify := func() {
 						out, ok := oracle.XMLSecVerify(t, doc, oracle.Key{HMAC: sigKey}, xmlsecIDs...)
@@ -155,11 +160,97 @@ func TestXMLSecOpensProtect(t *testing.T) {
 					if order != EncryptBeforeSign {
 						verify()
 					}
-					if got := canon(t, parse(t, doc).Body); got != want {
+					body := parse(t, doc).Body
+					if got := canon(t, body); got != want {
 						t.Errorf("xmlsec1 decrypted the body to\n%s\nwant\n%s", got, want)
+					}
+					// What scproxy digests for the Body is canonical for
+					// libxml2 too.
+					digested, err := c14n.Exclusive(body, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if again := oracle.ExcC14N(t, digested); !bytes.Equal(again, digested) {
+						t.Errorf("xmllint --exc-c14n changes the digested Body:\n%s\n%s", digested, again)
 					}
 				})
 			}
+		}
+	}
+}
+
+// xmlsecVerifyAt has xmlsec1 verify the Signature selected by xpath with
+// the certificate's public key.
+func xmlsecVerifyAt(t *testing.T, doc []byte, certPEM []byte, xpath string) {
+	t.Helper()
+	bin := oracle.Require(t, "xmlsec1")
+	dir := t.TempDir()
+	in, cert := filepath.Join(dir, "in.xml"), filepath.Join(dir, "cert.pem")
+	for p, b := range map[string][]byte{in: doc, cert: certPEM} {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"--verify", "--pubkey-cert-pem", cert, "--node-xpath", xpath}
+	for _, n := range xmlsecIDs {
+		args = append(args, "--id-attr:Id", n)
+	}
+	args = append(args, "--id-attr:Id", dsig.NS+":Signature", in)
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("xmlsec1 does not verify the signature at %s: %v\n%s\n%s", xpath, err, out, doc)
+	}
+}
+
+// TestXMLSecCertificates has xmlsec1 check the RSA signatures: the
+// asymmetric binding's (with the sender's certificate) and an endorsing
+// one over the primary signature, after decrypting what Protect
+// encrypted.
+func TestXMLSecCertificates(t *testing.T) {
+	oracle.Require(t, "xmlsec1")
+	client := Certificate{Cert: testkit.Client().Cert, Key: testkit.Client().Key}
+	server := testkit.Server()
+	for _, order := range []Order{SignBeforeEncryptAndEncryptSignature, SignBeforeEncrypt} {
+		for _, kind := range []tokenKind{mutual, mutual10} {
+			t.Run(order.String()+"/"+kind.String(), func(t *testing.T) {
+				c := config(Client, Basic256, order, false)
+				out := Outgoing{Token: Token{Recipient: server.Cert}, Endorsing: &client}
+				if kind == mutual10 {
+					c.Asymmetric = true
+					out = Outgoing{Token: Token{Asymmetric: &Asymmetric{Signer: client, Recipient: server.Cert}}}
+				}
+				sent, err := mustProfile(t, c).Protect(request(t, soap.V12, payload(500), testkit.Rand("req")), out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The message key, unwrapped as the service does.
+				env := parse(t, sent.Bytes)
+				sec, _ := wss.FindSecurity(env.Header)
+				ekEl, err := xmldoc.One(sec, xenc.NameEncryptedKey)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ek, err := xenc.ParseEncryptedKey(ekEl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				key, err := ek.Unwrap(server.RSAKey(), 32, testkit.Rand("u"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				doc := sent.Bytes
+				for _, id := range encryptedIDs(t, doc) {
+					doc = xmlsecDecrypt(t, doc, Basic256, key, id)
+				}
+				if kind == mutual10 {
+					xmlsecVerifyAt(t, doc, testkit.Client().CertPEM, "(//*[local-name()='Signature'])[1]")
+					return
+				}
+				if out, ok := oracle.XMLSecVerify(t, doc, oracle.Key{HMAC: key}, xmlsecIDs...); !ok {
+					t.Fatalf("xmlsec1 does not verify the primary signature:\n%s", out)
+				}
+				xmlsecVerifyAt(t, doc, testkit.Client().CertPEM, "(//*[local-name()='Signature'])[2]")
+			})
 		}
 	}
 }

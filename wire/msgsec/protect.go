@@ -1,6 +1,7 @@
 package msgsec
 
 import (
+	"bytes"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/scproxy/scproxy/wire/c14n"
 	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/keys"
 	"github.com/scproxy/scproxy/wire/soap"
@@ -31,6 +33,14 @@ type builder struct {
 	ids   *idGen
 	frags map[*etree.Element]xmldoc.Fragment
 	sent  *Sent
+	// signer is the RSA signer of the asymmetric binding, endorser the
+	// endorsing certificate, each with the Id of its
+	// BinarySecurityToken.
+	signer, endorser *Certificate
+	signerBST        string
+	endorserBST      string
+	// ctxEndorser endorses with a security context (endorse_client.go).
+	ctxEndorser *contextEndorser
 }
 
 // protection is the protection token as this message carries it: its key
@@ -43,7 +53,8 @@ type protection struct {
 // keying is the signing and encryption keys and the KeyInfo content that
 // names each.
 type keying struct {
-	sigKey, encKey []byte
+	sign           dsig.SigningKey
+	encKey         []byte
 	sigRef, encRef func() *etree.Element
 }
 
@@ -51,14 +62,22 @@ func (p *Profile) protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 	switch {
 	case out.Token.count() != 1:
 		return nil, errors.New("msgsec: exactly one protection token is needed")
-	case out.Token.Asymmetric != nil || out.Endorsing != nil:
-		return nil, errors.New("msgsec: the asymmetric binding and endorsing certificates are not implemented")
+	case (out.Token.Asymmetric != nil) != p.c.Asymmetric:
+		return nil, errors.New("msgsec: the asymmetric binding is protected with an Asymmetric token, and only it")
+	case out.Endorsing != nil && (out.Endorsing.Cert == nil || out.Endorsing.Key == nil):
+		return nil, errors.New("msgsec: the endorsing certificate has no certificate or key")
+	case out.Endorsing != nil && out.EndorsingContext != nil:
+		return nil, errors.New("msgsec: one endorsing token at most: a certificate or a security context")
 	}
 	h := env.EnsureHeader()
 	if len(xmldoc.Children(h, wss.NameSecurity)) > 0 {
 		return nil, errors.New("msgsec: the message already carries a WS-Security header")
 	}
-	b := &builder{c: p.c, env: env, ids: newIDGen(env.Root, p.c.IDPrefix), frags: map[*etree.Element]xmldoc.Fragment{}, sent: &Sent{}}
+	hs, _, err := wsa.Read(h)
+	if err != nil {
+		return nil, fmt.Errorf("msgsec: %w", err)
+	}
+	b := &builder{c: p.c, env: env, ids: newIDGen(env.Root, p.c.IDPrefix), frags: map[*etree.Element]xmldoc.Fragment{}, sent: &Sent{MessageID: hs.MessageID}}
 	b.sec = wss.NewSecurityHeader(env.Version.Namespace())
 	h.AddChild(b.sec)
 	ts := wss.NewTimestamp(b.ids.next(), p.c.Now(), p.c.TTL).Element()
@@ -66,6 +85,14 @@ func (p *Profile) protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 	tok, err := b.token(out.Token)
 	if err != nil {
 		return nil, err
+	}
+	if out.Endorsing != nil {
+		b.endorser, b.endorserBST = out.Endorsing, b.addBST(out.Endorsing.Cert)
+	}
+	if out.EndorsingContext != nil {
+		if err := b.addContextEndorser(*out.EndorsingContext); err != nil {
+			return nil, err
+		}
 	}
 	k, err := b.keying(tok)
 	if err != nil {
@@ -80,9 +107,6 @@ func (p *Profile) protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 		return nil, err
 	}
 	b.sent.Bytes = xmldoc.SerializeWith(env.Root, b.frags)
-	if hs, _, err := wsa.Read(h); err == nil {
-		b.sent.MessageID = hs.MessageID
-	}
 	return b.sent, nil
 }
 
@@ -94,6 +118,13 @@ func (b *builder) token(t Token) (protection, error) {
 		return b.context(*t.Context)
 	case t.Recipient != nil:
 		return b.encryptedKey(t.Recipient)
+	case t.Asymmetric != nil:
+		a := t.Asymmetric
+		if a.Signer.Cert == nil || a.Signer.Key == nil || a.Recipient == nil {
+			return protection{}, errors.New("msgsec: the asymmetric binding needs a signing certificate with its key and a recipient certificate")
+		}
+		b.signer, b.signerBST = &a.Signer, b.addBST(a.Signer.Cert)
+		return b.encryptedKey(a.Recipient)
 	default:
 		ki := &wss.KeyIdentifier{ValueType: wss.ValueTypeEncryptedKeySHA1, Value: t.Key.SHA1}
 		return protection{key: t.Key.Key, base: wss.STR{KeyIdentifier: ki}}, nil
@@ -143,6 +174,20 @@ func (b *builder) addFragment(f xmldoc.Fragment) error {
 	return nil
 }
 
+// addBST places cert as a BinarySecurityToken and returns its Id.
+func (b *builder) addBST(cert *x509.Certificate) string {
+	id := b.ids.next()
+	b.sec.AddChild(wss.X509Token(id, cert.Raw))
+	return id
+}
+
+// bstRef names the BinarySecurityToken id.
+func bstRef(id string) func() *etree.Element {
+	return func() *etree.Element {
+		return wss.ReferenceSTR(wss.Reference{URI: "#" + id, ValueType: wss.ValueTypeX509v3})
+	}
+}
+
 // encryptedKey makes a fresh key of the suite's size, sends it in an
 // EncryptedKey for cert, and remembers it for the answer.
 func (b *builder) encryptedKey(cert *x509.Certificate) (protection, error) {
@@ -172,22 +217,34 @@ func (b *builder) encryptedKey(cert *x509.Certificate) (protection, error) {
 // keying returns the signing and encryption keys: DerivedKeyTokens from
 // the token's key, or the key itself.
 func (b *builder) keying(t protection) (keying, error) {
+	var k keying
+	var sigKey []byte
 	if !b.c.DerivedKeys {
-		if n := b.c.Suite.KeyLength(); len(t.key) != n {
-			return keying{}, fmt.Errorf("msgsec: the protection token's key is %d bytes; without derived keys %s encryption needs %d", len(t.key), b.c.Suite.Name, n)
+		enc, err := directEncryptionKey(t.key, b.c.Suite)
+		if err != nil {
+			return keying{}, err
 		}
 		ref := func() *etree.Element { return strElement(t.base) }
-		return keying{sigKey: t.key, encKey: t.key, sigRef: ref, encRef: ref}, nil
+		sigKey, k.encKey, k.sigRef, k.encRef = t.key, enc, ref, ref
+	} else {
+		var err error
+		if !b.c.Asymmetric {
+			if sigKey, k.sigRef, err = b.derive(t, b.c.Suite.SignatureKeyLength); err != nil {
+				return keying{}, err
+			}
+		}
+		if k.encKey, k.encRef, err = b.derive(t, b.c.Suite.EncryptionKeyLength); err != nil {
+			return keying{}, err
+		}
 	}
-	sigKey, sigRef, err := b.derive(t, b.c.Suite.SignatureKeyLength)
-	if err != nil {
-		return keying{}, err
+	var err error
+	if b.signer != nil {
+		k.sign, err = dsig.RSASigningKey(b.c.Suite.AsymmetricSignature, b.signer.Key)
+		k.sigRef = bstRef(b.signerBST)
+	} else {
+		k.sign, err = dsig.HMACKey(b.c.SignatureMethod, sigKey)
 	}
-	encKey, encRef, err := b.derive(t, b.c.Suite.EncryptionKeyLength)
-	if err != nil {
-		return keying{}, err
-	}
-	return keying{sigKey: sigKey, encKey: encKey, sigRef: sigRef, encRef: encRef}, nil
+	return k, err
 }
 
 // derive adds a DerivedKeyToken of length bytes, with a fresh nonce, on
@@ -208,6 +265,18 @@ func (b *builder) derive(t protection, length int) ([]byte, func() *etree.Elemen
 	}
 	ref := wss.Reference{URI: "#" + dkt.ID, ValueType: b.c.Version.DKValueType()}
 	return key, func() *etree.Element { return wss.ReferenceSTR(ref) }, nil
+}
+
+// directEncryptionKey is the encryption key of a token used without
+// derived keys: its first bytes, as many as the suite's cipher takes, as
+// WSS4J does (a service issues 32-byte context keys whatever the suite);
+// the signature uses the whole key.
+func directEncryptionKey(key []byte, s Suite) ([]byte, error) {
+	n := s.KeyLength()
+	if len(key) < n {
+		return nil, fmt.Errorf("msgsec: the protection token's key is %d bytes; without derived keys %s encryption needs %d", len(key), s.Name, n)
+	}
+	return key[:n], nil
 }
 
 func strElement(s wss.STR) *etree.Element {
@@ -284,48 +353,33 @@ func (b *builder) ensureID(el *etree.Element) {
 func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) error {
 	body := b.env.Body
 	b.ensureID(body)
-	blk := xenc.Block{Method: b.c.Suite.Encryption, Key: k.encKey, KeyInfo: k.encRef, Rand: b.c.Rand}
-	var encIDs []string
-	encrypt := func(els []*etree.Element) error {
-		for _, el := range els {
-			id := b.ids.next()
-			ed, err := blk.EncryptElement(el, id)
-			if err != nil {
-				return err
-			}
-			if i := slices.Index(signed, el); i >= 0 {
-				signed[i] = ed
-			}
-			encIDs = append(encIDs, id)
-		}
-		return nil
-	}
-	encryptBody := func() error {
-		if len(body.Child) == 0 {
-			return nil
-		}
-		id := b.ids.next()
-		if _, err := blk.EncryptContent(body, id); err != nil {
-			return err
-		}
-		encIDs = append([]string{id}, encIDs...)
-		return nil
-	}
+	e := &encryptor{b: b, blk: xenc.Block{Method: b.c.Suite.Encryption, Key: k.encKey, KeyInfo: k.encRef, Rand: b.c.Rand}, signed: signed}
 	if b.c.Order == EncryptBeforeSign {
-		if err := encryptBody(); err != nil {
+		if err := e.body(nil); err != nil {
 			return err
 		}
-		if err := encrypt(items); err != nil {
+		if err := e.elements(items); err != nil {
 			return err
 		}
-		sig, err := b.sign(k, append(signed, body))
+		sig, err := b.sign(k, append(e.signed, body), nil)
 		if err != nil {
 			return err
 		}
-		b.place(mark, sig, encIDs)
+		if _, err := b.maybeEndorse(sig); err != nil {
+			return err
+		}
+		b.place(mark, sig, e.ids)
 		return nil
 	}
-	sig, err := b.sign(k, append(signed, body))
+	full, err := c14n.Exclusive(body, nil)
+	if err != nil {
+		return err
+	}
+	sig, err := b.sign(k, append(signed, body), map[*etree.Element][]byte{body: full})
+	if err != nil {
+		return err
+	}
+	esig, err := b.maybeEndorse(sig)
 	if err != nil {
 		return err
 	}
@@ -336,15 +390,82 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 			}
 		}
 		items = append(items, sig)
+		if esig != nil {
+			items = append(items, esig)
+		}
 	}
-	if err := encryptBody(); err != nil {
+	if err := e.body(full); err != nil {
 		return err
 	}
-	if err := encrypt(items); err != nil {
+	if err := e.elements(items); err != nil {
 		return err
 	}
-	b.place(mark, nil, encIDs)
+	b.place(mark, nil, e.ids)
 	return nil
+}
+
+// encryptor encrypts a message's parts with one key and collects the
+// Ids of the EncryptedData it makes, the Body's first.
+type encryptor struct {
+	b   *builder
+	blk xenc.Block
+	// signed are the parts to sign; an encrypted one is replaced by its
+	// EncryptedData, which is what a signature made next covers.
+	signed []*etree.Element
+	ids    []string
+}
+
+// elements replaces each of els with its EncryptedData.
+func (e *encryptor) elements(els []*etree.Element) error {
+	for _, el := range els {
+		id := e.b.ids.next()
+		ed, err := e.blk.EncryptElement(el, id)
+		if err != nil {
+			return err
+		}
+		if i := slices.Index(e.signed, el); i >= 0 {
+			e.signed[i] = ed
+		}
+		e.ids = append(e.ids, id)
+	}
+	return nil
+}
+
+// body encrypts the Body's content. full, when given, is the Body's
+// canonical form, computed for the signature: its content is the
+// plaintext, for free (except under a default namespace, see
+// defaultInScope); otherwise the content is serialized as it stands.
+func (e *encryptor) body(full []byte) error {
+	body := e.b.env.Body
+	if len(body.Child) == 0 {
+		return nil
+	}
+	plain := xenc.SerializeContent(body)
+	if full != nil && !defaultInScope(body) {
+		start, end, err := canonicalTags(body)
+		if err != nil {
+			return err
+		}
+		plain = full[len(start) : len(full)-len(end)]
+	}
+	id := e.b.ids.next()
+	if _, err := e.blk.EncryptSerialized(body, id, plain); err != nil {
+		return err
+	}
+	e.ids = append([]string{id}, e.ids...)
+	return nil
+}
+
+// maybeEndorse endorses sig when the message has an endorsing
+// certificate; it returns the endorsing signature or nil.
+func (b *builder) maybeEndorse(sig *etree.Element) (*etree.Element, error) {
+	if b.ctxEndorser != nil {
+		return b.endorseWithContext(sig)
+	}
+	if b.endorser == nil {
+		return nil, nil
+	}
+	return b.endorse(sig)
 }
 
 // place inserts at mark the Signature (when it goes first) and the
@@ -365,31 +486,73 @@ func (b *builder) place(mark int, sig *etree.Element, ids []string) {
 }
 
 // sign appends the Signature over parts to the Security header and
-// records its value.
-func (b *builder) sign(k keying, parts []*etree.Element) (*etree.Element, error) {
-	key, err := dsig.HMACKey(b.c.SignatureMethod, k.sigKey)
-	if err != nil {
-		return nil, err
-	}
+// records its value. known holds canonical forms already computed.
+func (b *builder) sign(k keying, parts []*etree.Element, known map[*etree.Element][]byte) (*etree.Element, error) {
 	refs := make([]dsig.Reference, len(parts))
 	for i, el := range parts {
-		refs[i] = dsig.Reference{Element: el}
+		refs[i] = dsig.Reference{Element: el, Canonical: known[el]}
 	}
-	s := dsig.Signer{Key: key, Digest: b.c.Suite.Digest, KeyInfo: k.sigRef()}
+	return b.signWith(k.sign, k.sigRef(), refs)
+}
+
+func (b *builder) signWith(key dsig.SigningKey, keyInfo *etree.Element, refs []dsig.Reference) (*etree.Element, error) {
+	s := dsig.Signer{Key: key, Digest: b.c.Suite.Digest, KeyInfo: keyInfo}
 	sig, err := s.Sign(b.sec, refs...)
 	if err != nil {
 		return nil, err
 	}
-	sv, err := xmldoc.One(sig, xmldoc.Name{Space: dsig.NS, Local: "SignatureValue"})
-	if err != nil {
-		return nil, err
-	}
-	v, err := wss.DecodeBase64(sv.Text())
+	v, err := signatureValue(sig)
 	if err != nil {
 		return nil, err
 	}
 	b.sent.SignatureValues = append(b.sent.SignatureValues, v)
 	return sig, nil
+}
+
+// endorse gives the primary signature an Id and signs it with the
+// endorsing certificate's key (WS-SecurityPolicy 1.2 §8.3, WCF's
+// MutualCertificate): the endorsing Signature follows the primary one.
+func (b *builder) endorse(primary *etree.Element) (*etree.Element, error) {
+	key, err := dsig.RSASigningKey(b.c.Suite.AsymmetricSignature, b.endorser.Key)
+	if err != nil {
+		return nil, err
+	}
+	primary.CreateAttr("Id", b.ids.next())
+	return b.signWith(key, bstRef(b.endorserBST)(), []dsig.Reference{{Element: primary}})
+}
+
+// signatureValue returns the decoded SignatureValue of sig.
+func signatureValue(sig *etree.Element) ([]byte, error) {
+	sv, err := xmldoc.One(sig, xmldoc.Name{Space: dsig.NS, Local: "SignatureValue"})
+	if err != nil {
+		return nil, err
+	}
+	return wss.DecodeBase64(sv.Text())
+}
+
+// defaultInScope reports whether a default namespace is in scope at el.
+// The canonical form of el's content then cannot be parsed in el's
+// context as it was signed: a child in no namespace carries no xmlns=""
+// (no output ancestor rendered a default namespace), and would take the
+// inherited one.
+func defaultInScope(el *etree.Element) bool { return xmldoc.InScope(el)[""] != "" }
+
+// canonicalTags returns el's canonical start and end tags in its
+// context: its canonical form is start, the canonical form of its content
+// in context, end.
+func canonicalTags(el *etree.Element) (start, end []byte, err error) {
+	kids := el.Child
+	el.Child = nil
+	c, err := c14n.Exclusive(el, nil)
+	el.Child = kids
+	if err != nil {
+		return nil, nil, err
+	}
+	end = []byte("</" + el.FullTag() + ">")
+	if !bytes.HasSuffix(c, end) {
+		return nil, nil, fmt.Errorf("msgsec: unexpected canonical form of %s", el.Tag)
+	}
+	return c[:len(c)-len(end)], end, nil
 }
 
 // idGen hands out Ids unused in the envelope.

@@ -1,6 +1,7 @@
 package msgsec
 
 import (
+	"github.com/beevik/etree"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wss"
 	"github.com/scproxy/scproxy/wire/wssc"
+	"github.com/scproxy/scproxy/wire/xenc"
 )
 
 // tokenKind is how a test's client protects its request.
@@ -18,10 +20,14 @@ const (
 	sctReferenced
 	encryptedKey
 	encryptedKeyUsername
+	mutual   // EncryptedKey and an endorsing client certificate
+	mutual10 // the asymmetric binding
 )
 
+var tokenKinds = []tokenKind{sctIncluded, sctReferenced, encryptedKey, encryptedKeyUsername, mutual, mutual10}
+
 func (k tokenKind) String() string {
-	return [...]string{"sct", "sct-by-identifier", "encrypted-key", "encrypted-key+username"}[k]
+	return [...]string{"sct", "sct-by-identifier", "encrypted-key", "encrypted-key+username", "mutual", "mutual10"}[k]
 }
 
 // exchange protects a request as a client, opens it as a server, answers
@@ -34,6 +40,7 @@ type exchange struct {
 	kind    tokenKind
 	confirm bool
 	soap    soap.Version
+	wssc    wssc.Version // zero: February 2005
 	body    string
 }
 
@@ -42,21 +49,35 @@ func (x exchange) run(t testing.TB) (*Opened, *Opened) {
 	cc := config(Client, x.suite, x.order, x.derived)
 	sc := config(Server, x.suite, x.order, x.derived)
 	cc.SignatureConfirmation, sc.SignatureConfirmation = x.confirm, x.confirm
+	cc.Asymmetric, sc.Asymmetric = x.kind == mutual10, x.kind == mutual10
+	if x.wssc.SC() != "" {
+		cc.Version, sc.Version = x.wssc, x.wssc
+	}
 	client, server := mustProfile(t, cc), mustProfile(t, sc)
 	v := x.soap
 	if v == 0 {
 		v = soap.V12
 	}
-	key := contextKey[:x.suite.KeyLength()]
-	if x.derived {
-		key = contextKey
-	}
+	// A 32-byte context key under every suite, as services issue it:
+	// without derived keys the cipher takes its first bytes.
+	key := contextKey
+	clientCert := Certificate{Cert: testkit.Client().Cert, Key: testkit.Client().Key}
+	serverCert := Certificate{Cert: testkit.Server().Cert, Key: testkit.Server().Key}
 	var out Outgoing
+	clientExp := Expect{ContextKeys: keysOf(key)}
+	serverExp := Expect{ContextKeys: keysOf(key), Own: &serverCert}
 	switch x.kind {
 	case sctIncluded, sctReferenced:
-		out.Token.Context = &Context{Token: newSCT(t, wssc.Feb2005), Key: key, Include: x.kind == sctIncluded}
+		out.Token.Context = &Context{Token: newSCT(t, cc.Version), Key: key, Include: x.kind == sctIncluded}
+	case mutual10:
+		out.Token.Asymmetric = &Asymmetric{Signer: clientCert, Recipient: serverCert.Cert}
+		clientExp.Own, clientExp.Peer = &clientCert, serverCert.Cert
 	default:
 		out.Token.Recipient = testkit.Server().Cert
+	}
+	if x.kind == mutual {
+		out.Endorsing = &clientCert
+		serverExp.Endorsed = true
 	}
 	if x.kind == encryptedKeyUsername {
 		ut, err := wss.NewUsernameToken("", "alice", "s3cret", wss.PasswordText, now, testkit.Rand("ut"))
@@ -72,7 +93,7 @@ func (x exchange) run(t testing.TB) (*Opened, *Opened) {
 	if strings.Contains(string(sent.Bytes), "s3cret") || strings.Contains(string(sent.Bytes), "<item") {
 		t.Fatalf("the request carries plaintext:\n%s", sent.Bytes)
 	}
-	reqIn, err := server.Open(parse(t, sent.Bytes), Expect{ContextKeys: keysOf(key), Own: &Certificate{Cert: testkit.Server().Cert, Key: testkit.Server().Key}})
+	reqIn, err := server.Open(parse(t, sent.Bytes), serverExp)
 	if err != nil {
 		t.Fatalf("server Open: %v\n%s", err, sent.Bytes)
 	}
@@ -81,7 +102,8 @@ func (x exchange) run(t testing.TB) (*Opened, *Opened) {
 	if err != nil {
 		t.Fatalf("server Protect: %v", err)
 	}
-	respIn, err := client.Open(parse(t, ans.Bytes), Expect{Request: sent, ContextKeys: keysOf(key)})
+	clientExp.Request = sent
+	respIn, err := client.Open(parse(t, ans.Bytes), clientExp)
 	if err != nil {
 		t.Fatalf("client Open: %v\n%s", err, ans.Bytes)
 	}
@@ -99,7 +121,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 		for _, order := range []Order{SignBeforeEncryptAndEncryptSignature, SignBeforeEncrypt, EncryptBeforeSign} {
 			for _, derived := range []bool{true, false} {
-				for _, kind := range []tokenKind{sctIncluded, sctReferenced, encryptedKey, encryptedKeyUsername} {
+				for _, kind := range tokenKinds {
 					x := exchange{suite: s, order: order, derived: derived, kind: kind, confirm: kind >= encryptedKey, body: body}
 					t.Run(name+"/"+order.String()+"/"+map[bool]string{true: "derived", false: "direct"}[derived]+"/"+kind.String(), func(t *testing.T) {
 						respIn, reqIn := x.run(t)
@@ -112,11 +134,71 @@ func TestRoundTrip(t *testing.T) {
 						if x.kind == encryptedKeyUsername && (reqIn.Username == nil || reqIn.Username.Username != "alice" || reqIn.Username.Verify("s3cret") != nil) {
 							t.Errorf("server read username token %v", reqIn.Username)
 						}
+						if (x.kind == mutual || x.kind == mutual10) != (reqIn.PeerCert != nil) || reqIn.PeerCert != nil && !reqIn.PeerCert.Equal(testkit.Client().Cert) {
+							t.Errorf("server saw the client certificate %v", reqIn.PeerCert)
+						}
+						if x.kind == mutual10 && (respIn.PeerCert == nil || !respIn.PeerCert.Equal(testkit.Server().Cert)) {
+							t.Errorf("client saw the service certificate %v", respIn.PeerCert)
+						}
 						if len(respIn.Envelope.Header.ChildElements()) == 0 || respIn.Envelope.Header.FindElement("Security") != nil {
 							t.Errorf("the opened answer still has its Security header")
 						}
 					})
 				}
+			}
+		}
+	}
+}
+
+// TestDefaultNamespaceBody: an application that declares a default
+// namespace on its Envelope and puts a child in no namespace (xmlns="")
+// gets the same Body through every order: the canonical content would
+// parse into the default namespace in context, so it is not used as the
+// plaintext there.
+func TestDefaultNamespaceBody(t *testing.T) {
+	src := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns="urn:default"><s:Header><a:Action xmlns:a="http://www.w3.org/2005/08/addressing">urn:a</a:Action><a:MessageID xmlns:a="http://www.w3.org/2005/08/addressing">urn:uuid:00000000-0000-4000-8000-000000000001</a:MessageID></s:Header><s:Body><plain xmlns="">no namespace</plain><Echo><inherited>default</inherited></Echo></s:Body></s:Envelope>`
+	content := func(el *etree.Element) string { return string(xenc.SerializeContent(el)) }
+	want := content(parse(t, []byte(src)).Body)
+	for _, order := range []Order{SignBeforeEncryptAndEncryptSignature, SignBeforeEncrypt, EncryptBeforeSign} {
+		t.Run(order.String(), func(t *testing.T) {
+			client := mustProfile(t, config(Client, Basic256, order, true))
+			server := mustProfile(t, config(Server, Basic256, order, true))
+			sent, err := client.Protect(parse(t, []byte(src)), Outgoing{Token: Token{Context: &Context{Token: newSCT(t, wssc.Feb2005), Key: contextKey, Include: true}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := server.Open(parse(t, sent.Bytes), Expect{ContextKeys: keysOf(contextKey)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := content(in.Envelope.Body); got != want {
+				t.Errorf("server read\n%s\nwant\n%s", got, want)
+			}
+			plain := in.Envelope.Body.FindElement("plain")
+			if plain == nil || plain.NamespaceURI() != "" {
+				t.Errorf("the child in no namespace moved to %q", plain.NamespaceURI())
+			}
+		})
+	}
+}
+
+// TestVersions: both SOAP versions and both WS-SecureConversation
+// versions, for each token kind.
+func TestVersions(t *testing.T) {
+	body := payload(300)
+	for _, sv := range []soap.Version{soap.V11, soap.V12} {
+		want := canon(t, request(t, sv, body, testkit.Rand("x")).Body)
+		for _, wv := range wssc.Versions {
+			for _, kind := range tokenKinds {
+				t.Run(sv.String()+"/"+wv.String()+"/"+kind.String(), func(t *testing.T) {
+					respIn, reqIn := exchange{suite: Basic256, derived: true, kind: kind, soap: sv, wssc: wv, body: body}.run(t)
+					if canon(t, reqIn.Envelope.Body) != want || canon(t, respIn.Envelope.Body) != want {
+						t.Error("the body changed on the way")
+					}
+					if respIn.Envelope.Version != sv {
+						t.Errorf("answer in %s", respIn.Envelope.Version)
+					}
+				})
 			}
 		}
 	}

@@ -200,8 +200,34 @@ func TestNewDKTErrors(t *testing.T) {
 	if _, err := NewDKT("", ref, keys.Derivation{Offset: 1 << 20}, zeros{}); !errors.As(err, &be) {
 		t.Errorf("huge offset: %v", err)
 	}
-	if _, err := (&DKT{Base: wss.STR{KeyIdentifier: &wss.KeyIdentifier{}}}).Element(Feb2005); err == nil {
-		t.Error("DKT over a key identifier written")
+	if _, err := (&DKT{Base: wss.STR{}}).Element(Feb2005); err == nil {
+		t.Error("DKT without a base reference written")
+	}
+	both := wss.STR{Reference: &ref, KeyIdentifier: &wss.KeyIdentifier{ValueType: wss.ValueTypeEncryptedKeySHA1, Value: []byte{1}}}
+	if _, err := (&DKT{Base: both}).Element(Feb2005); err == nil {
+		t.Error("DKT with two base references written")
+	}
+}
+
+// TestDKTOnKeyIdentifier: a server's DerivedKeyToken names the key of the
+// request it answers by EncryptedKeySHA1 (the Mono captures do); it is
+// written with that key identifier and reads back the same.
+func TestDKTOnKeyIdentifier(t *testing.T) {
+	ki := &wss.KeyIdentifier{ValueType: wss.ValueTypeEncryptedKeySHA1, EncodingType: wss.EncodingBase64Binary, Value: bytes.Repeat([]byte{4}, 20)}
+	dkt, err := NewDKTOn("dk-2", wss.STR{KeyIdentifier: ki}, keys.Derivation{Length: 32}, zeros{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	el, err := dkt.Element(Feb2005)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseDKT(el, Feb2005)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := back.Base.KeyIdentifier; back.Base.Reference != nil || k == nil || k.ValueType != ki.ValueType || !bytes.Equal(k.Value, ki.Value) {
+		t.Errorf("read back %+v", back.Base)
 	}
 }
 

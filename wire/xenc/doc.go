@@ -15,6 +15,11 @@
 //     OAEPparams) and RSA PKCS#1 v1.5 (§5.4.1, only for the Rsa15 suites of
 //     WS-SecurityPolicy 1.2 §6.1).
 //
+// Block replaces an element, or an element's content, with its
+// EncryptedData; ParsePlain and Replace put decrypted octets back, parsed
+// under limits in the namespace context of the EncryptedData, where XML
+// Encryption 1.0 §4.5 says a decryptor parses them.
+//
 // Every failure to decrypt, whatever its cause (bad base64, wrong length,
 // bad padding, a key that does not unwrap), is the one error ErrDecrypt,
 // reached the same way: padding is checked in constant time, and an RSA

@@ -50,9 +50,17 @@ func (b Block) EncryptElement(el *etree.Element, id string) (*etree.Element, err
 
 // EncryptContent replaces the content of el (the SOAP Body, typically)
 // with one EncryptedData of Type Content with Id id, and returns it. Child
-// elements are written in exclusive canonical form, text escaped;
-// comments are dropped, as canonicalization drops them.
+// elements are written in exclusive canonical form, which declares every
+// namespace they use, text escaped; comments are dropped, as
+// canonicalization drops them. Under a default namespace the content is
+// written as it stands (SerializeContent).
 func (b Block) EncryptContent(el *etree.Element, id string) (*etree.Element, error) {
+	if xmldoc.InScope(el)[""] != "" {
+		// Under a default namespace a canonical child in no namespace
+		// carries no xmlns="" and would take the inherited one where it
+		// is parsed; the content as written keeps its declarations.
+		return b.EncryptSerialized(el, id, SerializeContent(el))
+	}
 	var plain bytes.Buffer
 	for _, tok := range el.Child {
 		switch t := tok.(type) {
@@ -68,7 +76,16 @@ func (b Block) EncryptContent(el *etree.Element, id string) (*etree.Element, err
 			}
 		}
 	}
-	ed, err := b.encrypted(id, TypeContent, plain.Bytes())
+	return b.EncryptSerialized(el, id, plain.Bytes())
+}
+
+// EncryptSerialized replaces the content of el with one EncryptedData of
+// Type Content holding plaintext, which the caller made from el's content
+// (its canonical form, say, computed anyway for a signature) and which
+// must parse in el's namespace context, where a receiver parses decrypted
+// content (XML Encryption 1.0 §4.5). It returns the EncryptedData.
+func (b Block) EncryptSerialized(el *etree.Element, id string, plaintext []byte) (*etree.Element, error) {
+	ed, err := b.encrypted(id, TypeContent, plaintext)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +94,23 @@ func (b Block) EncryptContent(el *etree.Element, id string) (*etree.Element, err
 	}
 	el.AddChild(ed)
 	return ed, nil
+}
+
+// SerializeContent writes el's content as it stands, without the
+// namespace declarations it inherits: the plaintext of EncryptSerialized
+// when no canonical form is at hand.
+func SerializeContent(el *etree.Element) []byte {
+	var b bytes.Buffer
+	ws := etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
+	for _, tok := range el.Child {
+		switch t := tok.(type) {
+		case *etree.Element:
+			t.WriteTo(&b, &ws)
+		case *etree.CharData:
+			t.WriteTo(&b, &ws)
+		}
+	}
+	return b.Bytes()
 }
 
 func (b Block) encrypted(id, typ string, plain []byte) (*etree.Element, error) {
@@ -97,6 +131,8 @@ func (b Block) encrypted(id, typ string, plain []byte) (*etree.Element, error) {
 type Plain struct {
 	at      *etree.Element
 	wrapper *etree.Element
+	// doc is the parsed plaintext, its elements' bytes recorded.
+	doc *xmldoc.Doc
 }
 
 // ParsePlain parses plaintext, the decrypted octets of the EncryptedData
@@ -110,7 +146,7 @@ func ParsePlain(el *etree.Element, typ string, plaintext []byte, lim xmldoc.Limi
 	if parent == nil {
 		return nil, errors.New("xenc: the EncryptedData has no parent")
 	}
-	doc, err := xmldoc.Parse(wrapIn(xmldoc.InScope(parent), plaintext), xmldoc.Options{Limits: lim, NoProcInst: true})
+	doc, err := xmldoc.Parse(wrapIn(xmldoc.InScope(parent), plaintext), xmldoc.Options{Limits: lim, NoProcInst: true, KeepSpans: true})
 	if err != nil {
 		return nil, ErrDecrypt
 	}
@@ -118,8 +154,12 @@ func ParsePlain(el *etree.Element, typ string, plaintext []byte, lim xmldoc.Limi
 	if typ == TypeElement && (len(w.ChildElements()) != 1 || hasText(w)) {
 		return nil, ErrDecrypt
 	}
-	return &Plain{at: el, wrapper: w}, nil
+	return &Plain{at: el, wrapper: w, doc: doc}, nil
 }
+
+// Doc is the parsed plaintext: Raw gives its elements' bytes exactly as
+// they were decrypted (see xmldoc.Doc.Graft).
+func (p *Plain) Doc() *xmldoc.Doc { return p.doc }
 
 // Elements returns the top-level elements of the content.
 func (p *Plain) Elements() []*etree.Element { return p.wrapper.ChildElements() }

@@ -304,3 +304,64 @@ func TestReplaceRefusesGarbage(t *testing.T) {
 		}
 	}
 }
+
+// TestContentUnderDefaultNamespace: a child in no namespace under an
+// inherited default namespace stays in no namespace through
+// EncryptContent and Replace.
+func TestContentUnderDefaultNamespace(t *testing.T) {
+	root := parseEl(t, `<r xmlns="urn:d"><b><c xmlns="">x</c><d/></b></r>`)
+	body := root.ChildElements()[0]
+	b := Block{Method: AES128CBC, Key: keyFor(t, AES128CBC), Rand: testkit.Rand("iv")}
+	ed, err := b.EncryptContent(body, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ParseEncryptedData(ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := d.Decrypt(b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	els, err := Replace(ed, TypeContent, plain, xmldoc.Limits{})
+	if err != nil || len(els) != 2 {
+		t.Fatalf("%v %v", els, err)
+	}
+	if els[0].NamespaceURI() != "" || els[1].NamespaceURI() != "urn:d" {
+		t.Errorf("namespaces after decryption: %q, %q", els[0].NamespaceURI(), els[1].NamespaceURI())
+	}
+}
+
+// Decrypted content put in place keeps its bytes as decrypted: a token in
+// it (a SecurityContextToken in an answer's Body) is kept exactly as the
+// sender wrote it, not as the tree would be written again.
+func TestPlainKeepsItsBytes(t *testing.T) {
+	const token = `<c:SecurityContextToken  xmlns:c='http://docs.oasis-open.org/ws-sx/ws-secureconversation/200512' Id='a'><c:Identifier>urn:x</c:Identifier><c:Extra/></c:SecurityContextToken >`
+	doc, err := xmldoc.Parse([]byte(`<e:Envelope xmlns:e="urn:env"><e:Body><x:EncryptedData xmlns:x="`+NS+`"/></e:Body></e:Envelope>`), xmldoc.Options{KeepSpans: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed := doc.Root().ChildElements()[0].ChildElements()[0]
+	p, err := ParsePlain(ed, TypeContent, []byte("\n  "+token+"\n"), xmldoc.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Replace()
+	sct := doc.Root().ChildElements()[0].ChildElements()[0]
+	if _, ok := doc.Raw(sct); ok {
+		t.Fatal("the document knows the bytes of an element it never parsed")
+	}
+	doc.Graft(p.Doc())
+	raw, ok := doc.Raw(sct)
+	if !ok || string(raw) != token {
+		t.Fatalf("Raw = %q, %v; want the token as decrypted", raw, ok)
+	}
+	frag, err := doc.Fragment(sct)
+	if err != nil || string(frag.Bytes) != token {
+		t.Fatalf("Fragment = %q, %v", frag.Bytes, err)
+	}
+	if written := xmldoc.Serialize(sct); string(written) == token {
+		t.Fatal("the token written again is the same: the test shows nothing")
+	}
+}

@@ -122,6 +122,9 @@ type Doc struct {
 	spans   map[*etree.Element][2]int64
 	stopped [2]int64
 	stop    bool
+	// grafted are documents whose elements were moved into this one
+	// (Graft): their bytes are theirs.
+	grafted []*Doc
 }
 
 // StoppedAt reports the byte range of the start tag at which Options.Stop
@@ -138,9 +141,23 @@ func (d *Doc) StoppedAt() (start, end int, ok bool) {
 func (d *Doc) Raw(el *etree.Element) ([]byte, bool) {
 	sp, ok := d.spans[el]
 	if !ok {
+		for _, g := range d.grafted {
+			if raw, ok := g.Raw(el); ok {
+				return raw, true
+			}
+		}
 		return nil, false
 	}
 	return d.src[sp[0]:sp[1]], true
+}
+
+// Graft records that elements of from, parsed with KeepSpans, were moved
+// into d's tree (decrypted content put in place of its EncryptedData):
+// Raw returns their bytes as from's input held them, exactly as received.
+func (d *Doc) Graft(from *Doc) {
+	if from != nil && from != d {
+		d.grafted = append(d.grafted, from)
+	}
 }
 
 // Parse parses an XML document under limits, building an etree tree.
