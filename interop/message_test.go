@@ -288,7 +288,7 @@ var establishGaps = []knownGap{
 	{at: regexp.MustCompile(`the STS's reply cannot be trusted: msgsec: a key is not a derived key`),
 		what: "MutualCertificate10 with derived keys: the asymmetric bootstrap has none (its answer is keyed by the certificates), and scproxy wants derived keys in the Issue's answer too"},
 	{at: regexp.MustCompile(`HTTP 500: .*SecurityError`), confirm: "The signature or decryption was invalid",
-		what: "Basic128: the service refuses scproxy's first message under the context (WSS4J: the signature or decryption was invalid), though both sides key it with the same 16-byte context key (the service's key log); not diagnosed yet"},
+		what: "Basic128: the service refuses scproxy's first message under the context (WSS4J: the signature was invalid): scproxy asks for KeySize 128 and the service computes 128 bits, but its answer states no KeySize and scproxy then computes the default 256 (wire/wssc Response.Key); the cipher's first 16 bytes agree, the HMAC key and the derived keys do not"},
 	{at: regexp.MustCompile(`the STS refused: soap fault [\w/]*SecurityError`), confirm: "BSP:R5215",
 		what: "the service refuses scproxy's Issue: scproxy's references to its EncryptedKey (the DerivedKeyTokens' and the KeyInfos') carry no wsse11:TokenType=\"...#EncryptedKey\", which WSS4J's Basic Security Profile check (R5215, on by default) requires"},
 }
