@@ -28,6 +28,10 @@ var shared struct {
 	pki      *cxfpeer.PKI
 	peer     *cxfpeer.Peer
 	peerTime time.Duration
+	// The Metro service, started by the first test that needs it.
+	metroOnce sync.Once
+	metro     *cxfpeer.Metro
+	metroErr  error
 }
 
 // peerLifetime is the lifetime of the service's contexts: short, so that
@@ -51,7 +55,7 @@ func setup(t *testing.T) {
 			shared.err = fmt.Errorf("building scproxy: %v\n%s", err, out)
 			return
 		}
-		if shared.pki, err = cxfpeer.NewPKI(dir); err != nil {
+		if shared.pki, err = cxfpeer.KitPKI(dir); err != nil {
 			shared.err = err
 			return
 		}
@@ -62,7 +66,7 @@ func setup(t *testing.T) {
 		}
 		start := time.Now()
 		shared.peer, shared.err = cxfpeer.Start(java, b, shared.pki, dir,
-			cxfpeer.Options{Lifetime: peerLifetime, WireLog: filepath.Join(dir, "wire.jsonl")})
+			cxfpeer.Options{Lifetime: peerLifetime, WireLog: filepath.Join(dir, "wire.jsonl"), KeyLog: filepath.Join(dir, "keys.jsonl")})
 		shared.peerTime = time.Since(start)
 	})
 	if shared.err != nil {
@@ -74,6 +78,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared.peer != nil {
 		shared.peer.Stop()
+	}
+	if shared.metro != nil {
+		shared.metro.Stop()
 	}
 	if shared.dir != "" {
 		if code != 0 && shared.peer != nil {

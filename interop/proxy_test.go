@@ -177,38 +177,56 @@ func (p *proxy) echo(t *testing.T, soap12 bool, element string) error {
 // echoAt is echo to the route at path.
 func (p *proxy) echoAt(t *testing.T, path string, soap12 bool, element string) error {
 	t.Helper()
+	got, err := p.callAt(t, path, soap12, echoAction, element)
+	if err == nil && got != element {
+		err = fmt.Errorf("echo differs:\n got %q\nwant %q", trim(got), trim(element))
+	}
+	return err
+}
+
+// call sends element with action in an envelope of the application's
+// SOAP version and returns the Body content of the answer, checking that
+// the answer is that envelope's version and not a fault.
+func (p *proxy) call(t *testing.T, soap12 bool, action, element string) (string, error) {
+	t.Helper()
+	return p.callAt(t, "/", soap12, action, element)
+}
+
+// callAt is call to the route at path.
+func (p *proxy) callAt(t *testing.T, path string, soap12 bool, action, element string) (string, error) {
+	t.Helper()
 	ns, ct := nsSOAP11, "text/xml; charset=utf-8"
 	if soap12 {
-		ns, ct = nsSOAP12, `application/soap+xml; charset=utf-8; action="`+echoAction+`"`
+		ns, ct = nsSOAP12, `application/soap+xml; charset=utf-8; action="`+action+`"`
 	}
 	env := `<s:Envelope xmlns:s="` + ns + `"><s:Body>` + element + `</s:Body></s:Envelope>`
 	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+path, strings.NewReader(env))
 	if err != nil {
-		return err
+		return "", err
 	}
 	req.Header.Set("Content-Type", ct)
 	if !soap12 {
-		req.Header.Set("SOAPAction", `"`+echoAction+`"`)
+		req.Header.Set("SOAPAction", `"`+action+`"`)
 	}
 	resp, err := appClient.Do(req)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+		return "", fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
 	}
 	m := parseMessage(string(b))
 	if m.bodyChild.Local == "Fault" || m.fault != "" {
-		return fmt.Errorf("a fault reached the application: %s", b)
+		return "", fmt.Errorf("a fault reached the application: %s", b)
 	}
 	loc := bodyRE.FindSubmatchIndex(b)
 	if loc == nil || !bytes.Contains(b[:loc[0]], []byte(ns)) && !bytes.Contains(b[loc[0]:loc[1]], []byte(ns)) {
-		return fmt.Errorf("answer is not a %s envelope: %s", ns, b)
+		return "", fmt.Errorf("answer is not a %s envelope: %s", ns, b)
 	}
 	prefix := ""
 	if loc[2] >= 0 {
@@ -216,12 +234,9 @@ func (p *proxy) echoAt(t *testing.T, path string, soap12 bool, element string) e
 	}
 	end := bytes.LastIndex(b, []byte("</"+prefix+"Body>"))
 	if end < loc[1] {
-		return fmt.Errorf("answer has no Body end: %s", b)
+		return "", fmt.Errorf("answer has no Body end: %s", b)
 	}
-	if got := string(b[loc[1]:end]); got != element {
-		return fmt.Errorf("echo differs:\n got %q\nwant %q", trim(got), trim(element))
-	}
-	return nil
+	return string(b[loc[1]:end]), nil
 }
 
 func trim(s string) string {

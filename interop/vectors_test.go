@@ -85,8 +85,8 @@ func TestCXFVectors(t *testing.T) {
 	dirs, _ := filepath.Glob(filepath.Join(vectorDir, "*"))
 	var n int
 	for _, dir := range dirs {
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			continue
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() || filepath.Base(dir) == "message" {
+			continue // message/: TestCXFMessageVectors's
 		}
 		n++
 		t.Run(filepath.Base(dir), func(t *testing.T) { verifyVectors(t, dir) })

@@ -24,6 +24,7 @@ const (
 	nsSC2005    = "http://schemas.xmlsoap.org/ws/2005/02/sc"
 	nsSC13      = "http://docs.oasis-open.org/ws-sx/ws-secureconversation/200512"
 	nsWSSE      = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+	nsXENC      = "http://www.w3.org/2001/04/xmlenc#"
 )
 
 // wireEvent is one line of the peer's wire log.
@@ -59,6 +60,7 @@ func (x exchange) String() string {
 // parsed is what the tests read from one message.
 type parsed struct {
 	messageID, relatesTo string
+	action               string // the WS-Addressing 1.0 Action header
 	bodyChild            xml.Name
 	requestType          string
 	targetRef            string
@@ -103,6 +105,8 @@ func parseMessage(s string) parsed {
 				p.messageID = v
 			case t.Name.Space == nsWSA10 && t.Name.Local == "RelatesTo" && len(stack) == 3:
 				p.relatesTo = v
+			case t.Name.Space == nsWSA10 && t.Name.Local == "Action" && len(stack) == 3:
+				p.action = v
 			case (t.Name.Space == nsTrust2005 || t.Name.Space == nsTrust13) && t.Name.Local == "RequestType":
 				p.requestType = v
 			case t.Name.Space == nsWSU && t.Name.Local == "Expires" && len(stack) >= 2 && stack[len(stack)-2].Local == "Lifetime":
@@ -116,6 +120,26 @@ func parseMessage(s string) parsed {
 			text.Reset()
 		}
 	}
+}
+
+// trustAction is Issue, Renew or Cancel for a WS-Trust request action of
+// either version (the SecureConversation ones among them), "" otherwise.
+func trustAction(a string) string {
+	for _, ns := range []string{nsTrust2005, nsTrust13} {
+		rest, ok := strings.CutPrefix(a, ns+"/RST/")
+		if !ok {
+			continue
+		}
+		switch rest {
+		case "Issue", "SCT":
+			return "Issue"
+		case "Renew", "SCT/Renew":
+			return "Renew"
+		case "Cancel", "SCT/Cancel":
+			return "Cancel"
+		}
+	}
+	return ""
 }
 
 func isSOAP(ns string) bool { return ns == nsSOAP11 || ns == nsSOAP12 }
@@ -151,6 +175,10 @@ func readWire(t *testing.T, file string, from int64) []exchange {
 			if m.bodyChild.Local == "RequestSecurityToken" && (m.bodyChild.Space == nsTrust2005 || m.bodyChild.Space == nsTrust13) {
 				x.Op = m.requestType[strings.LastIndex(m.requestType, "/")+1:]
 				x.Target = m.targetRef
+			} else if op := trustAction(m.action); op != "" && m.bodyChild.Space == nsXENC {
+				// An encrypted request of the message-security profile:
+				// its Action alone tells the operation.
+				x.Op = op
 			} else {
 				x.Used = m.identifier
 			}

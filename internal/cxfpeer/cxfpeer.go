@@ -1,8 +1,3 @@
-// Package cxfpeer builds and runs the Apache CXF service of
-// testdata/peers/cxf (and its load client) for the interop tests and the
-// performance yardstick: a JDK and Maven build it once per hash of its
-// sources into the user's cache directory; the service serves one echo
-// endpoint per scenario on loopback HTTPS and logs every message.
 package cxfpeer
 
 import (
@@ -10,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -58,13 +52,17 @@ func Tools() (java, mvn string, err error) {
 
 // Source finds the peer's Maven project: testdata/peers/cxf of the module
 // root at or above the working directory.
-func Source() (string, error) {
+func Source() (string, error) { return projectDir("cxf") }
+
+// projectDir finds the Maven project testdata/peers/<name> of the module
+// root at or above the working directory.
+func projectDir(name string) (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		p := filepath.Join(dir, "testdata", "peers", "cxf")
+		p := filepath.Join(dir, "testdata", "peers", name)
 		if _, err := os.Stat(filepath.Join(p, "pom.xml")); err == nil {
 			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 				return p, nil
@@ -72,7 +70,7 @@ func Source() (string, error) {
 		}
 		up := filepath.Dir(dir)
 		if up == dir {
-			return "", errors.New("cxfpeer: testdata/peers/cxf not found above the working directory")
+			return "", fmt.Errorf("cxfpeer: testdata/peers/%s not found above the working directory", name)
 		}
 		dir = up
 	}
@@ -122,8 +120,16 @@ func (b Build) classpath() string {
 // directory (SCPROXY_PEER_CACHE overrides it): Maven offline first (CI
 // resolves the dependencies into ~/.m2 beforehand), online when that
 // fails.
-func BuildPeer(mvn string) (Build, error) {
-	src, err := Source()
+func BuildPeer(mvn string) (Build, error) { return buildProject(mvn, "cxf", "cxf-peer-1.jar") }
+
+// BuildMetro builds the Metro peer (testdata/peers/metro) as BuildPeer
+// builds the CXF one.
+func BuildMetro(mvn string) (Build, error) { return buildProject(mvn, "metro", "metro-peer-1.jar") }
+
+// buildProject builds testdata/peers/<name>, whose jar is jar, once per
+// source hash.
+func buildProject(mvn, name, jar string) (Build, error) {
+	src, err := projectDir(name)
 	if err != nil {
 		return Build{}, err
 	}
@@ -139,8 +145,8 @@ func BuildPeer(mvn string) (Build, error) {
 		}
 		cache = filepath.Join(base, "scproxy", "interop")
 	}
-	dir := filepath.Join(cache, "cxf-"+hash)
-	b := Build{Jar: filepath.Join(dir, "cxf-peer-1.jar"), Lib: filepath.Join(dir, "lib")}
+	dir := filepath.Join(cache, name+"-"+hash)
+	b := Build{Jar: filepath.Join(dir, jar), Lib: filepath.Join(dir, "lib")}
 	if _, err := os.Stat(b.Jar); err == nil {
 		return b, nil
 	}
@@ -159,9 +165,9 @@ func BuildPeer(mvn string) (Build, error) {
 		out, err = exec.Command(mvn, args...).CombinedOutput()
 	}
 	if err != nil {
-		return Build{}, fmt.Errorf("building the CXF peer with Maven: %v\n%s", err, out)
+		return Build{}, fmt.Errorf("building the %s peer with Maven: %v\n%s", name, err, out)
 	}
-	if err := os.Rename(filepath.Join(tmp, "target", "cxf-peer-1.jar"), filepath.Join(tmp, "out", "cxf-peer-1.jar")); err != nil {
+	if err := os.Rename(filepath.Join(tmp, "target", jar), filepath.Join(tmp, "out", jar)); err != nil {
 		return Build{}, err
 	}
 	if err := os.Rename(filepath.Join(tmp, "out"), dir); err != nil {
@@ -186,6 +192,10 @@ type Options struct {
 	// WireLog, when set, is the file every message is logged to (JSON
 	// lines: dir, path, contentType, soapAction, status, message).
 	WireLog string
+	// KeyLog, when set, is the file the message-security endpoints log
+	// the secret of every context they issue or renew to (JSON lines:
+	// path, id, type, secret in base64), for checking captured messages.
+	KeyLog string
 }
 
 // process is a JVM this package started, speaking line by line.
@@ -270,6 +280,17 @@ func (p *process) Stop() {
 		return
 	}
 	_ = p.stdin.Close()
+	// Lines no one waits for any more must not hold the reader, which
+	// reaps the process.
+	go func() {
+		for {
+			select {
+			case <-p.lines:
+			case <-p.done:
+				return
+			}
+		}
+	}()
 	select {
 	case <-p.done:
 	case <-time.After(15 * time.Second):
@@ -292,18 +313,26 @@ type Peer struct {
 	*process
 	// Base is https://127.0.0.1:PORT; WireLog the message log, if any.
 	Base, WireLog string
-	PKI           *PKI
+	// Plain is http://127.0.0.1:PORT, the listener of the
+	// message-security scenarios; KeyLog their key log, if any.
+	Plain, KeyLog string
+	// Endpoints are the addresses of every endpoint the service serves.
+	Endpoints []string
+	PKI       *PKI
 }
 
 // Start runs the service on a loopback port, its files in dir, and waits
 // until it serves.
 func Start(java string, b Build, pki *PKI, dir string, o Options) (*Peer, error) {
-	logArg := "-"
+	logArg, keyArg := "-", "-"
 	if o.WireLog != "" {
 		logArg = o.WireLog
 	}
+	if o.KeyLog != "" {
+		keyArg = o.KeyLog
+	}
 	p, err := startJVM(java, b, dir, "peer", []string{"PEER_PASSWORD=" + Password}, "io.scproxy.peer.Main",
-		"--cert", pki.ServerCert, "--key", pki.ServerKey, "--ca", pki.CAFile, "--log", logArg,
+		"--cert", pki.ServerCert, "--key", pki.ServerKey, "--ca", pki.CAFile, "--log", logArg, "--keys", keyArg,
 		"--sct-lifetime-ms", fmt.Sprint(o.Lifetime.Milliseconds()), "--user", User)
 	if err != nil {
 		return nil, err
@@ -314,13 +343,16 @@ func Start(java string, b Build, pki *PKI, dir string, o Options) (*Peer, error)
 		return nil, fmt.Errorf("CXF peer: %w", err)
 	}
 	var ready struct {
-		Base string `json:"base"`
+		Base      string   `json:"base"`
+		Plain     string   `json:"plain"`
+		Endpoints []string `json:"endpoints"`
 	}
-	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "READY ")), &ready); err != nil || ready.Base == "" {
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "READY ")), &ready); err != nil || ready.Base == "" || ready.Plain == "" {
 		p.Stop()
 		return nil, fmt.Errorf("CXF peer: bad ready line %q", line)
 	}
-	return &Peer{process: p, Base: ready.Base, WireLog: o.WireLog, PKI: pki}, nil
+	return &Peer{process: p, Base: ready.Base, Plain: ready.Plain, Endpoints: ready.Endpoints,
+		WireLog: o.WireLog, KeyLog: o.KeyLog, PKI: pki}, nil
 }
 
 // URL is the address of the endpoint at path (e.g. "ut/13/soap12").

@@ -53,15 +53,22 @@ import org.w3c.dom.Element;
  * endpoint and every security context and serves again on the same port
  * (a recycled service), answering RESTARTED; end of input or a signal stops it.
  *
+ * A second listener, plain HTTP on loopback, serves the message-security
+ * scenarios (MsgScenario), whose messages protect themselves.
+ *
  * Flags: --cert PEM --key PKCS#8-PEM --ca PEM (trusted for the X.509
- * bootstrap) --log FILE (or "-" for none) --sct-lifetime-ms N --port N
- * --user NAME; the user's password comes from PEER_PASSWORD.
+ * bootstrap) --log FILE (or "-" for none) --keys FILE (the message
+ * endpoints' context keys, see KeyLog; "-" or absent for none)
+ * --sct-lifetime-ms N --port N --plain-port N --user NAME; the user's
+ * password comes from PEER_PASSWORD.
  */
 public final class Main {
     private final Map<String, String> opts;
     private final String password;
     private final WireLog wire;
+    private final PrintStream keys;
     private int port;
+    private int plainPort;
     private Bus bus;
     private final List<EndpointImpl> endpoints = new ArrayList<>();
 
@@ -70,11 +77,19 @@ public final class Main {
         this.password = System.getenv().getOrDefault("PEER_PASSWORD", "");
         String log = opts.getOrDefault("log", "-");
         this.wire = "-".equals(log) ? null : new WireLog(new PrintStream(new FileOutputStream(log, true), false, StandardCharsets.UTF_8));
-        this.port = Integer.parseInt(opts.getOrDefault("port", "0"));
-        if (port == 0) {
-            try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-                port = s.getLocalPort();
-            }
+        String keyLog = opts.getOrDefault("keys", "-");
+        this.keys = "-".equals(keyLog) ? null : new PrintStream(new FileOutputStream(keyLog, true), false, StandardCharsets.UTF_8);
+        this.port = freePort(Integer.parseInt(opts.getOrDefault("port", "0")));
+        this.plainPort = freePort(Integer.parseInt(opts.getOrDefault("plain-port", "0")));
+    }
+
+    /** freePort is port, or a free loopback port when port is 0. */
+    private static int freePort(int port) throws IOException {
+        if (port != 0) {
+            return port;
+        }
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
         }
     }
 
@@ -87,6 +102,8 @@ public final class Main {
         m.start();
         StringBuilder ready = new StringBuilder("READY {\"base\":");
         WireLog.quote(ready, "https://127.0.0.1:" + m.port);
+        ready.append(",\"plain\":");
+        WireLog.quote(ready, "http://127.0.0.1:" + m.plainPort);
         ready.append(",\"ca\":");
         WireLog.quote(ready, opts.getOrDefault("ca", ""));
         ready.append(",\"endpoints\":[");
@@ -140,6 +157,43 @@ public final class Main {
                 }
             }
         }
+        Merlin own = new Merlin();
+        own.setKeyStore(ownStore());
+        own.setTrustStore(caStore());
+        for (MsgScenario s : MsgScenario.ALL) {
+            publishMessage(s, own, lifetime);
+        }
+    }
+
+    /**
+     * publishMessage serves a message-security scenario on the plain
+     * listener: the service's own key decrypts the bootstrap and signs its
+     * answers (its certificate encrypts them for MutualCertificate10's
+     * client, "useReqSigCert"), the CA vouches for client certificates.
+     */
+    private void publishMessage(MsgScenario s, Merlin own, long lifetime) throws Exception {
+        String binding = s.soap12() ? SOAPBinding.SOAP12HTTP_BINDING : SOAPBinding.SOAP11HTTP_BINDING;
+        EndpointImpl ep = new EndpointImpl(bus, new Echo(), binding);
+        String name = s.path().replace('/', '_');
+        ep.setServiceName(new QName("urn:scproxy:peer", "Echo_" + name));
+        ep.setEndpointName(new QName("urn:scproxy:peer", "EchoPort_" + name));
+        WSPolicyFeature pf = new WSPolicyFeature();
+        pf.setPolicyElements(List.of(parse(Policies.message(s))));
+        ep.getFeatures().add(pf);
+        ep.getFeatures().add(new WSAddressingFeature());
+        ep.getOutInterceptors().add(new ReplyAction());
+        ep.getOutFaultInterceptors().add(new ReplyAction());
+        Map<String, Object> props = new HashMap<>();
+        props.put(SecurityConstants.CALLBACK_HANDLER, (CallbackHandler) this::passwords);
+        props.put(SecurityConstants.SIGNATURE_CRYPTO, own);
+        props.put(SecurityConstants.ENCRYPT_CRYPTO, own);
+        props.put(SecurityConstants.SIGNATURE_USERNAME, SERVICE_ALIAS);
+        props.put(SecurityConstants.ENCRYPT_USERNAME, "useReqSigCert");
+        props.put(SecurityConstants.TOKEN_STORE_CACHE_INSTANCE, new KeyLog(keys, s.path()));
+        props.put(SecurityConstants.SECURITY_TOKEN_LIFETIME, String.valueOf(lifetime));
+        ep.setProperties(props);
+        ep.publish("http://127.0.0.1:" + plainPort + "/" + s.path());
+        endpoints.add(ep);
     }
 
     private void publish(String path, String soap, String policy, Merlin trust, long lifetime) throws Exception {
@@ -171,6 +225,8 @@ public final class Main {
                 WSPasswordCallback pc = (WSPasswordCallback) c;
                 if (user.equals(pc.getIdentifier())) {
                     pc.setPassword(password);
+                } else if (SERVICE_ALIAS.equals(pc.getIdentifier())) {
+                    pc.setPassword(new String(KEY_PASSWORD));
                 }
             }
         }
@@ -184,19 +240,33 @@ public final class Main {
         if (bus != null) {
             bus.shutdown(true);
             JettyHTTPServerEngineFactory.destroyForPort(port);
+            JettyHTTPServerEngineFactory.destroyForPort(plainPort);
             bus = null;
         }
     }
 
-    private TLSServerParameters tls() throws Exception {
-        Collection<? extends Certificate> chain = certs(opts.get("cert"));
-        PrivateKey key = privateKey(opts.get("key"));
+    /** The alias of the service's key in its key store, and that key's password. */
+    static final String SERVICE_ALIAS = "server";
+    private static final char[] KEY_PASSWORD = "peer".toCharArray();
+
+    /** ownStore holds the service's key and certificate chain. */
+    private KeyStore ownStore() throws Exception {
+        return keyStore(SERVICE_ALIAS, opts.get("key"), opts.get("cert"), KEY_PASSWORD);
+    }
+
+    /** keyStore is a PKCS#12 store holding one key (a PKCS#8 PEM file) and its chain (PEM). */
+    static KeyStore keyStore(String alias, String keyFile, String certFile, char[] pw) throws Exception {
+        Collection<? extends Certificate> chain = certs(certFile);
         KeyStore ks = KeyStore.getInstance("PKCS12");
         ks.load(null, null);
-        char[] pw = "peer".toCharArray();
-        ks.setKeyEntry("server", key, pw, chain.toArray(new Certificate[0]));
+        ks.setKeyEntry(alias, privateKey(keyFile), pw, chain.toArray(new Certificate[0]));
+        return ks;
+    }
+
+    private TLSServerParameters tls() throws Exception {
+        KeyStore ks = ownStore();
         KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(ks, pw);
+        kmf.init(ks, KEY_PASSWORD);
         TLSServerParameters p = new TLSServerParameters();
         p.setKeyManagers(kmf.getKeyManagers());
         return p;
@@ -212,19 +282,19 @@ public final class Main {
         return ks;
     }
 
-    private static Collection<? extends Certificate> certs(String file) throws Exception {
+    static Collection<? extends Certificate> certs(String file) throws Exception {
         CertificateFactory cf = CertificateFactory.getInstance("X.509");
         return cf.generateCertificates(new ByteArrayInputStream(Files.readAllBytes(Path.of(file))));
     }
 
-    private static PrivateKey privateKey(String file) throws Exception {
+    static PrivateKey privateKey(String file) throws Exception {
         String pem = Files.readString(Path.of(file));
         String b64 = pem.replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
         byte[] der = Base64.getDecoder().decode(b64);
         return KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(der));
     }
 
-    private static Element parse(String xml) throws Exception {
+    static Element parse(String xml) throws Exception {
         DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
         f.setNamespaceAware(true);
         return f.newDocumentBuilder().parse(new ByteArrayInputStream(xml.getBytes(StandardCharsets.UTF_8))).getDocumentElement();

