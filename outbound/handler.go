@@ -142,6 +142,9 @@ type reply struct {
 	fault *soap.Fault
 	// context is what the fault says of the context, by its shape.
 	context wssc.ContextFault
+	// unverified: a fault sent in clear where the profile protects every
+	// answer (message security).
+	unverified bool
 }
 
 // call forwards a prepared message and reads the answer, once the
@@ -164,6 +167,10 @@ func (x *exchange) call(body []byte) (*reply, error) {
 		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered %s", endpoint, upstream.NotSOAP(resp, x.hop.Upstream.SOAP == soap.V12))
 	}
 	plain, err := x.p.sec.open(x.sent, resp.Body)
+	var clear *clearFault
+	if errors.As(err, &clear) {
+		plain, err, a.unverified = clear.body, nil, true
+	}
 	if err != nil {
 		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a response that cannot be trusted: %v", endpoint, err)
 	}
@@ -534,6 +541,12 @@ func (x *exchange) answer(w http.ResponseWriter, a *reply) error {
 func (x *exchange) answerFault(w http.ResponseWriter, a *reply) error {
 	f := a.fault
 	x.p.sec.rejected(x.sent, f, a.context)
+	if a.unverified {
+		// As WCF's client refuses an unsecured fault: the application
+		// learns what the service said, marked as unverified, in a fault
+		// of scproxy's.
+		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a fault it did not sign or encrypt, which message security cannot trust; unverified, it says: %v", upstream.Redact(x.target), f)
+	}
 	x.noteFault(FaultUpstream, FaultKinds[a.context])
 	status := a.resp.Status
 	if status < 400 {

@@ -166,7 +166,7 @@ func (s *messageSealer) open(r sealed, body []byte) ([]byte, error) {
 		return nil, err
 	}
 	if unprotectedFault(env) {
-		return body, nil
+		return nil, &clearFault{body: body}
 	}
 	opened, err := s.profile.Open(env, msgsec.Expect{Request: r.sent, ContextKeys: func(id string) ([][]byte, error) {
 		return responseKeys(r, id)
@@ -201,6 +201,17 @@ func responseKeys(r sealed, id string) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: the answer is keyed by context %q, which is not the request's or whose rollover has passed", msgsec.ErrUnknownContext, id)
 	}
 	return keys, nil
+}
+
+// clearFault is what open returns for a fault the service sent without
+// protection: it is read for what it says of the context (a RenewNeeded or
+// BadContextToken leads to a renewal or a new context, as WCF's service
+// sends them in clear), but it is not the service's verified answer, so
+// it reaches the application only inside a fault of scproxy's saying so.
+type clearFault struct{ body []byte }
+
+func (*clearFault) Error() string {
+	return "the service answered with a fault it did not sign or encrypt"
 }
 
 // unprotectedFault reports whether env's Body holds a fault in clear.
