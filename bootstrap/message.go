@@ -66,7 +66,8 @@ type MessageConfig struct {
 	// the SCT are in its namespace).
 	Version wssc.Version
 	// Suite, Order and DerivedKeys are the policy's algorithm suite,
-	// protection order and RequireDerivedKeys; SignatureMethod, when
+	// protection order and RequireDerivedKeys (which MutualCertificate10's
+	// Issue, keyed by the certificates, ignores); SignatureMethod, when
 	// set, signs instead of the suite's HMAC (WCF's Basic256Sha256 signs
 	// with HMAC-SHA256).
 	Suite           msgsec.Suite
