@@ -66,7 +66,8 @@ type MessageConfig struct {
 	// the SCT are in its namespace).
 	Version wssc.Version
 	// Suite, Order and DerivedKeys are the policy's algorithm suite,
-	// protection order and RequireDerivedKeys; SignatureMethod, when
+	// protection order and RequireDerivedKeys (which MutualCertificate10's
+	// Issue, keyed by the certificates, ignores); SignatureMethod, when
 	// set, signs instead of the suite's HMAC (WCF's Basic256Sha256 signs
 	// with HMAC-SHA256).
 	Suite           msgsec.Suite
@@ -194,7 +195,8 @@ func (m *Message) LogValue() slog.Value { return slog.StringValue(m.String()) }
 // key encrypted for the service's certificate (with the UsernameToken, or
 // endorsed by the client's certificate, as the kind says), or the
 // asymmetric binding; SignatureConfirmation is required of the reply, as
-// WCF's bootstrap bindings do.
+// WCF's symmetric bootstrap bindings do (WS-Security 1.0's asymmetric
+// binding has none).
 func (m *Message) Bootstrap(_ context.Context, env *soap.Envelope, o secure.Options) ([]byte, wstrust.OpenFunc, error) {
 	return m.underBootstrap(env, o, nil)
 }
@@ -244,11 +246,19 @@ func (m *Message) Context(env *soap.Envelope, c secure.Context, o secure.Options
 
 // profile is the client's profile for one exchange, with its clock and
 // randomness: with SignatureConfirmation (confirm), under the asymmetric
-// binding (asymmetric) or the symmetric one.
+// binding (asymmetric) or the symmetric one. The asymmetric binding of
+// MutualCertificate10 is WS-Security 1.0 keyed by the certificates: it
+// has no derived keys and no SignatureConfirmation, whatever the
+// steady state's RequireDerivedKeys (WCF's MutualCertificate10 and the
+// X509Tokens of its WS-SecurityPolicy bootstrap require neither).
 func (m *Message) profile(o secure.Options, confirm, asymmetric bool) (*msgsec.Profile, error) {
+	derived := m.cfg.DerivedKeys
+	if asymmetric {
+		derived, confirm = false, false
+	}
 	return msgsec.New(msgsec.Config{
 		Role: msgsec.Client, Version: m.cfg.Version, Suite: m.cfg.Suite, SignatureMethod: m.cfg.SignatureMethod,
-		Order: m.cfg.Order, DerivedKeys: m.cfg.DerivedKeys, SignatureConfirmation: confirm, Asymmetric: asymmetric,
+		Order: m.cfg.Order, DerivedKeys: derived, SignatureConfirmation: confirm, Asymmetric: asymmetric,
 		TTL: o.TTL, Now: o.Now, Rand: o.Rand, IDPrefix: o.IDPrefix,
 	})
 }

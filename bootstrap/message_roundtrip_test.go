@@ -35,8 +35,10 @@ type service struct {
 
 func newService(t *testing.T, order msgsec.Order, asymmetric, confirm bool, keys func(string) ([][]byte, error)) *service {
 	t.Helper()
-	p, err := msgsec.New(msgsec.Config{Role: msgsec.Server, Version: wssc.V1_3, Suite: msgsec.Basic256, DerivedKeys: true, Order: order,
-		Asymmetric: asymmetric, SignatureConfirmation: confirm, Now: time.Now, Rand: rand.Reader})
+	// The asymmetric binding (WS-Security 1.0) has neither derived keys
+	// nor SignatureConfirmation.
+	p, err := msgsec.New(msgsec.Config{Role: msgsec.Server, Version: wssc.V1_3, Suite: msgsec.Basic256, DerivedKeys: !asymmetric, Order: order,
+		Asymmetric: asymmetric, SignatureConfirmation: confirm && !asymmetric, Now: time.Now, Rand: rand.Reader})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +126,9 @@ func TestMessageRoundTrip(t *testing.T) {
 			}
 			if bytes.Contains(body, []byte("a context")) || bytes.Contains(body, []byte(messagePassword)) {
 				t.Fatal("the Issue's Body or password crossed in clear")
+			}
+			if dkt := bytes.Contains(body, []byte("DerivedKeyToken")); dkt == (kind == bootstrap.MutualCertificate10) {
+				t.Fatalf("%s with --derived-keys: DerivedKeyTokens in the Issue %v; the asymmetric binding has none, the symmetric ones do", kind, dkt)
 			}
 			svc := newService(t, 0, kind == bootstrap.MutualCertificate10, true, nil)
 			answer, opened := svc.answer(body)

@@ -42,7 +42,8 @@ type MessageSecurity struct {
 	// Order is the protection order; the zero value is WCF's default.
 	Order msgsec.Order
 	// DerivedKeys requires, and answers with, DerivedKeyTokens
-	// (RequireDerivedKeys, on in WCF).
+	// (RequireDerivedKeys, on in WCF); mutual10's Issue, keyed by the
+	// certificates, has none either way.
 	DerivedKeys bool
 	// Bootstraps are the protections an Issue request may use. Empty means
 	// username when Users are set and mutual when TrustedCAs is: anonymous,
@@ -99,7 +100,8 @@ func (m MessageSecurity) withDefaults(c Config) (MessageSecurity, error) {
 // messageService is the server's side of the message-security profile:
 // per WS-SecureConversation version, a profile for the bootstrap leg
 // (with SignatureConfirmation, as WCF's bootstrap bindings), one for the
-// asymmetric binding of mutual10 when it is accepted, and one for the
+// asymmetric binding of mutual10 when it is accepted (without derived
+// keys or SignatureConfirmation), and one for the
 // steady state (without SignatureConfirmation).
 type messageService struct {
 	cfg      MessageSecurity
@@ -131,9 +133,12 @@ func newMessageService(c Config) (*messageService, error) {
 		ms.asym = map[wssc.Version]*msgsec.Profile{}
 	}
 	profile := func(v wssc.Version, confirm, asymmetric bool) (*msgsec.Profile, error) {
+		// mutual10's asymmetric binding (WS-Security 1.0) is keyed by the
+		// certificates: no derived keys, no SignatureConfirmation.
+		derived := m.DerivedKeys && !asymmetric
 		p, err := msgsec.New(msgsec.Config{
 			Role: msgsec.Server, Version: v, Suite: m.Suite, SignatureMethod: m.SignatureMethod,
-			Order: m.Order, DerivedKeys: m.DerivedKeys, SignatureConfirmation: confirm, Asymmetric: asymmetric,
+			Order: m.Order, DerivedKeys: derived, SignatureConfirmation: confirm && !asymmetric, Asymmetric: asymmetric,
 			Freshness: wss.Freshness{MaxAge: c.TimestampValidity, Skew: c.Skew},
 			Now:       c.Now, Rand: c.Rand, Limits: c.Limits,
 		})

@@ -75,9 +75,12 @@ func (h *harness) msgClient(v wssc.Version, p msgPolicy) *msgClient {
 		c.p.suite = msgsec.Basic256
 	}
 	for _, confirm := range []bool{true, false} {
+		// mutual10's bootstrap (WS-Security 1.0, keyed by the
+		// certificates) has no derived keys and no SignatureConfirmation.
+		asym := confirm && p.boot == BootstrapMutual10
 		prof, err := msgsec.New(msgsec.Config{
-			Role: msgsec.Client, Version: v, Suite: c.p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived,
-			SignatureConfirmation: confirm, Asymmetric: confirm && p.boot == BootstrapMutual10, Now: h.clock.Now, Rand: testkit.Rand("message client " + p.String()),
+			Role: msgsec.Client, Version: v, Suite: c.p.suite, SignatureMethod: p.method, Order: p.order, DerivedKeys: p.derived && !asym,
+			SignatureConfirmation: confirm && !asym, Asymmetric: asym, Now: h.clock.Now, Rand: testkit.Rand("message client " + p.String()),
 		})
 		if err != nil {
 			h.t.Fatal(err)
@@ -199,6 +202,11 @@ func (c *msgClient) tryIssue(out msgsec.Outgoing) (*response, msgContext, error)
 	// (opening it checked the SignatureConfirmation).
 	if out.Token.Recipient != nil && !bytes.Contains(r.raw, []byte(`ValueType="`+wss.ValueTypeEncryptedKeySHA1+`"`)) {
 		c.h.t.Errorf("the grant does not reference the request's key by EncryptedKeySHA1:\n%s", r.raw)
+	}
+	// mutual10's grant is keyed by the certificates, whatever the steady
+	// state's RequireDerivedKeys.
+	if out.Token.Asymmetric != nil && bytes.Contains(r.raw, []byte("DerivedKeyToken")) {
+		c.h.t.Errorf("the mutual10 grant carries DerivedKeyTokens:\n%s", r.raw)
 	}
 	return r, c.grant(opened, rst, wssc.Issue), nil
 }

@@ -32,6 +32,12 @@
 //     EncryptedData of Type Element), §7.3 (the EncryptedKeySHA1 key
 //     identifier with which a server names the key of the request it
 //     answers) and §8.5 (SignatureConfirmation);
+//   - WS-Security X.509 Token Profile 1.1 §3.2 (references to a
+//     certificate not in the message, by ThumbprintSHA1, subject key
+//     identifier or issuer and serial number: the service certificate a
+//     RecipientToken never includes, accepted only when the reference
+//     names the certificate the caller expects, Expect.Peer, or its own,
+//     Expect.Own);
 //   - WS-SecureConversation 1.3 §7 (DerivedKeyTokens: one for signing and
 //     one for encryption, each with a fresh 16-byte nonce, in the
 //     namespace of the configured version; wire/wssc builds and parses

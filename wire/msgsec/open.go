@@ -3,7 +3,6 @@ package msgsec
 import (
 	"crypto"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/subtle"
 	"crypto/x509"
 	"errors"
@@ -453,18 +452,20 @@ func (o *opener) certResolver(keyInfo *etree.Element, method string) (dsig.Verif
 		return nil, err
 	}
 	s, err := wss.ParseSTR(strEl)
-	if err != nil {
+	if err != nil && !errors.Is(err, wss.ErrUnsupportedReference) {
 		return nil, err
 	}
 	var cert *x509.Certificate
 	switch {
-	case s.Reference != nil && s.Reference.Local() && o.byID[s.Reference.Target()] != nil:
+	case s != nil && s.Reference != nil && s.Reference.Local() && o.byID[s.Reference.Target()] != nil:
 		if cert, err = wss.ParseX509Token(o.byID[s.Reference.Target()]); err != nil {
 			return nil, err
 		}
-	case s.KeyIdentifier != nil && s.KeyIdentifier.ValueType == wss.ValueTypeThumbprintSHA1 && o.exp.Peer != nil:
-		if namesCert(strEl, o.exp.Peer) != nil {
-			return nil, errors.New("msgsec: the signature names another certificate")
+	case (s == nil || s.Reference == nil) && o.exp.Peer != nil:
+		// A certificate never included (WCF's and WS-SP's RecipientToken):
+		// the reference must name the configured peer exactly.
+		if err := refersToCert(strEl, o.exp.Peer); err != nil {
+			return nil, fmt.Errorf("msgsec: the signature is not by the expected certificate: %w", err)
 		}
 		cert = o.exp.Peer
 	default:
@@ -659,16 +660,12 @@ func (o *opener) unwrap(el *etree.Element) ([]byte, error) {
 	return key, nil
 }
 
-// namesCert requires an EncryptedKey's KeyInfo to name cert by
-// thumbprint, so that a key for another party is refused by name.
+// namesCert requires an EncryptedKey's KeyInfo to name cert (by
+// thumbprint, subject key identifier or issuer and serial number), so
+// that a key for another party is refused by name.
 func namesCert(strEl *etree.Element, cert *x509.Certificate) error {
-	s, err := wss.ParseSTR(strEl)
-	if err != nil {
-		return err
-	}
-	sum := sha1.Sum(cert.Raw)
-	if k := s.KeyIdentifier; k == nil || k.ValueType != wss.ValueTypeThumbprintSHA1 || subtle.ConstantTimeCompare(k.Value, sum[:]) != 1 {
-		return errors.New("msgsec: the EncryptedKey is not for this side's certificate")
+	if err := refersToCert(strEl, cert); err != nil {
+		return fmt.Errorf("msgsec: the EncryptedKey is not for this side's certificate: %w", err)
 	}
 	return nil
 }
