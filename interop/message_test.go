@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -45,20 +42,9 @@ func msgFlags(s cxfpeer.MsgScenario, upstream string) []string {
 		a = append(a, "--no-cancel")
 	}
 	// CXF's service checks a Renew against the bootstrap binding, the
-	// context endorsing: WCF's and CXF's clients' shape.
-	if (s.Bootstrap == "anonymous" || s.Bootstrap == "username") && strings.Contains(runHelp(), "--message-renew") {
-		a = append(a, "--message-renew", "bootstrap")
-	}
+	// context endorsing, as WCF's client sends it: scproxy's default
+	// (--message-renew bootstrap).
 	return a
-}
-
-// runHelp is the text of `scproxy run --help`, read once.
-func runHelp() string {
-	helpOnce.Do(func() {
-		out, _ := exec.Command(shared.scproxy, "run", "--help").CombinedOutput()
-		helpText = string(out)
-	})
-	return helpText
 }
 
 // contextKeyLine is one line of the service's key log: a context it
@@ -203,34 +189,6 @@ func TestCXFMessagePeer(t *testing.T) {
 	}
 }
 
-// msgSupport says why scproxy cannot run a scenario yet ("" when it can):
-// a flag of the scenario's command line, or the bootstrap, protection
-// order or suite among its values, missing from `scproxy run --help`.
-func msgSupport(t *testing.T, s cxfpeer.MsgScenario) string {
-	t.Helper()
-	helpText := runHelp()
-	for _, f := range []string{"--profile", "--message-bootstrap", "--server-cert", "--algorithm-suite", "--protection-order", "--no-cancel"} {
-		if !strings.Contains(helpText, f) {
-			return "scproxy run has no " + f + " flag"
-		}
-	}
-	for _, v := range []string{s.Bootstrap, s.Order} {
-		if !strings.Contains(helpText, v) {
-			return "scproxy run --help names no " + v
-		}
-	}
-	return ""
-}
-
-// notImplemented finds scproxy's account of a feature it lacks in the
-// fault the application gets.
-var notImplemented = regexp.MustCompile(`[\w/]+: [^:<]* (?:is|are) not implemented`)
-
-var (
-	helpOnce sync.Once
-	helpText string
-)
-
 // TestCXFMessage runs each message-security scenario's whole life through
 // `scproxy run` against the CXF service: establishment under the
 // scenario's bootstrap, 20 echoes from an application of the service's
@@ -265,75 +223,9 @@ func TestCXFMessage(t *testing.T) {
 	}
 }
 
-// knownGap is a difference between scproxy and the CXF service that these
-// tests found and that is not resolved yet: a scenario meeting one runs as
-// far as it can and is then skipped, naming it, unless
-// SCPROXY_INTEROP_STRICT=1 makes it a failure.
-type knownGap struct {
-	// at is what the application got when scproxy met the gap; confirm,
-	// when set, must also be in the service's own log.
-	at      *regexp.Regexp
-	confirm string
-	// what names the gap; empty: the match names it.
-	what string
-}
-
-// establishGaps are the gaps met while establishing the context.
-var establishGaps = []knownGap{
-	{at: notImplemented},
-	{at: regexp.MustCompile(`without derived keys \w+ encryption needs \d+`),
-		what: "the service issues 32-byte context keys under every suite and WSS4J keys a shorter suite with the first bytes; scproxy refuses such a key without derived keys"},
-	{at: regexp.MustCompile(`HTTP 500: .*SecurityError`), confirm: "The signature or decryption was invalid",
-		what: "Basic128: the service refuses scproxy's first message under the context (WSS4J: the signature was invalid): scproxy asks for KeySize 128 and the service computes 128 bits, but its answer states no KeySize and scproxy then computes the default 256 (wire/wssc Response.Key); the cipher's first 16 bytes agree, the HMAC key and the derived keys do not"},
-	{at: regexp.MustCompile(`the STS refused: soap fault [\w/]*SecurityError`), confirm: "BSP:R5215",
-		what: "the service refuses scproxy's Issue: scproxy's references to its EncryptedKey (the DerivedKeyTokens' and the KeyInfos') carry no wsse11:TokenType=\"...#EncryptedKey\", which WSS4J's Basic Security Profile check (R5215, on by default) requires"},
-}
-
-// renewGap: CXF's service checks a Renew against the bootstrap policy.
-const renewGap = "the service refuses scproxy's Renew: CXF checks a Renew against the bootstrap binding (a new EncryptedKey for the service certificate and the bootstrap credential) with the context endorsing, and scproxy protects a Renew by the context alone; scproxy establishes a new context instead"
-
-// strictInterop turns known gaps into failures.
-func strictInterop() bool { return os.Getenv("SCPROXY_INTEROP_STRICT") == "1" }
-
-// gapAt returns the known gap err shows, "" for none.
-func gapAt(err error) string {
-	for _, g := range establishGaps {
-		m := g.at.FindString(err.Error())
-		if m == "" {
-			continue
-		}
-		if g.confirm != "" {
-			b, _ := os.ReadFile(filepath.Join(shared.dir, "peer-stderr.log"))
-			if !strings.Contains(string(b), g.confirm) {
-				continue
-			}
-		}
-		if g.what == "" {
-			return "scproxy: " + m
-		}
-		return g.what
-	}
-	return ""
-}
-
-// skipForGaps ends a scenario that met known gaps.
-func skipForGaps(t *testing.T, gaps []string) {
-	t.Helper()
-	if len(gaps) == 0 {
-		return
-	}
-	if strictInterop() {
-		t.Fatalf("known gaps (SCPROXY_INTEROP_STRICT=1): %s", strings.Join(gaps, "; "))
-	}
-	t.Skipf("known gap: %s", strings.Join(gaps, "; "))
-}
-
 // testMsgLifecycle runs one scenario's life through scproxy; bridged: the
 // application speaks SOAP 1.1 to a SOAP 1.2 service (--soap-version).
 func testMsgLifecycle(t *testing.T, s cxfpeer.MsgScenario, bridged bool) {
-	if why := msgSupport(t, s); why != "" {
-		t.Skipf("scproxy lacks this scenario's feature: %s", why)
-	}
 	wire, keyLog := shared.peer.WireLog, shared.peer.KeyLog
 	from, keysFrom := wireSize(t, wire), wireSize(t, keyLog)
 	args := append(msgFlags(s, shared.peer.Plain+s.Path), "--rollover", "1m")
@@ -349,54 +241,24 @@ func testMsgLifecycle(t *testing.T, s cxfpeer.MsgScenario, bridged bool) {
 			size = 64 << 10
 		}
 		if err := px.echo(t, appSOAP12, echoElement(i, size)); err != nil {
-			if g := gapAt(err); i == 0 && g != "" {
-				skipForGaps(t, []string{g})
-			}
 			t.Fatalf("message %d: %v\nscproxy log:\n%s\nservice saw:\n%s", i, err, px.output(), dump(only(readWire(t, wire, from), s.Path)))
 		}
 	}
-	var gaps []string
 	st := px.waitStatus(t, 3*peerLifetime, "a renewal or a new context", func(st session.Status) bool {
 		return st.Renewals >= 1 || st.Establishes >= 2
 	})
-	inPlace := st.Renewals >= 1
-	if !inPlace {
-		if ops(only(readWire(t, wire, from), s.Path))["Renew"] == 0 {
-			t.Fatalf("a new context without a Renew: %+v\nscproxy log:\n%s", st, px.output())
-		}
-		gaps = append(gaps, renewGap)
+	if st.Renewals < 1 {
+		t.Fatalf("the context was not renewed in place: %+v\nscproxy log:\n%s\nservice saw:\n%s", st, px.output(), dump(only(readWire(t, wire, from), s.Path)))
 	}
 	for i := range 5 {
 		if err := px.echo(t, appSOAP12, echoElement(100+i, 1000)); err != nil {
 			t.Fatalf("message after renewal %d: %v\nscproxy log:\n%s", i, err, px.output())
 		}
 	}
-	if st := px.status(t); st.Requests != 25 || st.Resends != 0 || inPlace && st.Establishes != 1 {
+	if st := px.status(t); st.Requests != 25 || st.Resends != 0 || st.Establishes != 1 {
 		t.Errorf("status: %d requests, %d resends, %d establishes; want 25, 0 and one establishment", st.Requests, st.Resends, st.Establishes)
 	}
 	px.shutdown(t)
 	xs := only(readWire(t, wire, from), s.Path)
-	if inPlace {
-		checkMsgRun(t, s, xs, readKeyLog(t, keyLog, keysFrom, s.Path), 25, 1)
-	} else {
-		checkApps(t, s, xs, 25)
-	}
-	skipForGaps(t, gaps)
-}
-
-// checkApps checks, when the context was not renewed in place, that the
-// service accepted every application message and saw the Cancels the
-// scenario wants.
-func checkApps(t *testing.T, s cxfpeer.MsgScenario, xs []exchange, apps int) {
-	t.Helper()
-	n, ok := ops(xs), 0
-	for _, x := range xs {
-		if x.Op == "App" && x.Status == 200 {
-			ok++
-		}
-	}
-	if ok != apps {
-		t.Fatalf("the service accepted %d application messages of %d, want %d:\n%s", ok, n["App"], apps, dump(xs))
-	}
-	checkCancels(t, s, xs)
+	checkMsgRun(t, s, xs, readKeyLog(t, keyLog, keysFrom, s.Path), 25, 1)
 }

@@ -42,14 +42,10 @@ func TestMetroMessagePeer(t *testing.T) {
 // TestMetroMessage runs scproxy against the Metro service's endpoint
 // (AnonymousForCertificate, derived keys, EncryptSignature, Basic256,
 // WS-SC February 2005, SOAP 1.2): establishment and 10 echoes from a SOAP
-// 1.2 application, then shutdown. A gap scproxy reports as not
-// implemented skips it, naming it.
+// 1.2 application, then shutdown.
 func TestMetroMessage(t *testing.T) {
 	m := setupMetro(t)
 	s := cxfpeer.MetroScenario
-	if why := msgSupport(t, s); why != "" {
-		t.Skipf("scproxy lacks this scenario's feature: %s", why)
-	}
 	px := startProxy(t, msgFlags(s, m.URL)...)
 	for i := range 10 {
 		// The operation of Metro's WSDL: its element and action.
@@ -59,9 +55,6 @@ func TestMetroMessage(t *testing.T) {
 			err = fmt.Errorf("the echo came back as %s", trim(got))
 		}
 		if err != nil {
-			if g := gapAt(err); i == 0 && g != "" {
-				skipForGaps(t, []string{g})
-			}
 			t.Fatalf("message %d: %v\nscproxy log:\n%s\nMetro's log:\n%s", i, err, px.output(), m.StderrTail())
 		}
 	}
