@@ -81,6 +81,12 @@ type MessageConfig struct {
 	// Client is the client's certificate and key of MutualCertificate and
 	// MutualCertificate10.
 	Client *secure.Certificate
+	// RenewUnderBootstrap sends a Renew as WCF's and CXF's clients do:
+	// protected by the bootstrap binding (a fresh key for the service's
+	// certificate, the UsernameToken), the context endorsing it; which
+	// their services require. Otherwise the context alone protects it
+	// (the built-in server's). The anonymous and username bindings only.
+	RenewUnderBootstrap bool
 }
 
 // Message protects the STS exchanges of the message-security profile: the
@@ -114,6 +120,9 @@ func NewMessage(cfg MessageConfig) (*Message, error) {
 			return nil, errors.New("message bootstrap: UserNameForCertificate needs a user name")
 		}
 	case MutualCertificate, MutualCertificate10:
+		if cfg.RenewUnderBootstrap {
+			return nil, fmt.Errorf("message bootstrap: %s cannot renew under the bootstrap binding yet (its certificate endorses already); renew with the context", cfg.Kind)
+		}
 		if cfg.Client == nil {
 			return nil, fmt.Errorf("message bootstrap: %s needs the client's certificate and key", cfg.Kind)
 		}
@@ -185,6 +194,12 @@ func (m *Message) LogValue() slog.Value { return slog.StringValue(m.String()) }
 // asymmetric binding; SignatureConfirmation is required of the reply, as
 // WCF's bootstrap bindings do.
 func (m *Message) Bootstrap(_ context.Context, env *soap.Envelope, o secure.Options) ([]byte, wstrust.OpenFunc, error) {
+	return m.underBootstrap(env, o, nil)
+}
+
+// underBootstrap protects env with the bootstrap binding, endorsed by
+// context endorse when it is not nil.
+func (m *Message) underBootstrap(env *soap.Envelope, o secure.Options, endorse *msgsec.Context) ([]byte, wstrust.OpenFunc, error) {
 	p, err := m.profile(o, true, m.cfg.Kind == MutualCertificate10)
 	if err != nil {
 		return nil, nil, err
@@ -193,12 +208,23 @@ func (m *Message) Bootstrap(_ context.Context, env *soap.Envelope, o secure.Opti
 	if err != nil {
 		return nil, nil, err
 	}
+	out.EndorsingContext = endorse
 	return protect(p, env, out, exp)
 }
 
-// Context protects a Renew or Cancel request with context c: the SCT in
-// the Security header, keys derived from its key; the reply must be keyed
-// by c.
+// Renew protects the Renew of context c: under the bootstrap binding,
+// endorsed by c, when RenewUnderBootstrap (the reply keyed by the
+// request's fresh key, SignatureConfirmation required), else as Context.
+func (m *Message) Renew(_ context.Context, env *soap.Envelope, c secure.Context, o secure.Options) ([]byte, wstrust.OpenFunc, error) {
+	if !m.cfg.RenewUnderBootstrap {
+		return m.Context(env, c, o)
+	}
+	return m.underBootstrap(env, o, &msgsec.Context{Token: c.Token, Key: c.Key, Include: true})
+}
+
+// Context protects a Cancel (or a Renew) request with context c: the SCT
+// in the Security header, keys derived from its key; the reply must be
+// keyed by c.
 func (m *Message) Context(env *soap.Envelope, c secure.Context, o secure.Options) ([]byte, wstrust.OpenFunc, error) {
 	p, err := m.profile(o, false, false)
 	if err != nil {

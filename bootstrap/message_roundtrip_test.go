@@ -3,16 +3,19 @@ package bootstrap_test
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"testing"
 	"time"
 
 	"github.com/scproxy/scproxy/bootstrap"
 	"github.com/scproxy/scproxy/creds"
 	"github.com/scproxy/scproxy/internal/testkit"
+	"github.com/scproxy/scproxy/wire/dsig"
 	"github.com/scproxy/scproxy/wire/msgsec"
 	"github.com/scproxy/scproxy/wire/secure"
 	"github.com/scproxy/scproxy/wire/soap"
 	"github.com/scproxy/scproxy/wire/wsa"
+	"github.com/scproxy/scproxy/wire/wss"
 	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 	"github.com/scproxy/scproxy/wstrust"
@@ -26,11 +29,13 @@ type service struct {
 	t       *testing.T
 	profile *msgsec.Profile
 	keys    func(id string) ([][]byte, error)
+	// confirmAlso are signature values confirmed besides the request's.
+	confirmAlso [][]byte
 }
 
-func newService(t *testing.T, asymmetric, confirm bool, keys func(string) ([][]byte, error)) *service {
+func newService(t *testing.T, order msgsec.Order, asymmetric, confirm bool, keys func(string) ([][]byte, error)) *service {
 	t.Helper()
-	p, err := msgsec.New(msgsec.Config{Role: msgsec.Server, Version: wssc.V1_3, Suite: msgsec.Basic256, DerivedKeys: true,
+	p, err := msgsec.New(msgsec.Config{Role: msgsec.Server, Version: wssc.V1_3, Suite: msgsec.Basic256, DerivedKeys: true, Order: order,
 		Asymmetric: asymmetric, SignatureConfirmation: confirm, Now: time.Now, Rand: rand.Reader})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +61,7 @@ func (s *service) answer(request []byte) ([]byte, *msgsec.Opened) {
 		s.t.Fatal(err)
 	}
 	reply.Body.CreateElement("Answer").SetText("granted")
-	sent, err := s.profile.Protect(reply, msgsec.Outgoing{Token: opened.Reply, Confirm: opened.SignatureValues})
+	sent, err := s.profile.Protect(reply, msgsec.Outgoing{Token: opened.Reply, Confirm: append(opened.SignatureValues, s.confirmAlso...)})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -120,7 +125,7 @@ func TestMessageRoundTrip(t *testing.T) {
 			if bytes.Contains(body, []byte("a context")) || bytes.Contains(body, []byte(messagePassword)) {
 				t.Fatal("the Issue's Body or password crossed in clear")
 			}
-			svc := newService(t, kind == bootstrap.MutualCertificate10, true, nil)
+			svc := newService(t, 0, kind == bootstrap.MutualCertificate10, true, nil)
 			answer, opened := svc.answer(body)
 			switch {
 			case kind == bootstrap.UserNameForCertificate && (opened.Username == nil || opened.Username.Username != "alice" || opened.Username.Password != messagePassword):
@@ -155,7 +160,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := newService(t, false, false, func(id string) ([][]byte, error) {
+		svc := newService(t, 0, false, false, func(id string) ([][]byte, error) {
 			if id != sct.Identifier {
 				return nil, msgsec.ErrUnknownContext
 			}
@@ -182,4 +187,65 @@ func sctFor(t *testing.T, id string) *wssc.SCT {
 		t.Fatal(err)
 	}
 	return sct
+}
+
+// With RenewUnderBootstrap a Renew goes as WCF's and CXF's clients send
+// it: under the bootstrap binding (the UsernameToken with it), the
+// context's SCT included and endorsing the signature; the answer, keyed by
+// the Renew's own fresh key, must confirm both signatures. (msgsec's
+// server role does not verify a context's endorsement: the service here
+// opens the Renew without it, and confirms it by its value; msgsec's own
+// tests verify the endorsing signature.)
+func TestMessageRenewUnderBootstrap(t *testing.T) {
+	m, err := bootstrap.NewMessage(bootstrap.MessageConfig{Kind: bootstrap.UserNameForCertificate, ServerCert: testkit.Server().Cert, Version: wssc.V1_3,
+		DerivedKeys: true, Order: msgsec.SignBeforeEncrypt, User: "alice", Password: creds.NewSecret(messagePassword), RenewUnderBootstrap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := bytes.Repeat([]byte{9}, 32)
+	sct := sctFor(t, "urn:uuid:00000000-0000-4000-8000-0000000e0d5e")
+	body, op, err := m.Renew(t.Context(), request(t), secure.Context{Version: wssc.V1_3, Token: sct, Key: key}, secure.Options{Now: time.Now, Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(body, sct.Fragment.Bytes) || !bytes.Contains(body, []byte("EncryptedKey")) {
+		t.Fatal("the Renew lacks the SCT or the bootstrap's EncryptedKey")
+	}
+	env, err := soap.ParseWith(body, xmldoc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := wss.FindSecurity(env.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs := xmldoc.Children(sec, xmldoc.Name{Space: dsig.NS, Local: "Signature"})
+	if len(sigs) != 2 {
+		t.Fatalf("%d signatures, want the primary and the context's endorsement", len(sigs))
+	}
+	endorsement, err := base64.StdEncoding.DecodeString(xmldoc.Text(sigs[1].FindElement("SignatureValue")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec.RemoveChild(sigs[1])
+	svc := newService(t, msgsec.SignBeforeEncrypt, false, true, nil)
+	svc.confirmAlso = [][]byte{endorsement}
+	answer, opened := svc.answer(env.Bytes())
+	if opened.Username == nil || opened.Username.Username != "alice" {
+		t.Fatalf("the service got UsernameToken %+v", opened.Username)
+	}
+	if payload, err := open(t, op, answer).Payload(); err != nil || payload.Text() != "granted" {
+		t.Fatalf("opened payload %v, %v", payload, err)
+	}
+	svc.confirmAlso = nil
+	answer, _ = svc.answer(env.Bytes())
+	if reply, err := soap.ParseWith(answer, xmldoc.Options{}); err != nil {
+		t.Fatal(err)
+	} else if _, err := op(reply); err == nil {
+		t.Fatal("an answer that does not confirm the endorsement opened")
+	}
+	if _, err := bootstrap.NewMessage(bootstrap.MessageConfig{Kind: bootstrap.MutualCertificate, ServerCert: testkit.Server().Cert, Version: wssc.V1_3,
+		Client: &secure.Certificate{Cert: testkit.Client().Cert, Key: testkit.Client().Key}, RenewUnderBootstrap: true}); err == nil {
+		t.Fatal("mutual with RenewUnderBootstrap was accepted")
+	}
 }

@@ -305,3 +305,26 @@ func TestMessageProfileLargeBody(t *testing.T) {
 		t.Fatalf("%d elements: %d %.500s", n, r.status, r.body)
 	}
 }
+
+// The message profile's Issues are held to the route's establishment
+// rate, its Renews not.
+func TestMessageProfileEstablishRate(t *testing.T) {
+	u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: true}, scserver.Script{RenewAfterMessages: 1})
+	cfg := messageProxyConfig(t, u, true, 0)
+	cfg.EstablishRate = 1
+	sp := serveProxy(t, cfg)
+	app := newApp(t)
+	for i := range 3 { // the second and third are answered RenewNeeded, renewed and resent
+		if r := app.post(sp.base+"/", soap.V11, echoAction, soap11Req); r.status != http.StatusOK {
+			t.Fatalf("call %d: %d %s", i, r.status, r.body)
+		}
+	}
+	u.srv.ForgetAll()
+	r := app.post(sp.base+"/", soap.V11, echoAction, soap11Req)
+	if r.status == http.StatusOK || !strings.Contains(r.body, "more than 1 establishments in a minute") {
+		t.Fatalf("a second establishment within the minute: %d %s", r.status, r.body)
+	}
+	if st := u.srv.Stats(); st.Issued != 1 || st.Renewed != 2 {
+		t.Fatalf("server: issued %d renewed %d, want 1 and 2", st.Issued, st.Renewed)
+	}
+}

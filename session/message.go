@@ -24,9 +24,13 @@ type MessageProtection interface {
 	// and the step that opens the reply (SignatureConfirmation checked).
 	// A bootstrap that must first fetch something does so under ctx.
 	Bootstrap(ctx context.Context, env *soap.Envelope, o secure.Options) ([]byte, wstrust.OpenFunc, error)
-	// Context protects a Renew or Cancel request with context c (keys
-	// derived from its key) and returns the bytes to send and the step
-	// that opens the reply, keyed by c.
+	// Renew protects the Renew of context c: with c itself, as Context
+	// does, or as WCF's and CXF's clients send it, under the bootstrap
+	// binding with c endorsing.
+	Renew(ctx context.Context, env *soap.Envelope, c secure.Context, o secure.Options) ([]byte, wstrust.OpenFunc, error)
+	// Context protects a Cancel request with context c (keys derived from
+	// its key) and returns the bytes to send and the step that opens the
+	// reply, keyed by c.
 	Context(env *soap.Envelope, c secure.Context, o secure.Options) ([]byte, wstrust.OpenFunc, error)
 	// Kind names the bootstrap binding for logs and status
 	// ("anonymous-for-certificate").
@@ -71,20 +75,22 @@ func (e *Endpoint) bootstrapRequest(ctx context.Context, payload *etree.Element,
 	return wstrust.Request{Payload: payload, Secure: e.bootstrapped(ctx, endorse)}
 }
 
-// renewRequest is a Renew request of payload for context old: under
-// message security protected by old itself, which proves possession of
-// its key; otherwise the bootstrap credential endorsed by old, as WCF's
-// client sends it over TLS.
+// renewRequest is a Renew request of payload for context old, proving
+// possession of its key: under message security protected as the
+// protection's Renew says; otherwise the bootstrap credential endorsed by
+// old, as WCF's client sends it over TLS.
 func (e *Endpoint) renewRequest(ctx context.Context, payload *etree.Element, old *Context) wstrust.Request {
-	if e.cfg.Message != nil {
-		return e.contextRequest(payload, old)
+	if m := e.cfg.Message; m != nil {
+		return protected(payload, func(env *soap.Envelope, o secure.Options) ([]byte, wstrust.OpenFunc, error) {
+			return m.Renew(ctx, env, old.Secure(), o)
+		})
 	}
 	return e.bootstrapRequest(ctx, payload, old)
 }
 
-// contextRequest is a request of payload secured with context c: signed
-// over its Timestamp, or under message security protected by keys
-// derived from c's key.
+// contextRequest is a request of payload (a Cancel) secured with context
+// c: signed over its Timestamp, or under message security protected by
+// keys derived from c's key.
 func (e *Endpoint) contextRequest(payload *etree.Element, c *Context) wstrust.Request {
 	if m := e.cfg.Message; m != nil {
 		return protected(payload, func(env *soap.Envelope, o secure.Options) ([]byte, wstrust.OpenFunc, error) {

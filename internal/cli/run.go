@@ -59,6 +59,7 @@ type RunOptions struct {
 	ServerCert       string
 	AlgorithmSuite   string
 	ProtectionOrder  string
+	MessageRenew     string
 	bootstrapGiven   bool
 	derivedKeysGiven bool
 	addressingGiven  bool
@@ -193,6 +194,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.MessageBootstrap, "message-bootstrap", "anonymous", "--profile message: how the context's Issue is protected: anonymous (AnonymousForCertificate), username (UserNameForCertificate, the username flags), mutual (MutualCertificate) or mutual10 (MutualCertificate10; both with the certificate flags)")
 	f.StringVar(&o.ServerCert, "server-cert", "", "--profile message: PEM file of the service's certificate (WCF publishes it in the WSDL)")
 	f.StringVar(&o.AlgorithmSuite, "algorithm-suite", "Basic256", "--profile message: WS-SecurityPolicy algorithm suite: Basic256, Basic192, Basic128, TripleDes, each optionally with Sha256 and/or Rsa15 (Basic256Sha256, Basic128Rsa15, Basic256Sha256Rsa15...)")
+	f.StringVar(&o.MessageRenew, "message-renew", "context", "--profile message: how a Renew is protected: context (by the context alone: scproxy's built-in server) or bootstrap (as WCF's and CXF's clients send it, and their services require: under --message-bootstrap anonymous or username, the context endorsing); a refused Renew is followed by a new Issue either way")
 	f.StringVar(&o.ProtectionOrder, "protection-order", "sign-encrypt-signature", "--profile message: sign-encrypt-signature (WCF's default: the signature encrypted too), sign-encrypt or encrypt-sign")
 	f.StringVar(&o.Username, "username", "", "user name of the bootstrap")
 	f.StringVar(&o.PasswordEnv, "password-env", "", "name of the environment variable holding the password")

@@ -24,6 +24,10 @@ type messageBootstrap struct {
 	cred string
 }
 
+// messageRenews are the values of --message-renew: whether a Renew goes
+// under the bootstrap binding.
+var messageRenews = []choice[bool]{{"context", false}, {"bootstrap", true}}
+
 // protectionOrders are the values of --protection-order.
 var protectionOrders = []choice[msgsec.Order]{
 	{"sign-encrypt-signature", msgsec.SignBeforeEncryptAndEncryptSignature},
@@ -52,8 +56,16 @@ func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
 	if o.bootstrapGiven {
 		return usageErrorf("--bootstrap %s: --profile message establishes its context under --message-bootstrap (anonymous, username, mutual or mutual10) instead", o.Bootstrap)
 	}
-	if _, err := pick("--message-bootstrap", o.MessageBootstrap, messageBootstraps); err != nil {
+	mb, err := pick("--message-bootstrap", o.MessageBootstrap, messageBootstraps)
+	if err != nil {
 		return err
+	}
+	renew, err := pick("--message-renew", o.MessageRenew, messageRenews)
+	if err != nil {
+		return err
+	}
+	if renew && mb.cred == "certificate" {
+		return usageErrorf("--message-renew bootstrap: not with --message-bootstrap %s yet (its certificate endorses already); use --message-renew context", o.MessageBootstrap)
 	}
 	if o.ServerCert == "" {
 		return usageErrorf("--server-cert: required by --profile message: the service's certificate (PEM), for which the key of the context's Issue is encrypted")
@@ -96,9 +108,13 @@ func (o *RunOptions) messageBootstraps(cfg *outbound.Config, getenv func(string)
 	if err != nil {
 		return flagErr("--server-cert", err)
 	}
+	renew, err := pick("--message-renew", o.MessageRenew, messageRenews)
+	if err != nil {
+		return err
+	}
 	base := bootstrap.MessageConfig{
 		Kind: mb.kind, ServerCert: cert, Version: cfg.SC, Suite: cfg.Message.Suite, Order: cfg.Message.Order,
-		DerivedKeys: cfg.DerivedKeys, SignatureMethod: cfg.SignatureMethod,
+		DerivedKeys: cfg.DerivedKeys, SignatureMethod: cfg.SignatureMethod, RenewUnderBootstrap: renew,
 	}
 	if mb.cred == "" {
 		cfg.Bootstrap, err = bootstrap.NewMessage(base)

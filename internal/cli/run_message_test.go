@@ -50,6 +50,7 @@ func TestRunMessageProfile(t *testing.T) {
 		user    string // of the username binding
 		sig     string // signature method
 		keySize int    // bits; 0 for 256
+		renew   bool   // a Renew under the bootstrap binding
 	}
 	tests := []struct {
 		name    string
@@ -70,6 +71,10 @@ func TestRunMessageProfile(t *testing.T) {
 			want: want{kind: bootstrap.AnonymousForCertificate, suite: "Basic192", derived: true, keySize: 256}},
 		{name: "TripleDes", args: cmdline(httpUp, msg, []string{"--algorithm-suite", "TripleDes"}),
 			want: want{kind: bootstrap.AnonymousForCertificate, suite: "TripleDes", derived: true, keySize: 192}},
+		{name: "renew as WCF", args: cmdline(httpUp, msg, userPW, []string{"--message-bootstrap", "username", "--message-renew", "bootstrap"}),
+			want: want{kind: bootstrap.UserNameForCertificate, suite: "Basic256", derived: true, user: "alice", renew: true}},
+		{name: "renew as WCF, mutual", args: cmdline(httpUp, msg, certArgs, []string{"--message-bootstrap", "mutual", "--message-renew", "bootstrap"}), wantErr: "--message-renew bootstrap: not with --message-bootstrap mutual"},
+		{name: "unknown renew", args: cmdline(httpUp, msg, []string{"--message-renew", "cxf"}), wantErr: "--message-renew \"cxf\": want context or bootstrap"},
 		{name: "sign-encrypt", args: cmdline(httpUp, msg, []string{"--protection-order", "sign-encrypt"}),
 			want: want{kind: bootstrap.AnonymousForCertificate, suite: "Basic256", order: msgsec.SignBeforeEncrypt, derived: true}},
 		{name: "no server certificate", args: cmdline(httpUp, []string{"--profile", "message"}), wantErr: "--server-cert: required"},
@@ -118,6 +123,9 @@ func TestRunMessageProfile(t *testing.T) {
 			mc := m.Config()
 			if mc.Kind != w.kind || !mc.ServerCert.Equal(testkit.Server().Cert) || mc.User != w.user || mc.Suite.Name != w.suite || mc.DerivedKeys != w.derived || mc.SignatureMethod != cmp.Or(w.sig, dsig.HMACSHA1) {
 				t.Fatalf("bootstrap %+v; want %+v", mc, w)
+			}
+			if mc.RenewUnderBootstrap != w.renew {
+				t.Fatalf("renew under the bootstrap %v, want %v", mc.RenewUnderBootstrap, w.renew)
 			}
 			if (mc.Client != nil) != (w.kind == bootstrap.MutualCertificate || w.kind == bootstrap.MutualCertificate10) {
 				t.Fatalf("client certificate %v for %v", mc.Client, w.kind)

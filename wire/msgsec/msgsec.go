@@ -222,6 +222,11 @@ type Outgoing struct {
 	// signature (MutualCertificate): a BinarySecurityToken and an RSA
 	// signature over the primary ds:Signature.
 	Endorsing *Certificate
+	// EndorsingContext is a security context whose key endorses the
+	// primary signature instead (endorse_client.go): the SCT, included,
+	// and an HMAC signature over the primary ds:Signature. WCF's and CXF's
+	// clients send a Renew so, under the bootstrap binding.
+	EndorsingContext *Context
 	// Confirm are the signature values of the request being answered, to
 	// confirm when the policy asks for SignatureConfirmation (server
 	// role; Opened.SignatureValues). None writes one SignatureConfirmation

@@ -39,6 +39,8 @@ type builder struct {
 	signer, endorser *Certificate
 	signerBST        string
 	endorserBST      string
+	// ctxEndorser endorses with a security context (endorse_client.go).
+	ctxEndorser *contextEndorser
 }
 
 // protection is the protection token as this message carries it: its key
@@ -64,6 +66,8 @@ func (p *Profile) protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 		return nil, errors.New("msgsec: the asymmetric binding is protected with an Asymmetric token, and only it")
 	case out.Endorsing != nil && (out.Endorsing.Cert == nil || out.Endorsing.Key == nil):
 		return nil, errors.New("msgsec: the endorsing certificate has no certificate or key")
+	case out.Endorsing != nil && out.EndorsingContext != nil:
+		return nil, errors.New("msgsec: one endorsing token at most: a certificate or a security context")
 	}
 	h := env.EnsureHeader()
 	if len(xmldoc.Children(h, wss.NameSecurity)) > 0 {
@@ -84,6 +88,11 @@ func (p *Profile) protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 	}
 	if out.Endorsing != nil {
 		b.endorser, b.endorserBST = out.Endorsing, b.addBST(out.Endorsing.Cert)
+	}
+	if out.EndorsingContext != nil {
+		if err := b.addContextEndorser(*out.EndorsingContext); err != nil {
+			return nil, err
+		}
 	}
 	k, err := b.keying(tok)
 	if err != nil {
@@ -450,6 +459,9 @@ func (e *encryptor) body(full []byte) error {
 // maybeEndorse endorses sig when the message has an endorsing
 // certificate; it returns the endorsing signature or nil.
 func (b *builder) maybeEndorse(sig *etree.Element) (*etree.Element, error) {
+	if b.ctxEndorser != nil {
+		return b.endorseWithContext(sig)
+	}
 	if b.endorser == nil {
 		return nil, nil
 	}
