@@ -49,7 +49,25 @@ var canonicalWrite = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: 
 // made here, because goxmldsig's own detach (NSDetatch) refuses subtrees of
 // more than 1000 elements and a 100 KB SOAP body easily has more.
 func Exclusive(el *etree.Element, inclusive []string) ([]byte, error) {
-	apex, walked := detach(el, inclusive)
+	return exclusive(el.Copy(), el, inclusive)
+}
+
+// ExclusiveInPlace is Exclusive for a caller that discards el's content
+// next (the Body whose content is about to be encrypted): el's
+// descendants are transformed where they are instead of on a copy, which
+// for a large body saves copying every element. They are left rewritten
+// (namespace declarations moved, attributes reordered, comments removed)
+// and must not be read again, only removed; el itself and its ancestors
+// are not modified.
+func ExclusiveInPlace(el *etree.Element, inclusive []string) ([]byte, error) {
+	apex := &etree.Element{Space: el.Space, Tag: el.Tag, Attr: slices.Clone(el.Attr), Child: slices.Clone(el.Child)}
+	return exclusive(apex, el, inclusive)
+}
+
+// exclusive canonicalizes apex, el's copy (whose descendants may be el's
+// own, see ExclusiveInPlace), in el's context.
+func exclusive(apex, el *etree.Element, inclusive []string) ([]byte, error) {
+	walked := detachCopy(apex, el, inclusive)
 	if walked.overBudget {
 		return nil, &BudgetError{Limit: MaxBindingCopies}
 	}
@@ -121,7 +139,6 @@ func transform(apex *etree.Element, walked walkResult, prefixList string, splitt
 		_, comment := t.(*etree.Comment)
 		return comment
 	})
-	apex.ReindexChildren()
 	for _, t := range apex.Child {
 		c, ok := t.(*etree.Element)
 		if !ok {
@@ -202,6 +219,11 @@ type walkResult struct {
 // transform and fix need.
 func detach(el *etree.Element, inclusive []string) (*etree.Element, walkResult) {
 	apex := el.Copy()
+	return apex, detachCopy(apex, el, inclusive)
+}
+
+// detachCopy is detach on apex, a copy of el already made.
+func detachCopy(apex, el *etree.Element, inclusive []string) walkResult {
 	own := map[string]bool{}
 	for _, a := range apex.Attr {
 		if p, ok := xmldoc.DeclaredPrefix(a); ok {
@@ -261,7 +283,7 @@ func detach(el *etree.Element, inclusive []string) (*etree.Element, walkResult) 
 		return true
 	}
 	r.overBudget = !walk(apex, "", 0)
-	return apex, r
+	return r
 }
 
 // prune removes from the subtree rooted at el the prefixed namespace

@@ -89,8 +89,8 @@ func (b Block) EncryptSerialized(el *etree.Element, id string, plaintext []byte)
 	if err != nil {
 		return nil, err
 	}
-	for len(el.Child) > 0 {
-		el.RemoveChildAt(0)
+	for i := len(el.Child) - 1; i >= 0; i-- { // from the end: no shifting
+		el.RemoveChildAt(i)
 	}
 	el.AddChild(ed)
 	return ed, nil
