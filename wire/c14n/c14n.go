@@ -329,8 +329,10 @@ func prune(el *etree.Element, keep map[string]bool) map[string]bool {
 				use(a.Space)
 			}
 		}
-		for _, c := range e.ChildElements() {
-			walk(c)
+		for _, t := range e.Child {
+			if c, ok := t.(*etree.Element); ok {
+				walk(c)
+			}
 		}
 		e.Attr = slices.DeleteFunc(e.Attr, func(a etree.Attr) bool {
 			return a.Space == "xmlns" && !mine[a.Key].used
