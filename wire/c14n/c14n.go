@@ -87,7 +87,7 @@ func exclusive(apex, el *etree.Element, inclusive []string) ([]byte, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer putBuffer(buf)
 	buf.Reset()
-	apex.WriteTo(buf, &canonicalWrite)
+	write(buf, apex)
 	return bytes.Clone(buf.Bytes()), nil
 }
 
