@@ -23,6 +23,8 @@ const Algorithm = "http://www.w3.org/2001/10/xml-exc-c14n#"
 // PrefixList (Exclusive C14N §3).
 const defaultToken = "#default"
 
+// canonicalWrite is how etree writes canonical XML; Exclusive writes the
+// same bytes faster with xmldoc.Write.
 var canonicalWrite = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
 
 // Exclusive returns the exclusive canonical form, without comments, of el as
@@ -87,7 +89,7 @@ func exclusive(apex, el *etree.Element, inclusive []string) ([]byte, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer putBuffer(buf)
 	buf.Reset()
-	write(buf, apex)
+	xmldoc.Write(buf, apex, true)
 	return bytes.Clone(buf.Bytes()), nil
 }
 

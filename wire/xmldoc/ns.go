@@ -206,7 +206,7 @@ var writeSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: t
 // Serialize writes el and its subtree with canonical escaping.
 func Serialize(el *etree.Element) []byte {
 	var buf bytes.Buffer
-	el.WriteTo(&buf, &writeSettings)
+	Write(&buf, el, false)
 	return buf.Bytes()
 }
 

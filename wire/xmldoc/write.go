@@ -1,4 +1,4 @@
-package c14n
+package xmldoc
 
 import (
 	"bytes"
@@ -6,20 +6,33 @@ import (
 	"github.com/beevik/etree"
 )
 
-// write serializes the transformed tree rooted at e as etree's WriteTo
-// does under canonicalWrite, byte for byte, without its per-character
-// escaping where there is nothing to escape: a name is written without
-// being joined first, and text or an attribute value made only of
-// printable ASCII without the characters canonical XML escapes is
-// copied whole. Anything else is left to etree.
-func write(w *bytes.Buffer, e *etree.Element) {
+// Write writes el and its subtree to w as etree's WriteTo does with
+// canonical escaping (CanonicalText, CanonicalAttrVal, and
+// CanonicalEndTags when endTags is set), byte for byte, without its
+// per-character escaping where there is nothing to escape: a name is
+// written without being joined first, and text or an attribute value made
+// only of printable ASCII without a character to escape is copied whole.
+// Anything else is left to etree.
+func Write(w *bytes.Buffer, el *etree.Element, endTags bool) {
+	s := &writeSettings
+	if endTags {
+		s = &canonicalEndTags
+	}
+	write(w, el, s)
+}
+
+// canonicalEndTags are writeSettings with end tags for empty elements,
+// as canonical XML writes them.
+var canonicalEndTags = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true, CanonicalEndTags: true}
+
+func write(w *bytes.Buffer, e *etree.Element, s *etree.WriteSettings) {
 	w.WriteByte('<')
 	writeName(w, e.Space, e.Tag)
 	for i := range e.Attr {
 		a := &e.Attr[i]
 		w.WriteByte(' ')
 		if !plain(a.Value, false) {
-			a.WriteTo(w, &canonicalWrite)
+			a.WriteTo(w, s)
 			continue
 		}
 		writeName(w, a.Space, a.Key)
@@ -27,19 +40,23 @@ func write(w *bytes.Buffer, e *etree.Element) {
 		w.WriteString(a.Value)
 		w.WriteByte('"')
 	}
+	if len(e.Child) == 0 && !s.CanonicalEndTags {
+		w.WriteString("/>")
+		return
+	}
 	w.WriteByte('>')
 	for _, t := range e.Child {
 		switch t := t.(type) {
 		case *etree.Element:
-			write(w, t)
+			write(w, t, s)
 		case *etree.CharData:
 			if t.IsCData() || !plain(t.Data, true) {
-				t.WriteTo(w, &canonicalWrite)
+				t.WriteTo(w, s)
 			} else {
 				w.WriteString(t.Data)
 			}
 		default:
-			t.WriteTo(w, &canonicalWrite)
+			t.WriteTo(w, s)
 		}
 	}
 	w.WriteString("</")
