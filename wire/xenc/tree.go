@@ -105,7 +105,7 @@ func SerializeContent(el *etree.Element) []byte {
 	for _, tok := range el.Child {
 		switch t := tok.(type) {
 		case *etree.Element:
-			t.WriteTo(&b, &ws)
+			xmldoc.Write(&b, t, false) // etree's bytes under ws, faster
 		case *etree.CharData:
 			t.WriteTo(&b, &ws)
 		}
