@@ -51,7 +51,8 @@ var canonicalWrite = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: 
 // made here, because goxmldsig's own detach (NSDetatch) refuses subtrees of
 // more than 1000 elements and a 100 KB SOAP body easily has more.
 func Exclusive(el *etree.Element, inclusive []string) ([]byte, error) {
-	return exclusive(el.Copy(), el, inclusive)
+	apex, walked := detach(el, inclusive)
+	return exclusive(apex, walked, inclusive)
 }
 
 // ExclusiveInPlace is Exclusive for a caller that discards el's content
@@ -63,13 +64,12 @@ func Exclusive(el *etree.Element, inclusive []string) ([]byte, error) {
 // are not modified.
 func ExclusiveInPlace(el *etree.Element, inclusive []string) ([]byte, error) {
 	apex := &etree.Element{Space: el.Space, Tag: el.Tag, Attr: slices.Clone(el.Attr), Child: slices.Clone(el.Child)}
-	return exclusive(apex, el, inclusive)
+	return exclusive(apex, detachCopy(apex, el, inclusive), inclusive)
 }
 
-// exclusive canonicalizes apex, el's copy (whose descendants may be el's
-// own, see ExclusiveInPlace), in el's context.
-func exclusive(apex, el *etree.Element, inclusive []string) ([]byte, error) {
-	walked := detachCopy(apex, el, inclusive)
+// exclusive canonicalizes apex, the detached copy of an element (whose
+// descendants may be the element's own, see ExclusiveInPlace).
+func exclusive(apex *etree.Element, walked walkResult, inclusive []string) ([]byte, error) {
 	if walked.overBudget {
 		return nil, &BudgetError{Limit: MaxBindingCopies}
 	}
