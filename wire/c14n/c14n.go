@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 	"github.com/russellhaering/goxmldsig/etreeutils"
@@ -22,6 +23,8 @@ const Algorithm = "http://www.w3.org/2001/10/xml-exc-c14n#"
 // PrefixList (Exclusive C14N §3).
 const defaultToken = "#default"
 
+// canonicalWrite is how etree writes canonical XML; Exclusive writes the
+// same bytes faster with xmldoc.Write.
 var canonicalWrite = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
 
 // Exclusive returns the exclusive canonical form, without comments, of el as
@@ -48,9 +51,27 @@ var canonicalWrite = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: 
 // made here, because goxmldsig's own detach (NSDetatch) refuses subtrees of
 // more than 1000 elements and a 100 KB SOAP body easily has more.
 func Exclusive(el *etree.Element, inclusive []string) ([]byte, error) {
-	apex, defaults := detach(el, inclusive)
-	if err := checkBudget(apex); err != nil {
-		return nil, err
+	apex, walked := detach(el, inclusive)
+	return exclusive(apex, walked, inclusive)
+}
+
+// ExclusiveInPlace is Exclusive for a caller that discards el's content
+// next (the Body whose content is about to be encrypted): el's
+// descendants are transformed where they are instead of on a copy, which
+// for a large body saves copying every element. They are left rewritten
+// (namespace declarations moved, attributes reordered, comments removed)
+// and must not be read again, only removed; el itself and its ancestors
+// are not modified.
+func ExclusiveInPlace(el *etree.Element, inclusive []string) ([]byte, error) {
+	apex := &etree.Element{Space: el.Space, Tag: el.Tag, Attr: slices.Clone(el.Attr), Child: slices.Clone(el.Child)}
+	return exclusive(apex, detachCopy(apex, el, inclusive), inclusive)
+}
+
+// exclusive canonicalizes apex, the detached copy of an element (whose
+// descendants may be the element's own, see ExclusiveInPlace).
+func exclusive(apex *etree.Element, walked walkResult, inclusive []string) ([]byte, error) {
+	if walked.overBudget {
+		return nil, &BudgetError{Limit: MaxBindingCopies}
 	}
 	includeDefault := false
 	prefixes := make([]string, 0, len(inclusive))
@@ -61,13 +82,102 @@ func Exclusive(el *etree.Element, inclusive []string) ([]byte, error) {
 		}
 		prefixes = append(prefixes, p)
 	}
-	if err := etreeutils.TransformExcC14n(apex, strings.Join(prefixes, " "), false); err != nil {
+	if err := transform(apex, walked, strings.Join(prefixes, " "), len(inclusive) == 0); err != nil {
 		return nil, err
 	}
-	fix(apex, defaults, includeDefault)
-	var buf bytes.Buffer
-	apex.WriteTo(&buf, &canonicalWrite)
-	return buf.Bytes(), nil
+	fix(apex, walked.defaults, includeDefault)
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer putBuffer(buf)
+	buf.Reset()
+	xmldoc.Write(buf, apex, true)
+	return bytes.Clone(buf.Bytes()), nil
+}
+
+// bufPool holds the buffers canonical forms are written into before being
+// copied out at their exact size, so that a large form does not regrow
+// its buffer on every call.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer is the largest buffer kept for reuse: a form of a few
+// megabytes is rare enough to be written into a fresh buffer.
+const maxPooledBuffer = 4 << 20
+
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBuffer {
+		bufPool.Put(buf)
+	}
+}
+
+// transform applies goxmldsig's exclusive transform to the detached
+// apex. The transform copies, for every element, every binding in scope
+// and every binding rendered so far; when the apex's own prefixes are used
+// nowhere below it (a SOAP Body: soap and wsu on the Body, the application's
+// namespaces inside), its children are transformed each as an apex of
+// its own, so that the bindings only the apex uses are not copied
+// thousands of times. The output is the same: below the apex the
+// transform consults the bindings rendered by the apex only for prefixes
+// the descendants use, and the default namespace is recomputed by fix.
+// The children inherit the apex's other declarations, which the apex
+// itself does not render.
+func transform(apex *etree.Element, walked walkResult, prefixList string, splittable bool) error {
+	if !splittable || walked.apexPrefixUsedBelow || len(apex.Child) == 0 {
+		return etreeutils.TransformExcC14n(apex, prefixList, false)
+	}
+	used := utilized(apex)
+	var pass []etree.Attr
+	for _, a := range apex.Attr {
+		if a.Space == "xmlns" && !slices.Contains(used, a.Key) {
+			pass = append(pass, a)
+		}
+	}
+	kids := apex.Child
+	apex.Child = nil
+	err := etreeutils.TransformExcC14n(apex, "", false)
+	apex.Child = kids
+	if err != nil {
+		return err
+	}
+	apex.Child = slices.DeleteFunc(apex.Child, func(t etree.Token) bool {
+		_, comment := t.(*etree.Comment)
+		return comment
+	})
+	for _, t := range apex.Child {
+		c, ok := t.(*etree.Element)
+		if !ok {
+			continue
+		}
+		for _, a := range pass {
+			if !declares(c, a.Key) {
+				c.Attr = append(c.Attr, a)
+			}
+		}
+		if err := etreeutils.TransformExcC14n(c, "", false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// utilized returns the prefixes el itself visibly uses (its own and its
+// attributes', the xml prefix aside: it is never rendered).
+func utilized(el *etree.Element) []string {
+	used := []string{el.Space}
+	for _, a := range el.Attr {
+		if _, isDecl := xmldoc.DeclaredPrefix(a); !isDecl && a.Space != "" && a.Space != "xml" {
+			used = append(used, a.Space)
+		}
+	}
+	return used
+}
+
+// declares reports whether el declares prefix.
+func declares(el *etree.Element, prefix string) bool {
+	for _, a := range el.Attr {
+		if a.Space == "xmlns" && a.Key == prefix {
+			return true
+		}
+	}
+	return false
 }
 
 // MaxBindingCopies bounds the work goxmldsig's transform may do on one
@@ -89,41 +199,33 @@ func (e *BudgetError) Error() string {
 	return fmt.Sprintf("c14n: too many namespace bindings in scope across the signed part (limit %d binding copies)", e.Limit)
 }
 
-// checkBudget refuses a pruned subtree whose transform would cost more than
-// MaxBindingCopies. A binding count is an upper bound: a redeclared prefix
-// counts twice.
-func checkBudget(apex *etree.Element) error {
-	total := 0
-	var walk func(e *etree.Element, inScope int) bool
-	walk = func(e *etree.Element, inScope int) bool {
-		for _, a := range e.Attr {
-			if _, ok := xmldoc.DeclaredPrefix(a); ok {
-				inScope++
-			}
-		}
-		if total += inScope; total > MaxBindingCopies {
-			return false
-		}
-		for _, c := range e.ChildElements() {
-			if !walk(c, inScope) {
-				return false
-			}
-		}
-		return true
-	}
-	if !walk(apex, 0) {
-		return &BudgetError{Limit: MaxBindingCopies}
-	}
-	return nil
+// walkResult is what detach learns in its walk over the detached copy.
+type walkResult struct {
+	// defaults is the in-scope default namespace of every element of
+	// the copy, in document order.
+	defaults []string
+	// apexPrefixUsedBelow reports whether a descendant of the apex uses a
+	// prefix the apex itself uses.
+	apexPrefixUsedBelow bool
+	// overBudget reports a copy whose transform would cost more than
+	// MaxBindingCopies; the walk stopped there.
+	overBudget bool
 }
 
 // detach copies el, declares on the copy the bindings in scope at el that
 // canonicalization can render (prefixes the subtree uses and those in the
 // PrefixList; the others would only make the transform's per-element
-// namespace maps larger), and returns the in-scope default namespace of
-// every element of the copy.
-func detach(el *etree.Element, inclusive []string) (*etree.Element, map[*etree.Element]string) {
+// namespace maps larger), and walks the copy once: it stops at a copy
+// whose transform would cost more than MaxBindingCopies (a binding count
+// is an upper bound: a redeclared prefix counts twice) and records what
+// transform and fix need.
+func detach(el *etree.Element, inclusive []string) (*etree.Element, walkResult) {
 	apex := el.Copy()
+	return apex, detachCopy(apex, el, inclusive)
+}
+
+// detachCopy is detach on apex, a copy of el already made.
+func detachCopy(apex, el *etree.Element, inclusive []string) walkResult {
 	own := map[string]bool{}
 	for _, a := range apex.Attr {
 		if p, ok := xmldoc.DeclaredPrefix(a); ok {
@@ -151,21 +253,39 @@ func detach(el *etree.Element, inclusive []string) (*etree.Element, map[*etree.E
 			}
 		}
 	}
-	defaults := map[*etree.Element]string{}
-	var walk func(e *etree.Element, def string)
-	walk = func(e *etree.Element, def string) {
+	var r walkResult
+	apexUses := utilized(apex)
+	usesApexPrefix := func(p string) bool { return p != "" && slices.Contains(apexUses, p) }
+	total := 0
+	var walk func(e *etree.Element, def string, inScope int) bool
+	walk = func(e *etree.Element, def string, inScope int) bool {
+		below := e != apex
 		for _, a := range e.Attr {
-			if p, ok := xmldoc.DeclaredPrefix(a); ok && p == "" {
-				def = a.Value
+			if p, ok := xmldoc.DeclaredPrefix(a); ok {
+				inScope++
+				if p == "" {
+					def = a.Value
+				}
+			} else if below && usesApexPrefix(a.Space) {
+				r.apexPrefixUsedBelow = true
 			}
 		}
-		defaults[e] = def
-		for _, c := range e.ChildElements() {
-			walk(c, def)
+		if below && usesApexPrefix(e.Space) {
+			r.apexPrefixUsedBelow = true
 		}
+		if total += inScope; total > MaxBindingCopies {
+			return false
+		}
+		r.defaults = append(r.defaults, def)
+		for _, t := range e.Child {
+			if c, ok := t.(*etree.Element); ok && !walk(c, def, inScope) {
+				return false
+			}
+		}
+		return true
 	}
-	walk(apex, "")
-	return apex, defaults
+	r.overBudget = !walk(apex, "", 0)
+	return r
 }
 
 // prune removes from the subtree rooted at el the prefixed namespace
@@ -211,8 +331,10 @@ func prune(el *etree.Element, keep map[string]bool) map[string]bool {
 				use(a.Space)
 			}
 		}
-		for _, c := range e.ChildElements() {
-			walk(c)
+		for _, t := range e.Child {
+			if c, ok := t.(*etree.Element); ok {
+				walk(c)
+			}
 		}
 		e.Attr = slices.DeleteFunc(e.Attr, func(a etree.Attr) bool {
 			return a.Space == "xmlns" && !mine[a.Key].used
@@ -230,12 +352,16 @@ func prune(el *etree.Element, keep map[string]bool) map[string]bool {
 }
 
 // fix applies the corrections described on Exclusive to the transformed
-// tree rooted at apex.
-func fix(apex *etree.Element, defaults map[*etree.Element]string, includeDefault bool) {
+// tree rooted at apex; defaults holds the in-scope default namespace of
+// each element in document order.
+func fix(apex *etree.Element, defaults []string, includeDefault bool) {
+	next := 0
 	var walk func(e *etree.Element, renderedDefault string, scope map[string]string)
 	walk = func(e *etree.Element, renderedDefault string, scope map[string]string) {
+		def := defaults[next]
+		next++
 		e.Attr = slices.DeleteFunc(e.Attr, func(a etree.Attr) bool { return a.Space == "" && a.Key == "xmlns" })
-		if def := defaults[e]; (e.Space == "" || includeDefault) && def != renderedDefault {
+		if (e.Space == "" || includeDefault) && def != renderedDefault {
 			e.Attr = append(e.Attr, etree.Attr{Key: "xmlns", Value: def})
 			renderedDefault = def
 		}
@@ -248,9 +374,13 @@ func fix(apex *etree.Element, defaults map[*etree.Element]string, includeDefault
 				local[a.Key] = a.Value
 			}
 		}
-		slices.SortStableFunc(e.Attr, func(a, b etree.Attr) int { return compareAttrs(a, b, local) })
-		for _, c := range e.ChildElements() {
-			walk(c, renderedDefault, local)
+		if len(e.Attr) > 1 {
+			slices.SortStableFunc(e.Attr, func(a, b etree.Attr) int { return compareAttrs(a, b, local) })
+		}
+		for _, t := range e.Child {
+			if c, ok := t.(*etree.Element); ok {
+				walk(c, renderedDefault, local)
+			}
 		}
 	}
 	walk(apex, "", map[string]string{"xml": xmldoc.NSXML})

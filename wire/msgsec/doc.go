@@ -65,5 +65,7 @@
 // before encrypting, the Body's canonical content is the plaintext, and a
 // receiver checks the Body's digest over its canonical start tag, the
 // plaintext and its end tag before canonicalizing the decrypted tree
-// (which it does only when the sender serialized differently).
+// (which it does only when the sender serialized differently). The
+// sender canonicalizes the Body's content where it is, not on a copy
+// (c14n.ExclusiveInPlace): Protect consumes the envelope it is given.
 package msgsec

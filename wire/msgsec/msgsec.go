@@ -319,7 +319,9 @@ type Opened struct {
 // Protect signs and encrypts env according to the profile and out, and
 // serializes it. env must not already carry a Security header; its
 // WS-Addressing headers (Action, MessageID, ReplyTo, To, RelatesTo) are
-// signed when present.
+// signed when present. env is changed in place and consumed: the Body's
+// content is replaced by its EncryptedData, and the elements it held are
+// rewritten on the way and must not be used again.
 func (p *Profile) Protect(env *soap.Envelope, out Outgoing) (*Sent, error) {
 	return p.protect(env, out)
 }

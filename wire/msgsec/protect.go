@@ -371,7 +371,15 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 		b.place(mark, sig, e.ids)
 		return nil
 	}
-	full, err := c14n.Exclusive(body, nil)
+	// The Body's content is encrypted next from its canonical form, so
+	// it is canonicalized where it is rather than copied; under a default
+	// namespace the content is serialized as it stands (see
+	// encryptor.body) and must stay intact.
+	canonicalize := c14n.ExclusiveInPlace
+	if defaultInScope(body) {
+		canonicalize = c14n.Exclusive
+	}
+	full, err := canonicalize(body, nil)
 	if err != nil {
 		return err
 	}
@@ -443,13 +451,15 @@ func (e *encryptor) body(full []byte) error {
 	if len(body.Child) == 0 {
 		return nil
 	}
-	plain := xenc.SerializeContent(body)
+	var plain []byte
 	if full != nil && !defaultInScope(body) {
 		start, end, err := canonicalTags(body)
 		if err != nil {
 			return err
 		}
 		plain = full[len(start) : len(full)-len(end)]
+	} else {
+		plain = xenc.SerializeContent(body)
 	}
 	id := e.b.ids.next()
 	if _, err := e.blk.EncryptSerialized(body, id, plain); err != nil {

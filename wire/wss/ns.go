@@ -116,13 +116,16 @@ func child(parent *etree.Element, prefix, local, text string) *etree.Element {
 // non-zero bits in the final padding group are tolerated, as .NET's decoder
 // does, since a peer's sloppy encoder is not an attack.
 func DecodeBase64(text string) ([]byte, error) {
-	clean := strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\r', '\n':
-			return -1
-		}
-		return r
-	}, text)
+	clean := text
+	if strings.ContainsAny(text, " \t\r\n") { // a large CipherValue rarely has any
+		clean = strings.Map(func(r rune) rune {
+			switch r {
+			case ' ', '\t', '\r', '\n':
+				return -1
+			}
+			return r
+		}, text)
+	}
 	b, err := base64.StdEncoding.DecodeString(clean)
 	if err != nil {
 		return nil, fmt.Errorf("invalid base64: %w", err)

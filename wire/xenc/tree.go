@@ -89,8 +89,8 @@ func (b Block) EncryptSerialized(el *etree.Element, id string, plaintext []byte)
 	if err != nil {
 		return nil, err
 	}
-	for len(el.Child) > 0 {
-		el.RemoveChildAt(0)
+	for i := len(el.Child) - 1; i >= 0; i-- { // from the end: no shifting
+		el.RemoveChildAt(i)
 	}
 	el.AddChild(ed)
 	return ed, nil
@@ -105,7 +105,7 @@ func SerializeContent(el *etree.Element) []byte {
 	for _, tok := range el.Child {
 		switch t := tok.(type) {
 		case *etree.Element:
-			t.WriteTo(&b, &ws)
+			xmldoc.Write(&b, t, false) // etree's bytes under ws, faster
 		case *etree.CharData:
 			t.WriteTo(&b, &ws)
 		}

@@ -11,4 +11,7 @@
 // mark included. UTF-16 is refused by name (detected as XML 1.0 appendix
 // F describes), as are processing instructions when the caller speaks
 // SOAP (SOAP 1.1 §3, SOAP 1.2 part 1 §5).
+//
+// Trees are written back with canonical escaping (Write, Serialize), the
+// bytes etree writes with its canonical settings.
 package xmldoc

@@ -156,7 +156,7 @@ func writeWith(w *bytes.Buffer, el *etree.Element, frags map[*etree.Element]Frag
 		return
 	}
 	if !containsAny(el, frags) && !holdsInsert(el, inserts) {
-		el.WriteTo(w, &writeSettings)
+		Write(w, el, false)
 		return
 	}
 	w.WriteByte('<')

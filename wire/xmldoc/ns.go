@@ -3,6 +3,7 @@ package xmldoc
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -177,6 +178,7 @@ func Walk(el *etree.Element, fn func(*etree.Element)) {
 		e := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		fn(e)
+		stack = slices.Grow(stack, len(e.Child)) // one growth for a wide element
 		for i := len(e.Child) - 1; i >= 0; i-- {
 			if c, ok := e.Child[i].(*etree.Element); ok {
 				stack = append(stack, c)
@@ -206,7 +208,7 @@ var writeSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: t
 // Serialize writes el and its subtree with canonical escaping.
 func Serialize(el *etree.Element) []byte {
 	var buf bytes.Buffer
-	el.WriteTo(&buf, &writeSettings)
+	Write(&buf, el, false)
 	return buf.Bytes()
 }
 

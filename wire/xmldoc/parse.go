@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -544,8 +545,15 @@ func (p *parser) checkNames(t xml.StartElement) error {
 	if _, ok := p.lookup(t.Name.Space); !ok {
 		return p.fail("undeclared namespace prefix %q on <%s>", t.Name.Space, qname(t.Name))
 	}
+	// Most elements have an attribute or two: a short list compared
+	// pairwise costs less than a set, which larger ones use.
 	type expanded struct{ uri, local string }
-	seen := make(map[expanded]struct{}, len(t.Attr))
+	var few [8]expanded
+	keys := few[:0]
+	var seen map[expanded]struct{}
+	if len(t.Attr) > len(few) {
+		seen = make(map[expanded]struct{}, len(t.Attr))
+	}
 	for _, a := range t.Attr {
 		key := expanded{local: a.Name.Local}
 		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
@@ -557,10 +565,17 @@ func (p *parser) checkNames(t xml.StartElement) error {
 			}
 			key.uri = uri
 		}
-		if _, dup := seen[key]; dup {
+		var dup bool
+		if seen != nil {
+			_, dup = seen[key]
+			seen[key] = struct{}{}
+		} else {
+			dup = slices.Contains(keys, key)
+			keys = append(keys, key)
+		}
+		if dup {
 			return p.fail("duplicate attribute %s on <%s>", qname(a.Name), qname(t.Name))
 		}
-		seen[key] = struct{}{}
 	}
 	return nil
 }
