@@ -11,9 +11,10 @@ import (
 
 // TestCXFInspected: `scproxy inspect` reads the descriptions of the CXF
 // peer's endpoints (its ?wsdl with the policy it enforces attached, see
-// wsdlpolicy/testdata), and `scproxy run` with exactly the flags it prints,
-// plus the credential a user adds, reaches each endpoint: one echo comes
-// back byte for byte.
+// wsdlpolicy/testdata): six sc-tls endpoints on its TLS listener and four
+// message-security endpoints on its plain-HTTP one. `scproxy run` with
+// exactly the flags it prints, plus the credential a user adds, reaches
+// each endpoint: one echo comes back byte for byte.
 func TestCXFInspected(t *testing.T) {
 	setup(t)
 	src := filepath.Join("..", "wsdlpolicy", "testdata")
@@ -29,6 +30,7 @@ func TestCXFInspected(t *testing.T) {
 			t.Fatal(err)
 		}
 		b = bytes.ReplaceAll(b, []byte("https://127.0.0.1:8443"), []byte(base))
+		b = bytes.ReplaceAll(b, []byte("http://127.0.0.1:8080"), []byte(shared.peer.Plain))
 		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -36,8 +38,8 @@ func TestCXFInspected(t *testing.T) {
 	ran := 0
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".wsdl")
-		if name == "cxf-echo" || strings.HasPrefix(name, "cxf-msg-") {
-			continue // the contract; the message scenarios of the peer (branch cxfmsg) listen elsewhere
+		if name == "cxf-echo" {
+			continue // the contract
 		}
 		out, err := exec.Command(shared.scproxy, "inspect", "--format", "flags", "--cert-dir", dir, filepath.Join(dir, name+".wsdl")).CombinedOutput()
 		if err != nil {
@@ -53,8 +55,10 @@ func TestCXFInspected(t *testing.T) {
 			t.Fatalf("inspect %s printed no command line:\n%s", name, out)
 		}
 		switch {
-		case strings.Contains(name, "-ut-"):
+		case strings.Contains(name, "-ut-"), strings.HasPrefix(name, "cxf-msg-username-"):
 			args = append(args, "--username", testUser, "--password-env", passwordEnv)
+		case strings.HasPrefix(name, "cxf-msg-anonymous-"):
+			// The anonymous bootstrap has no client credential.
 		default:
 			args = append(args, "--cert-file", shared.pki.ClientCert, "--key-file", shared.pki.ClientKey)
 		}
@@ -69,7 +73,7 @@ func TestCXFInspected(t *testing.T) {
 		})
 		ran++
 	}
-	if ran != 6 {
-		t.Errorf("%d descriptions inspected, want 6", ran)
+	if ran != 10 {
+		t.Errorf("%d descriptions inspected, want 10", ran)
 	}
 }
