@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/scproxy/scproxy/internal/cxfpeer"
 )
 
 // TestCXFInspected: `scproxy inspect` reads the descriptions of the CXF
@@ -34,6 +36,10 @@ func TestCXFInspected(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	served := map[string]cxfpeer.MsgScenario{}
+	for _, s := range shared.peer.MsgScenarios() {
+		served[s.Path] = s
 	}
 	ran := 0
 	for _, f := range files {
@@ -64,16 +70,46 @@ func TestCXFInspected(t *testing.T) {
 		}
 		args = append(args, "--ca-file", shared.pki.CAFile)
 		soap12 := strings.HasSuffix(name, "soap12")
+		var msg *cxfpeer.MsgScenario
+		if strings.HasPrefix(name, "cxf-msg-") {
+			up := flagValue(args, "--upstream")
+			s, ok := served[strings.TrimPrefix(up, shared.peer.Plain)]
+			if !ok {
+				t.Fatalf("%s describes %s, which the peer serves no message scenario at", name, up)
+			}
+			msg, soap12 = &s, s.SOAP12
+		}
 		t.Run(name, func(t *testing.T) {
+			from, keysFrom := wireSize(t, shared.peer.WireLog), wireSize(t, shared.peer.KeyLog)
 			px := startProxy(t, args...)
 			if err := px.echo(t, soap12, echoElement(1, 500)); err != nil {
 				t.Fatalf("%v\nflags: %q\nscproxy log:\n%s", err, args, px.output())
 			}
 			px.shutdown(t)
+			if msg != nil {
+				// One Issue, the echo under that context, and the Cancel
+				// exactly when the policy allows one.
+				checkMsgRun(t, *msg, only(readWire(t, shared.peer.WireLog, from), msg.Path),
+					readKeyLog(t, shared.peer.KeyLog, keysFrom, msg.Path), 1, 0)
+			}
 		})
 		ran++
 	}
 	if ran != 10 {
 		t.Errorf("%d descriptions inspected, want 10", ran)
 	}
+}
+
+// flagValue is the value given to flag name in args ("--name value" or
+// "--name=value"), or "".
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
