@@ -47,9 +47,9 @@ func TestInspectedMessageSettingsWork(t *testing.T) {
 	}{
 		{"wshttp-message-username-nonego", "Basic256", "sign-encrypt-signature", "username", true, false},
 		{"cxf-msg-anonymous-2005-soap12", "Basic256", "sign-encrypt-signature", "anonymous", true, false},
-		{"cxf-msg-username-13-soap11", "Basic128", "encrypt-sign", "username", false, true},
-		{"cxf-msg-mutual-13-soap12", "Basic256Sha256", "sign-encrypt", "mutual", true, false},
-		{"cxf-msg-mutual10-2005-soap12", "Basic256", "sign-encrypt-signature", "mutual10", true, true},
+		{"cxf-msg-username-13-soap11", "Basic256", "sign-encrypt", "username", false, false},
+		{"cxf-msg-mutual-13-soap12", "Basic256", "sign-encrypt-signature", "mutual", false, true},
+		{"cxf-msg-mutual10-2005-soap12", "Basic256", "sign-encrypt", "mutual10", false, false},
 	}
 	for _, svc := range services {
 		name := svc.name
