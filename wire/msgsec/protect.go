@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strconv"
 
@@ -159,19 +158,7 @@ func (b *builder) context(c Context) (protection, error) {
 // exactly as received, declaring on the Security header the bindings it
 // borrowed when that shadows nothing the header uses.
 func (b *builder) addFragment(f xmldoc.Fragment) error {
-	el, err := f.Element()
-	if err != nil {
-		return err
-	}
-	scope := xmldoc.InScope(b.sec)
-	for _, p := range slices.Sorted(maps.Keys(f.Bindings)) {
-		if _, bound := scope[p]; p != "" && !bound {
-			b.sec.CreateAttr("xmlns:"+p, f.Bindings[p])
-		}
-	}
-	b.sec.AddChild(el)
-	b.frags[el] = f
-	return nil
+	return xmldoc.AppendFragment(b.sec, f, b.frags)
 }
 
 // addBST places cert as a BinarySecurityToken and returns its Id.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"slices"
 	"strconv"
 	"time"
 
@@ -187,19 +185,7 @@ func (b *header) refs(o Options, extra ...*etree.Element) []dsig.Reference {
 // Security header when that does not shadow a binding the header uses, so
 // the token's own bytes need no change.
 func (b *header) addFragment(f xmldoc.Fragment) error {
-	el, err := f.Element()
-	if err != nil {
-		return err
-	}
-	scope := xmldoc.InScope(b.sec)
-	for _, p := range slices.Sorted(maps.Keys(f.Bindings)) {
-		if _, bound := scope[p]; p != "" && !bound {
-			b.sec.CreateAttr("xmlns:"+p, f.Bindings[p])
-		}
-	}
-	b.sec.AddChild(el)
-	b.frags[el] = f
-	return nil
+	return xmldoc.AppendFragment(b.sec, f, b.frags)
 }
 
 func (b *header) bytes() []byte { return xmldoc.SerializeWith(b.env.Root, b.frags) }

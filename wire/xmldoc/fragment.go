@@ -212,3 +212,24 @@ func within(e, el *etree.Element) bool {
 	}
 	return false
 }
+
+// AppendFragment adds f's element as the last child of parent and records
+// it in frags, for SerializeWith to write f's bytes exactly as received.
+// The bindings f borrowed from where it was received are declared on
+// parent when that shadows nothing parent's scope binds, so that f's own
+// bytes need no change (SerializeWith declares the others on f itself).
+func AppendFragment(parent *etree.Element, f Fragment, frags map[*etree.Element]Fragment) error {
+	el, err := f.Element()
+	if err != nil {
+		return err
+	}
+	scope := InScope(parent)
+	for _, p := range slices.Sorted(maps.Keys(f.Bindings)) {
+		if _, bound := scope[p]; p != "" && !bound {
+			parent.CreateAttr("xmlns:"+p, f.Bindings[p])
+		}
+	}
+	parent.AddChild(el)
+	frags[el] = f
+	return nil
+}
