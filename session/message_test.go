@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -211,69 +212,43 @@ func messageRig(t *testing.T, v wssc.Version, mb bootstrap.MessageKind, order ms
 
 // Against the built-in server in the message-security profile, each
 // bootstrap binding establishes a context (the Issue protected by it, the
-// reply opened), which is renewed in place and cancelled, each exchange
-// protected by the context.
+// reply opened), which is renewed in place and cancelled. The Renew goes
+// in either shape: protected by the context alone, or as WCF's client
+// sends it (under the bootstrap binding, the context endorsing); both are
+// accepted (a refused Renew's new Issue is
+// TestRenewRefusedReissuesAndRetiresAfterRollover's).
 func TestMessageProfileIssueRenewCancel(t *testing.T) {
-	for _, v := range wssc.Versions {
-		for _, mb := range []bootstrap.MessageKind{bootstrap.AnonymousForCertificate, bootstrap.UserNameForCertificate, bootstrap.MutualCertificate, bootstrap.MutualCertificate10} {
-			t.Run(v.String()+"/"+mb.String(), func(t *testing.T) {
-				srv, ep, pool := messageRig(t, v, mb, msgsec.SignBeforeEncryptAndEncryptSignature, true)
-				first, err := ep.Context(context.Background(), wire12)
-				if err != nil {
-					t.Fatal(err)
-				}
-				second, err := ep.Renew(context.Background(), first)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if second.Identifier() != first.Identifier() || string(second.Secure().Key) == string(first.Secure().Key) {
-					t.Fatal("the renewal did not give the context a new key")
-				}
-				if err := pool.Close(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				if st := srv.Stats(); st.Issued != 1 || st.Renewed != 1 || st.Cancelled != 1 {
-					t.Fatalf("server saw issued %d renewed %d cancelled %d", st.Issued, st.Renewed, st.Cancelled)
-				}
-				if st := ep.Status(); st.Bootstrap != mb.String() {
-					t.Fatalf("status names bootstrap %q, want %q", st.Bootstrap, mb)
-				}
-			})
-		}
-	}
-}
-
-// A Renew sent as WCF's client sends it (under the bootstrap
-// binding, the context endorsing) is accepted by the built-in server: the
-// context is renewed in place, then cancelled (a refused Renew's new
-// Issue is TestRenewRefusedReissuesAndRetiresAfterRollover's).
-func TestMessageRenewUnderBootstrap(t *testing.T) {
-	for _, v := range wssc.Versions {
-		for _, mb := range []bootstrap.MessageKind{bootstrap.AnonymousForCertificate, bootstrap.UserNameForCertificate, bootstrap.MutualCertificate, bootstrap.MutualCertificate10} {
-			t.Run(v.String()+"/"+mb.String(), func(t *testing.T) {
-				srv, ep, pool := messageRig(t, v, mb, msgsec.SignBeforeEncryptAndEncryptSignature, true,
-					func(c *bootstrap.MessageConfig) { c.RenewUnderBootstrap = true })
-				first, err := ep.Context(context.Background(), wire12)
-				if err != nil {
-					t.Fatal(err)
-				}
-				second, err := ep.Renew(context.Background(), first)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if second.Identifier() != first.Identifier() || string(second.Secure().Key) == string(first.Secure().Key) {
-					t.Fatal("the renewal did not give the context a new key")
-				}
-				if err := pool.Close(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				if st := srv.Stats(); st.Issued != 1 || st.Renewed != 1 || st.Cancelled != 1 {
-					t.Fatalf("server: issued %d renewed %d cancelled %d, want 1 each", st.Issued, st.Renewed, st.Cancelled)
-				}
-				if st := ep.Stats(); st.RenewRefused != 0 {
-					t.Fatalf("%d renewals refused", st.RenewRefused)
-				}
-			})
+	for _, underBootstrap := range []bool{false, true} {
+		for _, v := range wssc.Versions {
+			for _, mb := range []bootstrap.MessageKind{bootstrap.AnonymousForCertificate, bootstrap.UserNameForCertificate, bootstrap.MutualCertificate, bootstrap.MutualCertificate10} {
+				t.Run(fmt.Sprintf("%s/%s/renew-under-bootstrap=%v", v, mb, underBootstrap), func(t *testing.T) {
+					srv, ep, pool := messageRig(t, v, mb, msgsec.SignBeforeEncryptAndEncryptSignature, true,
+						func(c *bootstrap.MessageConfig) { c.RenewUnderBootstrap = underBootstrap })
+					first, err := ep.Context(context.Background(), wire12)
+					if err != nil {
+						t.Fatal(err)
+					}
+					second, err := ep.Renew(context.Background(), first)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if second.Identifier() != first.Identifier() || string(second.Secure().Key) == string(first.Secure().Key) {
+						t.Fatal("the renewal did not give the context a new key")
+					}
+					if err := pool.Close(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+					if st := srv.Stats(); st.Issued != 1 || st.Renewed != 1 || st.Cancelled != 1 {
+						t.Fatalf("server saw issued %d renewed %d cancelled %d, want 1 each", st.Issued, st.Renewed, st.Cancelled)
+					}
+					if st := ep.Stats(); st.RenewRefused != 0 {
+						t.Fatalf("%d renewals refused", st.RenewRefused)
+					}
+					if st := ep.Status(); st.Bootstrap != mb.String() {
+						t.Fatalf("status names bootstrap %q, want %q", st.Bootstrap, mb)
+					}
+				})
+			}
 		}
 	}
 }
