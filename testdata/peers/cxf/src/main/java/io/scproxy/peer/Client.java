@@ -31,6 +31,7 @@ import org.apache.cxf.transport.http.HTTPConduitConfigurer;
 import org.apache.cxf.ws.addressing.WSAddressingFeature;
 import org.apache.cxf.ws.policy.WSPolicyFeature;
 import org.apache.cxf.ws.security.SecurityConstants;
+import org.apache.cxf.ws.security.tokenstore.MemoryTokenStore;
 import org.w3c.dom.Element;
 
 /**
@@ -97,6 +98,7 @@ public final class Client {
         Map<String, Object> rc = d.getRequestContext();
         rc.put(SecurityConstants.USERNAME, opts.getOrDefault("user", "alice"));
         rc.put(SecurityConstants.PASSWORD, System.getenv().getOrDefault("PEER_PASSWORD", ""));
+        rc.put(SecurityConstants.TOKEN_STORE_CACHE_INSTANCE, Main.remembering(new MemoryTokenStore(), MsgClient.LOAD_TTL_MS));
         rc.put(BindingProvider.SOAPACTION_USE_PROPERTY, Boolean.TRUE);
         rc.put(BindingProvider.SOAPACTION_URI_PROPERTY, "urn:scproxy:bench/process");
         return d;

@@ -31,6 +31,7 @@ import org.apache.cxf.jaxws.DispatchImpl;
 import org.apache.cxf.ws.addressing.WSAddressingFeature;
 import org.apache.cxf.ws.policy.WSPolicyFeature;
 import org.apache.cxf.ws.security.SecurityConstants;
+import org.apache.cxf.ws.security.tokenstore.MemoryTokenStore;
 import org.apache.cxf.ws.security.tokenstore.SecurityToken;
 import org.apache.wss4j.common.crypto.Merlin;
 import org.apache.wss4j.common.ext.WSPasswordCallback;
@@ -61,6 +62,8 @@ public final class MsgClient {
     private static final String CLIENT_ALIAS = "client";
     private static final String SERVICE_ALIAS = "service";
     private static final char[] KEY_PASSWORD = "client".toCharArray();
+    /** LOAD_TTL_MS is how long a load caller's context stays in its token store. */
+    static final long LOAD_TTL_MS = 3_600_000L;
     private final Map<String, String> opts;
     private final Merlin crypto;
     /** The load callers' dispatches, per scenario path. */
@@ -129,7 +132,9 @@ public final class MsgClient {
     private String load(MsgScenario s, int size, int threads, long millis) throws Exception {
         List<Dispatch<Source>> ds = loads.computeIfAbsent(s.path(), k -> new ArrayList<>());
         while (ds.size() < threads) {
-            ds.add(dispatch(s, "urn:scproxy:bench/process"));
+            Dispatch<Source> d = dispatch(s, "urn:scproxy:bench/process");
+            d.getRequestContext().put(SecurityConstants.TOKEN_STORE_CACHE_INSTANCE, Main.remembering(new MemoryTokenStore(), LOAD_TTL_MS));
+            ds.add(d);
         }
         return Load.run(ds.subList(0, threads), size, millis);
     }
