@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,18 +18,28 @@ import (
 	"github.com/scproxy/scproxy/internal/cxfpeer"
 )
 
-// The CXF yardstick (--cxf): the same Apache CXF service (SC over TLS,
-// username bootstrap, WS-SC 1.3, SOAP 1.2) called by CXF's own client in
-// a JVM, and by scbench's client through scproxy. Per message size, the
-// CPU per message of the client JVM against that of the scproxy process:
-// what a Java application pays to speak WS-SC itself against what the
-// agent costs to speak it for any application.
+// The CXF yardstick (--cxf): the same Apache CXF service called by CXF's
+// own client in a JVM, and by scbench's client through scproxy, in two
+// profiles: SC over TLS (username bootstrap, WS-SC 1.3, SOAP 1.2) and
+// message security shaped as WCF's wsHttpBinding default
+// (UserNameForCertificate, WS-SC February 2005, sign, encrypt and encrypt
+// the signature, derived keys, Basic256, SOAP 1.2). Per profile and
+// message size, the CPU per message of the client JVM against that of the
+// scproxy process: what a Java application pays to speak WS-SC itself
+// against what the agent costs to speak it for any application.
 
 const (
 	cxfModeClient = "cxf-client"
 	cxfModeProxy  = "scproxy"
-	// cxfEndpoint is the peer's endpoint both modes call.
+	// The profiles, as the report names them.
+	cxfProfileTLS     = "sc-tls"
+	cxfProfileMessage = "message"
+	// cxfEndpoint is the peer's endpoint both modes call in sc-tls.
 	cxfEndpoint = "ut/13/soap12"
+	// cxfMsgEndpoint is the one in message: the peer's scenario with
+	// WCF's defaults (MustNotSendCancel too, which the steady state never
+	// meets).
+	cxfMsgEndpoint = "/msg/username/2005/sign-encrypt-signature/dk/nocancel/Basic256/soap12"
 	// cxfTarget: scproxy at most half the CPU per message of the CXF client.
 	cxfTarget = 0.5
 )
@@ -37,6 +48,7 @@ const (
 type cxfRun struct {
 	Round     int     `json:"round"`
 	Kept      bool    `json:"kept"`
+	Profile   string  `json:"profile"`
 	Mode      string  `json:"mode"`
 	Size      int     `json:"size"`
 	Messages  int     `json:"messages"`
@@ -49,8 +61,9 @@ type cxfRun struct {
 	ServerCPUus float64 `json:"server_cpu_us_per_msg"`
 }
 
-// cxfRow is one size's summary over the kept rounds.
+// cxfRow is one profile's and size's summary over the kept rounds.
 type cxfRow struct {
+	Profile      string       `json:"profile"`
 	Size         int          `json:"size"`
 	ClientCPUus  float64      `json:"cxf_client_cpu_us_per_msg"` // medians
 	ProxyCPUus   float64      `json:"scproxy_cpu_us_per_msg"`
@@ -100,20 +113,38 @@ func processCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
-// cxfRig is the service, the CXF client and scproxy in front of the service.
+// cxfSide is one profile's pair of callers of the same endpoint: CXF's
+// client and scproxy.
+type cxfSide struct {
+	profile string
+	// clientPID is the CXF client's JVM; runClient runs its closed loop
+	// of one caller.
+	clientPID int
+	runClient func(size int, d time.Duration) (cxfpeer.RunResult, error)
+	proxy     *child
+	url       string
+}
+
+// cxfRig is the service, the CXF clients and one scproxy per profile in
+// front of the service.
 type cxfRig struct {
-	peer   *cxfpeer.Peer
-	client *cxfpeer.Client
-	proxy  *child
-	http   *http.Client
-	url    string
+	peer      *cxfpeer.Peer
+	client    *cxfpeer.Client
+	msgClient *cxfpeer.MsgClient
+	sides     []*cxfSide
+	http      *http.Client
 }
 
 func (g *cxfRig) stop() {
 	g.http.CloseIdleConnections()
-	g.proxy.stop()
+	for _, s := range g.sides {
+		s.proxy.stop()
+	}
 	if g.client != nil {
 		g.client.Stop()
+	}
+	if g.msgClient != nil {
+		g.msgClient.Stop()
 	}
 	if g.peer != nil {
 		g.peer.Stop()
@@ -143,20 +174,71 @@ func setUpCXF(ctx context.Context, o *options, dir string) (*cxfRig, error) {
 	if g.peer, err = cxfpeer.Start(java, b, pki, dir, cxfpeer.Options{Lifetime: time.Hour}); err != nil {
 		return nil, err
 	}
-	svc := g.peer.URL(cxfEndpoint)
-	if g.client, err = cxfpeer.StartClient(java, b, pki, dir, svc, "13"); err != nil {
-		g.stop()
-		return nil, err
+	for _, set := range []func(string, cxfpeer.Build, *cxfpeer.PKI, string, string) error{g.setUpTLS, g.setUpMessage} {
+		if err := set(java, b, pki, dir, bin); err != nil {
+			g.stop()
+			return nil, err
+		}
 	}
-	args := []string{"run", "--listen", "127.0.0.1:0", "--upstream", svc, "--ca-file", pki.CAFile, "--sc-version", "1.3",
-		"--bootstrap", "username", "--username", cxfpeer.User, "--password-env", passwordEnv, "--addressing", "1.0",
-		"--log-format", "json", "--log-level", "info", "--access-log", "off"}
-	if g.proxy, err = startProxy(cxfModeProxy, bin, args, []string{passwordEnv + "=" + cxfpeer.Password}); err != nil {
-		g.stop()
-		return nil, err
-	}
-	g.url = "http://" + g.proxy.addr + "/"
 	return g, nil
+}
+
+// proxyArgs are the flags of `scproxy run` common to both profiles: the
+// upstream, the WS-SC version and the bootstrap user.
+func proxyArgs(upstream, caFile, scVersion string) []string {
+	return []string{"run", "--listen", "127.0.0.1:0", "--upstream", upstream, "--ca-file", caFile, "--sc-version", scVersion,
+		"--username", cxfpeer.User, "--password-env", passwordEnv, "--addressing", "1.0",
+		"--log-format", "json", "--log-level", "info", "--access-log", "off"}
+}
+
+// addSide starts scproxy with args for profile and adds the side.
+func (g *cxfRig) addSide(s *cxfSide, bin string, args []string) error {
+	p, err := startProxy(cxfModeProxy+" "+s.profile, bin, args, []string{passwordEnv + "=" + cxfpeer.Password})
+	if err != nil {
+		return err
+	}
+	s.proxy, s.url = p, "http://"+p.addr+"/"
+	g.sides = append(g.sides, s)
+	return nil
+}
+
+// setUpTLS starts the SC-over-TLS side: CXF's load client and scproxy
+// with the username bootstrap over TLS.
+func (g *cxfRig) setUpTLS(java string, b cxfpeer.Build, pki *cxfpeer.PKI, dir, bin string) error {
+	svc := g.peer.URL(cxfEndpoint)
+	var err error
+	if g.client, err = cxfpeer.StartClient(java, b, pki, dir, svc, "13"); err != nil {
+		return err
+	}
+	c := g.client
+	s := &cxfSide{profile: cxfProfileTLS, clientPID: c.PID(), runClient: func(size int, d time.Duration) (cxfpeer.RunResult, error) {
+		return c.Run(size, 1, d)
+	}}
+	return g.addSide(s, bin, append(proxyArgs(svc, pki.CAFile, "1.3"), "--bootstrap", "username"))
+}
+
+// setUpMessage starts the message-security side: CXF's message client
+// and scproxy with --profile message, both on cxfMsgEndpoint.
+func (g *cxfRig) setUpMessage(java string, b cxfpeer.Build, pki *cxfpeer.PKI, dir, bin string) error {
+	sc, ok := cxfpeer.ParseMsgPath(cxfMsgEndpoint)
+	if !ok || !slices.Contains(g.peer.MsgScenarios(), sc) {
+		return fmt.Errorf("the CXF peer serves no %s", cxfMsgEndpoint)
+	}
+	var err error
+	if g.msgClient, err = cxfpeer.StartMsgClient(java, b, pki, dir, g.peer.Plain); err != nil {
+		return err
+	}
+	c := g.msgClient
+	s := &cxfSide{profile: cxfProfileMessage, clientPID: c.PID(), runClient: func(size int, d time.Duration) (cxfpeer.RunResult, error) {
+		return c.Load(sc, size, 1, d)
+	}}
+	args := append(proxyArgs(g.peer.Plain+sc.Path, pki.CAFile, sc.SCVersion()),
+		"--profile", "message", "--message-bootstrap", sc.Bootstrap, "--server-cert", pki.ServerCert,
+		"--algorithm-suite", sc.Suite, "--protection-order", sc.Order, "--derived-keys="+strconv.FormatBool(sc.Derived))
+	if !sc.Cancel {
+		args = append(args, "--no-cancel")
+	}
+	return g.addSide(s, bin, args)
 }
 
 // cxfRequest is what the application sends scproxy: SOAP 1.2 without
@@ -180,29 +262,29 @@ func cxfPayload(size int) string {
 	return b.String()
 }
 
-// measureCXFCell runs one mode at one size: a warm-up, then a measured
-// closed loop with one caller.
-func (g *cxfRig) measureCXFCell(ctx context.Context, mode string, size int, o *options) (cxfRun, error) {
-	r := cxfRun{Mode: mode, Size: size}
+// measureCXFCell runs one mode of a side at one size: a warm-up, then a
+// measured closed loop with one caller.
+func (g *cxfRig) measureCXFCell(ctx context.Context, side *cxfSide, mode string, size int, o *options) (cxfRun, error) {
+	r := cxfRun{Profile: side.profile, Mode: mode, Size: size}
 	var pid int
 	var run func(d time.Duration) (int, int, string, time.Duration, error)
 	switch mode {
 	case cxfModeClient:
-		pid = g.client.PID()
+		pid = side.clientPID
 		run = func(d time.Duration) (int, int, string, time.Duration, error) {
-			res, err := g.client.Run(size, 1, d)
+			res, err := side.runClient(size, d)
 			return res.Messages, res.Errors, res.FirstError, res.Elapsed, err
 		}
 	default:
-		pid = g.proxy.pid()
-		req := cxfRequest(g.url, size)
+		pid = side.proxy.pid()
+		req := cxfRequest(side.url, size)
 		run = func(d time.Duration) (int, int, string, time.Duration, error) {
 			s := bench.ClosedLoop(ctx, g.http, req, 1, d)
 			return s.Messages, s.Errors, s.FirstError, s.Elapsed, nil
 		}
 	}
 	if _, errs, first, _, err := run(o.warmup); err != nil || errs > 0 {
-		return r, fmt.Errorf("%s, %s: warm-up failed: %v %s", mode, sizeName(size), err, first)
+		return r, fmt.Errorf("%s %s, %s: warm-up failed: %v %s", side.profile, mode, sizeName(size), err, first)
 	}
 	c0, err := processCPU(pid)
 	if err != nil {
@@ -252,33 +334,43 @@ func runCXF(ctx context.Context, o *options, log io.Writer) (*cxfReport, error) 
 	// client calls for --jvm-warmup at each size first; scproxy, which has
 	// nothing to compile, for a tenth of that.
 	for _, size := range o.sizes {
-		for _, m := range []string{cxfModeClient, cxfModeProxy} {
-			warm := *o
-			warm.warmup = o.jvmWarmup
-			if m == cxfModeProxy {
-				warm.warmup = o.jvmWarmup / 10
-			}
-			if _, err := g.measureCXFCell(ctx, m, size, &warm); err != nil {
-				return nil, err
+		for _, side := range g.sides {
+			for _, m := range []string{cxfModeClient, cxfModeProxy} {
+				warm := *o
+				warm.warmup = o.jvmWarmup
+				if m == cxfModeProxy {
+					warm.warmup = o.jvmWarmup / 10
+				}
+				if _, err := g.measureCXFCell(ctx, side, m, size, &warm); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
 	fmt.Fprintf(log, "scbench: CXF yardstick warmed up in %.0f s\n", time.Since(began).Seconds())
 	rnd := rand.New(rand.NewPCG(o.seed, 0xcf))
-	modes := []string{cxfModeClient, cxfModeProxy}
+	// Every profile's two modes at a size run in one random order.
+	type cell struct {
+		side *cxfSide
+		mode string
+	}
+	var cells []cell
+	for _, side := range g.sides {
+		cells = append(cells, cell{side, cxfModeClient}, cell{side, cxfModeProxy})
+	}
 	for round := 1; round <= o.rounds; round++ {
 		for _, size := range o.sizes {
-			rnd.Shuffle(len(modes), func(i, j int) { modes[i], modes[j] = modes[j], modes[i] })
-			for _, m := range modes {
+			rnd.Shuffle(len(cells), func(i, j int) { cells[i], cells[j] = cells[j], cells[i] })
+			for _, c := range cells {
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
-				r, err := g.measureCXFCell(ctx, m, size, o)
+				r, err := g.measureCXFCell(ctx, c.side, c.mode, size, o)
 				if err != nil {
 					return nil, err
 				}
 				if r.Errors > 0 {
-					return nil, fmt.Errorf("%s, %s: %d errors, first: %s", m, sizeName(size), r.Errors, r.FirstErr)
+					return nil, fmt.Errorf("%s %s, %s: %d errors, first: %s", c.side.profile, c.mode, sizeName(size), r.Errors, r.FirstErr)
 				}
 				r.Round, r.Kept = round, round > 1
 				rep.Runs = append(rep.Runs, r)
@@ -286,47 +378,61 @@ func runCXF(ctx context.Context, o *options, log io.Writer) (*cxfReport, error) 
 		}
 		fmt.Fprintf(log, "scbench: CXF round %d of %d done\n", round, o.rounds)
 	}
-	rep.Rows = summariseCXF(rep.Runs, o.sizes)
+	rep.Rows = summariseCXF(rep.Runs, []string{cxfProfileTLS, cxfProfileMessage}, o.sizes)
 	rep.Machine.LoadAfter = loadAverage()
 	rep.Seconds = time.Since(began).Seconds()
 	return rep, nil
 }
 
-// summariseCXF gives each size its medians over the kept rounds and the
-// per-round ratio of scproxy's CPU per message to the CXF client's.
-func summariseCXF(runs []cxfRun, sizes []int) []cxfRow {
+// summariseCXF gives each profile and size its medians over the kept
+// rounds and the per-round ratio of scproxy's CPU per message to the CXF
+// client's; a profile without runs has no rows.
+func summariseCXF(runs []cxfRun, profiles []string, sizes []int) []cxfRow {
 	var rows []cxfRow
-	for _, size := range sizes {
-		var cc, pc, cr, pr, sc, sp, ratios []float64
-		byRound := map[int]map[string]cxfRun{}
-		for _, r := range runs {
-			if !r.Kept || r.Size != size {
-				continue
-			}
-			if byRound[r.Round] == nil {
-				byRound[r.Round] = map[string]cxfRun{}
-			}
-			byRound[r.Round][r.Mode] = r
-			if r.Mode == cxfModeClient {
-				cc, cr, sc = append(cc, r.CPUus), append(cr, r.MsgPerSec), append(sc, r.ServerCPUus)
-			} else {
-				pc, pr, sp = append(pc, r.CPUus), append(pr, r.MsgPerSec), append(sp, r.ServerCPUus)
+	for _, profile := range profiles {
+		for _, size := range sizes {
+			if row, ok := summariseCXFCell(runs, profile, size); ok {
+				rows = append(rows, row)
 			}
 		}
-		for _, m := range byRound {
-			c, okc := m[cxfModeClient]
-			p, okp := m[cxfModeProxy]
-			if okc && okp && c.CPUus > 0 {
-				ratios = append(ratios, p.CPUus/c.CPUus)
-			}
-		}
-		med := func(v []float64) float64 { return bench.SpreadOf(v).Median }
-		row := cxfRow{Size: size, ClientCPUus: med(cc), ProxyCPUus: med(pc), ClientRate: med(cr), ProxyRate: med(pr),
-			ServerClient: med(sc), ServerProxy: med(sp), Ratio: bench.SpreadOf(ratios)}
-		row.Met = len(ratios) > 0 && row.Ratio.Max <= cxfTarget
-		rows = append(rows, row)
 	}
 	return rows
+}
+
+// summariseCXFCell is summariseCXF for one profile and size; ok is false
+// when no kept run has them.
+func summariseCXFCell(runs []cxfRun, profile string, size int) (row cxfRow, ok bool) {
+	var cc, pc, cr, pr, sc, sp, ratios []float64
+	byRound := map[int]map[string]cxfRun{}
+	for _, r := range runs {
+		if !r.Kept || r.Size != size || r.Profile != profile {
+			continue
+		}
+		if byRound[r.Round] == nil {
+			byRound[r.Round] = map[string]cxfRun{}
+		}
+		byRound[r.Round][r.Mode] = r
+		if r.Mode == cxfModeClient {
+			cc, cr, sc = append(cc, r.CPUus), append(cr, r.MsgPerSec), append(sc, r.ServerCPUus)
+		} else {
+			pc, pr, sp = append(pc, r.CPUus), append(pr, r.MsgPerSec), append(sp, r.ServerCPUus)
+		}
+	}
+	for _, m := range byRound {
+		c, okc := m[cxfModeClient]
+		p, okp := m[cxfModeProxy]
+		if okc && okp && c.CPUus > 0 {
+			ratios = append(ratios, p.CPUus/c.CPUus)
+		}
+	}
+	if len(byRound) == 0 {
+		return cxfRow{}, false
+	}
+	med := func(v []float64) float64 { return bench.SpreadOf(v).Median }
+	row = cxfRow{Profile: profile, Size: size, ClientCPUus: med(cc), ProxyCPUus: med(pc), ClientRate: med(cr), ProxyRate: med(pr),
+		ServerClient: med(sc), ServerProxy: med(sp), Ratio: bench.SpreadOf(ratios)}
+	row.Met = len(ratios) > 0 && row.Ratio.Max <= cxfTarget
+	return row, true
 }
 
 // writeCXFMarkdown prints the yardstick's table.
@@ -334,14 +440,15 @@ func writeCXFMarkdown(w io.Writer, r *cxfReport) {
 	fmt.Fprintf(w, "CXF yardstick: `%s`; %s (`nproc` %d), %s, %s; load %s before, %s after; JVM flags `%s`; %d rounds of %s per cell, the first discarded; one caller.\n\n",
 		r.Command, r.Machine.CPU, r.Machine.CPUs, r.Machine.Go, r.Machine.Kernel, r.Machine.LoadBefore, r.Machine.LoadAfter,
 		strings.Join(r.JVMFlags, " "), r.Rounds, r.Duration)
-	fmt.Fprintln(w, "| size | CXF client CPU µs/msg | scproxy CPU µs/msg | scproxy ÷ CXF client (per round) | ≤ 0.5 | CXF client msg/s | scproxy msg/s | service CPU µs/msg (CXF client / scproxy) |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
+	fmt.Fprintf(w, "Profiles: `%s` calls the service's `%s`; `%s` calls `%s`.\n\n", cxfProfileTLS, cxfEndpoint, cxfProfileMessage, cxfMsgEndpoint)
+	fmt.Fprintln(w, "| profile | size | CXF client CPU µs/msg | scproxy CPU µs/msg | scproxy ÷ CXF client (per round) | ≤ 0.5 | CXF client msg/s | scproxy msg/s | service CPU µs/msg (CXF client / scproxy) |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
 	for _, row := range r.Rows {
 		met := "yes"
 		if !row.Met {
 			met = "**no**"
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f (%.2f–%.2f) | %s | %.0f | %.0f | %.0f / %.0f |\n", sizeName(row.Size), row.ClientCPUus, row.ProxyCPUus,
+		fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %.2f (%.2f–%.2f) | %s | %.0f | %.0f | %.0f / %.0f |\n", row.Profile, sizeName(row.Size), row.ClientCPUus, row.ProxyCPUus,
 			row.Ratio.Median, row.Ratio.Min, row.Ratio.Max, met, row.ClientRate, row.ProxyRate, row.ServerClient, row.ServerProxy)
 	}
 }

@@ -394,7 +394,13 @@ type RunResult struct {
 // Run drives a closed loop of threads callers (each with its own context)
 // for d with payloads of size bytes, and waits for it.
 func (c *Client) Run(size, threads int, d time.Duration) (RunResult, error) {
-	line, err := c.command(fmt.Sprintf("run %d %d %d", size, threads, d.Milliseconds()), "DONE ", d+2*time.Minute)
+	return c.load(fmt.Sprintf("run %d %d %d", size, threads, d.Milliseconds()), d)
+}
+
+// load sends a load command that runs for d and reads its answer,
+// "DONE messages errors nanoseconds [first error]".
+func (p *process) load(cmd string, d time.Duration) (RunResult, error) {
+	line, err := p.command(cmd, "DONE ", d+2*time.Minute)
 	if err != nil {
 		return RunResult{}, err
 	}

@@ -112,6 +112,14 @@ func (c *MsgClient) Run(s MsgScenario) (string, error) {
 	return strings.TrimPrefix(line, "OK "+path+" "), nil
 }
 
+// Load drives a closed loop of threads callers of the scenario for d
+// with payloads of size bytes (the load client's Process elements) and
+// waits for it. Each caller keeps its context from one Load to the next,
+// as Client's callers do.
+func (c *MsgClient) Load(s MsgScenario, size, threads int, d time.Duration) (RunResult, error) {
+	return c.load(fmt.Sprintf("load %s %d %d %d", strings.TrimPrefix(s.Path, "/"), size, threads, d.Milliseconds()), d)
+}
+
 // KitPKI is the test kit's fixed PKI (internal/testkit/testdata: its CA,
 // the server certificate for 127.0.0.1 and the client certificate, keys
 // PKCS#8), read where the module keeps it: messages captured with it can

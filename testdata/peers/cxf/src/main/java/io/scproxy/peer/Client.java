@@ -3,8 +3,6 @@ package io.scproxy.peer;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.InputStreamReader;
-import java.io.StringReader;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,19 +13,11 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 import javax.net.ssl.TrustManagerFactory;
 import javax.xml.namespace.QName;
 import javax.xml.parsers.DocumentBuilderFactory;
 import javax.xml.transform.Source;
-import javax.xml.transform.TransformerFactory;
-import javax.xml.transform.stream.StreamResult;
-import javax.xml.transform.stream.StreamSource;
 
 import jakarta.xml.ws.BindingProvider;
 import jakarta.xml.ws.Dispatch;
@@ -41,6 +31,7 @@ import org.apache.cxf.transport.http.HTTPConduitConfigurer;
 import org.apache.cxf.ws.addressing.WSAddressingFeature;
 import org.apache.cxf.ws.policy.WSPolicyFeature;
 import org.apache.cxf.ws.security.SecurityConstants;
+import org.apache.cxf.ws.security.tokenstore.MemoryTokenStore;
 import org.w3c.dom.Element;
 
 /**
@@ -56,9 +47,6 @@ import org.w3c.dom.Element;
  * comes from PEER_PASSWORD.
  */
 public final class Client {
-    private static final TransformerFactory TF = TransformerFactory.newInstance();
-    /** The callers' threads live as long as the client, run after run. */
-    private static final ExecutorService WORKERS = Executors.newCachedThreadPool();
     private final Map<String, String> opts;
     private final List<Dispatch<Source>> dispatches = new ArrayList<>();
 
@@ -110,54 +98,18 @@ public final class Client {
         Map<String, Object> rc = d.getRequestContext();
         rc.put(SecurityConstants.USERNAME, opts.getOrDefault("user", "alice"));
         rc.put(SecurityConstants.PASSWORD, System.getenv().getOrDefault("PEER_PASSWORD", ""));
+        rc.put(SecurityConstants.TOKEN_STORE_CACHE_INSTANCE, Main.remembering(new MemoryTokenStore(), MsgClient.LOAD_TTL_MS));
         rc.put(BindingProvider.SOAPACTION_USE_PROPERTY, Boolean.TRUE);
         rc.put(BindingProvider.SOAPACTION_URI_PROPERTY, "urn:scproxy:bench/process");
         return d;
     }
 
     private String run(int size, int threads, long millis) throws Exception {
-        String payload = payload(size);
-        AtomicLong ok = new AtomicLong();
-        AtomicLong errs = new AtomicLong();
-        AtomicReference<String> first = new AtomicReference<>("");
-        long deadline = System.nanoTime() + millis * 1_000_000L;
-        List<Future<?>> ts = new ArrayList<>();
-        long start = System.nanoTime();
+        List<Dispatch<Source>> ds = new ArrayList<>();
         for (int i = 0; i < threads; i++) {
-            Dispatch<Source> d = dispatch(i);
-            ts.add(WORKERS.submit(() -> {
-                while (System.nanoTime() < deadline) {
-                    try {
-                        Source r = d.invoke(new StreamSource(new StringReader(payload)));
-                        StringWriter w = new StringWriter(payload.length() + 64);
-                        TF.newTransformer().transform(r, new StreamResult(w));
-                        if (w.getBuffer().indexOf("</p:Process>") < 0 && w.getBuffer().indexOf("Process>") < 0) {
-                            throw new IllegalStateException("unexpected answer");
-                        }
-                        ok.incrementAndGet();
-                    } catch (Exception e) {
-                        errs.incrementAndGet();
-                        first.compareAndSet("", String.valueOf(e.getMessage()).replace('\n', ' '));
-                    }
-                }
-            }));
+            ds.add(dispatch(i));
         }
-        for (Future<?> t : ts) {
-            t.get();
-        }
-        long elapsed = System.nanoTime() - start;
-        return "DONE " + ok.get() + " " + errs.get() + " " + elapsed + " " + first.get();
-    }
-
-    /** payload is a Process element of about size bytes. */
-    static String payload(int size) {
-        StringBuilder b = new StringBuilder(size + 64);
-        b.append("<p:Process xmlns:p=\"urn:scproxy:bench\">");
-        String tail = "</p:Process>";
-        for (int i = 0; b.length() < size - tail.length() - 40; i++) {
-            b.append("<p:item n=\"").append(i).append("\">value ").append(i).append("</p:item>");
-        }
-        return b.append(tail).toString();
+        return Load.run(ds, size, millis);
     }
 
     private javax.net.ssl.TrustManager[] trust() throws Exception {

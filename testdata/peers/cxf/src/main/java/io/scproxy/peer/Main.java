@@ -189,11 +189,22 @@ public final class Main {
         props.put(SecurityConstants.ENCRYPT_CRYPTO, own);
         props.put(SecurityConstants.SIGNATURE_USERNAME, SERVICE_ALIAS);
         props.put(SecurityConstants.ENCRYPT_USERNAME, "useReqSigCert");
-        props.put(SecurityConstants.TOKEN_STORE_CACHE_INSTANCE, new KeyLog(keys, s.path()));
+        props.put(SecurityConstants.TOKEN_STORE_CACHE_INSTANCE, remembering(new KeyLog(keys, s.path()), lifetime));
         props.put(SecurityConstants.SECURITY_TOKEN_LIFETIME, String.valueOf(lifetime));
         ep.setProperties(props);
         ep.publish("http://127.0.0.1:" + plainPort + "/" + s.path());
         endpoints.add(ep);
+    }
+
+    /**
+     * remembering makes store keep each token for lifetimeMs, and at
+     * least its default 300 s: a memory token store forgets every token
+     * 300 s after storing it, whatever the token's expiry, so that a
+     * context of a longer lifetime would be forgotten while in use.
+     */
+    static <T extends MemoryTokenStore> T remembering(T store, long lifetimeMs) {
+        store.setTTL(Math.max(MemoryTokenStore.DEFAULT_TTL, lifetimeMs / 1000));
+        return store;
     }
 
     private void publish(String path, String soap, String policy, Merlin trust, long lifetime) throws Exception {
@@ -211,7 +222,7 @@ public final class Main {
         Map<String, Object> props = new HashMap<>();
         props.put(SecurityConstants.CALLBACK_HANDLER, (CallbackHandler) this::passwords);
         props.put(SecurityConstants.SIGNATURE_CRYPTO, trust);
-        props.put(SecurityConstants.TOKEN_STORE_CACHE_INSTANCE, new MemoryTokenStore());
+        props.put(SecurityConstants.TOKEN_STORE_CACHE_INSTANCE, remembering(new MemoryTokenStore(), lifetime));
         props.put(SecurityConstants.SECURITY_TOKEN_LIFETIME, String.valueOf(lifetime));
         ep.setProperties(props);
         ep.publish("https://127.0.0.1:" + port + "/" + path);

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -30,6 +31,7 @@ import org.apache.cxf.jaxws.DispatchImpl;
 import org.apache.cxf.ws.addressing.WSAddressingFeature;
 import org.apache.cxf.ws.policy.WSPolicyFeature;
 import org.apache.cxf.ws.security.SecurityConstants;
+import org.apache.cxf.ws.security.tokenstore.MemoryTokenStore;
 import org.apache.cxf.ws.security.tokenstore.SecurityToken;
 import org.apache.wss4j.common.crypto.Merlin;
 import org.apache.wss4j.common.ext.WSPasswordCallback;
@@ -44,8 +46,12 @@ import org.apache.wss4j.common.ext.WSPasswordCallback;
  * issuing a new context instead is refused) with an echo on the renewed
  * key, and, unless the scenario has MustNotSendCancel, an echo after which
  * the context is cancelled. It answers "OK PATH renewed cancel-sent" (or
- * "renewed no-cancel") or "FAIL PATH reason". It prints READY when it is ready; end of input stops
- * it.
+ * "renewed no-cancel") or "FAIL PATH reason". "load PATH SIZE THREADS
+ * MILLIS" runs a closed loop of THREADS callers of the scenario for MILLIS
+ * with SIZE-byte Process payloads, each caller keeping its context from
+ * load to load (as the load client of SC over TLS does), and answers
+ * "DONE messages errors nanoseconds [first error]". It prints READY when
+ * it is ready; end of input stops it.
  *
  * Flags: --base URL (the peer's plain listener) --ca PEM --cert PEM
  * --key PKCS#8-PEM (the client's certificate) --server-cert PEM --user
@@ -56,8 +62,12 @@ public final class MsgClient {
     private static final String CLIENT_ALIAS = "client";
     private static final String SERVICE_ALIAS = "service";
     private static final char[] KEY_PASSWORD = "client".toCharArray();
+    /** LOAD_TTL_MS is how long a load caller's context stays in its token store. */
+    static final long LOAD_TTL_MS = 3_600_000L;
     private final Map<String, String> opts;
     private final Merlin crypto;
+    /** The load callers' dispatches, per scenario path. */
+    private final Map<String, List<Dispatch<Source>>> loads = new HashMap<>();
 
     private MsgClient(Map<String, String> opts) throws Exception {
         this.opts = opts;
@@ -85,6 +95,16 @@ public final class MsgClient {
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         for (String line; (line = in.readLine()) != null;) {
             String[] f = line.trim().split("\\s+");
+            if (f.length == 5 && "load".equals(f[0])) {
+                String answer;
+                try {
+                    answer = c.load(MsgScenario.parse(f[1]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), Long.parseLong(f[4]));
+                } catch (Exception e) {
+                    answer = "DONE 0 1 0 " + describe(e);
+                }
+                System.out.println(answer);
+                System.out.flush();
+            }
             if (f.length == 2 && "run".equals(f[0])) {
                 String answer;
                 try {
@@ -108,25 +128,20 @@ public final class MsgClient {
         return b.toString().replace('\n', ' ');
     }
 
+    /** load runs the closed loop of threads callers of s (see the class comment). */
+    private String load(MsgScenario s, int size, int threads, long millis) throws Exception {
+        List<Dispatch<Source>> ds = loads.computeIfAbsent(s.path(), k -> new ArrayList<>());
+        while (ds.size() < threads) {
+            Dispatch<Source> d = dispatch(s, "urn:scproxy:bench/process");
+            d.getRequestContext().put(SecurityConstants.TOKEN_STORE_CACHE_INSTANCE, Main.remembering(new MemoryTokenStore(), LOAD_TTL_MS));
+            ds.add(d);
+        }
+        return Load.run(ds.subList(0, threads), size, millis);
+    }
+
     private String run(MsgScenario s) throws Exception {
-        QName svc = new QName("urn:scproxy:peer", "MsgClient");
-        QName port = new QName("urn:scproxy:peer", "MsgClientPort");
-        Service service = Service.create(svc);
-        service.addPort(port, s.soap12() ? SOAPBinding.SOAP12HTTP_BINDING : SOAPBinding.SOAP11HTTP_BINDING,
-            opts.get("base") + "/" + s.path());
-        WSPolicyFeature pf = new WSPolicyFeature();
-        pf.setPolicyElements(List.of(Main.parse(Policies.message(s))));
-        Dispatch<Source> d = service.createDispatch(port, Source.class, Service.Mode.PAYLOAD, pf, new WSAddressingFeature());
+        Dispatch<Source> d = dispatch(s, "urn:scproxy:peer/echo");
         Map<String, Object> rc = d.getRequestContext();
-        rc.put(SecurityConstants.USERNAME, opts.getOrDefault("user", "alice"));
-        rc.put(SecurityConstants.CALLBACK_HANDLER, (CallbackHandler) this::passwords);
-        rc.put(SecurityConstants.SIGNATURE_CRYPTO, crypto);
-        rc.put(SecurityConstants.ENCRYPT_CRYPTO, crypto);
-        rc.put(SecurityConstants.SIGNATURE_USERNAME, CLIENT_ALIAS);
-        rc.put(SecurityConstants.ENCRYPT_USERNAME, SERVICE_ALIAS);
-        rc.put(SecurityConstants.STS_ISSUE_AFTER_FAILED_RENEW, Boolean.FALSE);
-        rc.put(BindingProvider.SOAPACTION_USE_PROPERTY, Boolean.TRUE);
-        rc.put(BindingProvider.SOAPACTION_URI_PROPERTY, "urn:scproxy:peer/echo");
         try {
             echo(d, 1);
             echo(d, 2);
@@ -149,6 +164,29 @@ public final class MsgClient {
         } finally {
             ((java.io.Closeable) d).close();
         }
+    }
+
+    /** dispatch is a client of s of its own (a context of its own), sending SOAP action action. */
+    private Dispatch<Source> dispatch(MsgScenario s, String action) throws Exception {
+        QName svc = new QName("urn:scproxy:peer", "MsgClient");
+        QName port = new QName("urn:scproxy:peer", "MsgClientPort");
+        Service service = Service.create(svc);
+        service.addPort(port, s.soap12() ? SOAPBinding.SOAP12HTTP_BINDING : SOAPBinding.SOAP11HTTP_BINDING,
+            opts.get("base") + "/" + s.path());
+        WSPolicyFeature pf = new WSPolicyFeature();
+        pf.setPolicyElements(List.of(Main.parse(Policies.message(s))));
+        Dispatch<Source> d = service.createDispatch(port, Source.class, Service.Mode.PAYLOAD, pf, new WSAddressingFeature());
+        Map<String, Object> rc = d.getRequestContext();
+        rc.put(SecurityConstants.USERNAME, opts.getOrDefault("user", "alice"));
+        rc.put(SecurityConstants.CALLBACK_HANDLER, (CallbackHandler) this::passwords);
+        rc.put(SecurityConstants.SIGNATURE_CRYPTO, crypto);
+        rc.put(SecurityConstants.ENCRYPT_CRYPTO, crypto);
+        rc.put(SecurityConstants.SIGNATURE_USERNAME, CLIENT_ALIAS);
+        rc.put(SecurityConstants.ENCRYPT_USERNAME, SERVICE_ALIAS);
+        rc.put(SecurityConstants.STS_ISSUE_AFTER_FAILED_RENEW, Boolean.FALSE);
+        rc.put(BindingProvider.SOAPACTION_USE_PROPERTY, Boolean.TRUE);
+        rc.put(BindingProvider.SOAPACTION_URI_PROPERTY, action);
+        return d;
     }
 
     private static SecurityToken token(Dispatch<Source> d) {
