@@ -6,6 +6,7 @@ import (
 
 	"github.com/scproxy/scproxy/wire/bridge"
 	"github.com/scproxy/scproxy/wire/splice"
+	"github.com/scproxy/scproxy/wire/wsa"
 )
 
 // bridgeRequest rewrites the application's envelope into the upstream's
@@ -20,6 +21,13 @@ func (x *exchange) bridgeRequest(m *splice.Message) error {
 	}
 	if !cfg.Addressing.Auto {
 		up.Addressing = cfg.Addressing.Version
+	}
+	if cfg.Profile == ProfileMessage && up.Addressing == wsa.None {
+		// Message security ties an answer to its request by a signed
+		// wsa:RelatesTo: the request is addressed, in WS-Addressing 1.0
+		// as WCF's wsHttpBinding is, even for an application that sends
+		// none.
+		up.Addressing = wsa.V10
 	}
 	x.hop.Upstream, x.hop.To, x.hop.Rand = up, x.target.String(), x.p.rand
 	err := x.hop.Request(m)

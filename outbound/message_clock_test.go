@@ -84,13 +84,13 @@ func TestClockMessageRollover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := session.Wire{SOAP: soap.V11, Addressing: wsa.None}
+		w := session.Wire{SOAP: soap.V11, Addressing: wsa.V10}
 		old, err := ep.Context(t.Context(), w)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// A request protected with the first key, answered by the server.
-		m, err := splice.Read([]byte(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><EchoString xmlns="http://tempuri.org/"><echo>before</echo></EchoString></s:Body></s:Envelope>`), splice.Options{})
+		m, err := splice.Read([]byte(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header><a:Action s:mustUnderstand="1">http://tempuri.org/IEchoService/EchoString</a:Action><a:MessageID>urn:uuid:7c1a4a8e-2b0f-4c1e-9d7a-0c5b6f3e8a01</a:MessageID><a:To s:mustUnderstand="1">https://svc.example/Echo.svc</a:To></s:Header><s:Body><EchoString xmlns="http://tempuri.org/"><echo>before</echo></EchoString></s:Body></s:Envelope>`), splice.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

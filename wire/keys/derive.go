@@ -15,13 +15,19 @@ type Limits struct {
 	MaxLabelLen int
 	MaxNonceLen int
 	MaxLength   int
+	// MinLength is the shortest key a peer may ask for: a key of a few
+	// bytes would let anyone who knows a context's Identifier (sent in
+	// clear) sign as its holder after a few hundred guesses.
+	MinLength int
 }
 
 // WCFLimits follow WCF's WSSecurityTokenSerializer (offset 64 bytes, label
 // and nonce 128 bytes), so a peer within them interoperates with WCF. WCF
 // writes a 16-byte nonce and derives 24 (signing) or 32 (encryption)
 // bytes; MaxLength leaves room for any real key while bounding the work.
-var WCFLimits = Limits{MaxOffset: 64, MaxLabelLen: 128, MaxNonceLen: 128, MaxLength: 128}
+// MinLength is 16 bytes: the shortest key any algorithm suite derives
+// (Basic128's), and as strong as the weakest suite's encryption.
+var WCFLimits = Limits{MaxOffset: 64, MaxLabelLen: 128, MaxNonceLen: 128, MaxLength: 128, MinLength: 16}
 
 // Derivation holds the parameters of one derived key.
 type Derivation struct {
@@ -46,8 +52,8 @@ func (d Derivation) CheckWithin(lim Limits) error {
 		return &BoundError{Field: "Nonce length", Value: len(d.Nonce), Min: 1, Max: lim.MaxNonceLen}
 	case len(d.Label) > lim.MaxLabelLen:
 		return &BoundError{Field: "Label length", Value: len(d.Label), Min: 0, Max: lim.MaxLabelLen}
-	case d.Length < 0 || d.Length > lim.MaxLength:
-		return &BoundError{Field: "Length", Value: d.Length, Min: 1, Max: lim.MaxLength}
+	case d.Length < 0 || d.Length > lim.MaxLength || (d.Length != 0 && d.Length < lim.MinLength):
+		return &BoundError{Field: "Length", Value: d.Length, Min: max(lim.MinLength, 1), Max: lim.MaxLength}
 	case d.Offset < 0 || d.Offset > lim.MaxOffset:
 		return &BoundError{Field: "Offset", Value: d.Offset, Min: 0, Max: lim.MaxOffset}
 	case d.HasGeneration && d.Offset != 0:

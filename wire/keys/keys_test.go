@@ -132,6 +132,8 @@ func TestDeriveBounds(t *testing.T) {
 		{"label too long", Derivation{Nonce: nonce, Label: make([]byte, 129)}, "Label length"},
 		{"negative length", Derivation{Nonce: nonce, Length: -1}, "Length"},
 		{"length too large", Derivation{Nonce: nonce, Length: 1 << 20}, "Length"},
+		{"length of one byte (guessable)", Derivation{Nonce: nonce, Length: 1}, "Length"},
+		{"length under 16 bytes", Derivation{Nonce: nonce, Length: 15}, "Length"},
 		{"negative offset", Derivation{Nonce: nonce, Offset: -1}, "Offset"},
 		{"offset too large", Derivation{Nonce: nonce, Offset: 65}, "Offset"},
 		{"offset and generation", Derivation{Nonce: nonce, Offset: 1, Generation: 1, HasGeneration: true}, ""},

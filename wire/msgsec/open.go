@@ -707,8 +707,17 @@ func (o *opener) finish(v *dsig.Verified) (*Opened, error) {
 	if err != nil {
 		return nil, fmt.Errorf("msgsec: %w", err)
 	}
-	if r := o.exp.Request; o.c.Role == Client && r.MessageID != "" && hs.RelatesTo != r.MessageID {
-		return nil, fmt.Errorf("msgsec: the answer relates to %q, not to the request %q", hs.RelatesTo, r.MessageID)
+	if r := o.exp.Request; o.c.Role == Client {
+		// Steady-state answers carry no SignatureConfirmation: the signed
+		// RelatesTo is what ties an answer to its request, so a request
+		// without a MessageID could be answered with any other answer of
+		// the context.
+		switch {
+		case r.MessageID == "":
+			return nil, errors.New("msgsec: the request had no wsa:MessageID, so no answer can be tied to it")
+		case hs.RelatesTo != r.MessageID:
+			return nil, fmt.Errorf("msgsec: the answer relates to %q, not to the request %q", hs.RelatesTo, r.MessageID)
+		}
 	}
 	if err := o.confirmations(); err != nil {
 		return nil, err
@@ -746,6 +755,15 @@ func (o *opener) finish(v *dsig.Verified) (*Opened, error) {
 		out.Reply = Token{Context: &Context{Token: &wssc.SCT{Identifier: o.ctxID}, Key: o.cands[o.cand]}}
 	}
 	o.env.Header.RemoveChild(o.sec)
+	// What the signature does not cover is not the sender's: a header
+	// block added on the way (or one the sender left unsigned, such as a
+	// diagnostic id) is dropped, so that nothing unverified reaches the
+	// caller.
+	for _, h := range o.env.Header.ChildElements() {
+		if !v.Covers(h) {
+			o.env.Header.RemoveChild(h)
+		}
+	}
 	return out, nil
 }
 
