@@ -72,13 +72,18 @@ type Credential struct{ Name, Path string }
 
 var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
+// lineBreaks end a line in a unit file or plist (systemd takes a carriage
+// return for one), or cut a string short: a path holding one could add a
+// directive of its own.
+const lineBreaks = "\n\r\x00"
+
 // Check refuses a spec no manager can take.
 func (s Spec) Check() error {
 	switch {
 	case !safeName.MatchString(s.Name):
 		return fmt.Errorf("service name %q: want letters, digits, '.', '_' or '-' (at most 64)", s.Name)
-	case !filepath.IsAbs(s.Executable):
-		return fmt.Errorf("executable %q: want an absolute path", s.Executable)
+	case !filepath.IsAbs(s.Executable) || strings.ContainsAny(s.Executable, lineBreaks):
+		return fmt.Errorf("executable %q: want an absolute path on one line", s.Executable)
 	case s.Watchdog < 0 || s.ShutdownTimeout < 0:
 		return errors.New("watchdog and shutdown timeout: want positive durations")
 	}
@@ -86,12 +91,12 @@ func (s Spec) Check() error {
 		if !safeName.MatchString(c.Name) {
 			return fmt.Errorf("credential name %q: want letters, digits, '.', '_' or '-'", c.Name)
 		}
-		if !filepath.IsAbs(c.Path) || strings.ContainsAny(c.Path, "\n") {
-			return fmt.Errorf("credential %s: path %q: want an absolute path", c.Name, c.Path)
+		if !filepath.IsAbs(c.Path) || strings.ContainsAny(c.Path, lineBreaks) {
+			return fmt.Errorf("credential %s: path %q: want an absolute path on one line", c.Name, c.Path)
 		}
 	}
 	for _, a := range s.Args {
-		if strings.ContainsAny(a, "\n\r\x00") {
+		if strings.ContainsAny(a, lineBreaks) {
 			return errors.New("service arguments: a line break or NUL in an argument")
 		}
 	}

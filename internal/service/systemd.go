@@ -103,7 +103,8 @@ func (Systemd) Unit(s Spec) (string, error) {
 	if len(s.Credentials) > 0 {
 		line("# Secrets: each is $CREDENTIALS_DIRECTORY/NAME to the agent (run --systemd-credential NAME).")
 		for _, c := range s.Credentials {
-			line("LoadCredential=" + c.Name + ":" + c.Path)
+			// % starts a specifier in a unit file; a path means itself.
+			line("LoadCredential=" + c.Name + ":" + strings.ReplaceAll(c.Path, "%", "%%"))
 		}
 	}
 	if s.Scope == User {

@@ -185,6 +185,11 @@ func TestSpecCheck(t *testing.T) {
 		{"credential with colon", func(s *Spec) { s.Credentials = []Credential{{Name: "a:b", Path: "/x"}} }, "credential name"},
 		{"relative credential", func(s *Spec) { s.Credentials = []Credential{{Name: "pw", Path: "pw.txt"}} }, "credential pw"},
 		{"line break in an argument", func(s *Spec) { s.Args = []string{"run\nExecStartPre=/bin/sh"} }, "line break"},
+		// systemd ends a line at a carriage return too.
+		{"carriage return in a credential path", func(s *Spec) {
+			s.Credentials = []Credential{{Name: "pw", Path: "/etc/x\rExecStartPre=/bin/touch /tmp/pwned"}}
+		}, "credential pw"},
+		{"carriage return in the binary", func(s *Spec) { s.Executable = "/usr/bin/scproxy\rExecStartPre=/bin/sh" }, "one line"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := spec(System)
@@ -194,6 +199,19 @@ func TestSpecCheck(t *testing.T) {
 				t.Errorf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A % in a credential path is the path's own, not a unit specifier.
+func TestCredentialPathPercent(t *testing.T) {
+	s := spec(System)
+	s.Credentials = []Credential{{Name: "pw", Path: "/etc/scproxy/100%h.pw"}}
+	unit, err := Systemd{}.Unit(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(unit, "LoadCredential=pw:/etc/scproxy/100%%h.pw\n") {
+		t.Errorf("the path is not escaped for systemd:\n%s", unit)
 	}
 }
 
