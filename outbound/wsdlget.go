@@ -174,12 +174,14 @@ func rewriteAddresses(body []byte, remote, local string, lim xmldoc.Limits) ([]b
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			return v
 		}
-		path := strings.ToLower(u.Path)
-		base := strings.ToLower(strings.TrimSuffix(ru.Path, "/"))
-		if path != base && !strings.HasPrefix(path, base+"/") {
+		// Compared as escaped (an encoded '?' or '/' stays encoded) and
+		// without changing case, so that the rest is cut at the same byte
+		// (WCF publishes an address in any case).
+		path, base := u.EscapedPath(), strings.TrimSuffix(ru.EscapedPath(), "/")
+		if len(path) < len(base) || !strings.EqualFold(path[:len(base)], base) || (len(path) > len(base) && path[len(base)] != '/') {
 			return v
 		}
-		out := strings.TrimSuffix(local, "/") + u.Path[len(base):]
+		out := strings.TrimSuffix(local, "/") + path[len(base):]
 		if u.RawQuery != "" {
 			out += "?" + u.RawQuery
 		}
