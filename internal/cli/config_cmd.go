@@ -216,15 +216,20 @@ file fails; its log says what it did.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			getenv := s.environ()
+			pidFile := []string{o.PIDFile}
 			if file := configFile(cmd.Flags(), getenv); file != "" {
 				l := newConfigLoader(pflag.NewFlagSet("", pflag.ContinueOnError), file, s)
-				_, built, err := l.load(cmd.Context())
+				rc, built, err := l.load(cmd.Context())
 				if err != nil {
 					return err
 				}
 				closeBuilt(built)
+				// The file's pid-file is where its agent wrote its pid.
+				if o.PIDFile == "" {
+					pidFile = rc.global[pidFileKey].items
+				}
 			}
-			return signalAgent(pidFilePath([]string{o.PIDFile}, getenv))
+			return signalAgent(pidFilePath(pidFile, getenv))
 		},
 	}
 	cmd.Flags().StringVar(&o.PIDFile, pidFileKey, "", "pid file of the running scproxy (default $RUNTIME_DIRECTORY/scproxy.pid, else $XDG_RUNTIME_DIR/scproxy.pid)")

@@ -30,6 +30,8 @@ type reloadRig struct {
 	dir                            string
 	caFile, certFile, keyFile, pwf string
 	serverCert, credDir            string
+	// pidFile, when set, is the file's pid-file.
+	pidFile string
 }
 
 // serveTLS serves the built-in server over TLS with the test PKI's
@@ -127,7 +129,11 @@ func (r *reloadRig) upstream(name string, k serviceKind) string {
 
 // fileOf is a configuration of the services given.
 func (r *reloadRig) fileOf(services ...string) string {
-	return "listen: 127.0.0.1:0\nlog-level: debug\nca-file: " + r.caFile + "\nservices:\n" + strings.Join(services, "")
+	head := "listen: 127.0.0.1:0\nlog-level: debug\nca-file: " + r.caFile + "\n"
+	if r.pidFile != "" {
+		head += "pid-file: " + r.pidFile + "\n"
+	}
+	return head + "services:\n" + strings.Join(services, "")
 }
 
 // testService is a service of the test and how it was written.
@@ -386,6 +392,8 @@ func (w *watchedLog) waitFor(t *testing.T, text string, n int) string {
 func TestReloadCommand(t *testing.T) {
 	rig := newReloadRig(t)
 	path, pidFile := rig.dir+"/scproxy.yaml", rig.dir+"/scproxy.pid"
+	// The file names the pid file: run and reload find it there.
+	rig.pidFile = pidFile
 	a := testService{name: "a", kind: kindUsernameEnv, sc: "1.3"}
 	rig.write(t, path, []testService{a})
 	logs := newWatchedLog()
@@ -393,7 +401,7 @@ func TestReloadCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
-	go func() { done <- Main(ctx, []string{"run", "--config", path, "--pid-file", pidFile}, s) }()
+	go func() { done <- Main(ctx, []string{"run", "--config", path}, s) }()
 	m := regexp.MustCompile(`msg="configuration loaded" .* addr=(\S+)`).FindStringSubmatch(logs.waitFor(t, "configuration loaded", 1))
 	if m == nil {
 		t.Fatalf("no listening address in the log:\n%s", logs.String())
@@ -405,7 +413,7 @@ func TestReloadCommand(t *testing.T) {
 	rig.write(t, path, []testService{a, b})
 	var out, errOut bytes.Buffer
 	cmd := Streams{Out: &out, Err: &errOut, Getenv: mapEnv(map[string]string{"PW": canary})}
-	if code := Main(ctx, []string{"reload", "--pid-file", pidFile, "--config", path}, cmd); code != ExitOK {
+	if code := Main(ctx, []string{"reload", "--config", path}, cmd); code != ExitOK {
 		t.Fatalf("reload: exit %d: %s", code, errOut.String())
 	}
 	logs.waitFor(t, "configuration reloaded", 1)
@@ -430,7 +438,7 @@ func TestReloadCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	errOut.Reset()
-	if code := Main(ctx, []string{"reload", "--pid-file", pidFile, "--config", path}, cmd); code != ExitUsage || !strings.Contains(errOut.String(), path+":11: entropy") {
+	if code := Main(ctx, []string{"reload", "--pid-file", pidFile, "--config", path}, cmd); code != ExitUsage || !strings.Contains(errOut.String(), path+":12: entropy") {
 		t.Errorf("reload of a bad file: exit %d: %s; want a usage error at its line", code, errOut.String())
 	}
 	cancel()
