@@ -345,13 +345,26 @@ func literalSecret(key, value string) string {
 	if key == routeKey {
 		_, raw, _ = strings.Cut(value, "=")
 	}
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			return "the URL has a password in it"
 		}
 	}
+	for name := range u.Query() {
+		if secretKey.MatchString(name) || urlSecretParam.MatchString(name) {
+			return fmt.Sprintf("the URL's query has a secret in it (%s)", name)
+		}
+	}
 	return ""
 }
+
+// urlSecretParam matches query parameters that carry a credential
+// (access_token, sig of a shared access signature, code, apikey...).
+var urlSecretParam = regexp.MustCompile(`(?i)^(access_?token|id_?token|sig|signature|code|auth|apikey|key)$`)
 
 // suggestKey names the key of a flag close to key, for a typo.
 func suggestKey(key string, flags *pflag.FlagSet) string {

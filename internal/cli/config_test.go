@@ -63,6 +63,7 @@ func TestConfigErrors(t *testing.T) {
 		{"literal secret at the top", "client-secret: " + canary + "\n" + oneService, 1, "client-secret", "password-file"},
 		{"password in a URL", "services:\n  - name: a\n    upstream: https://alice:" + canary + "@a.example/\n", 3, "upstream", "the URL has a password in it"},
 		{"password in a route", "services:\n  - name: a\n    route: /a=https://alice:" + canary + "@a.example/\n", 3, "route", "the URL has a password in it"},
+		{"token in a URL's query", "services:\n  - name: a\n    upstream: https://a.example/Svc.svc?access_token=" + canary + "\n", 3, "upstream", "the URL's query has a secret in it (access_token)"},
 		{"private key", "services:\n  - name: a\n    upstream: https://a.example/\n    key-file: \"-----BEGIN PRIVATE KEY-----\\n" + canary + "\"\n", 4, "key-file", "the value is a private key"},
 	}
 	for _, tc := range tests {
