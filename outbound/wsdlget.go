@@ -25,7 +25,10 @@ import (
 const (
 	metadataTTL     = 5 * time.Minute
 	metadataEntries = 64
-	maxQueryValue   = 64
+	// metadataBytes bounds the bytes the cache holds: a caller asking for
+	// many names cannot make it hold metadataEntries × MaxBody.
+	metadataBytes = 16 << 20
+	maxQueryValue = 64
 )
 
 // metadataKeys are the query keys of the documents WCF and CXF publish.
@@ -36,6 +39,8 @@ type metadata struct {
 	mu      sync.Mutex
 	client  *http.Client
 	entries map[string]metadataEntry
+	// size is the bytes of the entries' bodies.
+	size int
 }
 
 type metadataEntry struct {
@@ -63,13 +68,17 @@ func (p *Proxy) serveMetadata(w http.ResponseWriter, r *http.Request, target *ur
 	}
 	fetch := remote
 	fetch.RawQuery = r.URL.RawQuery
-	body, err := p.meta.get(r.Context(), p, &fetch)
+	now := p.now()
+	body, cached, err := p.meta.get(r.Context(), p, &fetch, now)
 	if err != nil {
 		return err
 	}
 	out, err := rewriteAddresses(body, remote.String(), local, p.limits)
 	if err != nil {
 		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s?%s: %v", upstream.Redact(&remote), r.URL.RawQuery, err)
+	}
+	if !cached {
+		p.meta.keep(&fetch, body, now)
 	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -79,14 +88,14 @@ func (p *Proxy) serveMetadata(w http.ResponseWriter, r *http.Request, target *ur
 }
 
 // get returns the upstream document at u, from the cache when fetched
-// less than metadataTTL ago.
-func (m *metadata) get(ctx context.Context, p *Proxy, u *url.URL) ([]byte, error) {
+// less than metadataTTL before now (cached true), else fetched;
+// serveMetadata keeps a fetched one once it proves to be a description.
+func (m *metadata) get(ctx context.Context, p *Proxy, u *url.URL, now time.Time) (body []byte, cached bool, err error) {
 	key := u.String()
-	now := p.now()
 	m.mu.Lock()
 	if e, ok := m.entries[key]; ok && now.Sub(e.fetched) < metadataTTL {
 		m.mu.Unlock()
-		return e.body, nil
+		return e.body, true, nil
 	}
 	if m.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -98,17 +107,44 @@ func (m *metadata) get(ctx context.Context, p *Proxy, u *url.URL) ([]byte, error
 	client := m.client
 	m.mu.Unlock()
 
-	body, err := fetchMetadata(ctx, client, u, p.cfg.MaxBody)
-	if err != nil {
-		return nil, err
-	}
+	body, err = fetchMetadata(ctx, client, u, p.cfg.MaxBody)
+	return body, false, err
+}
+
+// keep caches body, fetched at now from u, once it proved to be a
+// description (it parsed).
+func (m *metadata) keep(u *url.URL, body []byte, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.entries == nil || len(m.entries) >= metadataEntries {
+	m.put(u.String(), metadataEntry{body: body, fetched: now})
+}
+
+// put keeps e under key, dropping the oldest entries while the cache
+// would hold more than metadataEntries entries or metadataBytes bytes; a
+// body larger than the whole budget is not kept.
+func (m *metadata) put(key string, e metadataEntry) {
+	if len(e.body) > metadataBytes {
+		return
+	}
+	if m.entries == nil {
 		m.entries = map[string]metadataEntry{}
 	}
-	m.entries[key] = metadataEntry{body: body, fetched: now}
-	return body, nil
+	if old, ok := m.entries[key]; ok {
+		m.size -= len(old.body)
+		delete(m.entries, key)
+	}
+	for len(m.entries) >= metadataEntries || m.size+len(e.body) > metadataBytes {
+		oldest := ""
+		for k, v := range m.entries {
+			if oldest == "" || v.fetched.Before(m.entries[oldest].fetched) {
+				oldest = k
+			}
+		}
+		m.size -= len(m.entries[oldest].body)
+		delete(m.entries, oldest)
+	}
+	m.entries[key] = e
+	m.size += len(e.body)
 }
 
 // fetchMetadata GETs u with no credential and no cookie, within ctx (the

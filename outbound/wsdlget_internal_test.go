@@ -1,8 +1,10 @@
 package outbound
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
@@ -32,5 +34,37 @@ func TestRewriteAddressesKeepsTheRest(t *testing.T) {
 				t.Errorf("got %s, want %s", out, want)
 			}
 		})
+	}
+}
+
+// The description cache holds at most metadataEntries entries and
+// metadataBytes bytes, dropping the oldest first; a body larger than the
+// budget is not kept.
+func TestMetadataCacheBounds(t *testing.T) {
+	var m metadata
+	t0 := time.Unix(0, 0)
+	for i := range metadataEntries + 10 {
+		m.put(fmt.Sprint("small", i), metadataEntry{body: []byte("x"), fetched: t0.Add(time.Duration(i) * time.Second)})
+	}
+	if len(m.entries) != metadataEntries || m.entries["small0"].body != nil || m.entries[fmt.Sprint("small", metadataEntries+9)].body == nil {
+		t.Fatalf("%d entries after %d puts; the oldest must go first", len(m.entries), metadataEntries+10)
+	}
+	big := make([]byte, metadataBytes/3+1)
+	for i := range 4 {
+		m.put(fmt.Sprint("big", i), metadataEntry{body: big, fetched: t0.Add(time.Hour + time.Duration(i)*time.Second)})
+	}
+	if m.size > metadataBytes || m.entries["big0"].body != nil || m.entries["big3"].body == nil {
+		t.Fatalf("%d bytes cached (budget %d); the oldest big entry must go first", m.size, metadataBytes)
+	}
+	total := 0
+	for _, e := range m.entries {
+		total += len(e.body)
+	}
+	if total != m.size {
+		t.Fatalf("size %d, entries hold %d", m.size, total)
+	}
+	m.put("huge", metadataEntry{body: make([]byte, metadataBytes+1), fetched: t0.Add(2 * time.Hour)})
+	if _, ok := m.entries["huge"]; ok {
+		t.Fatal("a body over the whole budget was kept")
 	}
 }
