@@ -76,6 +76,8 @@ type agent struct {
 	globals map[string]setValue
 	running map[string]runningService
 	pidFile string
+	// newProxy makes the Proxy of a service (outbound.New).
+	newProxy func(outbound.Config) (*outbound.Proxy, error)
 }
 
 // runningService is a service the Front serves and what it was built from.
@@ -90,20 +92,20 @@ func newAgent(ctx context.Context, l *configLoader) (*agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &agent{loader: l, global: rc.globalFingerprint(), globals: rc.global, running: map[string]runningService{}}
-	services, err := a.start(built)
+	a := &agent{loader: l, global: rc.globalFingerprint(), globals: rc.global, running: map[string]runningService{}, newProxy: outbound.New}
+	services, err := a.start(ctx, built)
 	if err != nil {
 		closeBuilt(built)
 		return nil, err
 	}
 	listener := *built[0].cfg // every service has the global settings
 	if listener.Logger, err = globalLogger(rc, l.s); err != nil {
-		closeBuilt(built)
+		a.unstart(ctx, nil)
 		return nil, err
 	}
 	a.log = listener.Logger
 	if a.front, err = outbound.NewFront(listener, services); err != nil {
-		closeBuilt(built)
+		a.unstart(ctx, nil)
 		return nil, err
 	}
 	a.pidFile = pidFilePath(rc.global[pidFileKey].items, l.s.environ())
@@ -119,17 +121,24 @@ func globalLogger(rc *resolvedConfig, s Streams) (*slog.Logger, error) {
 // start makes a Proxy for each built service that is not running as it
 // is, and returns the services to serve: the running ones kept, the new
 // ones. The built configurations of the kept ones are closed, unused.
-func (a *agent) start(built []builtService) ([]outbound.Service, error) {
+// When a Proxy cannot be made, those made before it are shut down and
+// nothing changes.
+func (a *agent) start(ctx context.Context, built []builtService) ([]outbound.Service, error) {
 	var services []outbound.Service
+	var made []*outbound.Proxy
 	for _, b := range built {
 		if r, ok := a.running[b.name]; ok && r.fingerprint == b.fingerprint {
 			services = append(services, outbound.Service{Name: b.name, Proxy: r.proxy})
 			continue
 		}
-		p, err := outbound.New(*b.cfg)
+		p, err := a.newProxy(*b.cfg)
 		if err != nil {
+			for _, p := range made {
+				p.Shutdown(ctx)
+			}
 			return nil, asUsage(fmt.Errorf("service %q: %w", b.name, err))
 		}
+		made = append(made, p)
 		services = append(services, outbound.Service{Name: b.name, Proxy: p})
 	}
 	for i, b := range built {
@@ -144,6 +153,20 @@ func (a *agent) start(built []builtService) ([]outbound.Service, error) {
 	}
 	a.running = next
 	return services, nil
+}
+
+// unstart undoes a start that does not take effect: the services it
+// started (those not in prev, or in prev with another Proxy) are shut
+// down, which cancels any context they established, their bootstraps are
+// closed, and prev runs again.
+func (a *agent) unstart(ctx context.Context, prev map[string]runningService) {
+	for name, r := range a.running {
+		if old, ok := prev[name]; !ok || old.proxy != r.proxy {
+			r.proxy.Shutdown(ctx)
+			closeBootstraps(r.cfg)
+		}
+	}
+	a.running = prev
 }
 
 // reloadResult counts what a reload did.
@@ -175,7 +198,7 @@ func (a *agent) reload(ctx context.Context) (reloadResult, error) {
 			res.Kept = append(res.Kept, b.name)
 		}
 	}
-	services, err := a.start(built)
+	services, err := a.start(context.WithoutCancel(ctx), built)
 	if err != nil {
 		closeBuilt(built)
 		return res, err
@@ -190,7 +213,7 @@ func (a *agent) reload(ctx context.Context) (reloadResult, error) {
 		}
 	}
 	if err := a.front.Replace(context.WithoutCancel(ctx), services); err != nil {
-		a.running = prev
+		a.unstart(context.WithoutCancel(ctx), prev)
 		return res, err
 	}
 	for _, r := range retired {
