@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -260,19 +261,19 @@ func runConfigFile(ctx context.Context, flags *pflag.FlagSet, file string, s Str
 		return err
 	}
 	defer a.close()
-	return serveAgent(ctx, a.front, a.log, s.environ(), func(ctx context.Context, ln net.Listener) error {
-		// Before the pid file tells anyone where to send it: SIGHUP ends
-		// a process that does not handle it.
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		if a.pidFile != "" {
-			if err := writePIDFile(a.pidFile); err != nil {
-				ln.Close()
-				return err
-			}
-			defer removePIDFile(a.pidFile)
+	// Before the pid file tells anyone where to send it: SIGHUP ends a
+	// process that does not handle it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if a.pidFile != "" {
+		pf, err := lockPIDFile(a.pidFile)
+		if err != nil {
+			return err
 		}
+		defer pf.release()
+	}
+	return serveAgent(ctx, a.front, a.log, s.environ(), func(ctx context.Context, ln net.Listener) error {
 		done := make(chan error, 1)
 		go func() { done <- a.front.Serve(ctx, ln) }()
 		a.log.Info("configuration loaded", "file", file, "services", len(a.running), "addr", ln.Addr().String(), "pid_file", a.pidFile)
@@ -306,24 +307,29 @@ func pidFilePath(given []string, getenv func(string) string) string {
 	return ""
 }
 
-// writePIDFile writes this process's id to path.
-func writePIDFile(path string) error {
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		return fmt.Errorf("pid file: %w", err)
-	}
-	return nil
+// pidFile is the pid file an agent holds while it runs.
+type pidFile struct {
+	path string
+	// f is the open file, whose lock the agent holds (nil where there is
+	// no lock).
+	f *os.File
 }
 
-// removePIDFile removes path when it still names this process.
-func removePIDFile(path string) {
-	if pid, err := readPIDFile(path); err == nil && pid == os.Getpid() {
-		_ = os.Remove(path)
+// errStalePIDFile is heldPID's answer for a file no agent holds.
+var errStalePIDFile = errors.New("no scproxy holds it (the agent is not running)")
+
+// writePID replaces what f holds with this process's id.
+func writePID(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
 	}
+	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return err
 }
 
-// readPIDFile reads the process id in path.
-func readPIDFile(path string) (int, error) {
-	b, err := os.ReadFile(path)
+// readPID reads the process id in f, from its start.
+func readPID(f *os.File) (int, error) {
+	b, err := io.ReadAll(io.NewSectionReader(f, 0, 32))
 	if err != nil {
 		return 0, err
 	}
