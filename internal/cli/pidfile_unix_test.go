@@ -99,3 +99,32 @@ func TestPIDFileHeldByOneAgent(t *testing.T) {
 		t.Errorf("pid file left after the run: %v", err)
 	}
 }
+
+// TestPIDFileReleasedWhenStillOurs: at exit the agent removes the pid
+// file it locked, but not a file another agent made at the same path
+// after this one's was removed, and the path can be locked again.
+func TestPIDFileReleasedWhenStillOurs(t *testing.T) {
+	path := t.TempDir() + "/scproxy.pid"
+	pf, err := lockPIDFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf.release()
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("our pid file is left after release: %v", err)
+	}
+
+	if pf, err = lockPIDFile(path); err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("4242\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pf.release()
+	if b, err := os.ReadFile(path); err != nil || string(b) != "4242\n" {
+		t.Errorf("another agent's pid file after release: %q, %v; want it left alone", b, err)
+	}
+}
