@@ -214,7 +214,8 @@ type Config struct {
 	// MaxBodyInFlight bounds the bytes of request bodies held at once by
 	// every request together, charged as the bytes arrive (never as the
 	// client announces them): a request whose body would go beyond it is
-	// answered 503 with Retry-After. DefaultMaxBodyInFlight when zero (or
+	// answered 503 with Retry-After. A description being fetched for the
+	// WSDL pass-through counts too. DefaultMaxBodyInFlight when zero (or
 	// twice MaxBody, when larger); more than MaxBody.
 	MaxBodyInFlight int64
 	// WriteTimeout bounds the writing of each answer, from when it is

@@ -30,8 +30,8 @@ type exchange struct {
 	hop bridge.Hop
 	// sent is the request as last secured and forwarded.
 	sent sealed
-	// charged is what the request's body holds of the proxy's budget.
-	charged int64
+	// body is what the request's body holds of the proxy's budget.
+	body charges
 	// outcome is what the observer is told of the request.
 	outcome Outcome
 }
@@ -42,7 +42,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		p.refuseConnect(rw, r)
 		return
 	}
-	x := &exchange{p: p, r: r}
+	x := &exchange{p: p, r: r, body: charges{b: p.bodies}}
 	defer x.release()
 	w := &answerWriter{ResponseWriter: rw, x: x}
 	defer x.observe(w)()
@@ -219,13 +219,11 @@ func (x *exchange) readBody(w http.ResponseWriter) ([]byte, error) {
 	if aw, ok := w.(*answerWriter); ok {
 		raw = aw.ResponseWriter
 	}
-	body, err := upstream.ReadAllCharged(http.MaxBytesReader(raw, r.Body, max), n, x.charge)
+	body, err := upstream.ReadAllCharged(http.MaxBytesReader(raw, r.Body, max), n, x.body.charge)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, errOverBudget):
-		w.Header().Set("Retry-After", retryAfter)
-		w.Header().Set("Connection", "close")
-		return nil, upstreamError(http.StatusServiceUnavailable, CodeBusy, "the request bodies in flight are over their budget of %d bytes; retry later", x.p.cfg.MaxBodyInFlight)
+		return nil, x.p.overBudget(w)
 	case errors.As(err, &mbe):
 		return nil, appError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body is over the limit of %d bytes", max)
 	case err != nil:

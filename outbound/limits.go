@@ -48,20 +48,41 @@ func (b *budget) take(n int64) bool {
 // give returns n bytes taken before.
 func (b *budget) give(n int64) { b.used.Add(-n) }
 
-// charge charges n bytes of x's request body to the proxy's budget.
-func (x *exchange) charge(n int) error {
-	if !x.p.bodies.take(int64(n)) {
+// charges are the bytes one holder (a request's body, a description
+// being fetched) took of a budget.
+type charges struct {
+	b *budget
+	n int64
+}
+
+// charge takes n more bytes, or returns errOverBudget when the budget
+// has not that many left.
+func (c *charges) charge(n int) error {
+	if !c.b.take(int64(n)) {
 		return errOverBudget
 	}
-	x.charged += int64(n)
+	c.n += int64(n)
 	return nil
+}
+
+// release gives back every byte taken.
+func (c *charges) release() {
+	c.b.give(c.n)
+	c.n = 0
+}
+
+// overBudget is the answer to a request whose bytes would take the
+// bodies in flight beyond their budget: 503, to retry later.
+func (p *Proxy) overBudget(w http.ResponseWriter) error {
+	w.Header().Set("Retry-After", retryAfter)
+	w.Header().Set("Connection", "close")
+	return upstreamError(http.StatusServiceUnavailable, CodeBusy, "the request bodies in flight are over their budget of %d bytes; retry later", p.cfg.MaxBodyInFlight)
 }
 
 // release drops the request's buffers and gives their bytes back to the
 // budget, once the answer is ready: from then on only the answer is held.
 func (x *exchange) release() {
-	x.p.bodies.give(x.charged)
-	x.charged = 0
+	x.body.release()
 	x.sent = sealed{}
 }
 

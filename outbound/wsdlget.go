@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"golang.org/x/sync/singleflight"
+
 	"github.com/scproxy/scproxy/upstream"
 	"github.com/scproxy/scproxy/wire/xmldoc"
 )
@@ -41,6 +44,9 @@ type metadata struct {
 	entries map[string]metadataEntry
 	// size is the bytes of the entries' bodies.
 	size int
+	// fetches shares one fetch of a document among the callers asking
+	// for it at once: however many they are, the service is asked once.
+	fetches singleflight.Group
 }
 
 type metadataEntry struct {
@@ -68,17 +74,16 @@ func (p *Proxy) serveMetadata(w http.ResponseWriter, r *http.Request, target *ur
 	}
 	fetch := remote
 	fetch.RawQuery = r.URL.RawQuery
-	now := p.now()
-	body, cached, err := p.meta.get(r.Context(), p, &fetch, now)
+	body, err := p.meta.get(r.Context(), p, &fetch, p.now())
+	if errors.Is(err, errOverBudget) {
+		return p.overBudget(w)
+	}
 	if err != nil {
 		return err
 	}
 	out, err := rewriteAddresses(body, remote.String(), local, p.limits)
 	if err != nil {
-		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s?%s: %v", upstream.Redact(&remote), r.URL.RawQuery, err)
-	}
-	if !cached {
-		p.meta.keep(&fetch, body, now)
+		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s: %v", describeFetch(&fetch), err)
 	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -88,15 +93,68 @@ func (p *Proxy) serveMetadata(w http.ResponseWriter, r *http.Request, target *ur
 }
 
 // get returns the upstream document at u, from the cache when fetched
-// less than metadataTTL before now (cached true), else fetched;
-// serveMetadata keeps a fetched one once it proves to be a description.
-func (m *metadata) get(ctx context.Context, p *Proxy, u *url.URL, now time.Time) (body []byte, cached bool, err error) {
+// less than metadataTTL before now, else fetched. Concurrent callers share
+// one fetch, which runs apart from any caller's context, bounded by the
+// upstream timeout: a caller whose ctx ends stops waiting, and the fetch
+// goes on for the others and the cache. A fetch that fails is neither
+// kept nor retried: the next caller fetches anew.
+func (m *metadata) get(ctx context.Context, p *Proxy, u *url.URL, now time.Time) ([]byte, error) {
 	key := u.String()
-	m.mu.Lock()
-	if e, ok := m.entries[key]; ok && now.Sub(e.fetched) < metadataTTL {
-		m.mu.Unlock()
-		return e.body, true, nil
+	if body, ok := m.cached(key, now); ok {
+		return body, nil
 	}
+	fetching := m.fetches.DoChan(key, func() (any, error) {
+		return m.fetch(context.WithoutCancel(ctx), p, u, now)
+	})
+	select {
+	case res := <-fetching:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.([]byte), nil
+	case <-ctx.Done():
+		return nil, upstreamError(http.StatusServiceUnavailable, CodeTimeout, "%s was canceled by the caller: %v", describeFetch(u), context.Cause(ctx))
+	}
+}
+
+// cached returns the body kept under key, when fetched less than
+// metadataTTL before now.
+func (m *metadata) cached(key string, now time.Time) ([]byte, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.entries[key]; ok && now.Sub(e.fetched) < metadataTTL {
+		return e.body, true
+	}
+	return nil, false
+}
+
+// fetch GETs the document at u, its bytes charged to the bodies in flight
+// while it is read and checked, and keeps it once it proves to be a
+// description (it parses). A fetch that ended after the caller looked
+// at the cache may have kept it: then it is not fetched again.
+func (m *metadata) fetch(ctx context.Context, p *Proxy, u *url.URL, now time.Time) ([]byte, error) {
+	key := u.String()
+	if body, ok := m.cached(key, now); ok {
+		return body, nil
+	}
+	held := charges{b: p.bodies}
+	defer held.release()
+	body, err := fetchMetadata(ctx, m.httpClient(p), u, p.cfg.MaxBody, held.charge)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := xmldoc.Parse(body, xmldoc.Options{Limits: p.limits}); err != nil {
+		return nil, upstreamError(http.StatusBadGateway, CodeBadResponse, "%s: the description does not parse: %v", describeFetch(u), err)
+	}
+	m.keep(u, body, now)
+	return body, nil
+}
+
+// httpClient returns the client of the fetches, made on first use: no
+// proxy, no redirect followed, the route's roots, the upstream timeout.
+func (m *metadata) httpClient(p *Proxy) *http.Client {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.Proxy = nil
@@ -104,12 +162,12 @@ func (m *metadata) get(ctx context.Context, p *Proxy, u *url.URL, now time.Time)
 		m.client = &http.Client{Transport: t, Timeout: p.cfg.UpstreamTimeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	client := m.client
-	m.mu.Unlock()
-
-	body, err = fetchMetadata(ctx, client, u, p.cfg.MaxBody)
-	return body, false, err
+	return m.client
 }
+
+// describeFetch names the document at u in messages, without a
+// credential of its address.
+func describeFetch(u *url.URL) string { return upstream.Redact(u) + "?" + u.RawQuery }
 
 // keep caches body, fetched at now from u, once it proved to be a
 // description (it parsed).
@@ -147,10 +205,11 @@ func (m *metadata) put(key string, e metadataEntry) {
 	m.size += len(e.body)
 }
 
-// fetchMetadata GETs u with no credential and no cookie, within ctx (the
-// application's request's).
-func fetchMetadata(ctx context.Context, client *http.Client, u *url.URL, maxBody int64) ([]byte, error) {
-	where := upstream.Redact(u) + "?" + u.RawQuery
+// fetchMetadata GETs u with no credential and no cookie, within ctx,
+// calling charge with the size of each buffer before it is filled
+// (upstream.ReadAllCharged): its error ends the read and is returned.
+func fetchMetadata(ctx context.Context, client *http.Client, u *url.URL, maxBody int64, charge func(int) error) ([]byte, error) {
+	where := describeFetch(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, upstreamError(http.StatusBadGateway, CodeUnreachable, "%s: %v", where, err)
@@ -160,8 +219,10 @@ func fetchMetadata(ctx context.Context, client *http.Client, u *url.URL, maxBody
 		return nil, upstreamError(http.StatusBadGateway, CodeUnreachable, "%s: %v", where, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err := upstream.ReadAllCharged(io.LimitReader(resp.Body, maxBody+1), min(resp.ContentLength, maxBody), charge)
 	switch {
+	case errors.Is(err, errOverBudget):
+		return nil, err
 	case err != nil:
 		return nil, upstreamError(http.StatusBadGateway, CodeUnreachable, "%s: %v", where, err)
 	case int64(len(body)) > maxBody:

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -237,12 +238,17 @@ file fails; its log says what it did.`,
 	return cmd
 }
 
-// signalAgent sends SIGHUP to the process in pidFile.
+// signalAgent sends SIGHUP to the agent holding pidFile. A file no agent
+// holds is left by one that was killed: the process id in it may since
+// have been given to another program, which is not signalled.
 func signalAgent(pidFile string) error {
 	if pidFile == "" {
 		return usageErrorf("no pid file: give --pid-file FILE (the pid-file of the running scproxy), or set $XDG_RUNTIME_DIR")
 	}
-	pid, err := readPIDFile(pidFile)
+	pid, err := heldPID(pidFile)
+	if errors.Is(err, errStalePIDFile) {
+		return fmt.Errorf("stale pid file %s: %w", pidFile, err)
+	}
 	if err != nil {
 		return fmt.Errorf("pid file %s: %w (is scproxy run --config running?)", pidFile, err)
 	}

@@ -396,17 +396,9 @@ func TestReloadCommand(t *testing.T) {
 	rig.pidFile = pidFile
 	a := testService{name: "a", kind: kindUsernameEnv, sc: "1.3"}
 	rig.write(t, path, []testService{a})
-	logs := newWatchedLog()
-	s := Streams{Out: io.Discard, Err: logs, Getenv: mapEnv(map[string]string{"PW": canary})}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan int, 1)
-	go func() { done <- Main(ctx, []string{"run", "--config", path}, s) }()
-	m := regexp.MustCompile(`msg="configuration loaded" .* addr=(\S+)`).FindStringSubmatch(logs.waitFor(t, "configuration loaded", 1))
-	if m == nil {
-		t.Fatalf("no listening address in the log:\n%s", logs.String())
-	}
-	addr := m[1]
+	addr, logs, done := runAgent(ctx, t, path)
 	echo(t, addr, "/a", "before")
 
 	b := testService{name: "b", kind: kindCertificate, sc: "2005-02"}
@@ -456,6 +448,21 @@ func TestReloadCommand(t *testing.T) {
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("pid file left after the run: %v", err)
 	}
+}
+
+// runAgent runs scproxy run --config path until ctx ends and returns
+// its listening address, its log and where its exit code will be.
+func runAgent(ctx context.Context, t *testing.T, path string) (string, *watchedLog, <-chan int) {
+	t.Helper()
+	logs := newWatchedLog()
+	s := Streams{Out: io.Discard, Err: logs, Getenv: mapEnv(map[string]string{"PW": canary})}
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, []string{"run", "--config", path}, s) }()
+	m := regexp.MustCompile(`msg="configuration loaded" .* addr=(\S+)`).FindStringSubmatch(logs.waitFor(t, "configuration loaded", 1))
+	if m == nil {
+		t.Fatalf("no listening address in the log:\n%s", logs.String())
+	}
+	return m[1], logs, done
 }
 
 // TestReloadRefusesGlobalChange: a reload that changes a setting of the

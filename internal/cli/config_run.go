@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -76,6 +77,8 @@ type agent struct {
 	globals map[string]setValue
 	running map[string]runningService
 	pidFile string
+	// newProxy makes the Proxy of a service (outbound.New).
+	newProxy func(outbound.Config) (*outbound.Proxy, error)
 }
 
 // runningService is a service the Front serves and what it was built from.
@@ -90,20 +93,20 @@ func newAgent(ctx context.Context, l *configLoader) (*agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &agent{loader: l, global: rc.globalFingerprint(), globals: rc.global, running: map[string]runningService{}}
-	services, err := a.start(built)
+	a := &agent{loader: l, global: rc.globalFingerprint(), globals: rc.global, running: map[string]runningService{}, newProxy: outbound.New}
+	services, err := a.start(ctx, built)
 	if err != nil {
 		closeBuilt(built)
 		return nil, err
 	}
 	listener := *built[0].cfg // every service has the global settings
 	if listener.Logger, err = globalLogger(rc, l.s); err != nil {
-		closeBuilt(built)
+		a.unstart(ctx, nil)
 		return nil, err
 	}
 	a.log = listener.Logger
 	if a.front, err = outbound.NewFront(listener, services); err != nil {
-		closeBuilt(built)
+		a.unstart(ctx, nil)
 		return nil, err
 	}
 	a.pidFile = pidFilePath(rc.global[pidFileKey].items, l.s.environ())
@@ -119,17 +122,24 @@ func globalLogger(rc *resolvedConfig, s Streams) (*slog.Logger, error) {
 // start makes a Proxy for each built service that is not running as it
 // is, and returns the services to serve: the running ones kept, the new
 // ones. The built configurations of the kept ones are closed, unused.
-func (a *agent) start(built []builtService) ([]outbound.Service, error) {
+// When a Proxy cannot be made, those made before it are shut down and
+// nothing changes.
+func (a *agent) start(ctx context.Context, built []builtService) ([]outbound.Service, error) {
 	var services []outbound.Service
+	var made []*outbound.Proxy
 	for _, b := range built {
 		if r, ok := a.running[b.name]; ok && r.fingerprint == b.fingerprint {
 			services = append(services, outbound.Service{Name: b.name, Proxy: r.proxy})
 			continue
 		}
-		p, err := outbound.New(*b.cfg)
+		p, err := a.newProxy(*b.cfg)
 		if err != nil {
+			for _, p := range made {
+				p.Shutdown(ctx)
+			}
 			return nil, asUsage(fmt.Errorf("service %q: %w", b.name, err))
 		}
+		made = append(made, p)
 		services = append(services, outbound.Service{Name: b.name, Proxy: p})
 	}
 	for i, b := range built {
@@ -144,6 +154,20 @@ func (a *agent) start(built []builtService) ([]outbound.Service, error) {
 	}
 	a.running = next
 	return services, nil
+}
+
+// unstart undoes a start that does not take effect: the services it
+// started (those not in prev, or in prev with another Proxy) are shut
+// down, which cancels any context they established, their bootstraps are
+// closed, and prev runs again.
+func (a *agent) unstart(ctx context.Context, prev map[string]runningService) {
+	for name, r := range a.running {
+		if old, ok := prev[name]; !ok || old.proxy != r.proxy {
+			r.proxy.Shutdown(ctx)
+			closeBootstraps(r.cfg)
+		}
+	}
+	a.running = prev
 }
 
 // reloadResult counts what a reload did.
@@ -175,7 +199,7 @@ func (a *agent) reload(ctx context.Context) (reloadResult, error) {
 			res.Kept = append(res.Kept, b.name)
 		}
 	}
-	services, err := a.start(built)
+	services, err := a.start(context.WithoutCancel(ctx), built)
 	if err != nil {
 		closeBuilt(built)
 		return res, err
@@ -190,7 +214,7 @@ func (a *agent) reload(ctx context.Context) (reloadResult, error) {
 		}
 	}
 	if err := a.front.Replace(context.WithoutCancel(ctx), services); err != nil {
-		a.running = prev
+		a.unstart(context.WithoutCancel(ctx), prev)
 		return res, err
 	}
 	for _, r := range retired {
@@ -237,19 +261,19 @@ func runConfigFile(ctx context.Context, flags *pflag.FlagSet, file string, s Str
 		return err
 	}
 	defer a.close()
-	return serveAgent(ctx, a.front, a.log, s.environ(), func(ctx context.Context, ln net.Listener) error {
-		// Before the pid file tells anyone where to send it: SIGHUP ends
-		// a process that does not handle it.
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		if a.pidFile != "" {
-			if err := writePIDFile(a.pidFile); err != nil {
-				ln.Close()
-				return err
-			}
-			defer removePIDFile(a.pidFile)
+	// Before the pid file tells anyone where to send it: SIGHUP ends a
+	// process that does not handle it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if a.pidFile != "" {
+		pf, err := lockPIDFile(a.pidFile)
+		if err != nil {
+			return err
 		}
+		defer pf.release()
+	}
+	return serveAgent(ctx, a.front, a.log, s.environ(), func(ctx context.Context, ln net.Listener) error {
 		done := make(chan error, 1)
 		go func() { done <- a.front.Serve(ctx, ln) }()
 		a.log.Info("configuration loaded", "file", file, "services", len(a.running), "addr", ln.Addr().String(), "pid_file", a.pidFile)
@@ -283,24 +307,29 @@ func pidFilePath(given []string, getenv func(string) string) string {
 	return ""
 }
 
-// writePIDFile writes this process's id to path.
-func writePIDFile(path string) error {
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		return fmt.Errorf("pid file: %w", err)
-	}
-	return nil
+// pidFile is the pid file an agent holds while it runs.
+type pidFile struct {
+	path string
+	// f is the open file, whose lock the agent holds (nil where there is
+	// no lock).
+	f *os.File
 }
 
-// removePIDFile removes path when it still names this process.
-func removePIDFile(path string) {
-	if pid, err := readPIDFile(path); err == nil && pid == os.Getpid() {
-		_ = os.Remove(path)
+// errStalePIDFile is heldPID's answer for a file no agent holds.
+var errStalePIDFile = errors.New("no scproxy holds it (the agent is not running)")
+
+// writePID replaces what f holds with this process's id.
+func writePID(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
 	}
+	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return err
 }
 
-// readPIDFile reads the process id in path.
-func readPIDFile(path string) (int, error) {
-	b, err := os.ReadFile(path)
+// readPID reads the process id in f, from its start.
+func readPID(f *os.File) (int, error) {
+	b, err := io.ReadAll(io.NewSectionReader(f, 0, 32))
 	if err != nil {
 		return 0, err
 	}
