@@ -69,9 +69,10 @@ type Request struct {
 	// Open, when set, opens a reply protected by message security
 	// (verifies its signature, decrypts its Body) and returns the plain
 	// envelope, parsed with KeepSpans; it runs on the checked reply (not
-	// a fault, the version sent, HTTP 200) before its addressing is
-	// checked and its payload read, so that nothing of an unverified
-	// reply is trusted. Nil reads the reply as it came (TLS protected it).
+	// a fault in clear, the version sent; with an error status too, which
+	// a protected fault comes with) before its addressing is checked and
+	// its payload read, so that nothing of an unverified reply is
+	// trusted. Nil reads the reply as it came (TLS protected it).
 	Open OpenFunc
 }
 
