@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -142,6 +143,9 @@ func (s *messageSealer) seal(r sealed, c *session.Context) (sealed, error) {
 	if err != nil {
 		return sealed{}, appError(http.StatusBadRequest, CodeBadRequest, "malformed SOAP request body: %v", err)
 	}
+	if err := freshMessageID(env.Header, proxyRand{s.p}); err != nil {
+		return sealed{}, upstreamError(http.StatusInternalServerError, CodeInternal, "securing the request: %v", err)
+	}
 	sc := c.Secure()
 	sent, err := s.profile.Protect(env, msgsec.Outgoing{Token: msgsec.Token{Context: &msgsec.Context{Token: sc.Token, Key: sc.Key, Include: true}}})
 	if err != nil {
@@ -174,8 +178,61 @@ func (s *messageSealer) open(r sealed, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := relateToApplication(opened.Envelope.Header, r.m.Env.Header); err != nil {
+		return nil, err
+	}
 	unmark(opened.Envelope.Body)
 	return opened.Envelope.Bytes(), nil
+}
+
+// freshMessageID gives the request in header a MessageID of the proxy's
+// own, drawn for each message sent (a resend too). An answer is tied to
+// its request by its signed RelatesTo alone: with the application's
+// MessageID, which it may use again, an earlier answer of the same
+// context, replayed, would pass for the answer to this request. The
+// answer's RelatesTo is set back to the application's (open). A request
+// without a MessageID keeps none.
+func freshMessageID(header *etree.Element, rand io.Reader) error {
+	if header == nil {
+		return nil
+	}
+	_, v, err := wsa.Read(header)
+	if err != nil || v == wsa.None {
+		return err
+	}
+	ids := xmldoc.Children(header, v.Name("MessageID"))
+	if len(ids) == 0 {
+		return nil
+	}
+	id, err := wsa.NewMessageID(rand)
+	if err != nil {
+		return err
+	}
+	ids[0].Child = nil
+	ids[0].SetText(id)
+	return nil
+}
+
+// relateToApplication sets the RelatesTo of a verified answer, in header,
+// to the MessageID of the application's request, in request (which
+// freshMessageID replaced on the wire).
+func relateToApplication(header, request *etree.Element) error {
+	if header == nil || request == nil {
+		return nil
+	}
+	app, _, err := wsa.Read(request)
+	if err != nil || app.MessageID == "" {
+		return err
+	}
+	_, v, err := wsa.Read(header)
+	if err != nil || v == wsa.None {
+		return err
+	}
+	for _, el := range xmldoc.Children(header, v.Name("RelatesTo")) {
+		el.Child = nil
+		el.SetText(app.MessageID)
+	}
+	return nil
 }
 
 // unmark removes the wsu:Id the service's protection gave the Body, so

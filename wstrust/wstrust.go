@@ -69,9 +69,10 @@ type Request struct {
 	// Open, when set, opens a reply protected by message security
 	// (verifies its signature, decrypts its Body) and returns the plain
 	// envelope, parsed with KeepSpans; it runs on the checked reply (not
-	// a fault, the version sent, HTTP 200) before its addressing is
-	// checked and its payload read, so that nothing of an unverified
-	// reply is trusted. Nil reads the reply as it came (TLS protected it).
+	// a fault in clear, the version sent; with an error status too, which
+	// a protected fault comes with) before its addressing is checked and
+	// its payload read, so that nothing of an unverified reply is
+	// trusted. Nil reads the reply as it came (TLS protected it).
 	Open OpenFunc
 }
 
@@ -134,15 +135,24 @@ func (c *Client) exchange(ctx context.Context, r Request) (*soap.Envelope, error
 		return nil, err
 	}
 	if r.Open != nil {
-		if env, err = r.Open(env); err != nil {
+		opened, err := r.Open(env)
+		if err != nil {
+			if resp.Status != 200 {
+				return nil, statusError(resp.Status, r.SOAP)
+			}
 			return nil, fmt.Errorf("the STS's reply cannot be trusted: %w", err)
 		}
-		// A fault may come protected, to be read once opened.
-		if f, err := env.Fault(); err != nil {
+		// A fault may come protected (with HTTP 500, as SOAP over HTTP
+		// sends faults), to be read once opened.
+		if f, err := opened.Fault(); err != nil {
 			return nil, fmt.Errorf("the STS answered with a malformed fault: %w", err)
 		} else if f != nil {
 			return nil, f
 		}
+		env = opened
+	}
+	if resp.Status != 200 {
+		return nil, statusError(resp.Status, r.SOAP)
 	}
 	if err := checkAddressing(env, r, msgID); err != nil {
 		return nil, err
@@ -174,9 +184,10 @@ func (c *Client) envelope(r Request) ([]byte, string, error) {
 	return body, msgID, nil
 }
 
-// reply parses an STS answer: a SOAP envelope of the version sent with
-// HTTP status 200, or a fault, which becomes the error (in whichever
-// version and with whichever status it came: it says more than either).
+// reply parses an STS answer: a SOAP envelope of the version sent, or a
+// fault, which becomes the error (in whichever version and with whichever
+// status it came: it says more than either). The caller checks the
+// status, once a protected fault has had its chance to be opened.
 func (c *Client) reply(r *upstream.Response, sent soap.Version) (*soap.Envelope, error) {
 	mt, _, _ := mime.ParseMediaType(r.ContentType)
 	if mt != soap.MediaType11 && mt != soap.MediaType12 {
@@ -194,13 +205,16 @@ func (c *Client) reply(r *upstream.Response, sent soap.Version) (*soap.Envelope,
 	if env.Version != sent {
 		return nil, fmt.Errorf("the STS answered in %s to a %s request", env.Version, sent)
 	}
-	if r.Status != 200 {
-		if hint := upstream.Hint(r.Status, sent == soap.V12); hint != "" {
-			return nil, fmt.Errorf("the STS answered HTTP %d: %s", r.Status, hint)
-		}
-		return nil, fmt.Errorf("the STS answered HTTP %d", r.Status)
-	}
 	return env, nil
+}
+
+// statusError is an STS answer's HTTP status other than 200, with the
+// setting that usually fixes it.
+func statusError(status int, sent soap.Version) error {
+	if hint := upstream.Hint(status, sent == soap.V12); hint != "" {
+		return fmt.Errorf("the STS answered HTTP %d: %s", status, hint)
+	}
+	return fmt.Errorf("the STS answered HTTP %d", status)
 }
 
 // checkAddressing checks the addressing of a reply: its headers must be
