@@ -61,11 +61,13 @@
 //
 // The Body is read (parsed, digested, encrypted) in this profile only;
 // canonicalization goes through wire/c14n, which handles bodies of any
-// element count. It is canonicalized once per direction: when signing
-// before encrypting, the Body's canonical content is the plaintext, and a
-// receiver checks the Body's digest over its canonical start tag, the
-// plaintext and its end tag before canonicalizing the decrypted tree
-// (which it does only when the sender serialized differently). The
+// element count. The plaintext of the Body is its content serialized as
+// it stands, never its canonical form, which drops the namespace
+// declarations that only QNames in content use. A receiver checks the
+// Body's digest over its canonical start tag, the plaintext and its end
+// tag first (a sender that encrypts canonical content saves it a second
+// canonicalization), then over the decrypted tree canonicalized. The
 // sender canonicalizes the Body's content where it is, not on a copy
-// (c14n.ExclusiveInPlace): Protect consumes the envelope it is given.
+// (c14n.ExclusiveInPlace), after serializing it: Protect consumes the
+// envelope it is given.
 package msgsec

@@ -342,7 +342,7 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 	b.ensureID(body)
 	e := &encryptor{b: b, blk: xenc.Block{Method: b.c.Suite.Encryption, Key: k.encKey, KeyInfo: k.encRef, Rand: b.c.Rand}, signed: signed}
 	if b.c.Order == EncryptBeforeSign {
-		if err := e.body(nil); err != nil {
+		if err := e.body(xenc.SerializeContent(body)); err != nil {
 			return err
 		}
 		if err := e.elements(items); err != nil {
@@ -358,15 +358,11 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 		b.place(mark, sig, e.ids)
 		return nil
 	}
-	// The Body's content is encrypted next from its canonical form, so
-	// it is canonicalized where it is rather than copied; under a default
-	// namespace the content is serialized as it stands (see
-	// encryptor.body) and must stay intact.
-	canonicalize := c14n.ExclusiveInPlace
-	if defaultInScope(body) {
-		canonicalize = c14n.Exclusive
-	}
-	full, err := canonicalize(body, nil)
+	// The content is serialized for encryption before the Body is
+	// canonicalized where it is (not on a copy), which leaves the content
+	// rewritten: it is replaced by its EncryptedData next.
+	plain := xenc.SerializeContent(body)
+	full, err := c14n.ExclusiveInPlace(body, nil)
 	if err != nil {
 		return err
 	}
@@ -392,7 +388,7 @@ func (b *builder) apply(k keying, signed, items []*etree.Element, mark int) erro
 			items = append(items, b.certEndorsing)
 		}
 	}
-	if err := e.body(full); err != nil {
+	if err := e.body(plain); err != nil {
 		return err
 	}
 	if err := e.elements(items); err != nil {
@@ -429,24 +425,16 @@ func (e *encryptor) elements(els []*etree.Element) error {
 	return nil
 }
 
-// body encrypts the Body's content. full, when given, is the Body's
-// canonical form, computed for the signature: its content is the
-// plaintext, for free (except under a default namespace, see
-// defaultInScope); otherwise the content is serialized as it stands.
-func (e *encryptor) body(full []byte) error {
+// body encrypts the Body's content, plain: the content serialized as it
+// stands. Not its canonical form, although a signature may have just
+// computed it: exclusive canonicalization renders only the namespace
+// declarations an element or attribute name uses, so it drops those that
+// only QNames in content use (an xsi:type value, a fault's code), and the
+// receiver would read those QNames unbound.
+func (e *encryptor) body(plain []byte) error {
 	body := e.b.env.Body
 	if len(body.Child) == 0 {
 		return nil
-	}
-	var plain []byte
-	if full != nil && !defaultInScope(body) {
-		start, end, err := canonicalTags(body)
-		if err != nil {
-			return err
-		}
-		plain = full[len(start) : len(full)-len(end)]
-	} else {
-		plain = xenc.SerializeContent(body)
 	}
 	id := e.b.ids.next()
 	if _, err := e.blk.EncryptSerialized(body, id, plain); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/scproxy/scproxy/wire/wss"
 	"github.com/scproxy/scproxy/wire/wssc"
 	"github.com/scproxy/scproxy/wire/xenc"
+	"github.com/scproxy/scproxy/wire/xmldoc"
 )
 
 // tokenKind is how a test's client protects its request.
@@ -201,5 +202,40 @@ func TestVersions(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestQNameContentBody: QNames in attribute values and text (xsi:type,
+// a fault's code) name their namespace through a prefix that exclusive
+// canonicalization does not render, as no element or attribute name uses
+// it. What is encrypted must keep those declarations, so that the
+// receiver resolves the QNames as the sender meant them, in every order.
+func TestQNameContentBody(t *testing.T) {
+	src := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:env="urn:on-envelope"><s:Header><a:Action xmlns:a="http://www.w3.org/2005/08/addressing">urn:a</a:Action><a:MessageID xmlns:a="http://www.w3.org/2005/08/addressing">urn:uuid:00000000-0000-4000-8000-000000000001</a:MessageID></s:Header>` +
+		`<s:Body><Order xmlns="urn:orders"><item xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns:d4p1="urn:derived" i:type="d4p1:Stock">7</item>` +
+		`<code xmlns:c="urn:codes">c:Sender</code><inherited>env:Value</inherited></Order></s:Body></s:Envelope>`
+	want := map[string][2]string{"item": {"d4p1", "urn:derived"}, "code": {"c", "urn:codes"}, "inherited": {"env", "urn:on-envelope"}}
+	for _, order := range []Order{SignBeforeEncryptAndEncryptSignature, SignBeforeEncrypt, EncryptBeforeSign} {
+		t.Run(order.String(), func(t *testing.T) {
+			client := mustProfile(t, config(Client, Basic256, order, true))
+			server := mustProfile(t, config(Server, Basic256, order, true))
+			sent, err := client.Protect(parse(t, []byte(src)), Outgoing{Token: Token{Context: &Context{Token: newSCT(t, wssc.Feb2005), Key: contextKey, Include: true}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := server.Open(parse(t, sent.Bytes), Expect{ContextKeys: keysOf(contextKey)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for local, ns := range want {
+				el := in.Envelope.Body.FindElement(".//" + local)
+				if el == nil {
+					t.Fatalf("no %s in the opened body:\n%s", local, xenc.SerializeContent(in.Envelope.Body))
+				}
+				if got := xmldoc.InScope(el)[ns[0]]; got != ns[1] {
+					t.Errorf("%s: prefix %s names %q in the opened body, want %q", local, ns[0], got, ns[1])
+				}
+			}
+		})
 	}
 }
