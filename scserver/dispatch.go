@@ -303,7 +303,29 @@ func (s *Server) fault(req *request, rej *rejection) *reply {
 	if err := s.address(req, env, action); err != nil {
 		s.cfg.Logger.Warn("fault without addressing headers", "err", err)
 	}
-	return &reply{status: rej.status, contentType: req.version.MediaType() + "; charset=utf-8", body: env.Bytes(), rejection: rej}
+	body := env.Bytes()
+	if renewNeeded(req, rej) {
+		// As WCF's service sends it: protected by the context whose key
+		// must be renewed, so that the client can trust that the message
+		// was not processed (a fault in clear may be anyone's).
+		rep, perr := s.protectAnswer(req, env)
+		if perr != nil {
+			s.cfg.Logger.Warn("RenewNeeded sent unprotected", "err", perr)
+		} else {
+			body = rep.body
+		}
+	}
+	return &reply{status: rej.status, contentType: req.version.MediaType() + "; charset=utf-8", body: body, rejection: rej}
+}
+
+// renewNeeded reports a RenewNeeded fault to a message of the message
+// profile that was opened with its context's key.
+func renewNeeded(req *request, rej *rejection) bool {
+	if req.msg == nil || req.msg.opened == nil || req.msg.verified == nil {
+		return false
+	}
+	_, c, ok := wssc.FaultOf(rej.code())
+	return ok && c == wssc.RenewNeeded
 }
 
 // logRequest writes the request's one log line. Reasons and identifiers

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"slices"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -136,8 +137,10 @@ func tamperLastCipher(t *testing.T, b []byte) []byte {
 // The fault machinery works in this profile: RenewNeeded from the script,
 // BadContextToken after a recycle, a cookie context surviving one, the
 // previous key refused once its rollover period is over, and a Cancel
-// refused under MustNotSendCancel. Faults go unprotected, as WCF sends
-// them.
+// refused under MustNotSendCancel. RenewNeeded goes protected by the
+// context it asks to renew, as WCF sends it (the client can then trust
+// that the message was not processed); the others unprotected, as the
+// server cannot or must not use the context they are about.
 func TestMessageFaults(t *testing.T) {
 	v := wssc.V1_3
 	t.Run("renew needed", func(t *testing.T) {
@@ -147,8 +150,14 @@ func TestMessageFaults(t *testing.T) {
 		if _, opened, err := c.echo(ctx, "one"); err != nil || opened == nil {
 			t.Fatalf("first message: %v", err)
 		}
-		r, _, _ := c.echo(ctx, "two")
-		r.wantFault(t, v.Fault(wssc.RenewNeeded), "renew it")
+		r, opened, err := c.echo(ctx, "two")
+		if err != nil || opened == nil || r.status != http.StatusInternalServerError {
+			t.Fatalf("RenewNeeded, status %d, not opened with the context's key: %v\n%s", r.status, err, r.raw)
+		}
+		f, err := opened.Envelope.Fault()
+		if err != nil || f == nil || !f.Has(v.Fault(wssc.RenewNeeded)) || !strings.Contains(f.Reason, "renew it") {
+			t.Fatalf("opened answer: fault %v, %v", f, err)
+		}
 		if h.srv.Stats().Faults["RenewNeeded"] != 1 {
 			t.Errorf("stats %+v", h.srv.Stats())
 		}
