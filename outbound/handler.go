@@ -118,9 +118,11 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 	if err != nil {
 		return err
 	}
-	again, err := p.sec.recover(r.Context(), x.sent, a.fault, a.context)
-	if err != nil {
-		return err
+	var again sealed
+	if x.mayResend(a) {
+		if again, err = p.sec.recover(r.Context(), x.sent, a.fault, a.context); err != nil {
+			return err
+		}
 	}
 	if again.body != nil {
 		x.sent = again
@@ -132,6 +134,16 @@ func (x *exchange) serve(w http.ResponseWriter) error {
 		x.sent.ctx.MarkAccepted()
 	}
 	return x.answer(w, a)
+}
+
+// mayResend reports whether the securer may act on a's fault by resending
+// the request: not when the fault came in clear over plain HTTP under
+// message security, where anyone on the path could have sent it in place
+// of the answer to a request the service ran (unless the operator chose
+// otherwise, MessageSecurity.ResendAfterClearFault). answerFault then
+// drops the context the fault is about, for the next request.
+func (x *exchange) mayResend(a *reply) bool {
+	return !a.unverified || x.target.Scheme == "https" || x.p.cfg.Message.ResendAfterClearFault
 }
 
 // reply is an upstream answer, read: a SOAP message up to its payload, and
@@ -543,7 +555,13 @@ func (x *exchange) answerFault(w http.ResponseWriter, a *reply) error {
 		// As WCF's client refuses an unsecured fault: the application
 		// learns what the service said, marked as unverified, in a fault
 		// of scproxy's.
-		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a fault it did not sign or encrypt, which message security cannot trust; unverified, it says: %v", upstream.Redact(x.target), f)
+		endpoint := upstream.Redact(x.target)
+		if x.sent.ctx != nil && !x.mayResend(a) && forgotten(a.context, x.sent.ctx) != wssc.ContextUsable {
+			return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a fault it did not sign or encrypt, which message security cannot trust; unverified, it says: %v. "+
+				"The next request gets a new security context; this one was not resent, since anyone on the network path can send such a fault in place of the answer to a request the service has run: "+
+				"send it again if it is safe to repeat (resend-after-clear-fault resends such requests)", endpoint, f)
+		}
+		return upstreamError(http.StatusBadGateway, CodeBadResponse, "%s answered with a fault it did not sign or encrypt, which message security cannot trust; unverified, it says: %v", endpoint, f)
 	}
 	x.noteFault(FaultUpstream, FaultKinds[a.context])
 	status := a.resp.Status

@@ -31,6 +31,15 @@ type MessageSecurity struct {
 	// Order is the protection order; the zero value is WCF's default,
 	// msgsec.SignBeforeEncryptAndEncryptSignature.
 	Order msgsec.Order
+	// ResendAfterClearFault resends a request after a fault in clear
+	// over plain HTTP that says its context must change (RenewNeeded,
+	// BadContextToken), once the context is renewed or replaced. Off, such
+	// a request is not resent: anyone on the network path can send that
+	// fault in place of the answer to a request the service has run, so
+	// the resend could run it twice. The context is replaced all the same,
+	// and the application gets a fault saying so. A protected fault (WCF
+	// protects RenewNeeded) and any fault over HTTPS are resent either way.
+	ResendAfterClearFault bool
 }
 
 // checkMessage requires what ProfileMessage needs: a known suite and

@@ -70,31 +70,55 @@ func TestMessageAttackReplayedAnswerToApplicationMessageID(t *testing.T) {
 
 // An attacker on the network path, holding no key, replaces the
 // service's genuine answer (the operation done) with a RenewNeeded fault
-// in clear. The message profile acts on such a fault as WCF's service
-// sends it (renew, re-sign, resend once: docs/internals.md), so the
-// service runs the operation a second time, under a new MessageID and
-// Timestamp its replay detection cannot catch. Whether a fault nobody
-// signed may cause a resend is the product's decision (WCF's client
-// surfaces the fault and resends nothing); until it is taken this test
-// documents the attack and is skipped.
+// in clear. Resending after it would run the operation a second time,
+// under a new MessageID and Timestamp the service's replay detection
+// cannot catch; so over plain HTTP the request is not resent: the
+// application gets a fault saying so, and the next request a new
+// context. An operator may choose the resend
+// (MessageSecurity.ResendAfterClearFault); over HTTPS nobody on the path
+// can send the fault, and the request is resent.
 func TestMessageAttackClearFaultDuplicatesOperation(t *testing.T) {
-	t.Skip("limitation: a fault in clear (RenewNeeded, BadContextToken) is resent after, though it may replace an answer to a request the service has run")
-	u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: true}, scserver.Script{})
-	var swapped atomic.Bool
-	var runs atomic.Int32 // application requests the service answered
-	u.setTamper(func(r *http.Request, resp []byte) []byte {
-		if !application(r) {
-			return resp
-		}
-		runs.Add(1)
-		if swapped.CompareAndSwap(false, true) {
-			return []byte(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode xmlns:c="http://schemas.xmlsoap.org/ws/2005/02/sc">c:RenewNeeded</faultcode><faultstring>renew</faultstring></s:Fault></s:Body></s:Envelope>`)
-		}
-		return resp
-	})
-	sp := serveProxy(t, messageProxyConfig(t, u, true, 0))
-	newApp(t).post(sp.base+"/", soap.V11, echoAction, soap11Req)
-	if n := runs.Load(); n != 1 {
-		t.Fatalf("the service ran the application's request %d times after a fault nobody signed", n)
+	for _, tc := range []struct {
+		name      string
+		tls, opt  bool
+		wantRuns  int32
+		wantCode  int
+		wantInApp string
+	}{
+		{"plain HTTP", false, false, 1, http.StatusBadGateway, "was not resent"},
+		{"plain HTTP, resend chosen", false, true, 2, http.StatusOK, "hello"},
+		{"HTTPS", true, false, 2, http.StatusOK, "hello"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := startMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: true}, scserver.Script{}, tc.tls)
+			var swapped atomic.Bool
+			var runs atomic.Int32 // application requests the service answered
+			u.setTamper(func(r *http.Request, resp []byte) []byte {
+				if !application(r) {
+					return resp
+				}
+				runs.Add(1)
+				if swapped.CompareAndSwap(false, true) {
+					return []byte(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode xmlns:c="http://schemas.xmlsoap.org/ws/2005/02/sc">c:RenewNeeded</faultcode><faultstring>renew</faultstring></s:Fault></s:Body></s:Envelope>`)
+				}
+				return resp
+			})
+			cfg := messageProxyConfig(t, u, true, 0)
+			cfg.Message.ResendAfterClearFault = tc.opt
+			sp := serveProxy(t, cfg)
+			app := newApp(t)
+			r := app.post(sp.base+"/", soap.V11, echoAction, soap11Req)
+			if n := runs.Load(); n != tc.wantRuns || r.status != tc.wantCode || !strings.Contains(r.body, tc.wantInApp) {
+				t.Fatalf("the service ran the request %d times (want %d); the application got %d %s", n, tc.wantRuns, r.status, r.body)
+			}
+			if r := app.post(sp.base+"/", soap.V11, echoAction, soap11Req); r.status != http.StatusOK || !strings.Contains(r.body, "hello") {
+				t.Fatalf("the next request: %d %s", r.status, r.body)
+			}
+			// The fault replaced the context either way: renewed in
+			// place before a resend, dropped for a new one otherwise.
+			if st := u.srv.Stats(); st.Issued+st.Renewed != 2 {
+				t.Fatalf("issued %d renewed %d, want a second context or key", st.Issued, st.Renewed)
+			}
+		})
 	}
 }

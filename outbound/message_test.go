@@ -2,6 +2,7 @@ package outbound_test
 
 import (
 	"bytes"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,9 +29,10 @@ import (
 // over plain HTTP (message security protects the messages), recording
 // what it received; tamper, when set, rewrites its answers.
 type messageUpstream struct {
-	srv *scserver.Server
-	ts  *httptest.Server
-	url *url.URL
+	srv   *scserver.Server
+	ts    *httptest.Server
+	url   *url.URL
+	roots *x509.CertPool // the HTTPS upstream's certificate; nil over HTTP
 
 	mu       sync.Mutex
 	received [][]byte
@@ -38,6 +40,13 @@ type messageUpstream struct {
 }
 
 func newMessageUpstream(t *testing.T, ms scserver.MessageSecurity, script scserver.Script) *messageUpstream {
+	t.Helper()
+	return startMessageUpstream(t, ms, script, false)
+}
+
+// startMessageUpstream is newMessageUpstream, over HTTPS when tls (its
+// certificate in u.roots).
+func startMessageUpstream(t *testing.T, ms scserver.MessageSecurity, script scserver.Script, tls bool) *messageUpstream {
 	t.Helper()
 	if ms.Bootstraps == nil {
 		ms.Bootstraps = []scserver.MessageBootstrap{scserver.BootstrapAnonymous, scserver.BootstrapUsername}
@@ -47,7 +56,7 @@ func newMessageUpstream(t *testing.T, ms scserver.MessageSecurity, script scserv
 		t.Fatal(err)
 	}
 	u := &messageUpstream{srv: srv}
-	u.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u.ts = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := httptest.NewRecorder()
@@ -64,6 +73,13 @@ func newMessageUpstream(t *testing.T, ms scserver.MessageSecurity, script scserv
 		w.WriteHeader(rec.Code)
 		_, _ = w.Write(resp)
 	}))
+	if tls {
+		u.ts.StartTLS()
+		u.roots = x509.NewCertPool()
+		u.roots.AddCert(u.ts.Certificate())
+	} else {
+		u.ts.Start()
+	}
 	t.Cleanup(func() { u.ts.Close(); srv.Close() })
 	u.url, _ = url.Parse(u.ts.URL + "/svc")
 	return u
@@ -102,8 +118,8 @@ func messageProxyConfig(t *testing.T, u *messageUpstream, derived bool, order ms
 	return outbound.Config{
 		Routes: routes(u.url), Security: outbound.SecurityContext, Profile: outbound.ProfileMessage,
 		Bootstrap: b, DerivedKeys: derived, Message: outbound.MessageSecurity{Order: order, Suite: suiteOf(suite)}, KeySize: 8 * suiteOf(suite).KeyLength(),
-		Addressing: outbound.Addressing{Auto: true},
-		Logger:     slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Addressing: outbound.Addressing{Auto: true}, RootCAs: u.roots,
+		Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
 
@@ -200,11 +216,16 @@ func TestMessageProfileRecovers(t *testing.T) {
 	if n := u.srv.ForgetAll(); n != 1 {
 		t.Fatalf("the server forgot %d contexts", n)
 	}
-	if r := app.post(sp.base+"/", soap.V12, echoAction, soap12Req); r.status != http.StatusOK || !strings.Contains(r.body, "hello") {
+	// BadContextToken comes in clear (the service no longer has the key):
+	// the request is not resent, and the next one gets a new context.
+	if r := app.post(sp.base+"/", soap.V12, echoAction, soap12Req); r.status != http.StatusBadGateway || !strings.Contains(r.body, "BadContextToken") || !strings.Contains(r.body, "was not resent") {
 		t.Fatalf("after the server forgot the context: %d %s", r.status, r.body)
 	}
-	if st := u.srv.Stats(); st.Issued != 2 {
-		t.Fatalf("after BadContextToken: issued %d, want 2", st.Issued)
+	if r := app.post(sp.base+"/", soap.V12, echoAction, soap12Req); r.status != http.StatusOK || !strings.Contains(r.body, "hello") {
+		t.Fatalf("the request after: %d %s", r.status, r.body)
+	}
+	if st := u.srv.Stats(); st.Issued != 2 || st.Verified != 4 {
+		t.Fatalf("after BadContextToken: issued %d verified %d, want 2 and 4", st.Issued, st.Verified)
 	}
 }
 
@@ -324,6 +345,7 @@ func TestMessageProfileEstablishRate(t *testing.T) {
 	u := newMessageUpstream(t, scserver.MessageSecurity{DerivedKeys: true}, scserver.Script{RenewAfterMessages: 1})
 	cfg := messageProxyConfig(t, u, true, 0)
 	cfg.EstablishRate = 1
+	cfg.Message.ResendAfterClearFault = true // the BadContextToken below re-establishes at once
 	sp := serveProxy(t, cfg)
 	app := newApp(t)
 	for i := range 3 { // the second and third are answered RenewNeeded, renewed and resent
