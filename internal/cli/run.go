@@ -60,10 +60,12 @@ type RunOptions struct {
 	AlgorithmSuite   string
 	ProtectionOrder  string
 	MessageRenew     string
-	bootstrapGiven   bool
-	derivedKeysGiven bool
-	addressingGiven  bool
-	keySizeGiven     bool
+	// ResendAfterClearFault: --resend-after-clear-fault.
+	ResendAfterClearFault bool
+	bootstrapGiven        bool
+	derivedKeysGiven      bool
+	addressingGiven       bool
+	keySizeGiven          bool
 
 	Username       string
 	PasswordEnv    string // name of the variable holding the password
@@ -197,6 +199,7 @@ variable holding it, or --password-file a file only its owner can read.`,
 	f.StringVar(&o.AlgorithmSuite, "algorithm-suite", "Basic256", "--profile message: WS-SecurityPolicy algorithm suite: Basic256, Basic192, Basic128, TripleDes, each optionally with Sha256 and/or Rsa15 (Basic256Sha256, Basic128Rsa15, Basic256Sha256Rsa15...)")
 	f.StringVar(&o.MessageRenew, "message-renew", "bootstrap", "--profile message: how a Renew is protected: bootstrap (as WCF's client sends it, under the --message-bootstrap binding with its credential, which WCF's and CXF's services check a Renew against, the context endorsing) or context (by the context alone); scproxy's built-in server accepts both, and a refused Renew is followed by a new Issue either way")
 	f.StringVar(&o.ProtectionOrder, "protection-order", "sign-encrypt-signature", "--profile message: sign-encrypt-signature (WCF's default: the signature encrypted too), sign-encrypt or encrypt-sign")
+	f.BoolVar(&o.ResendAfterClearFault, "resend-after-clear-fault", false, "--profile message over http://: after a fault in clear saying the context must change (BadContextToken after a service restart or idle timeout), replace the context and resend the request; off, the application gets a fault and the next request a new context, since anyone on the network path can send such a fault in place of the answer to a request the service has run (protected faults, and any over https://, are resent either way)")
 	f.StringVar(&o.Username, "username", "", "user name of the bootstrap")
 	f.StringVar(&o.PasswordEnv, "password-env", "", "name of the environment variable holding the password")
 	f.StringVar(&o.PasswordFile, "password-file", "", "file holding the password, readable by its owner only")

@@ -51,6 +51,9 @@ func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
 		if o.ServerCert != "" {
 			return usageErrorf("--server-cert: used by --profile message only")
 		}
+		if o.ResendAfterClearFault {
+			return usageErrorf("--resend-after-clear-fault: used by --profile message only (the other profiles run over https://, where a fault is the service's)")
+		}
 		return nil
 	}
 	if o.bootstrapGiven {
@@ -73,7 +76,7 @@ func (o *RunOptions) messageSettings(cfg *outbound.Config) error {
 	if err != nil {
 		return err
 	}
-	cfg.Message = outbound.MessageSecurity{Suite: suite, Order: order}
+	cfg.Message = outbound.MessageSecurity{Suite: suite, Order: order, ResendAfterClearFault: o.ResendAfterClearFault}
 	if !o.derivedKeysGiven {
 		cfg.DerivedKeys = true
 	}
