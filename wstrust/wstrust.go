@@ -131,6 +131,12 @@ func (c *Client) exchange(ctx context.Context, r Request) (*soap.Envelope, error
 	}
 	log.Debug("WS-Trust answer", "status", resp.Status, "content_type", resp.ContentType, "bytes", len(resp.Body), "took", time.Since(start))
 	env, err := c.reply(resp, r.SOAP)
+	var clear *soap.Fault
+	if r.Open != nil && errors.As(err, &clear) {
+		// Read for what it says (a refused Renew falls back to an Issue),
+		// but marked as what it is wherever it is shown.
+		return nil, fmt.Errorf("unverified: a fault in clear, which message security cannot trust: %w", err)
+	}
 	if err != nil {
 		return nil, err
 	}
