@@ -270,10 +270,11 @@ func responseKeys(r sealed, id string) ([][]byte, error) {
 }
 
 // clearFault is what open returns for a fault the service sent without
-// protection: it is read for what it says of the context (a RenewNeeded or
-// BadContextToken leads to a renewal or a new context, as WCF's service
-// sends them in clear), but it is not the service's verified answer, so
-// it reaches the application only inside a fault of scproxy's saying so.
+// protection: it is read for what it says of the context (WCF's service
+// sends BadContextToken in clear once it has lost the context, which then
+// gets replaced; whether the request is resent is exchange.mayResend's
+// call), but it is not the service's verified answer, so it reaches the
+// application only inside a fault of scproxy's saying so.
 type clearFault struct{ body []byte }
 
 func (*clearFault) Error() string {
