@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,11 +18,32 @@ import (
 // been given to another program. An agent holding the file already is
 // named in the error.
 func lockPIDFile(path string) (*pidFile, error) {
+	return lockPIDFileWaiting(path, func() { time.Sleep(pidLockPause) })
+}
+
+// pidLockTries and pidLockPause bound how long lockPIDFile waits for a
+// lock someone holds: reload holds a shared one for an instant while it
+// checks the file, which must not keep an agent starting then from
+// running; an agent holds its exclusive one for its life.
+const (
+	pidLockTries = 5
+	pidLockPause = 20 * time.Millisecond
+)
+
+// lockPIDFileWaiting is lockPIDFile, calling wait between its tries.
+func lockPIDFileWaiting(path string, wait func()) (*pidFile, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("pid file: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	for try := 1; ; try++ {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) || try == pidLockTries {
+			break
+		}
+		wait()
+	}
+	if err != nil {
 		defer f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("pid file %s is held by another scproxy (%s): two agents cannot share a pid-file", path, holder(f))

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestReloadStalePIDFile: a pid file no agent holds, left by one that
@@ -126,5 +128,44 @@ func TestPIDFileReleasedWhenStillOurs(t *testing.T) {
 	pf.release()
 	if b, err := os.ReadFile(path); err != nil || string(b) != "4242\n" {
 		t.Errorf("another agent's pid file after release: %q, %v; want it left alone", b, err)
+	}
+}
+
+// TestPIDFileWaitsOutAReloadCheck: reload holds a shared lock on the pid
+// file for an instant while it checks it; an agent starting then takes
+// the file once the check is over rather than refusing to start, while a
+// lock held all along (another agent) is refused after the last try.
+func TestPIDFileWaitsOutAReloadCheck(t *testing.T) {
+	path := t.TempDir() + "/scproxy.pid"
+	if err := os.WriteFile(path, []byte("4242\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close()
+	if err := unix.Flock(int(check.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	waits := 0
+	pf, err := lockPIDFileWaiting(path, func() {
+		if waits++; waits == 1 {
+			_ = unix.Flock(int(check.Fd()), unix.LOCK_UN) // the check is over
+		}
+	})
+	if err != nil || waits != 1 {
+		t.Fatalf("lock after a reload's check: %v after %d waits; want the file after one", err, waits)
+	}
+	pf.release()
+
+	held, err := lockPIDFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.release()
+	waits = 0
+	if _, err := lockPIDFileWaiting(path, func() { waits++ }); err == nil || !strings.Contains(err.Error(), "held by another scproxy") || waits != pidLockTries-1 {
+		t.Fatalf("a file another agent holds: %v after %d waits; want a refusal after %d", err, waits, pidLockTries-1)
 	}
 }
