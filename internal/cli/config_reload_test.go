@@ -433,15 +433,7 @@ func TestReloadCommand(t *testing.T) {
 	if code := Main(ctx, []string{"reload", "--pid-file", pidFile, "--config", path}, cmd); code != ExitUsage || !strings.Contains(errOut.String(), path+":12: entropy") {
 		t.Errorf("reload of a bad file: exit %d: %s; want a usage error at its line", code, errOut.String())
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != ExitOK {
-			t.Errorf("run: exit %d:\n%s", code, logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not stop with its context")
-	}
+	stopCommand(t, cancel, done, ExitOK, logs)
 	if strings.Count(logs.String(), "configuration re") != 1 {
 		t.Errorf("the bad file reached the agent:\n%s", logs.String())
 	}

@@ -164,15 +164,7 @@ func TestDemoServerRuns(t *testing.T) {
 	if resp.StatusCode != http.StatusInternalServerError || !bytes.Contains(body, []byte("Fault")) {
 		t.Errorf("status %d body %s", resp.StatusCode, body)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != ExitOK {
-			t.Errorf("exit code %d: %s", code, errOut.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the command did not stop with its context")
-	}
+	stopCommand(t, cancel, done, ExitOK, &errOut)
 	if !strings.Contains(errOut.String(), `"msg":"request"`) {
 		t.Errorf("no request log line: %s", errOut.String())
 	}
@@ -448,15 +440,7 @@ func TestDemoServerRunsMessage(t *testing.T) {
 	if resp.StatusCode != http.StatusInternalServerError || !bytes.Contains(body, []byte("must be signed and encrypted")) {
 		t.Errorf("status %d body %s", resp.StatusCode, body)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != ExitOK {
-			t.Errorf("exit code %d: %s", code, errOut.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the command did not stop with its context")
-	}
+	stopCommand(t, cancel, done, ExitOK, &errOut)
 	if _, err := os.Stat(banner["server-cert"]); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temporary service certificate left after stop: %v", err)
 	}

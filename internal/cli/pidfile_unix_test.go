@@ -88,15 +88,7 @@ func TestPIDFileHeldByOneAgent(t *testing.T) {
 		t.Fatalf("reload: exit %d: %s", code, errOut.String())
 	}
 	logs.waitFor(t, "configuration reloaded", 1)
-	cancel()
-	select {
-	case code := <-done:
-		if code != ExitOK {
-			t.Errorf("run: exit %d:\n%s", code, logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not stop with its context")
-	}
+	stopCommand(t, cancel, done, ExitOK, logs)
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("pid file left after the run: %v", err)
 	}

@@ -67,15 +67,7 @@ func TestRunMessageProfileEndToEnd(t *testing.T) {
 					t.Fatalf("%s: %d %s", app.contentType, resp.StatusCode, b)
 				}
 			}
-			cancel()
-			select {
-			case code := <-done:
-				if code != ExitOK {
-					t.Fatalf("exit %d: %s", code, errOut.String())
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatal("the proxy did not stop with its context")
-			}
+			stopCommand(t, cancel, done, ExitOK, &errOut)
 			want := 1
 			if noCancel {
 				want = 0

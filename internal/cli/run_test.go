@@ -531,15 +531,7 @@ func TestRunStartsProxy(t *testing.T) {
 				return
 			case <-time.After(200 * time.Millisecond):
 			}
-			cancel()
-			select {
-			case code := <-done:
-				if code != tc.want {
-					t.Errorf("exit code %d, want %d: %s", code, tc.want, errOut.String())
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the proxy did not stop with its context")
-			}
+			stopCommand(t, cancel, done, tc.want, &errOut)
 		})
 	}
 }
@@ -555,5 +547,21 @@ func TestConfigFlagsExist(t *testing.T) {
 				t.Errorf("%s: %s is not a flag of run", field, name)
 			}
 		}
+	}
+}
+
+// stopCommand cancels the context of a command Main runs (its exit code
+// comes on done) and checks that it stops with want; out says what the
+// command printed when it does not.
+func stopCommand(t *testing.T, cancel context.CancelFunc, done <-chan int, want int, out fmt.Stringer) {
+	t.Helper()
+	cancel()
+	select {
+	case code := <-done:
+		if code != want {
+			t.Errorf("exit code %d, want %d:\n%s", code, want, out)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the command did not stop with its context")
 	}
 }
