@@ -149,18 +149,7 @@ var msgClient struct {
 // accepted by the service (its wire log and key log say so).
 func TestCXFMessagePeer(t *testing.T) {
 	setup(t)
-	java, mvn := cxfpeer.Require(t)
-	msgClient.once.Do(func() {
-		b, err := cxfpeer.BuildPeer(mvn)
-		if err != nil {
-			msgClient.err = err
-			return
-		}
-		msgClient.c, msgClient.err = cxfpeer.StartMsgClient(java, b, shared.pki, shared.dir, shared.peer.Plain)
-	})
-	if msgClient.err != nil {
-		t.Fatal(msgClient.err)
-	}
+	client := startMsgClient(t)
 	scs := shared.peer.MsgScenarios()
 	if len(scs) < 12 {
 		t.Fatalf("the peer serves %d message-security scenarios, want at least 12", len(scs))
@@ -168,9 +157,9 @@ func TestCXFMessagePeer(t *testing.T) {
 	for _, s := range scs {
 		t.Run(strings.TrimPrefix(s.Path, "/msg/"), func(t *testing.T) {
 			from, keysFrom := wireSize(t, shared.peer.WireLog), wireSize(t, shared.peer.KeyLog)
-			got, err := msgClient.c.Run(s)
+			got, err := client.Run(s)
 			if err != nil {
-				t.Fatalf("%v\nthe client's log:\n%s", err, msgClient.c.StderrTail())
+				t.Fatalf("%v\nthe client's log:\n%s", err, client.StderrTail())
 			}
 			want := "renewed no-cancel"
 			if s.Cancel {
