@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"strings"
@@ -58,20 +57,11 @@ func TestInspectedMessageSettingsWork(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv, err := scserver.New(scserver.Config{Addr: "127.0.0.1:0", Users: map[string]string{"alice": canary}, TrustedCAs: testkit.Pool(),
+			srv := startBuiltIn(t, scserver.Config{Addr: "127.0.0.1:0", Users: map[string]string{"alice": canary}, TrustedCAs: testkit.Pool(),
 				Message: &scserver.MessageSecurity{
 					Certificate: testkit.Server().Cert, Key: testkit.Server().RSAKey(), Suite: suite, Order: orders[svc.order],
 					DerivedKeys: svc.derived, Bootstraps: []scserver.MessageBootstrap{bootstraps[svc.bootstrap]}, NoCancel: svc.noCancel,
 				}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if err := srv.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Close()
 
 			file := copyRewritten(t, name+".wsdl", dir, srv.URL())
 			out, errOut, code := inspect(t, "--format", "flags", "--cert-dir", dir, file)

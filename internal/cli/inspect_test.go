@@ -119,16 +119,7 @@ func TestInspectUsage(t *testing.T) {
 // run` with exactly the flags inspect prints (plus the credential the
 // user adds and the test CA): a SOAP 1.1 application's echo comes back.
 func TestInspectedSettingsWork(t *testing.T) {
-	srv, err := scserver.New(scserver.Config{Addr: "127.0.0.1:0", Users: map[string]string{"alice": canary}, TrustedCAs: testkit.Pool()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startBuiltIn(t, scserver.Config{Addr: "127.0.0.1:0", Users: map[string]string{"alice": canary}, TrustedCAs: testkit.Pool()})
 	dir := t.TempDir()
 	clientCert := writeFile(t, dir, "client.pem", string(testkit.PEM(testkit.Client().Cert)), 0o600)
 	keyDER, err := x509.MarshalPKCS8PrivateKey(testkit.Client().Key)
@@ -305,4 +296,19 @@ func TestInspectedConfigChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startBuiltIn starts the built-in server with cfg for the test.
+func startBuiltIn(t *testing.T, cfg scserver.Config) *scserver.Server {
+	t.Helper()
+	srv, err := scserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); srv.Close() })
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }
